@@ -1,0 +1,37 @@
+# ConvNet Studio: `make run` serves the app, `make test` runs the whole suite (both set up first).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test bench assets setup dev data clean
+
+run: setup
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+test: setup dev
+	$(PY) -m pytest
+
+bench: setup dev
+	$(PY) -m bench
+
+setup: $(VENV)/.installed assets
+
+dev: $(VENV)/.dev-installed
+
+# Installs only when requirements change, so a second `make run` starts at once.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+# Already-present files are checked (SHA-256) and kept: no network needed the second time.
+assets: $(VENV)/.installed
+	$(PY) -m engine assets fetch
+
+clean:
+	rm -rf $(VENV)

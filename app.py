@@ -1,0 +1,26 @@
+"""ConvNet Studio: the entry point (`streamlit run app.py`).
+
+Pages are listed with `st.navigation`; TensorFlow is never imported here, so the first page
+renders quickly and each model loads on the page that needs it.
+"""
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="ConvNet Studio", page_icon=":material/neurology:", layout="wide")
+
+PAGES = {
+    "ConvNet Studio": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    ],
+    "Images": [
+        st.Page("pages/classification.py", title="Image classification", icon=":material/image_search:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+try:
+    page.run()
+finally:  # After the page, so the sidebar lists the model it just loaded, even if it stopped early.
+    render_sidebar()

@@ -1,0 +1,120 @@
+"""Command line: the engine without the browser.
+
+    python -m engine models [--json]
+    python -m engine assets fetch [--group models|data]
+    python -m engine classify IMAGE [--model NAME] [--top K] [--json]
+
+Errors the user can fix go to stderr as one line and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import pathlib
+import sys
+
+from engine.errors import InvalidMedia, StudioError
+
+EXIT_USER_ERROR = 2
+
+
+def _read_input_file(path: str, limit: int) -> bytes:
+    file = pathlib.Path(path)
+    if not file.is_file():
+        raise InvalidMedia(f"No such file: {path}")
+    if file.stat().st_size > limit:
+        raise InvalidMedia(f"{path} is larger than the {limit // (1024 * 1024)} MB limit.")
+    return file.read_bytes()
+
+
+def _models(args: argparse.Namespace) -> int:
+    from engine import registry
+
+    rows = registry.describe_all()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        where = row["source"] or "not available offline: " + ", ".join(
+            f"{source['kind']} ({source['status']})" for source in row["sources"])
+        print(f"{row['name']:<24} {row['task']:<16} {where}")
+    return 0
+
+
+def _assets(args: argparse.Namespace) -> int:
+    from engine import assets
+
+    def show(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    paths = assets.fetch(group=args.group, on_progress=show)
+    total = sum(path.stat().st_size for path in paths)
+    print(f"{len(paths)} files, {total / 1e6:.1f} MB, verified in {assets.cache_dir()}")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from engine import classification, media
+
+    data = _read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    result = classification.classify_bytes(data, args.model, args.top)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"{result.model} ({result.source}), {result.ms:.1f} ms")
+        for prediction in result.top:
+            print(f"  {prediction.score:6.1%}  {prediction.label}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="ConvNet Studio engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list every model and where its weights come from")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(run=_models)
+
+    asset_parser = commands.add_parser("assets", help="fetch the offline model and data files")
+    asset_parser.add_argument("action", choices=["fetch"])
+    asset_parser.add_argument("--group", choices=["models", "data"], default=None)
+    asset_parser.set_defaults(run=_assets)
+
+    classify = commands.add_parser("classify", help="top ImageNet classes of an image")
+    classify.add_argument("image")
+    classify.add_argument("--model", default="efficientnet-lite0")
+    classify.add_argument("--top", type=int, default=5)
+    classify.add_argument("--json", action="store_true")
+    classify.set_defaults(run=_classify)
+    return parser
+
+
+def _quiet_native_stderr() -> io.TextIOWrapper:
+    """Send native libraries' log lines (TFLite, TensorFlow) to /dev/null; return the real stderr.
+
+    TensorFlow and the TFLite runtime write INFO lines straight to file descriptor 2, which would
+    bury our one-line error messages. Our own output goes to the returned stream.
+    """
+    real_stderr = io.TextIOWrapper(os.fdopen(os.dup(2), "wb"), encoding="utf-8", line_buffering=True)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = real_stderr
+    return real_stderr
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    stderr = _quiet_native_stderr()
+    try:
+        return args.run(args)
+    except StudioError as error:
+        print(f"error: {' '.join(str(error).split())}", file=stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=stderr)
+        return EXIT_USER_ERROR

@@ -1,0 +1,30 @@
+"""Home: what ConvNet Studio is, and the chapter's sections mapped to the pages built so far."""
+
+import streamlit as st
+
+from ui.shell import ensure_app_shell
+
+ensure_app_shell()
+
+st.title("ConvNet Studio")
+st.markdown(
+    "The runnable companion to the *advanced convolutional neural networks* chapter: upload your "
+    "own media and watch the chapter's models at work. Every model runs offline on weights that "
+    "ship inside registry packages or that this project trained itself; each page says which "
+    "model it uses, where its weights came from and how well it scored on held-out data.")
+
+st.subheader("The chapter, section by section")
+# (chapter section, what the page shows, page file). Sections whose pages are not built yet are
+# simply not listed.
+SECTIONS = [
+    ("Composing CNNs for complex tasks: classification",
+     "Top-5 ImageNet classes of your photo, offline (EfficientNet-Lite0) or from TF Hub as in the "
+     "chapter's MobileNetV2 example.", "pages/classification.py"),
+    ("Applications with tf.Keras and TensorFlow Hub",
+     "The same page loads a TF Hub handle or a local SavedModel folder through `hub.KerasLayer`.",
+     "pages/classification.py"),
+]
+for section, summary, page in SECTIONS:
+    with st.container(border=True):
+        st.page_link(page, label=section)
+        st.caption(summary)
