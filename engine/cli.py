@@ -3,6 +3,11 @@
     python -m engine models [--json]
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
+    python -m engine train NAME [--epochs N] [--json]
+    python -m engine eval NAME [--json]
+
+Task modules add their own commands: a module listed in `CLI_MODULES` defines
+`add_commands(subparsers)`, each command setting `run=` to a function of the parsed arguments.
 
 Errors the user can fix go to stderr as one line and exit with status 2, never a traceback.
 """
@@ -10,6 +15,7 @@ Errors the user can fix go to stderr as one line and exit with status 2, never a
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import os
@@ -19,6 +25,7 @@ import sys
 from engine.errors import InvalidMedia, StudioError
 
 EXIT_USER_ERROR = 2
+CLI_MODULES: tuple[str, ...] = ()  # e.g. "engine.text_cli"; each defines add_commands(subparsers)
 
 
 def _read_input_file(path: str, limit: int) -> bytes:
@@ -47,10 +54,7 @@ def _models(args: argparse.Namespace) -> int:
 def _assets(args: argparse.Namespace) -> int:
     from engine import assets
 
-    def show(fraction: float, message: str) -> None:
-        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
-
-    paths = assets.fetch(group=args.group, on_progress=show)
+    paths = assets.fetch(group=args.group, on_progress=_print_progress)
     total = sum(path.stat().st_size for path in paths)
     print(f"{len(paths)} files, {total / 1e6:.1f} MB, verified in {assets.cache_dir()}")
     return 0
@@ -67,6 +71,26 @@ def _classify(args: argparse.Namespace) -> int:
         print(f"{result.model} ({result.source}), {result.ms:.1f} ms")
         for prediction in result.top:
             print(f"  {prediction.score:6.1%}  {prediction.label}")
+    return 0
+
+
+def _print_progress(fraction: float, message: str, preview=None) -> None:
+    print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engine import registry
+
+    result = registry.get_trainer(args.name)(epochs=args.epochs, on_progress=_print_progress)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from engine import registry
+
+    result = registry.get_evaluator(args.name)()
+    print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
 
@@ -89,6 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--top", type=int, default=5)
     classify.add_argument("--json", action="store_true")
     classify.set_defaults(run=_classify)
+
+    train = commands.add_parser("train", help="retrain one of the project's models")
+    train.add_argument("name")
+    train.add_argument("--epochs", type=int, default=None, help="default: as the committed weights")
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("eval", help="held-out figures of a model, as measured now")
+    evaluate.add_argument("name")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=_eval)
+
+    for module_name in CLI_MODULES:
+        importlib.import_module(module_name).add_commands(commands)
     return parser
 
 

@@ -95,6 +95,12 @@ class LoadedModel:
     load_seconds: float
 
 
+# Training and evaluation entry points by name (`python -m engine train|eval NAME`). A trainer
+# takes (epochs: int | None, on_progress: ProgressCallback) and an evaluator no arguments; both
+# return plain data (figures as measured) that the CLI prints as JSON.
+TRAINERS: dict[str, Callable[..., dict]] = {}
+EVALUATORS: dict[str, Callable[..., dict]] = {}
+
 _SPECS: dict[str, ModelSpec] = {}
 _LOADED: dict[str, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
@@ -108,6 +114,32 @@ def register(spec: ModelSpec) -> ModelSpec:
         raise ValueError(f"A model named '{spec.name}' is already registered.")
     _SPECS[spec.name] = spec
     return spec
+
+
+def register_trainer(name: str, trainer: Callable[..., dict]) -> None:
+    if name in TRAINERS:
+        raise ValueError(f"A trainer named '{name}' is already registered.")
+    TRAINERS[name] = trainer
+
+
+def register_evaluator(name: str, evaluator: Callable[..., dict]) -> None:
+    if name in EVALUATORS:
+        raise ValueError(f"An evaluator named '{name}' is already registered.")
+    EVALUATORS[name] = evaluator
+
+
+def get_trainer(name: str) -> Callable[..., dict]:
+    _import_tasks()
+    if name not in TRAINERS:
+        raise UnknownModel(f"Nothing to train under '{name}'. Trainable: {', '.join(sorted(TRAINERS)) or 'none'}.")
+    return TRAINERS[name]
+
+
+def get_evaluator(name: str) -> Callable[..., dict]:
+    _import_tasks()
+    if name not in EVALUATORS:
+        raise UnknownModel(f"Nothing to evaluate under '{name}'. Known: {', '.join(sorted(EVALUATORS)) or 'none'}.")
+    return EVALUATORS[name]
 
 
 def _import_tasks() -> None:

@@ -1,0 +1,54 @@
+"""The manifest of files this project made itself: sample media and the weights it trained.
+
+`assets/MANIFEST.jsonl` has one JSON object per line: the file (relative to assets/), its SHA-256,
+how it was made (the command that remakes it) and its held-out metric as measured. One line per
+file keeps concurrent additions from colliding; `record` rewrites only that file's line.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from engine import assets
+from engine.errors import ModelUnavailable
+from engine.registry import PROJECT_ASSETS
+
+MANIFEST_PATH = PROJECT_ASSETS / "MANIFEST.jsonl"
+
+
+def entries() -> dict[str, dict]:
+    """file -> manifest entry."""
+    if not MANIFEST_PATH.exists():
+        return {}
+    lines = MANIFEST_PATH.read_text(encoding="utf-8").splitlines()
+    return {entry["file"]: entry for entry in map(json.loads, filter(None, lines))}
+
+
+def record(relative_path: str, how: str, metric: str) -> dict:
+    """Add or replace the manifest line of a file under assets/ (call after training)."""
+    path = PROJECT_ASSETS / relative_path
+    entry = {"file": relative_path, "sha256": assets.sha256_of(path), "bytes": path.stat().st_size,
+             "how": how, "metric": metric}
+    current = entries()
+    current[relative_path] = entry
+    MANIFEST_PATH.write_text("".join(json.dumps(line) + "\n" for line in sorted(
+        current.values(), key=lambda line: line["file"])), encoding="utf-8")
+    return entry
+
+
+def verified(relative_path: str) -> pathlib.Path:
+    """Path of a project file whose SHA-256 matches its manifest line.
+
+    Raises:
+        ModelUnavailable: missing, not in the manifest, or altered.
+    """
+    path = PROJECT_ASSETS / relative_path
+    entry = entries().get(relative_path)
+    if entry is None or not path.is_file():
+        raise ModelUnavailable(f"assets/{relative_path} is missing or has no manifest line; retrain it "
+                               "(see README, 'Retraining').")
+    if assets.sha256_of(path) != entry["sha256"]:
+        raise ModelUnavailable(f"assets/{relative_path} does not match its manifest checksum; restore it "
+                               f"with git or remake it: {entry['how']}")
+    return path
