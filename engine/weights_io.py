@@ -1,0 +1,44 @@
+"""Compact weight files for the models this project trains and commits.
+
+Weights are stored as float16 in a compressed `.npz` keyed by each variable's path, which halves
+the file against float32 and, for these models, changes held-out accuracy by less than the noise
+(each trainer measures the float16 copy, not the float32 one, before it records a metric).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from engine.errors import ModelUnavailable
+
+
+def _variables(models) -> dict:
+    """Variables of one or several Keras models keyed "model name:variable path"."""
+    models = models if isinstance(models, (list, tuple)) else [models]
+    return {f"{model.name}:{variable.path}": variable for model in models for variable in model.weights}
+
+
+def save_float16(models, path: pathlib.Path, dtype=np.float16) -> None:
+    """Store the weights of a model, or a list of models, as float16 (or `dtype`, for checkpoints)."""
+    arrays = {key: np.asarray(variable.numpy(), dtype=dtype) for key, variable in _variables(models).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:  # a file handle keeps numpy from appending ".npz"
+        np.savez_compressed(handle, **arrays)
+
+
+def load_float16(models, path: pathlib.Path) -> None:
+    """Assign stored values to the model(s)' variables (matched by name and path, shapes checked)."""
+    variables = _variables(models)
+    with np.load(path) as stored:
+        missing = [key for key in variables if key not in stored]
+        if missing:
+            raise ModelUnavailable(f"{pathlib.Path(path).name} does not fit this model (no values for "
+                                   f"{missing[0]}, ...); retrain it.")
+        for key, variable in variables.items():
+            values = stored[key]
+            if tuple(values.shape) != tuple(variable.shape):
+                raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, "
+                                       f"the model expects {tuple(variable.shape)}; retrain it.")
+            variable.assign(values.astype(variable.dtype))
