@@ -17,6 +17,9 @@ PAGES = {
     "Images": [
         st.Page("pages/classification.py", title="Image classification", icon=":material/image_search:"),
     ],
+    "Building blocks": [
+        st.Page("pages/convolutions.py", title="Convolution types", icon=":material/grid_on:"),
+    ],
 }
 
 page = st.navigation(PAGES)
