@@ -16,6 +16,7 @@ PAGES = {
     ],
     "Images": [
         st.Page("pages/classification.py", title="Image classification", icon=":material/image_search:"),
+        st.Page("pages/segmentation.py", title="Semantic segmentation", icon=":material/texture:"),
     ],
     "Building blocks": [
         st.Page("pages/convolutions.py", title="Convolution types", icon=":material/grid_on:"),

@@ -23,6 +23,10 @@ SECTIONS = [
     ("Applications with tf.Keras and TensorFlow Hub",
      "The same page loads a TF Hub handle or a local SavedModel folder through `hub.KerasLayer`.",
      "pages/classification.py"),
+    ("Composing CNNs for complex tasks: semantic segmentation",
+     "Every pixel of your photo labelled by DeepLabV3 (PASCAL VOC classes, atrous convolutions) or the "
+     "selfie person mask, with class shares, toggles, background blur and downloads.",
+     "pages/segmentation.py"),
     ("A summary of convolution operations",
      "Basic, dilated, transposed, spatially separable, depthwise and depthwise separable convolutions as "
      "real Keras layers: shapes, weight counts, animated receptive fields and their effect on your image.",

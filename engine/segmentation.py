@@ -1,0 +1,135 @@
+"""Semantic segmentation of photos, offline: DeepLabV3 (21 PASCAL VOC classes) and MediaPipe's
+selfie segmentation (person / background).
+
+DeepLabV3 (Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", 2017)
+keeps feature maps large by replacing the last strides with atrous (dilated) convolutions, and
+its atrous spatial pyramid pooling looks at several dilation rates at once; this is the
+MobileNetV2-backbone TFLite build at 257 x 257. The selfie model (MediaPipe, 2020) is a small
+encoder-decoder that outputs the probability of "person" per pixel.
+
+Inference returns a label map at the photo's own size; drawing (overlay, legend, blur) is in
+`engine.segmentation_render`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import cv2
+import numpy as np
+
+from engine import assets, media, registry, runtime
+from engine.errors import InvalidInput
+
+DEFAULT_MODEL = "deeplabv3-voc"
+PERSON_THRESHOLD = 0.5  # selfie model: probability above which a pixel is "person"
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationResult:
+    model: str
+    source: str
+    labels: tuple[str, ...]  # class names, index = value in label_map
+    label_map: np.ndarray  # uint8 (H, W), the photo's size
+    ms: float
+
+    def class_shares(self) -> dict[str, float]:
+        """Fraction of the image's pixels per class present, largest first."""
+        counts = np.bincount(self.label_map.ravel(), minlength=len(self.labels))
+        shares = {self.labels[index]: count / self.label_map.size for index, count in enumerate(counts) if count}
+        return dict(sorted(shares.items(), key=lambda item: -item[1]))
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "source": self.source, "ms": round(self.ms, 3),
+                "classes": {label: round(share, 6) for label, share in self.class_shares().items()},
+                "instances": []}
+
+
+class DeepLabSegmenter:
+    def __init__(self, path):
+        self.runtime = runtime.TFLiteModel(path)
+        _, self.height, self.width, _ = self.runtime.input_shape
+        embedded = self.runtime.metadata_file("labelmap.txt") or ""
+        self.labels = tuple(line for line in embedded.splitlines() if line)
+
+    def label_map(self, pixels: np.ndarray) -> np.ndarray:
+        resized = cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        batch = ((resized.astype(np.float32) - 127.5) / 127.5)[None]
+        scores = self.runtime.run(batch)[0][0]  # (257, 257, 21)
+        # Upsample the class scores, not the labels, so boundaries stay smooth at the photo's size.
+        height, width = pixels.shape[:2]
+        upsampled = cv2.resize(scores, (width, height), interpolation=cv2.INTER_LINEAR)
+        return upsampled.argmax(axis=-1).astype(np.uint8)
+
+
+class SelfieSegmenter:
+    labels = ("background", "person")
+
+    def __init__(self, path):
+        self.runtime = runtime.TFLiteModel(path)
+        _, self.height, self.width, _ = self.runtime.input_shape
+
+    def probability(self, pixels: np.ndarray) -> np.ndarray:
+        """P(person) per pixel at the photo's size, float32 in [0, 1]."""
+        resized = cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        probability = self.runtime.run((resized.astype(np.float32) / 255.0)[None])[0][0, :, :, 0]
+        height, width = pixels.shape[:2]
+        return np.clip(cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
+
+    def label_map(self, pixels: np.ndarray) -> np.ndarray:
+        return (self.probability(pixels) > PERSON_THRESHOLD).astype(np.uint8)
+
+
+def _build_deeplab(spec: registry.ModelSpec, source: registry.WeightSource) -> DeepLabSegmenter:
+    return DeepLabSegmenter(assets.verified_path(source.reference))
+
+
+def _build_selfie(spec: registry.ModelSpec, source: registry.WeightSource) -> SelfieSegmenter:
+    return SelfieSegmenter(assets.verified_path(source.reference))
+
+
+registry.register(registry.ModelSpec(
+    name="deeplabv3-voc", task="segmentation", title="DeepLabV3 (MobileNetV2, PASCAL VOC, TFLite)",
+    input_size=(257, 257), labels="21 PASCAL VOC classes (background + 20)",
+    sources=(registry.WeightSource("package", "deeplabv3.tflite"),), builder=_build_deeplab,
+    trained_on="PASCAL VOC 2012 (pretrained by Google)",
+    metric="VOC 2012 val mIoU ~71% (published, MobileNetV2 DeepLabV3); here: astronaut -> person, chelsea -> cat",
+    paper="Chen et al. 2017, Rethinking Atrous Convolution"))
+registry.register(registry.ModelSpec(
+    name="selfie-segmentation", task="segmentation", title="MediaPipe selfie segmentation (person / background)",
+    input_size=(256, 256), labels="background, person",
+    sources=(registry.WeightSource("package", "selfie_segmentation.tflite"),), builder=_build_selfie,
+    trained_on="Google's selfie data set (MediaPipe 0.10.21 model card)",
+    metric="published IoU ~0.95 on Google's selfie test set; here: a clean mask on the astronaut photo",
+    paper="MediaPipe Selfie Segmentation, 2020"))
+
+
+def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationResult:
+    """Label every pixel of an RGB uint8 image.
+
+    Raises:
+        InvalidInput: not an RGB uint8 image.
+    """
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise InvalidInput("Expected an RGB image of uint8 pixels.")
+    started = time.perf_counter()
+    label_map = loaded.model.label_map(pixels)
+    return SegmentationResult(loaded.spec.name, loaded.source.describe(), tuple(loaded.model.labels), label_map,
+                              (time.perf_counter() - started) * 1000)
+
+
+MAX_WORKING_SIDE = 1024  # masks are computed at this size at most; the models see 257 px anyway
+
+
+def segment_bytes(data: bytes, model_name: str = DEFAULT_MODEL) -> tuple[media.DecodedImage, SegmentationResult]:
+    """Decode (reduced to at most ~MAX_WORKING_SIDE) and segment uploaded bytes."""
+    registry.get_spec(model_name)
+    image = media.decode_image(data, min_side=MAX_WORKING_SIDE // 2)
+    pixels = image.pixels
+    if max(pixels.shape[:2]) > MAX_WORKING_SIDE:
+        scale = MAX_WORKING_SIDE / max(pixels.shape[:2])
+        pixels = cv2.resize(pixels, (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
+                            interpolation=cv2.INTER_AREA)
+        image = dataclasses.replace(image, pixels=pixels, scale=image.scale * scale)
+    return image, segment(image.pixels, registry.load(model_name))
