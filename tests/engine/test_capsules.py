@@ -1,0 +1,106 @@
+import cv2
+import numpy as np
+import pytest
+
+from engine import capsnet, capsnet_training, capsules, mnist
+from engine.errors import InvalidInput, InvalidMedia
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return capsnet_training.build("capsnet")
+
+
+def test_squash_keeps_lengths_below_one_and_directions():
+    vectors = np.random.default_rng(0).normal(size=(100, 16)).astype(np.float32) * np.logspace(-2, 2, 100)[:, None]
+    squashed = np.asarray(capsnet.squash(vectors))
+    lengths = np.linalg.norm(squashed, axis=-1)
+    assert (lengths < 1).all() and lengths[-1] > 0.99 and lengths[0] < 0.01
+    cosine = (squashed * vectors).sum(-1) / (lengths * np.linalg.norm(vectors, axis=-1))
+    np.testing.assert_allclose(cosine, 1, atol=1e-5)
+    expected = np.linalg.norm(vectors, axis=-1) ** 2 / (1 + np.linalg.norm(vectors, axis=-1) ** 2)
+    np.testing.assert_allclose(lengths, expected, rtol=1e-4)
+
+
+def test_routing_sends_children_to_the_parent_they_agree_on():
+    # 50 children: all predict the same vector for parent 3, scattered small vectors elsewhere.
+    rng = np.random.default_rng(0)
+    predictions = rng.normal(scale=0.05, size=(1, 50, 10, 16)).astype(np.float32)
+    predictions[0, :, 3] = 0.2 + rng.normal(scale=0.01, size=(50, 16))
+    layer = capsnet.DigitCapsules()
+    outputs, couplings = layer.route(predictions)
+    couplings = np.stack([np.asarray(c)[0] for c in couplings])
+    assert couplings.shape == (capsnet.ROUTING_ITERATIONS, 50, 10)
+    np.testing.assert_allclose(couplings.sum(axis=-1), 1, atol=1e-5)  # over parents
+    np.testing.assert_allclose(couplings[0], 0.1, atol=1e-6)  # uniform before any agreement
+    assert (couplings[-1][:, 3] > couplings[1][:, 3]).all() and (couplings[-1][:, 3] > 0.3).all()
+    lengths = np.linalg.norm(np.asarray(outputs)[0], axis=-1)
+    assert lengths.argmax() == 3 and (lengths < 1).all()
+
+
+def test_reading_a_digit_returns_every_view(untrained):
+    reading = capsules.read_digit(untrained, mnist.load_mnist().test.images[0])
+    assert reading.couplings.shape == (capsnet.ROUTING_ITERATIONS, 1152, 10)
+    np.testing.assert_allclose(reading.couplings.sum(axis=-1), 1, atol=1e-5)
+    assert reading.capsules.shape == (10, 16) and reading.primary_lengths.shape == (1152,)
+    assert (reading.lengths < 1).all() and reading.reconstruction.shape == (28, 28)
+
+
+def test_margin_loss_matches_the_paper():
+    one_hot = np.eye(10, dtype=np.float32)[[3]]
+    perfect = np.where(one_hot > 0, 0.95, 0.05).astype(np.float32)
+    assert float(capsnet.margin_loss(one_hot, perfect)[0]) == pytest.approx(0.0)
+    wrong = np.where(one_hot > 0, 0.0, 1.0).astype(np.float32)
+    assert float(capsnet.margin_loss(one_hot, wrong)[0]) == pytest.approx(0.9 ** 2 + 9 * 0.5 * 0.9 ** 2)
+
+
+@pytest.mark.parametrize("name", ["capsnet", "capsnet-baseline"])
+def test_a_few_training_steps_lower_the_loss_on_one_batch(name):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = capsnet_training.build(name)
+    step = capsnet_training._train_step_function(name, model, keras.optimizers.Adam(1e-3))
+    data = mnist.load_mnist().train
+    images = capsnet_training.to_input(data.images[:16])
+    one_hot = np.eye(10, dtype=np.float32)[data.labels[:16]]
+    losses = [float(step(images, one_hot)[0]) for _ in range(8)]
+    assert losses[-1] < losses[0]
+
+
+def test_shifts_and_overlapping_pairs():
+    rng = np.random.default_rng(0)
+    digits = mnist.load_mnist().test
+    shifted = capsnet_training.shift_images(digits.images[:50], rng, 2)
+    assert shifted.shape == (50, 28, 28) and shifted.sum() > 0.9 * digits.images[:50].sum()
+    merged, labels = capsnet_training.overlapping_pairs(digits, 200, seed=3)
+    assert merged.shape == (200, 28, 28) and (labels[:, 0] != labels[:, 1]).all()
+    again, _ = capsnet_training.overlapping_pairs(digits, 200, seed=3)
+    assert (merged == again).all()
+
+
+def test_reconstruction_perturbations_are_bounded(untrained):
+    reading = capsules.read_digit(untrained, mnist.load_mnist().test.images[1])
+    moved = capsules.reconstruct(untrained, reading.capsules, reading.predicted, np.full(16, 0.25))
+    assert moved.shape == (28, 28)
+    with pytest.raises(InvalidInput, match="16 values"):
+        capsules.reconstruct(untrained, reading.capsules, 0, np.full(16, 0.5))
+
+
+def test_a_photographed_digit_is_prepared_like_mnist():
+    paper = np.full((240, 180, 3), 235, np.uint8)
+    cv2.putText(paper, "7", (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 7, (30, 30, 30), 20)
+    digit = capsules.prepare_digit(paper)
+    assert digit.shape == (28, 28) and digit.max() == 255
+    assert digit[:3].max() == 0 and digit[:, :3].max() == 0  # white on black, with a margin
+    rows, cols = np.nonzero(digit > 40)
+    assert max(np.ptp(rows), np.ptp(cols)) <= 21
+    assert abs(rows.mean() - 13.5) < 3 and abs(cols.mean() - 13.5) < 3
+
+
+def test_blank_image_is_not_a_digit():
+    with pytest.raises(InvalidMedia, match="No digit found"):
+        capsules.prepare_digit(np.full((50, 50, 3), 200, np.uint8))
