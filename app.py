@@ -17,6 +17,8 @@ PAGES = {
     "Images": [
         st.Page("pages/classification.py", title="Image classification", icon=":material/image_search:"),
         st.Page("pages/segmentation.py", title="Semantic segmentation", icon=":material/texture:"),
+        st.Page("pages/deepdream.py", title="DeepDream", icon=":material/cloud:"),
+        st.Page("pages/learned.py", title="What the network learned", icon=":material/visibility:"),
     ],
     "Building blocks": [
         st.Page("pages/convolutions.py", title="Convolution types", icon=":material/grid_on:"),

@@ -5,6 +5,8 @@
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
     python -m engine train NAME [--epochs N] [--json]
     python -m engine eval NAME [--json]
+    python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
+    python -m engine gradcam IMAGE --out OUT.png [--class NAME] [--json]
 
 Task modules add their own commands: a module listed in `CLI_MODULES` defines
 `add_commands(subparsers)`, each command setting `run=` to a function of the parsed arguments.
@@ -25,7 +27,7 @@ import sys
 from engine.errors import InvalidMedia, StudioError
 
 EXIT_USER_ERROR = 2
-CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli",)  # each defines add_commands(subparsers)
+CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli")  # each defines add_commands(subparsers)
 
 
 def _read_input_file(path: str, limit: int) -> bytes:

@@ -27,7 +27,7 @@ from engine.errors import ModelUnavailable, UnknownModel
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROJECT_ASSETS = PROJECT_ROOT / "assets"
-TASK_MODULES = ("engine.classification", "engine.capsules", "engine.segmentation")
+TASK_MODULES = ("engine.classification", "engine.features", "engine.capsules", "engine.segmentation")
 
 SourceKind = Literal["project", "package", "hub", "keras_applications"]
 
@@ -83,6 +83,7 @@ class ModelSpec:
     trained_on: str  # data the weights were trained on
     metric: str  # held-out metric as measured, with where it was measured
     paper: str = ""  # reference for the architecture
+    inspectable: bool = False  # a Keras vision model the "what the network learned" page can open
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,13 @@ SECTIONS = [
      "Every pixel of your photo labelled by DeepLabV3 (PASCAL VOC classes, atrous convolutions) or the "
      "selfie person mask, with class shares, toggles, background blur and downloads.",
      "pages/segmentation.py"),
+    ("Creating a DeepDream network",
+     "The chapter's gradient ascent on your photo: octaves, tiled gradients, layers to amplify, "
+     "before/after and a PNG download (InceptionV3 as in the chapter when cached, else MobileNetV2).",
+     "pages/deepdream.py"),
+    ("Inspecting what a network has learned",
+     "Grad-CAM, activation maps, feature visualization and a small activation atlas of your photos "
+     "(after Carter et al., Distill 2019).", "pages/learned.py"),
     ("A summary of convolution operations",
      "Basic, dilated, transposed, spatially separable, depthwise and depthwise separable convolutions as "
      "real Keras layers: shapes, weight counts, animated receptive fields and their effect on your image.",
