@@ -1,6 +1,7 @@
 """DeepDream: the loss rises, the output has the requested size and range, tiling bounds memory."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -111,7 +112,7 @@ def test_tiling_keeps_a_large_image_within_a_memory_bound():
     # A fresh process, so the peak resident size belongs to this dream alone. Measured: +0.66 GB
     # with 512-px tiles against +1.5 GB for the same 1536 x 1536 step untiled.
     run = subprocess.run([sys.executable, "-c", MEMORY_PROBE, "512"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, check=True, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": ""})
+                         text=True, timeout=300, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["shape"] == [1536, 1536, 3]
     assert report["growth_mb"] < 1000
