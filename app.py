@@ -20,6 +20,9 @@ PAGES = {
         st.Page("pages/deepdream.py", title="DeepDream", icon=":material/cloud:"),
         st.Page("pages/learned.py", title="What the network learned", icon=":material/visibility:"),
     ],
+    "Text": [
+        st.Page("pages/text.py", title="Text sentiment", icon=":material/reviews:"),
+    ],
     "Building blocks": [
         st.Page("pages/convolutions.py", title="Convolution types", icon=":material/grid_on:"),
     ],

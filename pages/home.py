@@ -34,6 +34,10 @@ SECTIONS = [
     ("Inspecting what a network has learned",
      "Grad-CAM, activation maps, feature visualization and a small activation atlas of your photos "
      "(after Carter et al., Distill 2019).", "pages/learned.py"),
+    ("Sentiment analysis with CNNs",
+     "The chapter's 1D CNN labels your text negative, neutral or positive and highlights the 3-token "
+     "windows its most influential filters picked; train it from scratch live, scored against a "
+     "TF-IDF + logistic regression baseline.", "pages/text.py"),
     ("A summary of convolution operations",
      "Basic, dilated, transposed, spatially separable, depthwise and depthwise separable convolutions as "
      "real Keras layers: shapes, weight counts, animated receptive fields and their effect on your image.",
