@@ -67,11 +67,15 @@ if pressed:
             st.stop()
         image = media.decode_image(picked[1], min_side=settings.output_size)
         bar = st.progress(0.0, "Starting (the first dream with these layers compiles the step once)...")
+        # Pressing Stop reruns the page, which interrupts the dream at its next progress report; the
+        # latest preview is kept so the user still gets what was dreamed so far.
+        st.button("Stop", key="stop-dream")
         preview = st.empty()
 
         def show_progress(fraction, message, picture=None):
             bar.progress(fraction, message)
             if picture is not None:
+                st.session_state["dream-partial"] = (key, picture, fraction)
                 preview.image(picture, caption="Dreaming...", width="stretch")
 
         result = deepdream.dream(image.pixels, loaded, settings, on_progress=show_progress)
@@ -81,8 +85,15 @@ if pressed:
 
 stored = st.session_state.get("dream")
 if stored is None or stored[0] != key:
+    partial = st.session_state.get("dream-partial")
     with right:
-        st.info("Press Dream to start.")
+        if partial is not None and partial[0] == key:
+            st.warning(f"Stopped at {partial[2]:.0%}: the dream so far is below.")
+            st.image(partial[1], width="stretch")
+            st.download_button("Download the partial dream (PNG)", media.encode_png(partial[1]),
+                               "deepdream-partial.png", "image/png")
+        else:
+            st.info("Press Dream to start.")
     st.stop()
 
 result = stored[1]
