@@ -14,14 +14,13 @@ import sys
 def _sentiment(args: argparse.Namespace) -> int:
     from engine import registry, text, text_data
     from engine.cli import _read_input_file
+    from engine.errors import InvalidInput
 
     if args.file is not None:
         content = text_data.decode_text(_read_input_file(args.file, text_data.MAX_TEXT_BYTES))
     elif args.text == "-":
         content = text_data.decode_text(sys.stdin.buffer.read(text_data.MAX_TEXT_BYTES + 1))
     elif args.text is None:
-        from engine.errors import InvalidInput
-
         raise InvalidInput('Give the text to read: python -m engine sentiment "TEXT" (or - for stdin, or --file PATH).')
     else:
         content = args.text

@@ -170,9 +170,9 @@ def chance(splits: text_data.TextSplits) -> dict:
             "uniform_accuracy": round(1 / len(splits.labels), 4)}
 
 
-def _cnn_figures(classifier_run: TrainingRun) -> dict:
-    return {"validation": scores(classifier_run.data.splits.targets["validation"], classifier_run.predict_classes("validation")),
-            "test": classifier_run.test_scores()}
+def _cnn_figures(run: TrainingRun) -> dict:
+    return {"validation": scores(run.data.splits.targets["validation"], run.predict_classes("validation")),
+            "test": run.test_scores()}
 
 
 def train_text_cnn(epochs: int | None = None,
