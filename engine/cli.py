@@ -27,7 +27,7 @@ import sys
 from engine.errors import InvalidMedia, StudioError
 
 EXIT_USER_ERROR = 2
-CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli", "engine.text_cli", "engine.capsules_cli")  # each defines add_commands(subparsers)
+CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli", "engine.text_cli", "engine.capsules_cli", "engine.detection_cli")  # each defines add_commands(subparsers)
 
 
 def _read_input_file(path: str, limit: int) -> bytes:
