@@ -17,6 +17,7 @@ PAGES = {
     "Images": [
         st.Page("pages/classification.py", title="Image classification", icon=":material/image_search:"),
         st.Page("pages/segmentation.py", title="Semantic segmentation", icon=":material/texture:"),
+        st.Page("pages/detection.py", title="Object detection", icon=":material/center_focus_strong:"),
         st.Page("pages/deepdream.py", title="DeepDream", icon=":material/cloud:"),
         st.Page("pages/learned.py", title="What the network learned", icon=":material/visibility:"),
     ],

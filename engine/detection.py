@@ -162,7 +162,7 @@ def validate_settings(settings: DetectSettings) -> None:
 
 def detect(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DetectSettings = DetectSettings(),
            scale: float = 1.0, on_progress: ProgressCallback = no_progress,
-           should_stop: StopCheck = never_stop) -> DetectionResult:
+           should_stop: StopCheck = never_stop, max_detections: int = MAX_DETECTIONS) -> DetectionResult:
     """Detect objects on an RGB uint8 image.
 
     Args:
@@ -171,6 +171,9 @@ def detect(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DetectSet
         settings: confidence and NMS thresholds, proposal bound.
         scale: pixels' size / the input image's size; boxes are returned in input-image pixels.
         on_progress, should_stop: for the slow detectors (R-CNN style); others ignore them.
+        max_detections: keep at most this many (best first). A page that wants to move the
+            thresholds without running the model again detects once with min_score 0 and
+            iou_threshold 1 and a large bound, then calls `refilter`.
     Returns:
         Detections after the score threshold and per-label NMS, clipped to the image, best first.
     Raises:
@@ -190,15 +193,35 @@ def detect(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DetectSet
     boxes = box_ops.clip_boxes(found.boxes, width, height)
     scores = np.asarray(found.scores, dtype=np.float64).reshape(-1)
     labels = list(found.labels)
-    keep = np.flatnonzero((scores >= settings.min_score) & (box_ops.areas(boxes) > 0))
-    boxes, scores, labels = boxes[keep], scores[keep], [labels[index] for index in keep]
-    order = box_ops.class_nms(boxes, scores, labels, settings.iou_threshold)[:MAX_DETECTIONS]
+    order = _select(boxes, scores, labels, settings)[:max_detections]
     full_width, full_height = round(width / scale), round(height / scale)
     in_input = box_ops.clip_boxes(boxes[order] / scale, full_width, full_height)
     detections = tuple(Detection(labels[index], float(np.clip(scores[index], 0, 1)), tuple(float(v) for v in box))
                        for index, box in zip(order, in_input))
     return DetectionResult(loaded.spec.name, loaded.source.describe(), detections, (full_width, full_height),
                            (time.perf_counter() - started) * 1000, found.stopped)
+
+
+def _select(boxes: np.ndarray, scores: np.ndarray, labels: list[str], settings: DetectSettings) -> np.ndarray:
+    """Indices kept by the score threshold and per-label NMS (non-empty boxes only), best first."""
+    candidates = np.flatnonzero((scores >= settings.min_score) & (box_ops.areas(boxes) > 0))
+    kept = box_ops.class_nms(boxes[candidates], scores[candidates], [labels[index] for index in candidates],
+                             settings.iou_threshold)
+    return candidates[kept]
+
+
+def refilter(result: DetectionResult, settings: DetectSettings, max_detections: int = MAX_DETECTIONS) -> DetectionResult:
+    """The same result under other thresholds, without running the model again.
+
+    Exact when `result` was detected with min_score 0 and iou_threshold 1 (every raw box kept),
+    except for detectors whose own stages depend on the threshold (noted per model on the page).
+    """
+    validate_settings(settings)
+    found = result.detections
+    boxes = box_ops.as_boxes([detection.box for detection in found])
+    scores = np.asarray([detection.score for detection in found], dtype=np.float64)
+    order = _select(boxes, scores, [detection.label for detection in found], settings)[:max_detections]
+    return dataclasses.replace(result, detections=tuple(found[index] for index in order))
 
 
 def working_image(data: bytes) -> tuple[np.ndarray, float]:

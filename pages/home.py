@@ -27,6 +27,10 @@ SECTIONS = [
      "Every pixel of your photo labelled by DeepLabV3 (PASCAL VOC classes, atrous convolutions) or the "
      "selfie person mask, with class shares, toggles, background blur and downloads.",
      "pages/segmentation.py"),
+    ("Composing CNNs for complex tasks: object detection",
+     "Boxes, labels and scores on your photo from pretrained detectors: SSDLite people, BlazeFace, MTCNN and "
+     "Haar faces, and an R-CNN-style selective search + EfficientNet-Lite0 pipeline, with confidence and NMS "
+     "sliders and downloads.", "pages/detection.py"),
     ("Creating a DeepDream network",
      "The chapter's gradient ascent on your photo: octaves, tiled gradients, layers to amplify, "
      "before/after and a PNG download (InceptionV3 as in the chapter when cached, else MobileNetV2).",
