@@ -66,6 +66,7 @@ class SSDLitePerson:
             raise ModelUnavailable(f"{path.name} is not a TensorFlow graph ({error}); fetch the assets again.") from error
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph, name=""), [])
         self.function = wrapped.prune("image_tensor:0", list(SSD_OUTPUTS))
+        self.function(tf.zeros((1, 64, 64, 3), tf.uint8))  # The first call builds the graph (~0.7 s): do it while loading.
 
     def find(self, pixels, settings: DetectSettings, on_progress, should_stop) -> Found:
         import tensorflow as tf

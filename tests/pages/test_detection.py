@@ -1,0 +1,50 @@
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, SAMPLES
+
+
+def page() -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / "detection.py"), default_timeout=120).run()
+
+
+def test_page_says_what_is_here_and_what_is_not_built():
+    at = page()
+    assert not at.exception
+    assert "Upload a photo" in at.info[0].value
+    assert "Not built yet" in at.warning[0].value and "YOLO" in at.warning[0].value
+    options = at.selectbox[0].options
+    assert "SSDLite-MobileNetV2 person detector" in options
+    assert any("(needs a network)" in option for option in options)
+
+
+def test_sample_astronaut_gets_a_person_box_table_and_downloads():
+    at = page()
+    at.selectbox[1].select("astronaut").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["label"]) == ["person"] and table["score"][0] > 0.8
+    assert len(at.get("download_button")) == 2
+
+
+def test_sliders_refilter_without_error_and_face_model_finds_a_face():
+    at = page()
+    at.file_uploader[0].upload("me.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")
+    at.selectbox[0].set_value("blazeface-short").run()
+    assert list(at.dataframe[0].value["label"]) == ["face"]
+    at.slider[0].set_value(0.99).run()  # confidence above the face's score
+    assert not at.exception and at.dataframe[0].value.empty
+    assert "Nothing above the confidence threshold." in [caption.value for caption in at.caption]
+
+
+def test_rcnn_style_choice_says_it_is_slow_and_bounds_the_proposals():
+    at = page()
+    at.selectbox[0].set_value("selective-search-efficientnet").run()
+    assert any("Slow by design" in caption.value for caption in at.caption)
+    assert [slider.label for slider in at.slider][-1] == "Region proposals to classify"
+
+
+def test_corrupt_upload_shows_an_error():
+    at = page()
+    at.file_uploader[0].upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
+    assert not at.exception
+    assert at.error and "not an image" in at.error[0].value
