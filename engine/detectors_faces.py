@@ -184,7 +184,8 @@ class MTCNN:
         self.pnet = tf.function(pnet, input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
         self.rnet = tf.function(rnet, input_signature=[tf.TensorSpec([None, 24, 24, 3], tf.float32)])
         self.onet = tf.function(onet, input_signature=[tf.TensorSpec([None, 48, 48, 3], tf.float32)])
-        self.find(np.zeros((48, 48, 3), np.uint8), DetectSettings(), None, None)  # Trace the three nets while loading.
+        for net, size in ((self.pnet, 12), (self.rnet, 24), (self.onet, 48)):  # Trace once while loading.
+            net(np.zeros((1, size, size, 3), np.float32))
 
     def _proposals(self, normalized: np.ndarray) -> np.ndarray:
         """P-Net over the pyramid: rows of [x0, y0, x1, y1, score] in image pixels."""
