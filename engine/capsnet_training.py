@@ -190,21 +190,28 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
         log_path.write_text(json.dumps(history, indent=1))
     if max_batches is not None:
         return {"name": name, "history": history}
-    # Report on the float16 weights we commit, not on the float32 ones in memory.
+    return {"name": name, "history": history, **finalize(name, epochs, output)}
+
+
+def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None = None) -> dict:
+    """Measure the best checkpoint as stored in float16, copy it under assets/ and record it."""
+    checkpoint_dir = CHECKPOINTS / name
+    history = json.loads((checkpoint_dir / "history.json").read_text())
     best = build(name)
     weights_io.load_float16(best.parts, checkpoint_dir / "best.npz")
-    figures = evaluate_model(name, best)
+    figures = evaluate_model(name, best)  # on the float16 weights we commit, not the float32 ones
     target = output or PROJECT_ASSETS / WEIGHTS[name]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes((checkpoint_dir / "best.npz").read_bytes())
     if output is None:
         best_epoch = max(history, key=lambda entry: entry["validation_accuracy"])
         project_weights.record(
-            WEIGHTS[name], f"python -m engine train {name} --epochs {epochs} (best of {len(history)} epochs: "
-            f"epoch {best_epoch['epoch']}; {sum(e['seconds'] for e in history) / 60:.0f} min on 2 CPU cores)",
-            f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs (top-2) "
-            f"{figures['overlapping_pair_accuracy']:.4f}")
-    return {"name": name, "history": history, **figures}
+            WEIGHTS[name], f"python -m engine train {name} --epochs {epochs or len(history)} (best of "
+            f"{len(history)} epochs on validation: epoch {best_epoch['epoch']}; "
+            f"{sum(e['seconds'] for e in history) / 60:.0f} min on 2 shared CPU cores)",
+            f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
+            f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
+    return figures
 
 
 def accuracy(model, split: mnist.DigitSplit) -> float:

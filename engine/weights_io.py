@@ -29,16 +29,22 @@ def save_float16(models, path: pathlib.Path, dtype=np.float16) -> None:
 
 
 def load_float16(models, path: pathlib.Path) -> None:
-    """Assign stored values to the model(s)' variables (matched by name and path, shapes checked)."""
-    variables = _variables(models)
+    """Assign stored values to the model(s)' variables, in order, shapes checked.
+
+    Variables are matched by position within each model (the order `model.weights` gives for the
+    same architecture), not by path: Keras numbers unnamed layers per process ("dense_3"), so the
+    same model built twice can carry different paths.
+    """
+    models = models if isinstance(models, (list, tuple)) else [models]
     with np.load(path) as stored:
-        missing = [key for key in variables if key not in stored]
-        if missing:
-            raise ModelUnavailable(f"{pathlib.Path(path).name} does not fit this model (no values for "
-                                   f"{missing[0]}, ...); retrain it.")
-        for key, variable in variables.items():
-            values = stored[key]
-            if tuple(values.shape) != tuple(variable.shape):
-                raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, "
-                                       f"the model expects {tuple(variable.shape)}; retrain it.")
-            variable.assign(values.astype(variable.dtype))
+        for model in models:
+            keys = [key for key in stored.files if key.split(":", 1)[0] == model.name]
+            if len(keys) != len(model.weights):
+                raise ModelUnavailable(f"{pathlib.Path(path).name} does not fit this model ({len(keys)} stored "
+                                       f"arrays for {model.name}, which has {len(model.weights)}); retrain it.")
+            for key, variable in zip(keys, model.weights):
+                values = stored[key]
+                if tuple(values.shape) != tuple(variable.shape):
+                    raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, "
+                                           f"the model expects {tuple(variable.shape)}; retrain it.")
+                variable.assign(values.astype(variable.dtype))
