@@ -15,16 +15,6 @@ from tests.conftest import ROOT
 LAYERS = ("block_6_expand_relu", "block_10_expand_relu")
 
 
-@pytest.fixture(scope="module")
-def loaded():
-    return registry.load(features.DEFAULT_MODEL)
-
-
-@pytest.fixture(scope="module")
-def cat(chelsea_bytes):
-    from engine import media
-
-    return media.decode_image(chelsea_bytes).pixels
 
 
 def test_loss_rises_over_steps_and_output_has_the_requested_size(loaded, cat):

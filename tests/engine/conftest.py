@@ -1,0 +1,17 @@
+"""Fixtures shared by the engine tests of the feature-model pages (DeepDream, Grad-CAM, atlas)."""
+
+import pytest
+
+from engine import features, media, registry
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The offline ImageNet MobileNetV2 features."""
+    return registry.load(features.DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def cat(chelsea_bytes):
+    """chelsea.jpg decoded to RGB pixels."""
+    return media.decode_image(chelsea_bytes).pixels
