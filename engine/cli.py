@@ -27,6 +27,8 @@ import sys
 from engine.errors import InvalidMedia, StudioError
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+DEBUG_ENV_VAR = "CONVNET_STUDIO_DEBUG"  # set it to see the traceback of an unexpected failure
 CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli", "engine.text_cli", "engine.capsules_cli", "engine.detection_cli")  # each defines add_commands(subparsers)
 
 
@@ -34,9 +36,12 @@ def _read_input_file(path: str, limit: int) -> bytes:
     file = pathlib.Path(path)
     if not file.is_file():
         raise InvalidMedia(f"No such file: {path}")
-    if file.stat().st_size > limit:
-        raise InvalidMedia(f"{path} is larger than the {limit // (1024 * 1024)} MB limit.")
-    return file.read_bytes()
+    try:
+        if file.stat().st_size > limit:
+            raise InvalidMedia(f"{path} is larger than the {limit // (1024 * 1024)} MB limit.")
+        return file.read_bytes()
+    except OSError as error:  # unreadable: permissions, a vanished file, an I/O error
+        raise InvalidMedia(f"Cannot read {path}: {error.strerror or error}.") from error
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -158,3 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=stderr)
         return EXIT_USER_ERROR
+    except Exception as error:  # A bug, not the user's fault: one line still, the traceback on demand.
+        if os.environ.get(DEBUG_ENV_VAR):
+            raise
+        print(f"error: unexpected failure ({type(error).__name__}: {' '.join(str(error).split())[:200]}). "
+              f"This is a bug in ConvNet Studio; rerun with {DEBUG_ENV_VAR}=1 to see the traceback.", file=stderr)
+        return EXIT_INTERNAL_ERROR

@@ -112,6 +112,10 @@ def octave_sizes(height: int, width: int, settings: DreamSettings, min_side: int
     for octave in range(settings.octaves - 1, -1, -1):
         shrink = OCTAVE_SCALE ** octave
         sizes.append((round(final[0] / shrink), round(final[1] / shrink)))
+    if min(final) < min_side:  # No setting helps: the photo itself is too narrow for its length.
+        raise InvalidInput(f"The photo is {width} x {height} pixels: at {settings.output_size} px on its long side "
+                           f"its short side would be {min(final)} px, below this model's minimum of {min_side}. "
+                           "Crop it to a less elongated shape or choose a larger output size.")
     if min(sizes[0]) < min_side:
         raise InvalidInput(f"With {settings.octaves} octaves the smallest is {sizes[0][1]} x {sizes[0][0]} "
                            f"pixels, below this model's minimum of {min_side}: use fewer octaves or a "

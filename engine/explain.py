@@ -29,6 +29,7 @@ from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 
 GRADCAM_SIDE = 448  # longest side Grad-CAM looks at on any-size models (14 x 9 cells at stride 32)
 ACTIVATION_SIDE = 224  # shorter side of the image whose activations are shown
+MAX_INPUT_SIDE = 1024  # longest side any image is resized to for the model (extreme aspect ratios)
 MAX_CHANNELS_SHOWN = 64
 VISUALIZATION_SIZE = 128  # side of a feature visualization, pixels
 MAX_VISUALIZATION_SIZE = 256
@@ -107,6 +108,9 @@ def model_input(pixels: np.ndarray, model: features.FeatureModel, side: int, lon
         height, width = int(fixed[0]), int(fixed[1])
     else:
         scale = side / (max(pixels.shape[:2]) if longest else min(pixels.shape[:2]))
+        # A 2 x 3000 strip scaled to a 224-px short side would be 336,000 px long (and crash the
+        # convolution): the long side never exceeds MAX_INPUT_SIDE, whatever the aspect ratio.
+        scale = min(scale, MAX_INPUT_SIDE / max(pixels.shape[:2]))
         height, width = (max(32, round(extent * scale / 32) * 32) for extent in pixels.shape[:2])
     shrinking = height * width < pixels.shape[0] * pixels.shape[1]
     resized = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

@@ -26,6 +26,9 @@ MAX_SIDE = 20_000  # Longest side in pixels; panoramas beyond this are refused
 SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP",
                      "GIF": "GIF"}  # Pillow's name -> the name we show; MPO is a phone JPEG
 
+# First bytes of the supported formats: a file that starts like one but fails to open is damaged.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
 # Our own pixel cap is checked before decoding; Pillow's is a second line of defence.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -74,6 +77,9 @@ def decode_image(data: bytes, min_side: int | None = None) -> DecodedImage:
         raise InvalidMedia(f"The image claims more pixels than the {MAX_PIXELS // 1_000_000}-megapixel "
                            "limit. Resize it and upload again.") from error
     except (UnidentifiedImageError, OSError, ValueError) as error:
+        if data.startswith(IMAGE_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+            raise InvalidMedia("The image is damaged or cut short (its header could not be read). "
+                               "Upload the complete file.") from error
         raise InvalidMedia("This file is not an image we can read (its content is not JPEG, PNG, "
                            "WebP, BMP or GIF, whatever its name says).") from error
     if image.format not in SUPPORTED_FORMATS:

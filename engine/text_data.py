@@ -171,6 +171,9 @@ def prepare_text(text: str) -> tuple[str, str | None]:
                   "read.")
         text = text[:MAX_TEXT_CHARS]
     if not tokenize(text):
+        if notice:  # The words, if any, lie beyond the part that is read.
+            raise InvalidInput(f"The first {MAX_TEXT_CHARS:,} characters (the part that is read) hold no "
+                               "words the model can read (letters, digits, ! or ?).")
         raise InvalidInput("The text holds no words the model can read (letters, digits, ! or ?).")
     return text, notice
 

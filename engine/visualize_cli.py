@@ -29,14 +29,15 @@ def _dream(args: argparse.Namespace) -> int:
 
     out = _output_path(args.out)
     data = cli._read_input_file(args.image, media.MAX_UPLOAD_BYTES)
-    loaded = registry.load(args.model or features.DEFAULT_MODEL)
-    model = features.feature_model_of(loaded)
     chosen = {name: value for name, value in [("steps", args.steps), ("step_size", args.step_size),
                                               ("octaves", args.octaves), ("output_size", args.size)]
               if value is not None}
+    # A bad file fails here, in a fraction of a second, before TensorFlow and the model load.
+    image = media.decode_image(data, min_side=chosen.get("output_size", deepdream.DEFAULT_OUTPUT_SIZE))
+    loaded = registry.load(args.model or features.DEFAULT_MODEL)
+    model = features.feature_model_of(loaded)
     settings = deepdream.DreamSettings(layers=tuple(args.layers or model.dream_layers), seed=args.seed, **chosen)
-    deepdream.validate(settings, model)  # before decoding: bad settings fail fast
-    image = media.decode_image(data, min_side=settings.output_size)
+    deepdream.validate(settings, model)
     result = deepdream.dream(image.pixels, loaded, settings,
                              on_progress=no_progress if args.json else cli._print_progress)
     out.write_bytes(media.encode_png(result.pixels))
@@ -49,8 +50,8 @@ def _gradcam(args: argparse.Namespace) -> int:
 
     out = _output_path(args.out)
     data = cli._read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    image = media.decode_image(data, min_side=explain.GRADCAM_SIDE)  # before the model: bad files fail fast
     loaded = registry.load(args.model or features.DEFAULT_MODEL)
-    image = media.decode_image(data, min_side=explain.GRADCAM_SIDE)
     result = explain.gradcam(image.pixels, loaded, class_name=args.class_name)
     out.write_bytes(media.encode_png(explain.overlay_heatmap(image.pixels, result.heatmap)))
     _print_report({"model": loaded.spec.name, "source": loaded.source.describe(), **result.to_json(),
