@@ -128,11 +128,13 @@ def _train_step_function(name: str, model, optimizer):
 
 def train(name: str = "capsnet", epochs: int | None = None, on_progress: ProgressCallback = no_progress,
           should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
-          output: pathlib.Path | None = None) -> dict:
-    """Train `name` ("capsnet" or "capsnet-baseline"), resuming from its last checkpoint.
+          output: pathlib.Path | None = None, resume: bool = False) -> dict:
+    """Train `name` ("capsnet" or "capsnet-baseline") from scratch, or resume it.
 
     Args:
-        epochs: total epochs (default DEFAULT_EPOCHS); an interrupted run continues to this count.
+        epochs: total epochs (default DEFAULT_EPOCHS).
+        resume: continue towards `epochs` from the last checkpoint in the cache or, on a machine
+            without one, from the committed weights and their history (assets/capsnet/).
         max_batches: stop each epoch after this many batches (smoke tests only).
         output: where the float16 weights go (default: the committed file under assets/).
     Returns:
@@ -150,6 +152,13 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
     checkpoint_dir = CHECKPOINTS / name
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     log_path = checkpoint_dir / "history.json"
+    committed = PROJECT_ASSETS / WEIGHTS[name]
+    if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
+        for checkpoint in ("last.npz", "best.npz"):  # seed the cache from the committed state
+            (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
+        log_path.write_text(_history_path(name).read_text())
+    if not resume:
+        log_path.unlink(missing_ok=True)
     history = json.loads(log_path.read_text()) if log_path.exists() and max_batches is None else []
     step = _train_step_function(name, model, optimizer)
     if history:  # resume: weights of the last finished epoch, optimizer step count restored
@@ -204,6 +213,7 @@ def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None =
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes((checkpoint_dir / "best.npz").read_bytes())
     if output is None:
+        _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
         best_epoch = max(history, key=lambda entry: entry["validation_accuracy"])
         project_weights.record(
             WEIGHTS[name], f"python -m engine train {name} --epochs {epochs or len(history)} (best of "
@@ -212,6 +222,10 @@ def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None =
             f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
             f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
     return figures
+
+
+def _history_path(name: str) -> pathlib.Path:
+    return (PROJECT_ASSETS / WEIGHTS[name]).with_suffix(".history.json")
 
 
 def accuracy(model, split: mnist.DigitSplit) -> float:

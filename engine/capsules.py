@@ -10,10 +10,11 @@ from engine import registry
 
 
 def _train(name: str):
-    def run(epochs=None, on_progress=None):
+    def run(epochs=None, on_progress=None, resume=False):
         from engine import capsnet_training
 
-        return capsnet_training.train(name, epochs=epochs, **({"on_progress": on_progress} if on_progress else {}))
+        return capsnet_training.train(name, epochs=epochs, resume=resume,
+                                      **({"on_progress": on_progress} if on_progress else {}))
     return run
 
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import io
 import json
 import os
 import pathlib
 import sys
 
-from engine.errors import InvalidMedia, StudioError
+from engine.errors import InvalidInput, InvalidMedia, StudioError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -88,7 +89,13 @@ def _print_progress(fraction: float, message: str, preview=None) -> None:
 def _train(args: argparse.Namespace) -> int:
     from engine import registry
 
-    result = registry.get_trainer(args.name)(epochs=args.epochs, on_progress=_print_progress)
+    trainer = registry.get_trainer(args.name)
+    options = {}
+    if args.resume:  # only trainers that can resume take it
+        if "resume" not in inspect.signature(trainer).parameters:
+            raise InvalidInput(f"{args.name} cannot resume; train it without --resume.")
+        options["resume"] = True
+    result = trainer(epochs=args.epochs, on_progress=_print_progress, **options)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -124,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="retrain one of the project's models")
     train.add_argument("name")
     train.add_argument("--epochs", type=int, default=None, help="default: as the committed weights")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the last checkpoint (models that support it, e.g. capsnet)")
     train.add_argument("--json", action="store_true")
     train.set_defaults(run=_train)
 
