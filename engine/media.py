@@ -23,6 +23,7 @@ from engine.errors import InvalidMedia
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # Same bound as server.maxUploadSize in .streamlit/config.toml
 MAX_PIXELS = 64_000_000  # Largest image we agree to decode (a 64-megapixel photo)
 MAX_SIDE = 20_000  # Longest side in pixels; panoramas beyond this are refused
+MAX_ASPECT_RATIO = 100  # Long side / short side; a 2 x 3000 strip shows nothing and breaks resizing
 SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP",
                      "GIF": "GIF"}  # Pillow's name -> the name we show; MPO is a phone JPEG
 
@@ -90,6 +91,9 @@ def decode_image(data: bytes, min_side: int | None = None) -> DecodedImage:
     if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
         raise InvalidMedia(f"The image claims {width} x {height} pixels, more than the "
                            f"{MAX_PIXELS // 1_000_000}-megapixel limit. Resize it and upload again.")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InvalidMedia(f"The image is {width} x {height} pixels: its long side is more than "
+                           f"{MAX_ASPECT_RATIO} times its short side. Crop it to a less elongated shape.")
     scale = 1.0
     if min_side is not None and SUPPORTED_FORMATS[image.format] == "JPEG":
         factor = min(width, height) / min_side

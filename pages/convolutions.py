@@ -69,7 +69,7 @@ with user_errors():
         scale = 640 / max(pixels.shape[:2])
         import cv2
 
-        pixels = cv2.resize(pixels, (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
+        pixels = cv2.resize(pixels, (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale))),
                             interpolation=cv2.INTER_AREA)
     applied = convolutions.apply_to_image(pixels, dilation=max(settings.dilation, 2))
 st.image(pixels, caption="input", width=320)
