@@ -151,14 +151,18 @@ registry.register(registry.ModelSpec(
 
 
 def load_custom_hub(reference: str, input_size: tuple[int, int] = (224, 224)) -> registry.LoadedModel:
-    """A classifier from a TF Hub handle or a local SavedModel folder the user names.
+    """A classifier from a TF Hub handle or a SavedModel folder the user names.
+
+    Local folders are read only inside `$CONVNET_STUDIO_MODEL_DIR` (see `runtime.user_model_reference`).
 
     Raises:
+        InvalidInput: not a hub handle, or a folder outside the allowed one.
         ModelUnavailable: not reachable, or not a SavedModel folder.
     """
     reference = reference.strip()
     if not reference:
         raise InvalidInput("Enter a TF Hub handle (https://tfhub.dev/...) or a SavedModel folder.")
+    reference = runtime.user_model_reference(reference)  # never an arbitrary path on the server
     spec = registry.ModelSpec(
         name="custom-hub", task="classification", title=f"TF Hub model {reference}",
         input_size=input_size, labels="as the model outputs", sources=(registry.WeightSource("hub", reference),),

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import threading
 import zipfile
 
 import numpy as np
 
-from engine.errors import ModelUnavailable
+from engine.errors import InvalidInput, ModelUnavailable
 
 TFLITE_THREADS = max(1, min(4, os.cpu_count() or 1))  # XNNPACK threads per interpreter
 
@@ -97,6 +98,40 @@ def is_hub_handle(reference: str) -> bool:
     """True for a hub URL (tfhub.dev or Kaggle Models), False for a local path."""
     return reference.startswith(("https://tfhub.dev/", "https://www.kaggle.com/models/",
                                  "https://kaggle.com/models/"))
+
+
+MODEL_DIR_ENV_VAR = "CONVNET_STUDIO_MODEL_DIR"  # the only folder user-named SavedModels are read from
+HUB_HANDLE_PATTERN = re.compile(r"https://(tfhub\.dev|(www\.)?kaggle\.com/models)/[A-Za-z0-9._~/-]+")
+
+
+def user_model_reference(reference: str) -> str:
+    """A model reference typed by a user, checked before anything is loaded: a TF Hub or Kaggle
+    Models handle, or a SavedModel folder inside `$CONVNET_STUDIO_MODEL_DIR` (symbolic links
+    resolved). Any other path, URL scheme or host is refused, so a visitor of a shared app can
+    never make the server read a folder of its choosing.
+
+    Returns:
+        The handle, or the resolved folder as a string.
+    Raises:
+        InvalidInput: anything else, with what is accepted.
+    """
+    reference = reference.strip()
+    if HUB_HANDLE_PATTERN.fullmatch(reference) and ".." not in reference.split("/"):
+        return reference
+    if "://" in reference or reference.startswith(("http", "gs:", "file:")):
+        raise InvalidInput("Only TF Hub handles (https://tfhub.dev/...) and Kaggle Models handles "
+                           "(https://www.kaggle.com/models/...) can be loaded from the web.")
+    allowed = os.environ.get(MODEL_DIR_ENV_VAR)
+    if not allowed:
+        raise InvalidInput("Local SavedModel folders are turned off on this server. Give a TF Hub handle "
+                           f"(https://tfhub.dev/...), or start the server with {MODEL_DIR_ENV_VAR} set to "
+                           "the folder that holds your models.")
+    root = pathlib.Path(allowed).expanduser().resolve()
+    folder = (root / reference).resolve()  # an absolute reference replaces root; checked next
+    if not folder.is_relative_to(root):
+        raise InvalidInput(f"'{reference}' is outside the model folder this server allows; give the name "
+                           f"of a folder inside {MODEL_DIR_ENV_VAR}.")
+    return str(folder)
 
 
 def check_saved_model_folder(reference: str) -> pathlib.Path:

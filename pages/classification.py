@@ -30,7 +30,10 @@ def model_picker() -> tuple[str, str]:
     reference = ""
     if choice == CUSTOM:
         reference = st.text_input("TF Hub handle or local SavedModel folder",
-                                  placeholder=classification.CHAPTER_HUB_HANDLE)
+                                  placeholder=classification.CHAPTER_HUB_HANDLE,
+                                  help="A https://tfhub.dev/... or https://www.kaggle.com/models/... handle, or "
+                                       "the name of a SavedModel folder inside the folder the server allows "
+                                       "(CONVNET_STUDIO_MODEL_DIR); no other path is read.")
     return choice, reference
 
 

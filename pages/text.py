@@ -26,7 +26,9 @@ st.caption("A 1D CNN (Embedding -> Conv1D(256, 3) -> global max-pool -> Dense) l
 def text_input() -> str | bytes:
     """Typed or pasted text, or the text of an uploaded .txt file (decoded as UTF-8 later)."""
     typed = st.text_area("Type or paste text", value=SAMPLE, height=140, key="text-input")
-    uploaded = st.file_uploader("...or upload a UTF-8 .txt file", type=["txt"], key="text-upload")
+    uploaded = st.file_uploader(f"...or upload a UTF-8 .txt file (up to {text_data.MAX_TEXT_BYTES // 2**20} MB; "
+                                f"the first {text_data.MAX_TEXT_CHARS:,} characters are read)", type=["txt"],
+                                key="text-upload")
     return typed if uploaded is None else uploaded.getvalue()
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine import classification
+from engine import classification, runtime
 from engine.errors import InvalidInput, ModelUnavailable
 
 
@@ -34,8 +34,15 @@ def color_classifier_folder(tmp_path_factory):
     return folder
 
 
-def test_saved_model_folder_loads_through_hub_keras_layer(color_classifier_folder):
-    loaded = classification.load_custom_hub(str(color_classifier_folder))
+@pytest.fixture
+def allowed_models(color_classifier_folder, monkeypatch):
+    """The server allows SavedModels from the folder that holds the test model."""
+    monkeypatch.setenv(runtime.MODEL_DIR_ENV_VAR, str(color_classifier_folder.parent))
+    return color_classifier_folder.parent
+
+
+def test_saved_model_folder_loads_through_hub_keras_layer(color_classifier_folder, allowed_models):
+    loaded = classification.load_custom_hub(color_classifier_folder.name)  # a name inside the allowed folder
     assert type(loaded.model.model).__module__.startswith("tf_keras")
     red = np.zeros((300, 400, 3), np.uint8)
     red[..., 0] = 255
@@ -48,9 +55,48 @@ def test_saved_model_folder_loads_through_hub_keras_layer(color_classifier_folde
     assert "TF Hub" in result.source
 
 
-def test_folder_without_saved_model_is_refused(tmp_path):
+def test_folder_without_saved_model_is_refused(allowed_models):
+    (allowed_models / "empty").mkdir(exist_ok=True)
     with pytest.raises(ModelUnavailable, match="not a SavedModel folder"):
-        classification.load_custom_hub(str(tmp_path))
+        classification.load_custom_hub("empty")
+
+
+def test_absolute_path_inside_the_allowed_folder_is_accepted(color_classifier_folder, allowed_models):
+    assert runtime.user_model_reference(str(color_classifier_folder)) == str(color_classifier_folder.resolve())
+
+
+@pytest.mark.parametrize("reference", ["/etc", "../../etc", "color_classifier/../../..", "/"])
+def test_paths_outside_the_allowed_folder_are_refused(reference, allowed_models):
+    with pytest.raises(InvalidInput, match="outside the model folder"):
+        classification.load_custom_hub(reference)
+
+
+def test_a_link_out_of_the_allowed_folder_is_refused(allowed_models, tmp_path):
+    (allowed_models / "escape").unlink(missing_ok=True)
+    (allowed_models / "escape").symlink_to(tmp_path)
+    with pytest.raises(InvalidInput, match="outside the model folder"):
+        classification.load_custom_hub("escape")
+
+
+def test_local_folders_are_off_unless_the_server_allows_them(color_classifier_folder, monkeypatch):
+    monkeypatch.delenv(runtime.MODEL_DIR_ENV_VAR, raising=False)
+    with pytest.raises(InvalidInput, match="turned off on this server"):
+        classification.load_custom_hub(str(color_classifier_folder))
+
+
+@pytest.mark.parametrize("reference", ["file:///etc/passwd", "http://tfhub.dev/google/x/1", "gs://bucket/model",
+                                       "https://evil.example/model", "https://tfhub.dev.evil.example/x",
+                                       "https://tfhub.dev/../../etc"])
+def test_only_tfhub_and_kaggle_handles_reach_the_web(reference, monkeypatch):
+    monkeypatch.delenv(runtime.MODEL_DIR_ENV_VAR, raising=False)
+    with pytest.raises(InvalidInput):
+        classification.load_custom_hub(reference)
+
+
+@pytest.mark.parametrize("handle", [classification.CHAPTER_HUB_HANDLE,
+                                    "https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-classification/2"])
+def test_hub_handles_pass_unchanged(handle):
+    assert runtime.user_model_reference(handle) == handle
 
 
 def test_empty_reference_is_refused():
