@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 
 import cv2
 import numpy as np
@@ -103,13 +104,15 @@ class HaarFaces:
 
     def __init__(self, path):
         self.cascade = cv2.CascadeClassifier(str(path))
+        self.lock = threading.Lock()  # one cascade object serves every session: not documented as thread-safe
         if self.cascade.empty():
             raise ModelUnavailable(f"OpenCV could not read {path.name}; fetch the assets again.")
 
     def find(self, pixels, settings: DetectSettings, on_progress, should_stop) -> Found:
         gray = cv2.equalizeHist(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY))
         minimum = max(20, min(gray.shape) // 20)
-        rectangles = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum))
+        with self.lock:
+            rectangles = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum))
         found = box_ops.as_boxes([(x, y, x + w, y + h) for x, y, w, h in np.reshape(rectangles, (-1, 4))])
         return Found(found, np.ones(len(found)), ["face"] * len(found))
 

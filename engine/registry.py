@@ -107,6 +107,7 @@ _LOADED: dict[str, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 _TASKS_IMPORTED = False
 LOAD_COUNTS: dict[str, int] = {}  # name -> how many times it was built (tests check "once")
+LOAD_LOG_ENV_VAR = "CONVNET_STUDIO_LOAD_LOG"  # file that gets a line per build, for tests of a live server
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -199,8 +200,18 @@ def load(name: str) -> LoadedModel:
             loaded = LoadedModel(spec, source, model, time.perf_counter() - started)
             _LOADED[name] = loaded
             LOAD_COUNTS[name] = LOAD_COUNTS.get(name, 0) + 1
+            _log_load(loaded)
             return loaded
     raise ModelUnavailable(f"{spec.title} cannot be loaded. Tried: " + "; ".join(failures))
+
+
+def _log_load(loaded: LoadedModel) -> None:
+    """One line per build in $CONVNET_STUDIO_LOAD_LOG, when set: lets a test count the builds of a
+    running server (name, process id, seconds). Set by whoever starts the server, never by a user."""
+    path = os.environ.get(LOAD_LOG_ENV_VAR)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{loaded.spec.name}\t{os.getpid()}\t{loaded.load_seconds:.2f}\n")
 
 
 def loaded_models() -> list[LoadedModel]:
