@@ -1,0 +1,88 @@
+"""Eight browser sessions at once on one fresh server: each classifies a photo, then detects people
+in another. All must get the right answers, and each model must be built once in the process,
+although all eight ask for it at the same moment (Streamlit's `cache_resource` may run a loader
+twice on concurrent first hits; `registry.load` holds a lock). The server writes a line per build
+to $CONVNET_STUDIO_LOAD_LOG, which this test reads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLES
+from tests.e2e.conftest import SERVER_START_TIMEOUT_S, free_port
+
+SESSIONS = 8
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of our own (no model loaded yet) that logs every model build."""
+    port, log = free_port(), tmp_path / "loads.tsv"
+    environment = {**os.environ, "CONVNET_STUDIO_LOAD_LOG": str(log)}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
+                               str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+                              cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", log, server.pid
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def builds(log) -> list[tuple[str, int]]:
+    if not log.exists():
+        return []
+    return [(name, int(pid)) for name, pid, _ in (line.split("\t") for line in log.read_text().splitlines())]
+
+
+def test_eight_sessions_classify_and_detect_at_once(browser, fresh_server):
+    url, log, server_pid = fresh_server
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(SESSIONS)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page in pages:
+            page.set_default_timeout(120_000)
+            page.goto(f"{url}/classification")
+        for page in pages:
+            page.get_by_text("Upload a photo or pick a sample").wait_for()
+        started = time.perf_counter()
+        for page in pages:  # all eight uploads before any answer: concurrent first hits on a cold model
+            page.locator("input[type=file]").first.set_input_files(str(SAMPLES / "chelsea.jpg"))
+        for page in pages:
+            page.get_by_role("heading", name="Egyptian cat").wait_for()
+        classified = time.perf_counter() - started
+
+        for page in pages:
+            page.goto(f"{url}/detection")
+        for page in pages:
+            page.get_by_text("Upload a photo or pick a sample to find objects in it.").wait_for()
+        started = time.perf_counter()
+        for page in pages:
+            page.locator("input[type=file]").first.set_input_files(str(SAMPLES / "astronaut.jpg"))
+        for page in pages:
+            page.get_by_text("1 found", exact=False).first.wait_for()
+            assert page.locator("[data-testid=stException]").count() == 0
+        detected = time.perf_counter() - started
+    finally:
+        for context in contexts:
+            context.close()
+
+    built = builds(log)
+    names = [name for name, _ in built]
+    assert names.count("efficientnet-lite0") == 1, built
+    assert names.count("ssdlite-person") == 1, built
+    assert len(names) == len(set(names)), f"a model was built twice: {built}"
+    assert {pid for _, pid in built} == {server_pid}
+    print(f"\n{SESSIONS} sessions: classified in {classified:.1f} s, detected in {detected:.1f} s; builds: {names}")
