@@ -6,6 +6,7 @@ renders quickly and each model loads on the page that needs it.
 
 import streamlit as st
 
+from ui.first_start import ensure_offline_assets
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="ConvNet Studio", page_icon=":material/neurology:", layout="wide")
@@ -31,6 +32,7 @@ PAGES = {
 
 page = st.navigation(PAGES)
 try:
+    ensure_offline_assets()  # a fresh host (no `make run`) fetches the model files once, with progress
     page.run()
 finally:  # After the page, so the sidebar lists the model it just loaded, even if it stopped early.
     render_sidebar()
