@@ -1,9 +1,9 @@
 """Eight browser sessions at once on one fresh server: each classifies a photo, then detects people
 in another (four of them send a hostile file first). All must get the right answers, and each
-model must be built once in the process,
-although all eight ask for it at the same moment (Streamlit's `cache_resource` may run a loader
-twice on concurrent first hits; `registry.load` holds a lock). The server writes a line per build
-to $CONVNET_STUDIO_LOAD_LOG, which this test reads.
+model must be built once in the process, although all eight ask for it at the same moment
+(Streamlit's `cache_resource` may run a loader twice on concurrent first hits; `registry.load`
+holds a lock). The server writes a line per build to $CONVNET_STUDIO_LOAD_LOG, which this test
+reads.
 """
 
 from __future__ import annotations
