@@ -8,9 +8,12 @@ points in test_hostile_engine.py; here a subset keeps the AppTest runs bounded.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, SAMPLES
@@ -96,3 +99,25 @@ def test_text_page_refuses_bad_files_clearly_and_keeps_working():
         assert [button.label for button in at.button] == ["Train", "Stop"]  # the rest of the page renders
     at.text_area[0].set_value("\x00\x1b[2J<script>alert(1)</script> lovely crew, thank you!").run()
     assert not at.exception
+
+
+def test_capsules_page_refuses_bad_files_clearly_and_keeps_working():
+    path = ROOT / "pages" / "capsules.py"
+    if not path.exists():
+        pytest.skip("no capsules page yet")
+    at = AppTest.from_file(str(path), default_timeout=TIMEOUT).run()
+    if at.error:  # e.g. the CapsNet weights are not trained yet: the page says so and stops
+        pytest.skip(f"the capsules page cannot run here yet: {at.error[0].value}")
+    at.radio[0].set_value("upload an image of one digit").run()
+    for name in IMAGE_SUBSET:
+        item = by_name(name)
+        upload_and_run(at, item, None)
+        assert not at.exception, f"capsules {name}: {at.exception[0].value if at.exception else ''}"
+        if not item.accept:
+            assert at.error and item.refusal in at.error[0].value.lower(), f"capsules {name}: {at.error}"
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 13:16] = 255  # a "1"
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    upload_and_run(at, Hostile("one.png", "image", buffer.getvalue(), True), None)
+    assert not at.exception and not at.error and at.get("plotly_chart"), "the capsules page stopped working"
