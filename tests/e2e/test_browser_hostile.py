@@ -3,9 +3,11 @@ same tab then works with a good photo (the full corpus runs on the engine level 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 from tests.hostile.corpus import image_files, text_files
 
 BAD_IMAGES = ("half.jpg", "bomb-144mp.png", "strip.png")  # cut short, a bomb, too elongated
@@ -76,3 +78,22 @@ def test_text_page_bad_files_then_a_review(page, server_url, tmp_path):
             page.locator("[data-testid=stAlert]", has_text=item.refusal.split(" ")[-1]).first.wait_for()
         assert_no_traceback(page)
     page.get_by_role("button", name="Train").wait_for()  # the rest of the page still renders
+
+
+def test_capsules_page_bad_files_then_a_digit(page, server_url, tmp_path):
+    if "pages/capsules.py" not in (ROOT / "app.py").read_text():
+        pytest.skip("no capsules page in the navigation yet")
+    page.goto(f"{server_url}/capsules")
+    page.get_by_text("upload an image of one digit").click()
+    page.get_by_text("Upload an image of a single digit.").wait_for()
+    upload = page.locator("input[type=file]").first
+    for path, item in write(tmp_path, BAD_IMAGES):
+        upload.set_input_files(str(path))
+        page.locator("[data-testid=stAlert]", has_text=item.refusal.split(" ")[0]).first.wait_for()
+        assert_no_traceback(page)
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 13:16] = 255  # a "1"
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    upload.set_input_files(str(tmp_path / "one.png"))
+    page.get_by_text("CapsNet says", exact=False).first.wait_for()
+    assert_no_traceback(page)
