@@ -127,6 +127,8 @@ def image_files() -> tuple[Hostile, ...]:
         Hostile("bomb-header.jpg", "image", _jpeg_claiming(photo, 60_000, 60_000), refuse, "megapixel",
                 "JPEG header claiming 60000 x 60000"),
         Hostile("screen-bomb.gif", "image", gif_header, refuse, "damaged", "GIF claiming a 65535 x 65535 screen, no frame"),
+        Hostile("huge-but-legal.png", "image", png_bomb(7_900, 7_900), accept, "",
+                "8 KB that decode to 62 megapixels, just under the limit"),
         Hostile("too-wide.png", "image", png_bomb(25_000, 2), refuse, "megapixel", "25000 px wide: over the side limit"),
         Hostile("one-pixel.png", "image", _encode(np.full((1, 1, 3), 200, np.uint8), "PNG"), accept, "", "1 x 1 px"),
         Hostile("strip.png", "image", _encode(np.full((2, 3000, 3), 90, np.uint8), "PNG"), refuse, "less elongated",

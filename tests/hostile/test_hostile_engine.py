@@ -6,6 +6,7 @@ line; an accepted file must give a real result. Any other exception is a bug a u
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -31,6 +32,14 @@ def _dream(data: bytes):
     return deepdream.dream(media.decode_image(data, min_side=256).pixels, loaded, settings)
 
 
+def _as_on_the_convolutions_page(data: bytes) -> np.ndarray:
+    """Decoded, then at most 640 px long, as pages/convolutions.py does before apply_to_image."""
+    pixels = media.decode_image(data, min_side=256).pixels
+    scale = min(1.0, 640 / max(pixels.shape[:2]))
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels
+
+
 # name -> what a page or command does with the uploaded bytes (the same decode bounds as the page).
 IMAGE_ENTRY_POINTS = {
     "decode_image": lambda data: media.decode_image(data),
@@ -44,14 +53,14 @@ IMAGE_ENTRY_POINTS = {
                                             _features()[0]),
     "activation_maps": lambda data: explain.activation_maps(media.decode_image(data, min_side=448).pixels,
                                                             _features()[0], _features()[1].layers[3], 8),
-    "convolutions.apply_to_image": lambda data: convolutions.apply_to_image(
-        media.decode_image(data, min_side=256).pixels),
+    "convolutions.apply_to_image": lambda data: convolutions.apply_to_image(_as_on_the_convolutions_page(data)),
     "capsules.prepare_digit": lambda data: capsules.prepare_digit(media.decode_image(data, min_side=56).pixels),
 }
 # Accepted images some views still refuse, for a reason the message gives.
 EXPECTED_REFUSALS = {
     ("dream", "long-strip.png"): "less elongated", ("dream", "tall-strip-ok.jpg"): "less elongated",
-    **{("capsules.prepare_digit", name): "no digit" for name in ("one-pixel.png", "tall-strip-ok.jpg", "all-black.jpg")},
+    **{("capsules.prepare_digit", name): "no digit" for name in ("one-pixel.png", "tall-strip-ok.jpg", "all-black.jpg",
+                                                                 "huge-but-legal.png")},
 }
 
 
@@ -60,6 +69,11 @@ def assert_clear(error: StudioError, item: Hostile) -> None:
     assert message and "\n" not in message and len(message) < 400, message
     assert "Traceback" not in message and "File \"" not in message
     assert item.refusal in message.lower(), f"{item.name}: {message!r} lacks {item.refusal!r}"
+
+
+def test_the_convolution_effects_refuse_an_image_larger_than_they_need():
+    with pytest.raises(StudioError, match="resize it"):
+        convolutions.apply_to_image(np.zeros((10, convolutions.MAX_EFFECT_SIDE + 1, 3), np.uint8))
 
 
 def test_the_corpus_is_large_and_mixed():
