@@ -7,6 +7,7 @@ a process sees it); a sample also runs as real subprocesses, and accepted files 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -111,3 +112,19 @@ def test_unreadable_inputs_are_one_line_too(tmp_path):
         result = run_cli("classify", path)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+BUGGY_COMMAND = ("import argparse, sys; from engine import cli; parser = argparse.ArgumentParser(); "
+                 "parser.set_defaults(run=lambda args: 1 / 0); cli.build_parser = lambda: parser; sys.exit(cli.main([]))")
+
+
+def test_a_bug_is_one_line_too_with_the_traceback_on_demand():
+    result = subprocess.run([sys.executable, "-c", BUGGY_COMMAND], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: unexpected failure (ZeroDivisionError: division by zero). This is a bug in ConvNet Studio; "
+        "rerun with CONVNET_STUDIO_DEBUG=1 to see the traceback."]
+    debug = subprocess.run([sys.executable, "-c", BUGGY_COMMAND], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60, check=False, env={**os.environ, "CONVNET_STUDIO_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "ZeroDivisionError" in debug.stderr
