@@ -1,0 +1,48 @@
+"""SavedModel export for TF Serving: the served signature gives the Keras model's answers."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import registry, serving, text, text_data
+from engine.errors import InvalidInput
+from tests.conftest import ROOT
+
+
+def test_text_cnn_export_serves_the_same_probabilities(tmp_path):
+    import tensorflow as tf
+
+    result = serving.export("text-cnn", tmp_path / "text-cnn")
+    folder = tmp_path / "text-cnn" / "1"
+    assert result.path == str(folder) and (folder / "saved_model.pb").is_file() and (folder / "variables").is_dir()
+    assert (folder / "assets.extra" / "labels.txt").read_text().split() == ["negative", "neutral", "positive"]
+    (name, shape, dtype), = result.inputs
+    assert dtype == "int32" and len(shape) == 2
+
+    classifier: text.TextClassifier = registry.load("text-cnn").model
+    reviews = ["The crew was lovely and kind, thank you!", "Delayed again, rude staff, never again."]
+    ids = np.stack([classifier.encode(text_data.token_strings(review))[0] for review in reviews]).astype(np.int32)
+    served = tf.saved_model.load(str(folder)).signatures["serving_default"](**{name: tf.constant(ids)})
+    probabilities = next(iter(served.values())).numpy()
+    expected = np.asarray(classifier.model(ids, training=False))
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    assert list(probabilities.argmax(axis=1)) == [2, 0]  # positive, negative
+
+
+def test_an_existing_version_is_not_overwritten(tmp_path):
+    (tmp_path / "1").mkdir()
+    with pytest.raises(InvalidInput, match="exists already"):
+        serving.export("text-cnn", tmp_path)
+
+
+def test_models_outside_keras_are_refused_with_the_exportable_list(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "engine", "export", "efficientnet-lite0", "--out",
+                                str(tmp_path / "x"), "--json"], cwd=ROOT, capture_output=True, text=True,
+                               timeout=120, check=False)
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert "does not run in Keras" in completed.stderr and "text-cnn" in completed.stderr
+    assert not (tmp_path / "x" / "1").exists()
+    assert json.dumps(serving.exportable_names())  # plain names
