@@ -27,6 +27,7 @@ PAGES = {
     ],
     "Building blocks": [
         st.Page("pages/convolutions.py", title="Convolution types", icon=":material/grid_on:"),
+        st.Page("pages/capsules.py", title="Capsule networks", icon=":material/bubble_chart:"),
     ],
 }
 

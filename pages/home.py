@@ -46,6 +46,10 @@ SECTIONS = [
      "Basic, dilated, transposed, spatially separable, depthwise and depthwise separable convolutions as "
      "real Keras layers: shapes, weight counts, animated receptive fields and their effect on your image.",
      "pages/convolutions.py"),
+    ("Capsule networks",
+     "A CapsNet with routing by agreement (Sabour et al. 2017) trained here on MNIST: capsule lengths, "
+     "coupling coefficients over the routing iterations, reconstructions, the 16-dimension perturbation "
+     "sliders, and a CNN of similar size side by side.", "pages/capsules.py"),
 ]
 for section, summary, page in SECTIONS:
     with st.container(border=True):
