@@ -231,16 +231,8 @@ def working_image(data: bytes) -> tuple[np.ndarray, float]:
     Returns:
         (pixels, scale) where scale = working size / upright input size.
     """
-    import cv2
-
-    image = media.decode_image(data, min_side=MAX_WORKING_SIDE // 2)
-    pixels, scale = image.pixels, image.scale
-    if max(pixels.shape[:2]) > MAX_WORKING_SIDE:
-        factor = MAX_WORKING_SIDE / max(pixels.shape[:2])
-        pixels = cv2.resize(pixels, (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor))),
-                            interpolation=cv2.INTER_AREA)
-        scale *= factor
-    return pixels, scale
+    image = media.decode_within(data, MAX_WORKING_SIDE)
+    return image.pixels, image.scale
 
 
 def detect_bytes(data: bytes, model_name: str = DEFAULT_MODEL, settings: DetectSettings = DetectSettings(),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine import assets, registry, runtime
+from engine import assets, media, registry, runtime
 from engine import boxes as box_ops
 from engine.detection import DetectSettings, Found
 from engine.errors import ModelUnavailable
@@ -114,9 +114,7 @@ def selective_search(pixels: np.ndarray, limit: int) -> np.ndarray:
     image are skipped, as are duplicates after rounding.
     """
     height, width = pixels.shape[:2]
-    factor = min(1.0, SEARCH_SIDE / max(height, width))
-    small = cv2.resize(pixels, (max(1, round(width * factor)), max(1, round(height * factor))),
-                       interpolation=cv2.INTER_AREA) if factor < 1 else pixels
+    small, factor = media.shrink_to(pixels, SEARCH_SIDE)
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
     search.switchToSelectiveSearchFast()

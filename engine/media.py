@@ -112,6 +112,33 @@ def decode_image(data: bytes, min_side: int | None = None) -> DecodedImage:
     return DecodedImage(np.asarray(rgb), SUPPORTED_FORMATS[image.format], (width, height), scale)
 
 
+def shrink_to(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Scale an image down (area averaging) so its long side is at most `max_side`.
+
+    Returns:
+        (pixels, factor): factor = new size / old size, 1.0 when the image already fits.
+    """
+    import cv2
+
+    longest = max(pixels.shape[:2])
+    if longest <= max_side:
+        return pixels, 1.0
+    factor = max_side / longest
+    size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), factor
+
+
+def decode_within(data: bytes, max_side: int, min_side: int | None = None) -> DecodedImage:
+    """Decode at reduced scale (JPEG) and shrink to at most `max_side` on the long side.
+
+    `min_side` bounds the reduced JPEG decode as in `decode_image` (default: half of max_side);
+    the returned `scale` counts both steps.
+    """
+    image = decode_image(data, min_side=min_side or max_side // 2)
+    pixels, factor = shrink_to(image.pixels, max_side)
+    return dataclasses.replace(image, pixels=pixels, scale=image.scale * factor) if factor < 1 else image
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     """PNG bytes of an RGB or grayscale uint8 array, for downloads."""
     buffer = io.BytesIO()

@@ -125,11 +125,5 @@ MAX_WORKING_SIDE = 1024  # masks are computed at this size at most; the models s
 def segment_bytes(data: bytes, model_name: str = DEFAULT_MODEL) -> tuple[media.DecodedImage, SegmentationResult]:
     """Decode (reduced to at most ~MAX_WORKING_SIDE) and segment uploaded bytes."""
     registry.get_spec(model_name)
-    image = media.decode_image(data, min_side=MAX_WORKING_SIDE // 2)
-    pixels = image.pixels
-    if max(pixels.shape[:2]) > MAX_WORKING_SIDE:
-        scale = MAX_WORKING_SIDE / max(pixels.shape[:2])
-        pixels = cv2.resize(pixels, (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
-                            interpolation=cv2.INTER_AREA)
-        image = dataclasses.replace(image, pixels=pixels, scale=image.scale * scale)
+    image = media.decode_within(data, MAX_WORKING_SIDE)
     return image, segment(image.pixels, registry.load(model_name))

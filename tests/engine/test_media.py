@@ -88,3 +88,11 @@ def test_reduced_decoding_keeps_exif_orientation():
     height, width = decoded.pixels.shape[:2]
     assert height > width and decoded.scale < 1
     assert decoded.pixels[-5, width // 2].mean() > 200  # white half now at the bottom
+
+
+def test_decode_within_shrinks_to_the_long_side_and_counts_the_scale():
+    pixels = np.random.default_rng(1).integers(0, 255, (1200, 1600, 3), dtype=np.uint8)
+    decoded = media.decode_within(encode(pixels, "PNG"), 1000)  # PNG: no reduced decode, one resize
+    assert decoded.pixels.shape == (750, 1000, 3) and decoded.scale == pytest.approx(1000 / 1600)
+    small = media.decode_within(encode(pixels[:100, :100], "PNG"), 1000)
+    assert small.pixels.shape == (100, 100, 3) and small.scale == 1.0
