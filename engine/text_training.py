@@ -175,18 +175,27 @@ def _cnn_figures(run: TrainingRun) -> dict:
             "test": run.test_scores()}
 
 
+def _checked_epochs(epochs: int) -> int:
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise InvalidInput(f"Epochs must be between 1 and {MAX_EPOCHS}, not {epochs}.")
+    return epochs
+
+
+def _train_epochs(run: TrainingRun, epochs: int, on_progress: progress.ProgressCallback):
+    """Run `epochs` epochs, yielding each epoch's figures; progress counts over all of them."""
+    for _ in range(epochs):
+        yield run.run_epoch(lambda fraction, message, preview=None: on_progress(
+            (len(run.history) + fraction) / epochs, message))
+
+
 def train_text_cnn(epochs: int | None = None,
                    on_progress: progress.ProgressCallback = progress.no_progress) -> dict:
     """Retrain the committed tweets CNN, keep its best validation epoch, write assets/text_cnn/."""
-    epochs = epochs or TWEETS_EPOCHS
-    if not 1 <= epochs <= MAX_EPOCHS:
-        raise InvalidInput(f"Epochs must be between 1 and {MAX_EPOCHS}, not {epochs}.")
+    epochs = _checked_epochs(epochs or TWEETS_EPOCHS)
     data = prepare_tweets()
     run = TrainingRun(data, TWEETS_BATCH_SIZE)
     best_weights, best_accuracy = None, -1.0
-    for _ in range(epochs):
-        figures = run.run_epoch(lambda fraction, message, preview=None: on_progress(
-            (len(run.history) + fraction) / epochs, message))
+    for figures in _train_epochs(run, epochs, on_progress):
         if figures.val_accuracy > best_accuracy:
             best_weights, best_accuracy = run.model.get_weights(), figures.val_accuracy
     run.model.set_weights(best_weights)
@@ -231,14 +240,11 @@ def evaluate_text_cnn() -> dict:
 def train_imdb_cnn(epochs: int | None = None,
                    on_progress: progress.ProgressCallback = progress.no_progress) -> dict:
     """The chapter's experiment: the same CNN on IMDB (binary), with the baseline; saves nothing."""
-    epochs = epochs or IMDB_EPOCHS
-    if not 1 <= epochs <= MAX_EPOCHS:
-        raise InvalidInput(f"Epochs must be between 1 and {MAX_EPOCHS}, not {epochs}.")
+    epochs = _checked_epochs(epochs or IMDB_EPOCHS)
     data = prepare_imdb()
     run = TrainingRun(data, IMDB_BATCH_SIZE)
-    for _ in range(epochs):
-        run.run_epoch(lambda fraction, message, preview=None: on_progress(
-            (len(run.history) + fraction) / epochs, message))
+    for _ in _train_epochs(run, epochs, on_progress):
+        pass
     return {"model": "imdb-cnn", "data": data.splits.counts(), "cnn": _cnn_figures(run),
             "baseline": baseline(data.splits), "chance": chance(data.splits),
             "epochs": [dataclasses.asdict(epoch) for epoch in run.history]}
