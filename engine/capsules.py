@@ -6,7 +6,12 @@ engine/capsnet_training.py; this module keeps TensorFlow out of import time.
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
 from engine import registry
+from engine.errors import InvalidInput, InvalidMedia
 
 
 def _train(name: str):
@@ -55,12 +60,6 @@ registry.register_evaluator("capsnet", _evaluate)
 
 
 # --- Inference views for the page -------------------------------------------------------------
-
-import dataclasses  # noqa: E402  (kept below the registrations, which must stay cheap to import)
-
-import numpy as np  # noqa: E402
-
-from engine.errors import InvalidInput, InvalidMedia  # noqa: E402
 
 PERTURBATION_RANGE = 0.25  # the paper's Figure 4 moves each dimension within [-0.25, 0.25]
 MNIST_BOX = 20  # MNIST digits fit a 20 x 20 box centred by mass in 28 x 28
