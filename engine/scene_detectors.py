@@ -1,0 +1,116 @@
+"""What every detector trained here on the scenes shares: backbone, page adapter, registration, mAP.
+
+Each trained detector module (engine/scene_yolo.py, engine/scene_rcnn.py, ...) provides a Keras
+model and a `predict(images) -> list[ImageDetections]` on uint8 (B, SIZE, SIZE, 3) scenes; this
+module turns that into a registry entry of the "detection" task (so the detection page, the
+`detect` CLI and the bench list it), a trainer and an evaluator, and measures mAP@0.5 on the fixed
+test scenes the same way for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Callable
+
+import numpy as np
+
+from engine import project_weights, registry, scene_metrics, scenes
+from engine.progress import ProgressCallback, StopCheck
+
+TRAINED_ON = (f"{scenes.SIZE} x {scenes.SIZE} scenes made here: MNIST digits and 6 Fashion-MNIST items pasted on "
+              "textures (engine/scenes.py), training split")
+LABELS = f"{len(scenes.CLASSES)} scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot"
+
+
+def backbone(inputs, widths: tuple[int, int, int] = (32, 64, 128)):
+    """A small VGG-style stack (Simonyan & Zisserman 2015) to stride 8: 96 x 96 x 3 -> 12 x 12 x widths[-1].
+
+    Two 3x3 convolutions per level with batch normalization; the second of each level has stride 2.
+    """
+    import keras
+
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    for level, width in enumerate(widths):
+        for stride in (1, 2):
+            x = keras.layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False,
+                                    name=f"backbone_{level}_{stride}")(x)
+            x = keras.layers.BatchNormalization(name=f"backbone_{level}_{stride}_bn")(x)
+            x = keras.layers.ReLU()(x)
+    return x
+
+
+def evaluate(predict: Callable[[np.ndarray], list[scene_metrics.ImageDetections]], count: int = scenes.TEST_SCENES,
+             batch_size: int = 50, start: int = 0, split: str = "test") -> dict:
+    """mAP@0.5 of a predict function on scenes start .. start + count - 1 of a split (default: the test set)."""
+    predictions, truth_boxes, truth_labels = [], [], []
+    for first in range(start, start + count, batch_size):
+        items = [scenes.scene(split, index) for index in range(first, min(first + batch_size, start + count))]
+        predictions += predict(np.stack([item.image for item in items]))
+        truth_boxes += [item.boxes for item in items]
+        truth_labels += [item.labels for item in items]
+    result = scene_metrics.mean_average_precision(predictions, truth_boxes, truth_labels, len(scenes.CLASSES))
+    return {"map50": result["map"], "scenes": count, "split": split,
+            "per_class_ap": {scenes.CLASSES[label]: round(ap, 4) for label, ap in result["per_class"].items()}}
+
+
+class SceneDetector:
+    """Adapter from a trained scene model to the detection page's Detector protocol.
+
+    The model sees SIZE x SIZE pixels: a larger or non-square image is resized to that (so a photo
+    is squeezed; these models only know scenes), and boxes are scaled back to the image.
+    """
+
+    labels = LABELS
+
+    def __init__(self, predict: Callable[[np.ndarray], list[scene_metrics.ImageDetections]]):
+        self._predict = predict
+
+    def find(self, pixels: np.ndarray, settings, on_progress: ProgressCallback, should_stop: StopCheck):
+        import cv2
+
+        from engine.detection import Found
+
+        height, width = pixels.shape[:2]
+        resized = pixels if (height, width) == (scenes.SIZE, scenes.SIZE) else cv2.resize(
+            pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
+        found = self._predict(resized[None])[0]
+        scale = np.array([width, height, width, height], np.float64) / scenes.SIZE
+        return Found(np.asarray(found.boxes, np.float64).reshape(-1, 4) * scale, np.asarray(found.scores),
+                     [scenes.CLASSES[int(label)] for label in found.labels])
+
+
+def metric_of(relative_path: str) -> str:
+    """The held-out metric recorded in assets/MANIFEST.jsonl for a committed weight file."""
+    entry = project_weights.entries().get(relative_path)
+    return entry["metric"] if entry else "not trained yet"
+
+
+def register_detector(name: str, title: str, weights: str, paper: str, module: str) -> None:
+    """Register a trained scene detector; `module` (engine.<x>) defines build(), train() and evaluate_model().
+
+    build(spec, source) -> SceneDetector; train(epochs, on_progress, should_stop) -> dict;
+    evaluate_model(loaded model) -> dict with "map50".
+    """
+    import importlib
+
+    def build(spec: registry.ModelSpec, source: registry.WeightSource):
+        return importlib.import_module(module).build(project_weights.verified(source.reference))
+
+    def train(epochs=None, on_progress=None):
+        trainer = importlib.import_module(module).train
+        return trainer(**({"epochs": epochs} if epochs else {}), **({"on_progress": on_progress} if on_progress else {}))
+
+    def evaluate() -> dict:
+        return importlib.import_module(module).evaluate_model(registry.load(name).model)
+
+    registry.register(registry.ModelSpec(
+        name=name, task="detection", title=title, input_size=(scenes.SIZE, scenes.SIZE), labels=LABELS,
+        sources=(registry.WeightSource("project", weights),), builder=build, trained_on=TRAINED_ON,
+        metric=metric_of(weights), paper=paper))
+    registry.register_trainer(name, train)
+    registry.register_evaluator(name, evaluate)
+
+
+def save_history(path: pathlib.Path, history: list[dict]) -> None:
+    path.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
