@@ -20,6 +20,7 @@ from engine.progress import ProgressCallback, StopCheck
 
 TRAINED_ON = (f"{scenes.SIZE} x {scenes.SIZE} scenes made here: MNIST digits and 6 Fashion-MNIST items pasted on "
               "textures (engine/scenes.py), training split")
+FEATURE_STRIDE = 8  # backbone output is SIZE / 8 = 12 cells on a side
 LABELS = f"{len(scenes.CLASSES)} scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot"
 
 
@@ -38,6 +39,38 @@ def backbone(inputs, widths: tuple[int, int, int] = (32, 64, 128)):
             x = keras.layers.BatchNormalization(name=f"backbone_{level}_{stride}_bn")(x)
             x = keras.layers.ReLU()(x)
     return x
+
+
+def roi_features(features, rois, image_indices, size: int = 7, pool: str = "align"):
+    """Fixed-size features for each region of interest, from a stride-FEATURE_STRIDE feature map.
+
+    Args:
+        features: (B, h, w, C) tensor.
+        rois: (R, 4) float x0, y0, x1, y1 in scene pixels.
+        image_indices: (R,) int32, which image of the batch each ROI is on.
+        size: output side.
+        pool: "align" samples 2 x 2 bilinear points per output cell and averages them (ROI Align,
+            He et al. 2017, via tf.image.crop_and_resize); "max" takes the maximum of each cell (ROI
+            pooling as in Fast R-CNN, Girshick 2015, with bilinear sampling instead of quantized bins).
+    Returns:
+        (R, size, size, C) tensor.
+    """
+    import tensorflow as tf
+
+    rois = tf.cast(rois, tf.float32)
+    # Sample at the centres of a 2*size grid of bins: move each edge in by half a bin, because
+    # crop_and_resize puts its first and last samples on the box edges.
+    half_bin = tf.stack([rois[:, 2] - rois[:, 0], rois[:, 3] - rois[:, 1]] * 2, axis=1) / (4 * size)
+    rois = rois + half_bin * tf.constant([1.0, 1.0, -1.0, -1.0])
+    # Scene pixel x lies at feature coordinate x / stride - 0.5 (cell centres); crop_and_resize wants
+    # it divided by (cells - 1), in y0, x0, y1, x1 order.
+    cells = scenes.SIZE / FEATURE_STRIDE
+    boxes = (tf.gather(rois, [1, 0, 3, 2], axis=1) / FEATURE_STRIDE - 0.5) / (cells - 1)
+    boxes = tf.clip_by_value(boxes, 0.0, 1.0)  # the outer half cell repeats the border instead of reading zeros
+    crops = tf.image.crop_and_resize(features, boxes, tf.cast(image_indices, tf.int32), (2 * size, 2 * size))
+    if pool == "max":
+        return tf.nn.max_pool2d(crops, 2, 2, "VALID")
+    return tf.nn.avg_pool2d(crops, 2, 2, "VALID")
 
 
 def evaluate(predict: Callable[[np.ndarray], list[scene_metrics.ImageDetections]], count: int = scenes.TEST_SCENES,

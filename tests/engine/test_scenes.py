@@ -79,3 +79,17 @@ def test_mean_iou():
     truth = np.array([[0, 0], [1, 1]])
     assert scene_metrics.mean_iou(truth, truth, 2)["mean_iou"] == 1.0
     assert scene_metrics.mean_iou(np.array([[0, 0], [1, 0]]), truth, 2)["mean_iou"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+
+
+def test_roi_align_averages_exactly_one_cell_and_max_pool_takes_its_maximum():
+    import tensorflow as tf
+
+    from engine import scene_detectors
+
+    features = tf.reshape(tf.range(144, dtype=tf.float32), (1, 12, 12, 1))  # value = 12 * row + column
+    cell = np.array([[8, 8, 16, 16]], np.float32)  # feature cell (1, 1) exactly, value 13
+    aligned = scene_detectors.roi_features(features, cell, np.array([0]), size=2)[..., 0].numpy()
+    assert aligned.mean() == pytest.approx(13.0)
+    assert aligned[0, 0, 0] == pytest.approx(12 * 0.75 + 0.75)  # mean of the bin's four bilinear samples
+    pooled = scene_detectors.roi_features(features, cell, np.array([0]), size=2, pool="max")[..., 0].numpy()
+    assert pooled[0, 1, 1] > aligned[0, 1, 1]
