@@ -35,9 +35,13 @@ def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
 
 
 def mean_average_precision(predictions: list[ImageDetections], truth_boxes: list[np.ndarray],
-                           truth_labels: list[np.ndarray], num_classes: int,
-                           iou_threshold: float = 0.5) -> dict:
+                           truth_labels: list[np.ndarray], num_classes: int, iou_threshold: float = 0.5,
+                           predicted_masks: list[np.ndarray] | None = None,
+                           truth_masks: list[np.ndarray] | None = None) -> dict:
     """mAP over the classes present in the ground truth, and each class's AP.
+
+    With masks (one (N, H, W) bool array per image for the predictions and for the truth), matches
+    are by mask IoU instead of box IoU: the COCO / Mask R-CNN "mask AP".
 
     Returns:
         {"map": float, "per_class": {class index: AP}, "images": n}
@@ -49,19 +53,23 @@ def mean_average_precision(predictions: list[ImageDetections], truth_boxes: list
         positives = sum(int(np.sum(labels == label)) for labels in truth_labels)
         if positives == 0:
             continue
-        scored = []  # (score, image, box)
+        scored = []  # (score, image, index of the detection in its image)
         for image, found in enumerate(predictions):
-            chosen = np.asarray(found.labels) == label
-            scored += [(float(score), image, box) for score, box in zip(np.asarray(found.scores)[chosen],
-                                                                       np.asarray(found.boxes)[chosen])]
+            chosen = np.flatnonzero(np.asarray(found.labels) == label)
+            scored += [(float(found.scores[index]), image, index) for index in chosen]
         scored.sort(key=lambda item: -item[0])
         matched = [np.zeros(int(np.sum(labels == label)), bool) for labels in truth_labels]
         hits = np.zeros(len(scored))
-        for rank, (_, image, box) in enumerate(scored):
-            candidates = np.asarray(truth_boxes[image])[truth_labels[image] == label]
-            if len(candidates) == 0:
+        for rank, (_, image, index) in enumerate(scored):
+            of_class = np.flatnonzero(np.asarray(truth_labels[image]) == label)
+            if len(of_class) == 0:
                 continue
-            overlaps = box_ops.iou_matrix(np.asarray(box, np.float64)[None], candidates.astype(np.float64))[0]
+            if predicted_masks is not None and truth_masks is not None:
+                overlaps = np.array([mask_iou(predicted_masks[image][index], truth_masks[image][truth])
+                                     for truth in of_class])
+            else:
+                box = np.asarray(predictions[image].boxes, np.float64)[index]
+                overlaps = box_ops.iou_matrix(box[None], np.asarray(truth_boxes[image], np.float64)[of_class])[0]
             best = int(np.argmax(overlaps))
             if overlaps[best] >= iou_threshold and not matched[image][best]:
                 matched[image][best] = True

@@ -1,0 +1,418 @@
+"""Faster R-CNN and Mask R-CNN, trained here on the scenes.
+
+Faster R-CNN (Ren, He, Girshick & Sun, NeurIPS 2015): a region proposal network (RPN) slides a 3x3
+convolution over the backbone's stride-8 feature map and, for each of the A anchors of every cell,
+predicts objectness and box offsets; its best proposals after NMS are pooled from the same feature
+map (ROI Align) and a head classifies each (16 classes + background) and refines its box per class.
+Mask R-CNN (He, Gkioxari, Dollar & Girshick, ICCV 2017) adds a small fully convolutional head on
+each ROI that predicts a 28 x 28 binary mask per class; only the mask of the ground-truth class is
+trained (a per-pixel sigmoid, so classes do not compete).
+
+Training is the paper's "approximate joint training": one network, the RPN and head losses summed,
+the proposals treated as constants (no gradient through their coordinates). During training the
+ground-truth boxes join the proposals, as in the papers' implementations, so the head sees positives
+from the first step. The backbone is engine.scene_detectors.backbone; box offsets use the R-CNN
+parameterization (dx, dy, log dw, log dh).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+import time
+
+import numpy as np
+
+from engine import boxes as box_ops
+from engine import project_weights, scene_detectors, scene_metrics, scenes, weights_io
+from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
+
+NUM_CLASSES = len(scenes.CLASSES)
+WIDTHS = (24, 48, 96)
+ANCHOR_SIZES = (18.0, 28.0, 40.0)  # pixels: the objects' long sides are 20-40
+ANCHOR_RATIOS = (0.5, 1.0, 2.0)  # height / width: sneakers are flat, trousers tall
+PROPOSALS = 48  # per image at inference, after the RPN's NMS at 0.7 (the scenes have at most 4 objects)
+TRAIN_PROPOSALS = 16  # per image in training, plus the ground truth: the head's cost is per ROI
+ROI_SIZE = 7
+MASK_SIZE = 28
+RPN_POSITIVE, RPN_NEGATIVE = 0.5, 0.3  # anchor IoU thresholds (the paper's 0.7 is too strict for 8-px cells)
+HEAD_POSITIVE = 0.5
+MAX_DELTA = float(np.log(1000 / 16))  # clip of log dw / log dh, as in the paper's code
+TRAIN_SCENES, VALIDATION_SCENES = 10000, 200
+BATCH_SIZE = 32
+DEFAULT_EPOCHS = 8
+WEIGHTS = {"faster-rcnn": "scene_detection/faster_rcnn.npz", "mask-rcnn": "scene_detection/mask_rcnn.npz"}
+
+
+def anchors() -> np.ndarray:
+    """(cells * cells * A, 4) corner boxes centred on each feature cell, cell-major order."""
+    cells = scenes.SIZE // scene_detectors.FEATURE_STRIDE
+    centres = (np.arange(cells) + 0.5) * scene_detectors.FEATURE_STRIDE
+    shapes = [(size / np.sqrt(ratio), size * np.sqrt(ratio)) for size in ANCHOR_SIZES for ratio in ANCHOR_RATIOS]
+    result = [(x - w / 2, y - h / 2, x + w / 2, y + h / 2) for y in centres for x in centres for w, h in shapes]
+    return np.array(result, np.float32)
+
+
+def encode(reference, truth):
+    """R-CNN box targets (Girshick et al. 2014, appendix C) of truth boxes relative to reference boxes."""
+    import tensorflow as tf
+
+    # Degenerate references (padding) would divide by zero; their targets are never used, but an inf
+    # under tf.where still turns gradients into NaN.
+    ref_w = tf.maximum(reference[..., 2] - reference[..., 0], 1e-3)
+    ref_h = tf.maximum(reference[..., 3] - reference[..., 1], 1e-3)
+    true_w, true_h = truth[..., 2] - truth[..., 0], truth[..., 3] - truth[..., 1]
+    return tf.stack([((truth[..., 0] + truth[..., 2]) - (reference[..., 0] + reference[..., 2])) / 2 / ref_w,
+                     ((truth[..., 1] + truth[..., 3]) - (reference[..., 1] + reference[..., 3])) / 2 / ref_h,
+                     tf.math.log(tf.maximum(true_w, 1e-3) / ref_w), tf.math.log(tf.maximum(true_h, 1e-3) / ref_h)],
+                    axis=-1)
+
+
+def decode(reference, deltas):
+    """Inverse of `encode`, with log-size offsets clipped; corner boxes clipped to the scene."""
+    import tensorflow as tf
+
+    width, height = reference[..., 2] - reference[..., 0], reference[..., 3] - reference[..., 1]
+    centre_x = (reference[..., 0] + reference[..., 2]) / 2 + deltas[..., 0] * width
+    centre_y = (reference[..., 1] + reference[..., 3]) / 2 + deltas[..., 1] * height
+    half_w = tf.exp(tf.minimum(deltas[..., 2], MAX_DELTA)) * width / 2
+    half_h = tf.exp(tf.minimum(deltas[..., 3], MAX_DELTA)) * height / 2
+    result = tf.stack([centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h], axis=-1)
+    return tf.clip_by_value(result, 0.0, float(scenes.SIZE))
+
+
+def pairwise_iou(first, second):
+    """IoU of (..., N, 4) boxes with (..., M, 4) boxes -> (..., N, M)."""
+    import tensorflow as tf
+
+    a, b = first[..., :, None, :], second[..., None, :, :]
+    width = tf.maximum(tf.minimum(a[..., 2], b[..., 2]) - tf.maximum(a[..., 0], b[..., 0]), 0.0)
+    height = tf.maximum(tf.minimum(a[..., 3], b[..., 3]) - tf.maximum(a[..., 1], b[..., 1]), 0.0)
+    overlap = width * height
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return overlap / tf.maximum(area_a + area_b - overlap, 1e-6)
+
+
+class FasterRCNN:
+    """The Keras parts and the train / predict functions of one Faster (or Mask) R-CNN."""
+
+    def __init__(self, with_masks: bool):
+        import keras
+
+        self.with_masks = with_masks
+        self.anchors = anchors()
+        count = len(ANCHOR_SIZES) * len(ANCHOR_RATIOS)
+        images = keras.Input((scenes.SIZE, scenes.SIZE, 3))
+        features = scene_detectors.backbone(images, WIDTHS)
+        shared = keras.layers.Conv2D(WIDTHS[-1], 3, padding="same", activation="relu", name="rpn_conv")(features)
+        objectness = keras.layers.Reshape((-1,))(keras.layers.Conv2D(count, 1, name="rpn_objectness")(shared))
+        rpn_deltas = keras.layers.Reshape((-1, 4))(keras.layers.Conv2D(count * 4, 1, name="rpn_deltas")(shared))
+        self.rpn = keras.Model(images, [features, objectness, rpn_deltas], name="rpn")
+
+        pooled = keras.Input((ROI_SIZE, ROI_SIZE, WIDTHS[-1]))
+        x = keras.layers.Flatten()(pooled)  # two fully connected layers, as in the paper's head
+        x = keras.layers.Dense(256, activation="relu")(x)
+        x = keras.layers.Dense(256, activation="relu")(x)
+        self.head = keras.Model(pooled, [keras.layers.Dense(NUM_CLASSES + 1, name="class_logits")(x),
+                                         keras.layers.Reshape((NUM_CLASSES, 4))(
+                                             keras.layers.Dense(NUM_CLASSES * 4, name="box_deltas")(x))], name="head")
+        self.parts = [self.rpn, self.head]
+        if with_masks:
+            region = keras.Input((MASK_SIZE // 2, MASK_SIZE // 2, WIDTHS[-1]))
+            y = region
+            for _ in range(2):  # the paper's head has four 256-wide convolutions; the scenes need far less
+                y = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(y)
+            y = keras.layers.Conv2DTranspose(32, 2, strides=2, activation="relu")(y)
+            self.mask_head = keras.Model(region, keras.layers.Conv2D(NUM_CLASSES, 1, name="mask_logits")(y),
+                                         name="mask_head")
+            self.parts.append(self.mask_head)
+
+    # ----- proposals, shared by training and inference
+    def proposals(self, objectness, deltas, count: int):
+        """Top proposals per image after NMS at 0.7: (B, count, 4) boxes, (B, count) validity."""
+        import tensorflow as tf
+
+        boxes = decode(tf.constant(self.anchors)[None], deltas)
+        scores = tf.sigmoid(objectness)
+        chosen = tf.image.combined_non_max_suppression(
+            boxes[:, :, None, :] / scenes.SIZE, scores[..., None], count, count, iou_threshold=0.7,
+            score_threshold=0.0, clip_boxes=True)
+        valid = tf.sequence_mask(chosen.valid_detections, count)
+        return tf.stop_gradient(chosen.nmsed_boxes * scenes.SIZE), valid
+
+    @functools.cached_property
+    def train_step(self):
+        import keras
+        import tensorflow as tf
+
+        optimizer = keras.optimizers.Adam(1e-3)
+        variables = [weight for part in self.parts for weight in part.trainable_weights]
+        anchor_boxes = tf.constant(self.anchors)
+
+        @tf.function(reduce_retracing=True)
+        def step(images, truth_boxes, truth_labels, truth_masks):
+            with tf.GradientTape() as tape:
+                losses = self._losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=True)
+                total = tf.add_n(list(losses.values()))
+            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+            return losses
+
+        return step
+
+    def _losses(self, images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training: bool) -> dict:
+        import tensorflow as tf
+
+        valid_truth = truth_labels >= 0  # (B, T)
+        features, objectness, rpn_deltas = self.rpn(images, training=training)
+
+        # RPN targets: anchors by their best IoU with any real object.
+        overlaps = pairwise_iou(tf.broadcast_to(anchor_boxes[None], tf.shape(rpn_deltas)), truth_boxes)  # (B, N, T)
+        overlaps = tf.where(valid_truth[:, None, :], overlaps, -1.0)
+        best = tf.reduce_max(overlaps, axis=2)
+        best_truth = tf.argmax(overlaps, axis=2, output_type=tf.int32)
+        # Each object's best anchor is positive too, so no object goes without one.
+        is_best_for_some = tf.reduce_any((overlaps >= tf.reduce_max(overlaps, axis=1, keepdims=True) - 1e-6)
+                                         & valid_truth[:, None, :] & (overlaps > 0.1), axis=2)
+        positive = (best >= RPN_POSITIVE) | is_best_for_some
+        negative = (best < RPN_NEGATIVE) & ~positive
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(positive, tf.float32), objectness)
+        positives = tf.maximum(tf.reduce_sum(tf.cast(positive, tf.float32)), 1.0)
+        # Balanced: positives and negatives each weigh half, whatever their numbers (~10 vs ~1200 per scene).
+        rpn_class = (tf.reduce_sum(tf.where(positive, bce, 0.0)) / positives
+                     + tf.reduce_sum(tf.where(negative, bce, 0.0))
+                     / tf.maximum(tf.reduce_sum(tf.cast(negative, tf.float32)), 1.0))
+        matched = tf.gather(truth_boxes, best_truth, batch_dims=1)
+        rpn_box = tf.reduce_sum(tf.where(positive, _smooth_l1(encode(anchor_boxes[None], matched) - rpn_deltas),
+                                         0.0)) / positives
+
+        # Head: proposals plus the ground truth, labelled by IoU.
+        proposals, valid = self.proposals(objectness, rpn_deltas, TRAIN_PROPOSALS)
+        rois = tf.concat([proposals, truth_boxes], axis=1)  # (B, R, 4)
+        roi_valid = tf.concat([valid, valid_truth], axis=1)
+        roi_overlaps = tf.where(valid_truth[:, None, :], pairwise_iou(rois, truth_boxes), -1.0)
+        roi_best = tf.reduce_max(roi_overlaps, axis=2)
+        roi_truth = tf.argmax(roi_overlaps, axis=2, output_type=tf.int32)
+        foreground = (roi_best >= HEAD_POSITIVE) & roi_valid
+        roi_labels = tf.where(foreground, tf.gather(truth_labels, roi_truth, batch_dims=1) + 1, 0)
+        batch, rois_per_image = tf.shape(rois)[0], tf.shape(rois)[1]
+        flat_rois = tf.reshape(rois, (-1, 4))
+        image_index = tf.repeat(tf.range(batch), rois_per_image)
+        logits, box_deltas = self.head(scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE),
+                                       training=training)
+        flat_valid = tf.reshape(roi_valid, (-1,))
+        flat_labels = tf.reshape(roi_labels, (-1,))
+        flat_foreground = tf.reshape(foreground, (-1,))
+        head_class = tf.reduce_sum(tf.where(flat_valid, tf.nn.sparse_softmax_cross_entropy_with_logits(
+            flat_labels, logits), 0.0)) / tf.maximum(tf.reduce_sum(tf.cast(flat_valid, tf.float32)), 1.0)
+        class_index = tf.maximum(flat_labels - 1, 0)
+        chosen_deltas = tf.gather(box_deltas, class_index, batch_dims=1)
+        matched_roi_truth = tf.reshape(tf.gather(truth_boxes, roi_truth, batch_dims=1), (-1, 4))
+        foregrounds = tf.maximum(tf.reduce_sum(tf.cast(flat_foreground, tf.float32)), 1.0)
+        # Targets scaled by (10, 10, 5, 5), the usual normalization, so the four offsets weigh alike.
+        scale = tf.constant([10.0, 10.0, 5.0, 5.0])
+        head_box = tf.reduce_sum(tf.where(flat_foreground, _smooth_l1(
+            encode(flat_rois, matched_roi_truth) * scale - chosen_deltas), 0.0)) / foregrounds
+        losses = {"rpn_class": rpn_class, "rpn_box": rpn_box, "head_class": head_class, "head_box": head_box}
+        if self.with_masks:  # on the foreground ROIs only, the only ones with a mask to learn
+            fg_rois = tf.boolean_mask(flat_rois, flat_foreground)
+            fg_images = tf.boolean_mask(image_index, flat_foreground)
+            mask_logits = self.mask_head(scene_detectors.roi_features(features, fg_rois, fg_images, MASK_SIZE // 2),
+                                         training=training)
+            chosen_logits = tf.gather(tf.transpose(mask_logits, (0, 3, 1, 2)),
+                                      tf.boolean_mask(class_index, flat_foreground), batch_dims=1)
+            # The matched object's visible mask, cut out along the ROI and resized to 28 x 28.
+            flat_masks = tf.reshape(tf.cast(truth_masks, tf.float32), (-1, scenes.SIZE, scenes.SIZE, 1))
+            mask_index = fg_images * tf.shape(truth_masks)[1] + tf.boolean_mask(tf.reshape(roi_truth, (-1,)),
+                                                                                flat_foreground)
+            corners = tf.gather(fg_rois, [1, 0, 3, 2], axis=1) / scenes.SIZE
+            targets = tf.image.crop_and_resize(flat_masks, corners, mask_index, (MASK_SIZE, MASK_SIZE))[..., 0]
+            targets = tf.cast(targets >= 0.5, tf.float32)
+            losses["mask"] = tf.reduce_sum(tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(targets, chosen_logits), axis=(1, 2))) / foregrounds
+        return losses
+
+    # ----- inference
+    @functools.cached_property
+    def _infer(self):
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def infer(images):
+            features, objectness, rpn_deltas = self.rpn(images, training=False)
+            proposals, valid = self.proposals(objectness, rpn_deltas, PROPOSALS)
+            batch = tf.shape(images)[0]
+            flat_rois = tf.reshape(proposals, (-1, 4))
+            image_index = tf.repeat(tf.range(batch), PROPOSALS)
+            logits, deltas = self.head(scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE),
+                                       training=False)
+            scale = tf.constant([10.0, 10.0, 5.0, 5.0])
+            boxes = decode(flat_rois[:, None, :], deltas / scale)  # (R, C, 4): one refined box per class
+            return (features, tf.reshape(tf.nn.softmax(logits), (batch, PROPOSALS, -1)),
+                    tf.reshape(boxes, (batch, PROPOSALS, NUM_CLASSES, 4)), valid)
+
+        return infer
+
+    @functools.cached_property
+    def _masks(self):
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def masks(features, rois, image_index, labels):
+            logits = self.mask_head(scene_detectors.roi_features(features, rois, image_index, MASK_SIZE // 2),
+                                    training=False)
+            return tf.sigmoid(tf.gather(tf.transpose(logits, (0, 3, 1, 2)), labels, batch_dims=1))
+
+        return masks
+
+    def predict(self, images: np.ndarray, min_score: float = 0.05, nms_iou: float = 0.5,
+                max_detections: int = 20, with_masks: bool = False) -> list:
+        """Detections per image (ImageDetections); with masks, also a list of (N, SIZE, SIZE) bool arrays."""
+        features, probabilities, boxes, valid = (value.numpy() for value in self._infer(images.astype(np.float32)))
+        results, masks = [], []
+        for image in range(len(images)):
+            keep_rois = np.flatnonzero(valid[image])
+            scores = probabilities[image, keep_rois, 1:]  # (R, C) without background
+            roi, label = np.nonzero(scores >= min_score)
+            candidate_boxes = boxes[image, keep_rois[roi], label]
+            candidate_scores = scores[roi, label]
+            kept = box_ops.class_nms(candidate_boxes.astype(np.float64), candidate_scores.astype(np.float64),
+                                     label.tolist(), nms_iou)[:max_detections]
+            found = scene_metrics.ImageDetections(candidate_boxes[kept], candidate_scores[kept], label[kept])
+            results.append(found)
+            if with_masks:
+                masks.append(self.paste_masks(features[image:image + 1], found))
+        return (results, masks) if with_masks else results
+
+    def paste_masks(self, features: np.ndarray, found: scene_metrics.ImageDetections) -> np.ndarray:
+        """Each detection's 28 x 28 mask resized into its box on the scene: (N, SIZE, SIZE) bool."""
+        import cv2
+
+        result = np.zeros((len(found.labels), scenes.SIZE, scenes.SIZE), bool)
+        if not len(found.labels):
+            return result
+        probabilities = self._masks(features, found.boxes.astype(np.float32), np.zeros(len(found.labels), np.int32),
+                                    found.labels.astype(np.int32)).numpy()
+        for row, (box, mask) in enumerate(zip(found.boxes, probabilities)):
+            x0, y0 = int(np.floor(box[0])), int(np.floor(box[1]))
+            x1, y1 = int(np.ceil(box[2])), int(np.ceil(box[3]))
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            resized = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            result[row, y0:y1, x0:x1] = resized >= 0.5
+        return result
+
+
+def _smooth_l1(difference):
+    """Huber with delta 1 summed over the last axis (Fast R-CNN's smooth L1)."""
+    import tensorflow as tf
+
+    absolute = tf.abs(difference)
+    return tf.reduce_sum(tf.where(absolute < 1.0, 0.5 * difference ** 2, absolute - 0.5), axis=-1)
+
+
+def _checkpoint_dir(name: str) -> pathlib.Path:
+    from engine import assets
+
+    folder = assets.cache_dir() / "train" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: ProgressCallback = no_progress,
+          should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
+          output: pathlib.Path | None = None) -> dict:
+    """Train from scratch on the training scenes; keep the epoch with the best validation mAP@0.5.
+
+    The best weights go to assets/ (float16) with a manifest line carrying their test-scene figures,
+    unless `max_batches` bounds a smoke run (nothing is written then).
+    """
+    model = FasterRCNN(with_masks=name == "mask-rcnn")
+    on_progress(0.0, f"Generating {train_scenes} training scenes")
+    data = scenes.batch("train", 0, train_scenes)
+    steps = len(data.images) // BATCH_SIZE if max_batches is None else max_batches
+    rng = np.random.default_rng(0)
+    history: list[dict] = []
+    best_path = _checkpoint_dir(name) / "best.npz"
+    started_all = time.perf_counter()
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        order = rng.permutation(len(data.images))
+        totals: dict[str, float] = {}
+        for step in range(steps):
+            if should_stop():
+                break
+            index = np.sort(order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE])
+            losses = model.train_step(data.images[index].astype(np.float32), data.boxes[index],
+                                      data.labels[index].astype(np.int32), data.masks[index])
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + float(value) / steps
+            if step % 20 == 0:
+                on_progress((epoch + step / steps) / epochs, f"{name} epoch {epoch + 1}/{epochs}, batch {step}/{steps}, "
+                            + ", ".join(f"{key} {value * steps / (step + 1):.3f}" for key, value in totals.items()))
+        if should_stop():
+            break
+        validation = scene_detectors.evaluate(model.predict, VALIDATION_SCENES, split="validation")["map50"]
+        history.append({"epoch": epoch + 1, **{key: round(value, 5) for key, value in totals.items()},
+                        "validation_map50": validation, "seconds": round(time.perf_counter() - started, 1)})
+        on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: validation mAP@0.5 {validation:.4f}", history[-1])
+        if max_batches is None and validation >= max(entry["validation_map50"] for entry in history):
+            weights_io.save_float16(model.parts, best_path)
+    if max_batches is not None or not history:
+        return {"name": name, "history": history}
+    weights_io.load_float16(model.parts, best_path)  # float16, exactly what is committed
+    figures = evaluate_model(model)
+    target = output or project_weights.PROJECT_ASSETS / WEIGHTS[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(best_path.read_bytes())
+    target.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
+    if output is None:
+        best = max(history, key=lambda entry: entry["validation_map50"])
+        metric = f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}"
+        if "mask_map50" in figures:
+            metric += f", mask AP@0.5 {figures['mask_map50']:.4f}, mean mask IoU {figures['mean_mask_iou']:.4f}"
+        project_weights.record(WEIGHTS[name], f"python -m engine train {name} --epochs {epochs} (best of {len(history)} "
+                               f"epochs on 200 validation scenes: epoch {best['epoch']}; {train_scenes} training scenes; "
+                               f"{(time.perf_counter() - started_all) / 60:.0f} min on 2 shared CPU cores)", metric)
+    return {"name": name, "history": history, **figures}
+
+
+def build(weights: pathlib.Path, with_masks: bool) -> FasterRCNN:
+    model = FasterRCNN(with_masks)
+    weights_io.load_float16(model.parts, weights)
+    return model
+
+
+def evaluate_model(model: FasterRCNN, count: int = scenes.TEST_SCENES) -> dict:
+    """mAP@0.5 of the boxes on the test scenes; for Mask R-CNN also mask AP@0.5 and mean mask IoU."""
+    started = time.perf_counter()
+    figures = scene_detectors.evaluate(model.predict, count)
+    figures["ms_per_scene"] = round((time.perf_counter() - started) * 1000 / count, 2)
+    if model.with_masks:
+        figures.update(evaluate_masks(model, count))
+    return figures
+
+
+def evaluate_masks(model: FasterRCNN, count: int) -> dict:
+    """Mask AP@0.5 (matching by mask IoU) and the mean mask IoU of instances matched by box (IoU >= 0.5)."""
+    items = scenes.test_scenes(count)
+    predictions, masks = [], []
+    for first in range(0, count, 50):
+        found, pasted = model.predict(np.stack([item.image for item in items[first:first + 50]]), with_masks=True)
+        predictions += found
+        masks += pasted
+    ap = scene_metrics.mean_average_precision(predictions, [item.boxes for item in items],
+                                              [item.labels for item in items], NUM_CLASSES,
+                                              predicted_masks=masks, truth_masks=[item.masks for item in items])
+    ious = []
+    for found, pasted, item in zip(predictions, masks, items):
+        if not len(found.labels):
+            ious += [0.0] * len(item.labels)
+            continue
+        overlaps = box_ops.iou_matrix(item.boxes.astype(np.float64), found.boxes.astype(np.float64))
+        for truth, row in enumerate(overlaps):
+            same = np.flatnonzero((found.labels == item.labels[truth]) & (row >= 0.5))
+            ious.append(scene_metrics.mask_iou(pasted[same[np.argmax(row[same])]], item.masks[truth])
+                        if len(same) else 0.0)
+    return {"mask_map50": ap["map"], "mean_mask_iou": float(np.mean(ious))}
