@@ -105,6 +105,46 @@ registry.register(registry.ModelSpec(
     paper="MediaPipe Selfie Segmentation, 2020"))
 
 
+# --- The U-Net trained here on the scenes (engine/scene_unet.py, imported only when used) ------
+
+UNET_WEIGHTS = "scene_segmentation/unet.npz"  # = scene_unet.WEIGHTS, repeated to keep TensorFlow-free imports cheap
+
+
+def _build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
+    from engine import project_weights, scene_unet
+
+    return scene_unet.build(project_weights.verified(source.reference))
+
+
+def _train_unet(epochs: int | None = None, on_progress=None) -> dict:
+    from engine import scene_unet
+
+    return scene_unet.train(epochs=epochs, **({"on_progress": on_progress} if on_progress else {}))
+
+
+def _evaluate_unet() -> dict:
+    from engine import scene_unet
+
+    return scene_unet.evaluate_model(registry.load("unet").model)
+
+
+def _recorded_metric(relative_path: str) -> str:
+    from engine import project_weights
+
+    entry = project_weights.entries().get(relative_path)
+    return entry["metric"] if entry else "not trained yet"
+
+
+registry.register(registry.ModelSpec(
+    name="unet", task="segmentation", title="U-Net trained here on the scenes (96 x 96, 17 labels)",
+    input_size=(96, 96), labels="background + 16 scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot",
+    sources=(registry.WeightSource("project", UNET_WEIGHTS),), builder=_build_unet,
+    trained_on="96 x 96 scenes made here (engine/scenes.py): MNIST digits and Fashion-MNIST items on textures, training split",
+    metric=_recorded_metric(UNET_WEIGHTS), paper="Ronneberger, Fischer & Brox 2015, U-Net (MICCAI)"))
+registry.register_trainer("unet", _train_unet)
+registry.register_evaluator("unet", _evaluate_unet)
+
+
 def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationResult:
     """Label every pixel of an RGB uint8 image.
 

@@ -1,4 +1,4 @@
-"""Semantic segmentation of your photo: DeepLabV3 (VOC classes) or the selfie person mask."""
+"""Semantic segmentation of your photo or of a generated scene: DeepLabV3, the selfie mask, a U-Net trained here."""
 
 import pandas as pd
 import plotly.express as px
@@ -6,36 +6,34 @@ import streamlit as st
 
 from engine import media, registry, segmentation, segmentation_render
 from ui.errors import user_errors
-from ui.inputs import image_source
 from ui.models import get_model
+from ui.segmentation import architecture_notes, enlarge, input_picker, scene_figures
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
 st.title("Semantic segmentation")
 st.caption("Every pixel gets a class. DeepLabV3 knows the 20 PASCAL VOC object classes; the selfie model "
-           "knows only person and background, and calls anything in front of the camera a person.")
-with st.expander("How DeepLab keeps detail: atrous convolution"):
-    st.markdown(
-        "A classification CNN shrinks the image 32 times; a segmentation map that coarse loses edges. "
-        "DeepLab removes the last strides and uses **atrous (dilated) convolutions** instead: a 3 x 3 "
-        "kernel with holes of rate r covers a (2r + 1)-pixel field with the same 9 weights, so the "
-        "receptive field keeps growing while the feature map stays 8 times (here 16 times) smaller "
-        "than the input. Its *atrous spatial pyramid pooling* runs several rates side by side to see "
-        "objects at several scales. The *Convolution types* page animates a dilated kernel.")
+           "knows only person and background, and calls anything in front of the camera a person; the U-Net "
+           "was trained here on 96 x 96 scenes of digits and clothing items and knows nothing else.")
 
 specs = registry.all_specs("segmentation")
 left, right = st.columns([1, 1])
 with left:
     model_name = st.radio("Model", [spec.name for spec in specs], horizontal=True,
                           format_func=lambda name: registry.get_spec(name).title)
-    picked = image_source("segmentation")
+    with user_errors():
+        picked = input_picker("segmentation", segmentation.MAX_WORKING_SIDE)
 if picked is None:
-    st.info("Upload a photo or pick a sample to segment it.")
+    st.info("Upload a photo or pick a sample to segment it, or generate a scene.")
+    architecture_notes()
     st.stop()
+if model_name == "unet" and picked.truth is None:
+    st.info("The U-Net only knows the 96 x 96 scenes it was trained on: your photo is squeezed to 96 x 96 "
+            "and the labels it finds there mean little. Try a generated scene.")
 
 with user_errors():
-    image, result = segmentation.segment_bytes(picked[1], model_name)
     loaded = get_model(model_name)
+    result = segmentation.segment(picked.pixels, loaded)
 
 shares = result.class_shares()
 present = [label for label in shares if label != "background"]
@@ -46,9 +44,21 @@ with left:
     colours = segmentation_render.palette(len(result.labels))
     st.caption("Legend: " + " · ".join(f"{label} (rgb{tuple(int(v) for v in colours[result.labels.index(label)])})"
                                        for label in present) if present else "No object classes found.")
-drawn = segmentation_render.overlay(image.pixels, result.label_map, opacity, visible)
+drawn = segmentation_render.overlay(picked.pixels, result.label_map, opacity, visible)
 with right:
-    st.image(drawn, caption=f"{loaded.spec.title} · {result.ms:.0f} ms · weights: {result.source}", width="stretch")
+    if picked.truth is None:
+        st.image(drawn, caption=f"{loaded.spec.title} · {result.ms:.0f} ms · weights: {result.source}", width="stretch")
+    else:  # a scene: show it 4 times larger, pixels kept sharp, beside its true label map
+        columns = st.columns(2)
+        columns[0].image(enlarge(drawn), caption=f"{loaded.spec.title} · {result.ms:.0f} ms · weights: {result.source}",
+                         width="stretch")
+        columns[1].image(enlarge(segmentation_render.overlay(picked.pixels, picked.truth, opacity)),
+                         caption="the scene's true label map", width="stretch")
+        if model_name == "unet":
+            figures = scene_figures(result.label_map, picked.truth)
+            metrics = st.columns(2)
+            for column, (name, value) in zip(metrics, figures.items()):
+                column.metric(f"{name} on this scene", f"{value:.3f}")
     table = pd.DataFrame({"class": list(shares), "share of pixels": list(shares.values())})
     chart = px.bar(table, x="share of pixels", y="class", orientation="h", range_x=[0, 1],
                    color="class", color_discrete_map={label: "rgb" + str(tuple(int(v) for v in colours[result.labels.index(label)]))
@@ -59,14 +69,14 @@ with right:
 if model_name == "selfie-segmentation":
     st.subheader("Background effects")
     effect = st.radio("Effect", ["blur", "replace"], horizontal=True)
-    probability = loaded.model.probability(image.pixels)
+    probability = loaded.model.probability(picked.pixels)
     if effect == "blur":
         strength = st.slider("Blur strength", 3, 99, 41, 2)
-        edited = segmentation_render.blur_background(image.pixels, probability, strength)
+        edited = segmentation_render.blur_background(picked.pixels, probability, strength)
     else:
         hex_colour = st.color_picker("Background colour", "#2E7D32")
         edited = segmentation_render.replace_background(
-            image.pixels, probability, tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
+            picked.pixels, probability, tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
     st.image(edited, width="stretch")
     st.download_button("Download the edited photo (PNG)", media.encode_png(edited), "background.png", "image/png")
 
@@ -74,3 +84,4 @@ columns = st.columns(2)
 columns[0].download_button("Download the label map (PNG, one value per class)", media.encode_png(result.label_map),
                            "label_map.png", "image/png", help="Values index this list: " + ", ".join(result.labels))
 columns[1].download_button("Download the overlay (PNG)", media.encode_png(drawn), "overlay.png", "image/png")
+architecture_notes()
