@@ -138,6 +138,15 @@ registry.register(registry.ModelSpec(
     metric="here: coffee -> espresso 0.97, chelsea -> Egyptian cat 0.82, plus many spurious boxes (no background class)",
     paper="Girshick et al. 2014, R-CNN; Uijlings et al. 2013, selective search"))
 registry.register(registry.ModelSpec(
+    name="main-object-imagenet-deeplab", task=TASK,
+    title="Classification + localization of the main object (EfficientNet-Lite0 class, DeepLabV3 box)",
+    input_size=(224, 224), labels="1000 ImageNet classes, one box", sources=_package("efficientnet_lite0.tflite"),
+    builder=_build("main-object"), trained_on="ImageNet-1k classifier + PASCAL VOC segmenter (no training here)",
+    metric="here: chelsea -> Egyptian cat 0.82 boxed on the cat; coffee -> espresso 0.79 but boxed on what DeepLab "
+           "calls a bottle (a cup is no VOC class); astronaut -> drumstick 0.07 boxed on the person (ImageNet has "
+           "no person class)",
+    paper="Sermanet et al. 2014 (OverFeat) for the task; Tan & Le 2019; Chen et al. 2017 (DeepLabV3)"))
+registry.register(registry.ModelSpec(
     name="ssd-mobilenet-v2-hub", task=TASK, title="SSD MobileNet V2 (COCO, TF Hub)",
     input_size=(320, 320), labels="90 COCO classes",
     sources=(registry.WeightSource("hub", "https://tfhub.dev/tensorflow/ssd_mobilenet_v2/2"),),

@@ -8,3 +8,15 @@ from __future__ import annotations
 from engine.scene_detectors import register_detector
 
 # register_detector(name, title, weights file under assets/, paper, "engine.<module>")
+for _alpha in (0.1, 0.5, 0.9):  # classification + localization, L = a*Lc + (1-a)*Lr (engine/scene_localization.py)
+    register_detector(f"classloc-a{_alpha}", f"Classification + localization, a = {_alpha} (scenes, one object)",
+                      f"scene_detection/classloc_a{_alpha}.npz", "Sermanet et al., OverFeat, ICLR 2014",
+                      "engine.scene_localization", train_options={"alpha": _alpha})
+register_detector("yolo", "YOLO-style single shot (scenes: 12 x 12 grid, 2 boxes per cell)", "scene_detection/yolo.npz",
+                  "Redmon et al., You Only Look Once, CVPR 2016", "engine.scene_yolo")
+register_detector("faster-rcnn", "Faster R-CNN (scenes: RPN with 9 anchors per cell, ROI Align head)",
+                  "scene_detection/faster_rcnn.npz", "Ren, He, Girshick & Sun, Faster R-CNN, NeurIPS 2015",
+                  "engine.scene_faster_rcnn", train_options={"name": "faster-rcnn"})
+register_detector("mask-rcnn", "Mask R-CNN (scenes: Faster R-CNN + a 28 x 28 mask per ROI; boxes shown here)",
+                  "scene_detection/mask_rcnn.npz", "He, Gkioxari, Dollar & Girshick, Mask R-CNN, ICCV 2017",
+                  "engine.scene_faster_rcnn", train_options={"name": "mask-rcnn"})

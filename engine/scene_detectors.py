@@ -113,17 +113,54 @@ class SceneDetector:
                      [scenes.CLASSES[int(label)] for label in found.labels])
 
 
+FAMILY = ("rcnn", "fast-rcnn", "faster-rcnn")  # the chapter's R-CNN lineage, slowest first
+CHAPTER_SPEEDUPS = {"fast-rcnn": 25.0, "faster-rcnn": 10.0}  # the chapter: Fast ~25x R-CNN, Faster ~10x Fast
+
+
+def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[dict]:
+    """Median milliseconds of each detector's find() on the same image, after one warm-up call.
+
+    Args:
+        detectors: registry name -> loaded detector (objects with find), in FAMILY order.
+    Returns:
+        One row per detector: name, ms, boxes found, speed-up over the previous one and the
+        chapter's claimed speed-up for that step.
+    """
+    import time
+
+    from engine.detection import DetectSettings
+    from engine.progress import never_stop, no_progress
+
+    settings = DetectSettings(min_score=0.5)
+    rows: list[dict] = []
+    for name, detector in detectors.items():
+        found = detector.find(pixels, settings, no_progress, never_stop)  # warm-up: graph tracing, caches
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            found = detector.find(pixels, settings, no_progress, never_stop)
+            times.append((time.perf_counter() - started) * 1000)
+        ms = float(np.median(times))
+        previous = rows[-1]["ms"] if rows else None
+        rows.append({"model": name, "ms": round(ms, 2), "boxes": int(np.sum(np.asarray(found.scores) >= 0.5)),
+                     "speed-up over the previous": round(previous / ms, 1) if previous else None,
+                     "chapter's claim": CHAPTER_SPEEDUPS.get(name)})
+    return rows
+
+
 def metric_of(relative_path: str) -> str:
     """The held-out metric recorded in assets/MANIFEST.jsonl for a committed weight file."""
     entry = project_weights.entries().get(relative_path)
     return entry["metric"] if entry else "not trained yet"
 
 
-def register_detector(name: str, title: str, weights: str, paper: str, module: str) -> None:
+def register_detector(name: str, title: str, weights: str, paper: str, module: str,
+                      train_options: dict | None = None) -> None:
     """Register a trained scene detector; `module` (engine.<x>) defines build(), train() and evaluate_model().
 
     build(spec, source) -> SceneDetector; train(epochs, on_progress, should_stop) -> dict;
-    evaluate_model(loaded model) -> dict with "map50".
+    evaluate_model(loaded model) -> dict with "map50". `train_options` are passed to train() as
+    keywords (several models of one module, e.g. classification + localization with a = 0.1 / 0.5 / 0.9).
     """
     import importlib
 
@@ -132,7 +169,8 @@ def register_detector(name: str, title: str, weights: str, paper: str, module: s
 
     def train(epochs=None, on_progress=None):
         trainer = importlib.import_module(module).train
-        return trainer(**({"epochs": epochs} if epochs else {}), **({"on_progress": on_progress} if on_progress else {}))
+        return trainer(**(train_options or {}), **({"epochs": epochs} if epochs else {}),
+                       **({"on_progress": on_progress} if on_progress else {}))
 
     def evaluate() -> dict:
         return importlib.import_module(module).evaluate_model(registry.load(name).model)

@@ -98,6 +98,8 @@ def pairwise_iou(first, second):
 class FasterRCNN:
     """The Keras parts and the train / predict functions of one Faster (or Mask) R-CNN."""
 
+    labels = scene_detectors.LABELS
+
     def __init__(self, with_masks: bool):
         import keras
 
@@ -285,6 +287,10 @@ class FasterRCNN:
                 masks.append(self.paste_masks(features[image:image + 1], found))
         return (results, masks) if with_masks else results
 
+    def find(self, pixels: np.ndarray, settings, on_progress: ProgressCallback, should_stop: StopCheck):
+        """The detection page's Detector protocol (via scene_detectors.SceneDetector)."""
+        return scene_detectors.SceneDetector(self.predict).find(pixels, settings, on_progress, should_stop)
+
     def paste_masks(self, features: np.ndarray, found: scene_metrics.ImageDetections) -> np.ndarray:
         """Each detection's 28 x 28 mask resized into its box on the scene: (N, SIZE, SIZE) bool."""
         import cv2
@@ -378,7 +384,10 @@ def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: 
     return {"name": name, "history": history, **figures}
 
 
-def build(weights: pathlib.Path, with_masks: bool) -> FasterRCNN:
+def build(weights: pathlib.Path) -> FasterRCNN:
+    """The network stored in a weight file; a file with mask-head weights is a Mask R-CNN."""
+    with np.load(weights) as stored:
+        with_masks = any(key.startswith("mask_head:") for key in stored.files)
     model = FasterRCNN(with_masks)
     weights_io.load_float16(model.parts, weights)
     return model
