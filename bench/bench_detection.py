@@ -22,6 +22,8 @@ def main() -> None:
     print(f"{'detector':<34} {'photo':<10} {'median ms':>10}  found (score >= 0.5)")
     timings = {}
     for spec in registry.all_specs(detection.TASK):
+        if spec.sources[0].kind == "project":
+            continue  # trained on scenes: bench/bench_scene_detectors.py times them on scenes
         if registry.available_source(spec) is None:
             print(f"{spec.name:<34} skipped: needs a network")
             continue
