@@ -116,7 +116,8 @@ def _open(path: str) -> cv2.VideoCapture:
 
 def _fourcc(capture: cv2.VideoCapture) -> str:
     code = int(capture.get(cv2.CAP_PROP_FOURCC))
-    return "".join(chr((code >> shift) & 0xFF) for shift in (0, 8, 16, 24)).strip("\x00") or "?"
+    text = "".join(chr((code >> shift) & 0xFF) for shift in (0, 8, 16, 24))
+    return "".join(character for character in text if character.isalnum()) or "?"  # from the file: no markup
 
 
 def _count_frames(path: str) -> int:
