@@ -23,6 +23,7 @@ from engine import assets, media, registry, runtime
 from engine.errors import InvalidInput
 
 DEFAULT_MODEL = "deeplabv3-voc"
+TASKS = ("segmentation", "instances")  # semantic models give a label map; instance models (engine/instances.py) masks
 PERSON_THRESHOLD = 0.5  # selfie model: probability above which a pixel is "person"
 
 
@@ -33,6 +34,7 @@ class SegmentationResult:
     labels: tuple[str, ...]  # class names, index = value in label_map
     label_map: np.ndarray  # uint8 (H, W), the photo's size
     ms: float
+    instances: tuple = ()  # engine.instances.Instance, for instance models (best score first)
 
     def class_shares(self) -> dict[str, float]:
         """Fraction of the image's pixels per class present, largest first."""
@@ -43,7 +45,7 @@ class SegmentationResult:
     def to_json(self) -> dict:
         return {"model": self.model, "source": self.source, "ms": round(self.ms, 3),
                 "classes": {label: round(share, 6) for label, share in self.class_shares().items()},
-                "instances": []}
+                "instances": [instance.to_json() for instance in self.instances]}
 
 
 class DeepLabSegmenter:
@@ -153,9 +155,19 @@ def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationRes
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise InvalidInput("Expected an RGB image of uint8 pixels.")
+    if loaded.spec.task not in TASKS:
+        raise InvalidInput(f"'{loaded.spec.name}' is a {loaded.spec.task} model, not a segmentation model.")
     started = time.perf_counter()
+    labels = tuple(loaded.model.labels)
+    if loaded.spec.task == "instances":  # one mask per object; the label map paints them, best on top
+        from engine import instances
+
+        found = sorted(loaded.model.instances(pixels), key=lambda instance: -instance.score)
+        label_map = instances.label_map(found, labels, pixels.shape[:2])
+        return SegmentationResult(loaded.spec.name, loaded.source.describe(), labels, label_map,
+                                  (time.perf_counter() - started) * 1000, tuple(found))
     label_map = loaded.model.label_map(pixels)
-    return SegmentationResult(loaded.spec.name, loaded.source.describe(), tuple(loaded.model.labels), label_map,
+    return SegmentationResult(loaded.spec.name, loaded.source.describe(), labels, label_map,
                               (time.perf_counter() - started) * 1000)
 
 
@@ -164,6 +176,8 @@ MAX_WORKING_SIDE = 1024  # masks are computed at this size at most; the models s
 
 def segment_bytes(data: bytes, model_name: str = DEFAULT_MODEL) -> tuple[media.DecodedImage, SegmentationResult]:
     """Decode (reduced to at most ~MAX_WORKING_SIDE) and segment uploaded bytes."""
-    registry.get_spec(model_name)
+    if registry.get_spec(model_name).task not in TASKS:
+        raise InvalidInput(f"'{model_name}' is not a segmentation model. Segmentation models: "
+                           f"{', '.join(spec.name for task in TASKS for spec in registry.all_specs(task))}.")
     image = media.decode_within(data, MAX_WORKING_SIDE)
     return image, segment(image.pixels, registry.load(model_name))
