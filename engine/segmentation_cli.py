@@ -28,8 +28,9 @@ def add_commands(commands) -> None:
     segment = commands.add_parser("segment", help="label every pixel of an image")
     segment.add_argument("image")
     segment.add_argument("--model", default="deeplabv3-voc",
-                         help="deeplabv3-voc (default), selfie-segmentation, or unet (trained here on 96 x 96 scenes; "
-                              "a photo is resized to that and means little to it)")
+                         help="deeplabv3-voc (default), selfie-segmentation, unet (trained here on 96 x 96 scenes; "
+                              "a photo is resized to that and means little to it); instance models: ssd-selfie-people, "
+                              "mask-rcnn-instances (scenes), mask-rcnn-hub (needs a network)")
     segment.add_argument("--json", action="store_true")
     segment.add_argument("--mask-out", default=None, help="write the label map as a PNG here")
     segment.set_defaults(run=_segment)
