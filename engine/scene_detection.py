@@ -20,3 +20,7 @@ register_detector("faster-rcnn", "Faster R-CNN (scenes: RPN with 9 anchors per c
 register_detector("mask-rcnn", "Mask R-CNN (scenes: Faster R-CNN + a 28 x 28 mask per ROI; boxes shown here)",
                   "scene_detection/mask_rcnn.npz", "He, Gkioxari, Dollar & Girshick, Mask R-CNN, ICCV 2017",
                   "engine.scene_faster_rcnn", train_options={"name": "mask-rcnn"})
+register_detector("rcnn", "R-CNN (scenes: selective search, each region warped to 32 x 32 and classified, box regression)",
+                  "scene_detection/rcnn.npz", "Girshick, Donahue, Darrell & Malik, R-CNN, CVPR 2014", "engine.scene_rcnn")
+register_detector("fast-rcnn", "Fast R-CNN (scenes: selective search, backbone once per scene, 4 x 4 ROI max pooling)",
+                  "scene_detection/fast_rcnn.npz", "Girshick, Fast R-CNN, ICCV 2015", "engine.scene_fast_rcnn")
