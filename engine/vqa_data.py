@@ -43,7 +43,7 @@ SPLITS = {"train": 21, "validation": 22, "test": 23}  # split -> seed
 TEST_SCENES = 200  # the fixed held-out scenes every model reports on
 VALIDATION_SCENES = 200
 MAX_INDEX = 10_000_000
-MIN_GAP = 1  # pixels between the bounding squares of two objects
+MIN_GAP = 2  # pixels between the bounding squares of two objects (circles are antialiased: a 1 px fringe)
 
 KINDS = ("shape", "left", "top", "closest", "furthest", "count")
 KIND_TYPE = {"shape": "non-relational", "left": "non-relational", "top": "non-relational",
