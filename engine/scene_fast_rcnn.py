@@ -88,17 +88,10 @@ class FastRCNN:
         """Detections of uint8 (B, SIZE, SIZE, 3) scenes; proposals are searched unless given."""
         images = np.asarray(images, np.uint8)
         proposals = proposals or [scene_proposals.selective_search(image) for image in images]
-        counts = [len(found) for found in proposals]
-        regions = np.concatenate(proposals).astype(np.float32).reshape(-1, 4)
-        indices = np.repeat(np.arange(len(images), dtype=np.int32), counts)
+        regions, indices = scene_proposals.flatten_proposals(proposals)
         probabilities, deltas = (output.numpy() for output in self._scorer()(images, regions, indices))
-        results, start = [], 0
-        for count in counts:
-            results.append(scene_proposals.detections_from_scores(
-                regions[start:start + count], probabilities[start:start + count], deltas[start:start + count],
-                MIN_SCORE, NMS_IOU, MAX_DETECTIONS))
-            start += count
-        return results
+        return scene_proposals.detections_per_scene(proposals, probabilities, deltas, MIN_SCORE, NMS_IOU,
+                                                    MAX_DETECTIONS)
 
 
 def build(weights_path) -> scene_detectors.SceneDetector:
@@ -209,7 +202,8 @@ def _reloaded() -> FastRCNN:
 
 
 def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:
-    """mAP@0.5 on the test scenes, and the time of one scene at a time (proposals included)."""
+    """mAP@0.5 on the test scenes, and the time of one scene at a time with and without selective search."""
     model = getattr(model, "model", model)
     return {**scene_detectors.evaluate(model.predict, count),
-            "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes)}
+            "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
+            "ms_per_scene_without_search": scene_proposals.time_per_scene(model.predict, timed_scenes, search=False)}

@@ -227,6 +227,24 @@ def sample_regions(proposals: np.ndarray, truth_boxes: np.ndarray, truth_labels:
     return regions, labels, targets
 
 
+def flatten_proposals(proposals: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Several scenes' proposals as one float32 (R, 4) array and the int32 (R,) scene index of each."""
+    regions = np.concatenate([np.asarray(found, np.float32).reshape(-1, 4) for found in proposals])
+    return regions, np.repeat(np.arange(len(proposals), dtype=np.int32), [len(found) for found in proposals])
+
+
+def detections_per_scene(proposals: list[np.ndarray], probabilities: np.ndarray, deltas: np.ndarray,
+                         min_score: float, nms_iou: float, max_detections: int) -> list:
+    """`detections_from_scores` for each scene of a batch, from outputs for flatten_proposals' regions."""
+    results, start = [], 0
+    for found in proposals:
+        end = start + len(found)
+        results.append(detections_from_scores(np.asarray(found, np.float32).reshape(-1, 4), probabilities[start:end],
+                                              deltas[start:end], min_score, nms_iou, max_detections))
+        start = end
+    return results
+
+
 def detections_from_scores(regions: np.ndarray, probabilities: np.ndarray, deltas: np.ndarray,
                            min_score: float, nms_iou: float, max_detections: int):
     """Per-class boxes and scores of one scene's regions, after per-class NMS (R-CNN, section 2.2).
@@ -261,57 +279,23 @@ def validation_map(predict, data: TrainingScenes, batch_size: int = 50) -> float
     return scene_metrics.mean_average_precision(predictions, data.boxes, data.labels, len(scenes.CLASSES))["map"]
 
 
-def time_per_scene(predict, count: int = 20) -> float:
-    """Median milliseconds of predict on one test scene at a time, proposals included (after a warm-up)."""
+def time_per_scene(predict, count: int = 20, search: bool = True) -> float:
+    """Median milliseconds of predict on one test scene at a time (after a warm-up call).
+
+    Args:
+        search: include selective search (the whole pipeline); False times the network and NMS on
+            proposals searched beforehand, the part where R-CNN and Fast R-CNN differ.
+    """
     import time
 
     from engine import scenes
 
     items = [scenes.scene("test", index).image for index in range(count)]
-    predict(items[0][None])
+    proposals = [None if search else [selective_search(image)] for image in items]
+    predict(items[0][None], proposals[0])
     times = []
-    for image in items:
+    for image, found in zip(items, proposals):
         started = time.perf_counter()
-        predict(image[None])
+        predict(image[None], found)
         times.append((time.perf_counter() - started) * 1000)
     return float(np.median(times))
-
-
-def box_loss(deltas, labels, targets):
-    """Smooth L1 between the true class's predicted deltas and the targets, objects only (Fast R-CNN eq. 3).
-
-    Args:
-        deltas: (R, classes * 4) class-specific predictions.
-        labels: (R,) int32, 0 background, 1 + class.
-        targets: (R, 4) encode_boxes(..., BOX_SCALE) targets.
-    Returns:
-        Scalar: summed over objects' coordinates, divided by the number of regions.
-    """
-    import tensorflow as tf
-
-    foreground = tf.cast(labels > 0, tf.float32)
-    rows = tf.range(tf.shape(labels)[0])
-    chosen = tf.gather_nd(tf.reshape(deltas, (tf.shape(labels)[0], -1, 4)),
-                          tf.stack([rows, tf.maximum(labels - 1, 0)], axis=1))
-    difference = tf.abs(chosen - targets)
-    smooth = tf.where(difference < 1.0, 0.5 * difference ** 2, difference - 0.5)
-    return tf.reduce_sum(tf.reduce_sum(smooth, 1) * foreground) / tf.cast(tf.shape(labels)[0], tf.float32)
-
-
-def commit_weights(models, relative_path: str, history: list[dict], evaluate, command: str, train_scenes: int,
-                   minutes: float) -> dict:
-    """Store float16 weights under assets/, measure them (evaluate() reloads them), record the manifest line."""
-    from engine import project_weights, scene_detectors, weights_io
-    from engine.registry import PROJECT_ASSETS
-
-    path = PROJECT_ASSETS / relative_path
-    weights_io.save_float16(models, path)
-    scene_detectors.save_history(path, history)
-    figures = evaluate()
-    best = max(history, key=lambda entry: entry["validation_map50"])
-    project_weights.record(
-        relative_path, f"{command} (best of {len(history)} epochs on validation scenes: epoch {best['epoch']}; "
-        f"{train_scenes} training scenes; {minutes:.0f} min on 2 shared CPU cores, proposals included)",
-        f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}; {figures['ms_per_scene']:.0f} ms "
-        "per scene, selective search included")
-    return figures

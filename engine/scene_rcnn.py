@@ -109,24 +109,15 @@ class RCNN:
         """Detections of uint8 (B, SIZE, SIZE, 3) scenes; proposals are searched unless given."""
         images = np.asarray(images, np.uint8)
         proposals = proposals or [scene_proposals.selective_search(image) for image in images]
-        counts = [len(found) for found in proposals]
-        regions = np.concatenate(proposals).astype(np.float32).reshape(-1, 4)
-        indices = np.repeat(np.arange(len(images), dtype=np.int32), counts)
-        probabilities, deltas = [], []
+        regions, indices = scene_proposals.flatten_proposals(proposals)
+        probabilities, deltas = [np.zeros((0, NUM_CLASSES + 1), np.float32)], [np.zeros((0, NUM_CLASSES * 4), np.float32)]
         for start in range(0, len(regions), PREDICT_BATCH):
             batch_probabilities, batch_deltas = self._classifier()(
                 images, regions[start:start + PREDICT_BATCH], indices[start:start + PREDICT_BATCH])
             probabilities.append(batch_probabilities.numpy())
             deltas.append(batch_deltas.numpy())
-        probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, NUM_CLASSES + 1), np.float32)
-        deltas = np.concatenate(deltas) if deltas else np.zeros((0, NUM_CLASSES * 4), np.float32)
-        results, start = [], 0
-        for count in counts:
-            results.append(scene_proposals.detections_from_scores(
-                regions[start:start + count], probabilities[start:start + count], deltas[start:start + count],
-                MIN_SCORE, NMS_IOU, MAX_DETECTIONS))
-            start += count
-        return results
+        return scene_proposals.detections_per_scene(proposals, np.concatenate(probabilities), np.concatenate(deltas),
+                                                    MIN_SCORE, NMS_IOU, MAX_DETECTIONS)
 
 
 def build(weights_path) -> scene_detectors.SceneDetector:
@@ -239,7 +230,8 @@ def _reloaded() -> RCNN:
 
 
 def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:
-    """mAP@0.5 on the test scenes, and the time of one scene at a time (proposals included)."""
+    """mAP@0.5 on the test scenes, and the time of one scene at a time with and without selective search."""
     model = getattr(model, "model", model)
-    figures = scene_detectors.evaluate(model.predict, count)
-    return {**figures, "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes)}
+    return {**scene_detectors.evaluate(model.predict, count),
+            "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
+            "ms_per_scene_without_search": scene_proposals.time_per_scene(model.predict, timed_scenes, search=False)}
