@@ -1,0 +1,138 @@
+"""The two visual question answering models trained here on Sort-of-CLEVR (engine/vqa_data.py).
+
+1. The chapter's model (CNN + LSTM): a CNN encodes the image to one vector, an Embedding + LSTM encodes
+   the question, the two are concatenated and a Dense softmax picks the answer. The chapter puts the
+   softmax right after the concatenation; with that, image and question only add their evidence in
+   the logits and cannot interact ("the shape of the *red* object" needs the question to select part
+   of the image), so one hidden Dense layer sits between them, as in the paper's CNN+MLP baseline.
+2. A Relation Network (Santoro et al., "A simple neural network module for relational reasoning",
+   NeurIPS 2017): the CNN's 5 x 5 feature cells, each with its (x, y) coordinates appended, are the
+   "objects"; every ordered pair (o_i, o_j), with the question encoding, goes through an MLP g; the
+   625 outputs are summed and an MLP f gives the answer: RN(O, q) = f(sum_ij g(o_i, o_j, q)).
+
+Both share the paper's image encoder (4 conv layers of 24 channels, stride 2: 75 -> 38 -> 19 -> 10
+-> 5) and question encoder. Sizes are cut to fit two shared CPU cores (g is 3 x 128, not 4 x 256).
+g's first layer is linear in the concatenation [o_i, o_j, q], so it is computed as
+W_a o_i + W_b o_j + W_q q, each once per object, then broadcast over the pairs: the same function as
+the paper's, at a fraction of the cost. The pairs are averaged rather than summed (the same
+function up to a scale of f's first layer, better conditioned at the start).
+"""
+
+from __future__ import annotations
+
+from engine import vqa_data
+
+CONV_CHANNELS = 24  # the paper's Sort-of-CLEVR CNN: 4 layers of 24 kernels, stride 2
+CONV_LAYERS = 4
+GRID = 5  # 75 px after four stride-2 convolutions ("same" padding): 38, 19, 10, 5
+EMBEDDING_DIM = 32  # word vectors
+QUESTION_DIM = 64  # LSTM units
+CNN_LSTM_HIDDEN = 256  # the chapter model's hidden Dense layer
+G_UNITS = (128, 128, 128)  # RN g: paper 4 x 256, cut for the CPU
+F_UNITS = (128,)  # RN f hidden layers before the softmax (paper: 256, 256)
+DROPOUT = 0.25  # in f, as the paper's dropout before the last layer
+
+TITLES = {"vqa-cnn-lstm": "CNN + LSTM (the chapter's model)", "vqa-relation-network": "Relation Network"}
+
+
+def _image_encoder(name: str):
+    import keras
+    from keras import layers
+
+    image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1)(image)
+    for index in range(CONV_LAYERS):
+        x = layers.Conv2D(CONV_CHANNELS, 3, strides=2, padding="same", name=f"conv{index + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{index + 1}")(x)
+        x = layers.ReLU()(x)
+    return keras.Model(image, x, name=name)
+
+
+def _question_encoder(name: str):
+    import keras
+    from keras import layers
+
+    words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
+    x = layers.Embedding(len(vqa_data.VOCABULARY), EMBEDDING_DIM, mask_zero=True, name="embedding")(words)
+    return keras.Model(words, layers.LSTM(QUESTION_DIM, name="lstm")(x), name=name)
+
+
+def build_cnn_lstm():
+    """image uint8 (B, 75, 75, 3), question int32 (B, MAX_WORDS) -> answer probabilities (B, len(ANSWERS))."""
+    import keras
+    from keras import layers
+
+    image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
+    words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
+    visual = layers.Flatten()(_image_encoder("cnn")(image))
+    question = _question_encoder("question_encoder")(words)
+    merged = layers.Concatenate()([question, visual])
+    hidden = layers.Dense(CNN_LSTM_HIDDEN, activation="relu", name="hidden")(merged)
+    hidden = layers.Dropout(DROPOUT)(hidden)
+    output = layers.Dense(len(vqa_data.ANSWERS), activation="softmax", name="answer")(hidden)
+    return keras.Model([image, words], output, name="vqa_cnn_lstm")
+
+
+def build_relation_network():
+    """image, question -> [answer probabilities (B, len(ANSWERS)), pair weight (B, 25, 25)].
+
+    The pair weight is the L2 norm of g's output for each ordered cell pair: how much that pair
+    contributes to the sum f reads (the page shows the largest).
+    """
+    import keras
+    from keras import layers, ops
+
+    cells = GRID * GRID
+    image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
+    words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
+    features = _image_encoder("cnn")(image)  # (B, 5, 5, 24)
+    objects = layers.Reshape((cells, CONV_CHANNELS))(features)
+    coordinates = ops.convert_to_tensor(_coordinates())  # (25, 2) in [-1, 1], x then y
+    objects = layers.Lambda(lambda o: ops.concatenate(
+        [o, ops.broadcast_to(coordinates[None], (ops.shape(o)[0], cells, 2))], axis=-1), name="add_coordinates")(objects)
+    question = _question_encoder("question_encoder")(words)  # (B, 64)
+    first = layers.Dense(G_UNITS[0], use_bias=False, name="g1_first")(objects)  # W_a o_i
+    second = layers.Dense(G_UNITS[0], use_bias=False, name="g1_second")(objects)  # W_b o_j
+    asked = layers.Dense(G_UNITS[0], name="g1_question")(question)  # W_q q + bias
+    pairs = layers.Lambda(lambda t: ops.relu(t[0][:, :, None, :] + t[1][:, None, :, :] + t[2][:, None, None, :]),
+                          name="g1_pairs")([first, second, asked])  # (B, 25, 25, 128)
+    for index, units in enumerate(G_UNITS[1:], start=2):
+        pairs = layers.Dense(units, activation="relu", name=f"g{index}")(pairs)
+    weight = layers.Lambda(lambda p: ops.sqrt(ops.sum(ops.square(p), axis=-1) + 1e-12), name="pair_weight")(pairs)
+    # The paper sums over pairs; the mean (the sum / 625) is the same function up to f's first weights
+    # and starts f at a sane scale (the raw sum sent the first steps' loss to ~20).
+    summed = layers.Lambda(lambda p: ops.mean(p, axis=(1, 2)), name="sum_pairs")(pairs)
+    x = summed
+    for index, units in enumerate(F_UNITS, start=1):
+        x = layers.Dense(units, activation="relu", name=f"f{index}")(x)
+    x = layers.Dropout(DROPOUT)(x)
+    output = layers.Dense(len(vqa_data.ANSWERS), activation="softmax", name="answer")(x)
+    return keras.Model([image, words], [output, weight], name="vqa_relation_network")
+
+
+def _coordinates():
+    import numpy as np
+
+    steps = np.linspace(-1.0, 1.0, GRID, dtype=np.float32)
+    y, x = np.meshgrid(steps, steps, indexing="ij")
+    return np.stack([x.ravel(), y.ravel()], axis=-1)
+
+
+def build(name: str):
+    if name == "vqa-cnn-lstm":
+        return build_cnn_lstm()
+    if name == "vqa-relation-network":
+        return build_relation_network()
+    raise ValueError(f"No VQA model named {name}; known: {', '.join(TITLES)}.")
+
+
+def probabilities(model, images, tokens, batch_size: int = 256):
+    """Answer probabilities (N, len(ANSWERS)) for uint8 images (N, 75, 75, 3) and int32 tokens, either model."""
+    import numpy as np
+
+    out = []
+    for start in range(0, len(images), batch_size):
+        result = model.predict_on_batch([images[start:start + batch_size].astype(np.float32),
+                                         tokens[start:start + batch_size].astype(np.int32)])
+        out.append(np.asarray(result[0] if isinstance(result, (list, tuple)) else result))
+    return np.concatenate(out)

@@ -1,0 +1,202 @@
+"""Training and evaluating the two VQA models (engine/vqa_models.py) on Sort-of-CLEVR (engine/vqa_data.py).
+
+Both are trained the same way: Adam, batches of BATCH_SIZE (scene, question) pairs drawn at random
+from TRAIN_SCENES pre-generated training scenes and every phrasing of every question (so each kind
+of question is asked equally often: half non-relational, a third relational, a sixth counting);
+an "epoch" is STEPS_PER_EPOCH batches. The best epoch by accuracy on validation scenes is kept;
+test scenes are touched only for the reported figures. Each epoch ends with a float32 checkpoint in
+the cache, so `python -m engine train NAME --resume --epochs N` continues towards N epochs (on a
+machine without the cache, from the committed weights and their history). The optimizer's moments
+are not checkpointed: a resumed run restarts Adam's averages.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import numpy as np
+
+from engine import assets, project_weights, vqa_data, vqa_models, weights_io
+from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.registry import PROJECT_ASSETS
+
+WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/relation_network.npz"}
+DEFAULT_EPOCHS = {"vqa-cnn-lstm": 24, "vqa-relation-network": 12}  # ~10 + ~14 min on 2 shared cores
+CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch checkpoints and logs, outside git
+TRAIN_SCENES = 10_000  # pre-generated once per run (~1.4 ms each)
+STEPS_PER_EPOCH = 200
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3
+CLIP_NORM = 5.0  # global gradient norm clip
+VALIDATION_SCENES = 60  # x 36 questions = 2,160 per epoch, picks the best epoch
+TEST_QUESTIONS_PER_SCENE = len(vqa_data.KINDS) * len(vqa_data.COLOURS)
+
+
+def build(name: str):
+    return vqa_models.build(name)
+
+
+def question_set(split: str, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every canonical (kind, colour) question of scenes start..start+count-1.
+
+    Returns:
+        images uint8 (M, 75, 75, 3) (repeated per question), tokens int32 (M, MAX_WORDS),
+        answers int64 (M,), kinds (M,) indices into KINDS; M = count * 36.
+    """
+    data = vqa_data.scene_set(split, start, count)
+    ids = vqa_data.canonical_question_ids()
+    images = np.repeat(data.images, len(ids), axis=0)
+    tokens = np.tile(vqa_data.QUESTION_TOKENS[ids], (count, 1))
+    answers = data.answers[:, ids].reshape(-1)
+    kinds = np.tile([vqa_data.KINDS.index(vqa_data.QUESTION_TABLE[i].kind) for i in ids], count)
+    return images, tokens, answers, kinds
+
+
+def accuracy_by_type(model, split: str = "test", count: int = vqa_data.TEST_SCENES, start: int = 0) -> dict:
+    """Accuracy per question type and per kind on `count` scenes x 36 questions."""
+    images, tokens, answers, kinds = question_set(split, start, count)
+    correct = vqa_models.probabilities(model, images, tokens).argmax(-1) == answers
+    kind_names = np.array(vqa_data.KINDS)[kinds]
+    types = np.array([vqa_data.KIND_TYPE[kind] for kind in kind_names])
+    figures = {"split": split, "scenes": count, "questions": int(len(answers)), "overall": float(correct.mean())}
+    figures.update({kind_type: float(correct[types == kind_type].mean()) for kind_type in vqa_data.QUESTION_TYPES})
+    figures["by_kind"] = {kind: float(correct[kind_names == kind].mean()) for kind in vqa_data.KINDS}
+    return figures
+
+
+def _train_step_function(model, optimizer):
+    import keras
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+    signature = [tf.TensorSpec([None, vqa_data.SIZE, vqa_data.SIZE, 3], tf.float32),
+                 tf.TensorSpec([None, vqa_data.MAX_WORDS], tf.int32), tf.TensorSpec([None], tf.int64)]
+
+    @tf.function(input_signature=signature)  # traced once: one graph for the whole run
+    def step(images, tokens, answers):
+        with tf.GradientTape() as tape:
+            output = model([images, tokens], training=True)
+            probabilities = output[0] if isinstance(output, (list, tuple)) else output
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(answers, probabilities))
+        gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), CLIP_NORM)
+        optimizer.apply_gradients(zip(gradients, variables))
+        correct = tf.reduce_sum(tf.cast(tf.argmax(probabilities, -1) == answers, tf.float32))
+        return loss, correct
+
+    return step
+
+
+def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
+          should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
+          train_scenes: int = TRAIN_SCENES, output: pathlib.Path | None = None, resume: bool = False) -> dict:
+    """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it.
+
+    Args:
+        epochs: total epochs (default DEFAULT_EPOCHS[name]), each STEPS_PER_EPOCH batches.
+        resume: continue towards `epochs` from the last checkpoint in the cache or, without one, from
+            the committed weights and their history (assets/vqa/).
+        max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
+        train_scenes: how many training scenes to pre-generate.
+        output: where the float16 weights go (default: the committed file under assets/).
+    Returns:
+        Per-epoch history and the test figures of the best epoch, as measured.
+    """
+    import keras
+
+    if name not in WEIGHTS:
+        raise ValueError(f"No VQA model named {name}.")
+    epochs = epochs or DEFAULT_EPOCHS[name]
+    on_progress(0.0, f"{name}: generating {train_scenes} training scenes")
+    data = vqa_data.scene_set("train", 0, train_scenes)
+    validation = question_set("validation", 0, VALIDATION_SCENES)
+    model = build(name)
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    checkpoint_dir = CHECKPOINTS / name
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    log_path = checkpoint_dir / "history.json"
+    committed = PROJECT_ASSETS / WEIGHTS[name]
+    if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
+        for checkpoint in ("last.npz", "best.npz"):  # seed the cache from the committed state
+            (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
+        log_path.write_text(_history_path(name).read_text())
+    if not resume and max_batches is None:
+        log_path.unlink(missing_ok=True)
+    history = json.loads(log_path.read_text()) if resume and log_path.exists() and max_batches is None else []
+    step = _train_step_function(model, optimizer)
+    if history:
+        weights_io.load_float16(model, checkpoint_dir / "last.npz")
+    rng = np.random.default_rng(seed + len(history))
+    for epoch in range(len(history), epochs):
+        started = time.perf_counter()
+        total_loss, total_correct, seen = 0.0, 0.0, 0
+        batches = STEPS_PER_EPOCH if max_batches is None else min(max_batches, STEPS_PER_EPOCH)
+        for batch in range(batches):
+            if should_stop():
+                break
+            scenes = rng.integers(0, train_scenes, BATCH_SIZE)
+            questions = rng.integers(0, len(vqa_data.QUESTION_TABLE), BATCH_SIZE)
+            loss, correct = step(data.images[scenes].astype(np.float32), vqa_data.QUESTION_TOKENS[questions],
+                                 data.answers[scenes, questions])
+            total_loss += float(loss) * BATCH_SIZE
+            total_correct += float(correct)
+            seen += BATCH_SIZE
+            if batch % 25 == 0:
+                on_progress((epoch + batch / batches) / epochs,
+                            f"{name} epoch {epoch + 1}/{epochs}, batch {batch}/{batches}, "
+                            f"loss {total_loss / seen:.4f}, train accuracy {total_correct / seen:.4f}")
+        if should_stop() or seen == 0:
+            break
+        images, tokens, answers, _ = validation
+        valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
+        history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
+                        "validation_accuracy": valid, "seconds": time.perf_counter() - started})
+        on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
+                    f"validation accuracy {valid:.4f}", history[-1])
+        if max_batches is not None:
+            continue
+        weights_io.save_float16(model, checkpoint_dir / "last.npz", dtype=np.float32)
+        if valid >= max(entry["validation_accuracy"] for entry in history):
+            weights_io.save_float16(model, checkpoint_dir / "best.npz")
+        log_path.write_text(json.dumps(history, indent=1))
+    if max_batches is not None:
+        return {"name": name, "history": history}
+    return {"name": name, "history": history, **finalize(name, output)}
+
+
+def finalize(name: str, output: pathlib.Path | None = None) -> dict:
+    """Measure the best checkpoint as stored in float16, copy it under assets/ and record it."""
+    checkpoint_dir = CHECKPOINTS / name
+    history = json.loads((checkpoint_dir / "history.json").read_text())
+    best = build(name)
+    weights_io.load_float16(best, checkpoint_dir / "best.npz")
+    figures = accuracy_by_type(best)  # on the float16 weights we commit, not the float32 ones
+    target = output or PROJECT_ASSETS / WEIGHTS[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes((checkpoint_dir / "best.npz").read_bytes())
+    if output is None:
+        _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
+        best_epoch = max(history, key=lambda entry: entry["validation_accuracy"])
+        project_weights.record(
+            WEIGHTS[name], f"python -m engine train {name} --epochs {len(history)} (best of {len(history)} "
+            f"epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions on validation: epoch {best_epoch['epoch']}; "
+            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
+            metric_text(figures))
+    return figures
+
+
+def metric_text(figures: dict) -> str:
+    return (f"Sort-of-CLEVR test ({figures['scenes']} scenes, {figures['questions']} questions): "
+            f"non-relational {figures['non-relational']:.4f}, relational {figures['relational']:.4f}, "
+            f"counting {figures['counting']:.4f}")
+
+
+def _history_path(name: str) -> pathlib.Path:
+    return (PROJECT_ASSETS / WEIGHTS[name]).with_suffix(".history.json")
+
+
+def history(name: str) -> list[dict]:
+    """The committed training curve (per epoch), or [] before the first training."""
+    path = _history_path(name)
+    return json.loads(path.read_text()) if path.exists() else []
