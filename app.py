@@ -25,6 +25,9 @@ PAGES = {
     "Text": [
         st.Page("pages/text.py", title="Text sentiment", icon=":material/reviews:"),
     ],
+    "Images and text": [
+        st.Page("pages/vqa.py", title="Visual question answering", icon=":material/quiz:"),
+    ],
     "Building blocks": [
         st.Page("pages/convolutions.py", title="Convolution types", icon=":material/grid_on:"),
         st.Page("pages/capsules.py", title="Capsule networks", icon=":material/bubble_chart:"),

@@ -50,6 +50,10 @@ SECTIONS = [
      "A CapsNet with routing by agreement (Sabour et al. 2017) trained here on MNIST: capsule lengths, "
      "coupling coefficients over the routing iterations, reconstructions, the 16-dimension perturbation "
      "sliders, and a CNN of similar size side by side.", "pages/capsules.py"),
+    ("Answering questions about images (visual question answering)",
+     "The chapter's CNN + LSTM model and a Relation Network (Santoro et al. 2017), trained here on generated "
+     "Sort-of-CLEVR scenes: type a question about a scene you generate or compose, see both answers with "
+     "their probabilities, the exact answer and which object pairs weighed most.", "pages/vqa.py"),
 ]
 for section, summary, page in SECTIONS:
     with st.container(border=True):
