@@ -10,6 +10,7 @@ run: setup
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: setup dev
+	$(PY) -m engine assets fetch  # the tests need the training data too: here a failed fetch stops
 	$(PY) -m pytest
 
 bench: setup dev
@@ -30,8 +31,11 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 # Already-present files are checked (SHA-256) and kept: no network needed the second time.
+# The app needs the model files; the data files (MNIST, Fashion-MNIST from Debian's archive, tweets)
+# feed training and the generated scenes, so a machine without apt-get still starts the app.
 assets: $(VENV)/.installed
-	$(PY) -m engine assets fetch
+	$(PY) -m engine assets fetch --group models
+	-$(PY) -m engine assets fetch --group data
 
 clean:
 	rm -rf $(VENV)
