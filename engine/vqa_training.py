@@ -90,7 +90,8 @@ def _train_step_function(model, optimizer):
 
 def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
           should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
-          train_scenes: int = TRAIN_SCENES, output: pathlib.Path | None = None, resume: bool = False) -> dict:
+          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
+          output: pathlib.Path | None = None, resume: bool = False) -> dict:
     """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it.
 
     Args:
@@ -99,6 +100,7 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
             the committed weights and their history (assets/vqa/).
         max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
         train_scenes: how many training scenes to pre-generate.
+        validation_scenes: validation scenes (x 36 questions) measured after each epoch.
         output: where the float16 weights go (default: the committed file under assets/).
     Returns:
         Per-epoch history and the test figures of the best epoch, as measured.
@@ -110,7 +112,7 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     epochs = epochs or DEFAULT_EPOCHS[name]
     on_progress(0.0, f"{name}: generating {train_scenes} training scenes")
     data = vqa_data.scene_set("train", 0, train_scenes)
-    validation = question_set("validation", 0, VALIDATION_SCENES)
+    validation = question_set("validation", 0, validation_scenes)
     model = build(name)
     optimizer = keras.optimizers.Adam(LEARNING_RATE)
     checkpoint_dir = CHECKPOINTS / name

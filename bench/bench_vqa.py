@@ -1,0 +1,45 @@
+"""VQA: answers per second (one question at a time, and batched) and training time per epoch, both models.
+
+Speed does not depend on the weights' values, so fresh models are timed (no committed weights needed).
+The per-epoch figure is measured on a few training steps and scaled to STEPS_PER_EPOCH; the committed
+histories (assets/vqa/*.history.json) give the real epochs of the last training, when present.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from bench.timing import median_ms
+from engine import vqa, vqa_data, vqa_models, vqa_training
+
+BATCH = 64
+TIMED_STEPS = 10
+
+
+def main() -> None:
+    data = vqa_data.scene_set("test", 0, BATCH)
+    questions = np.arange(BATCH) % len(vqa_data.QUESTION_TABLE)
+    tokens = vqa_data.QUESTION_TOKENS[questions]
+    rows = []
+    for name in vqa.MODELS:
+        model = vqa_models.build(name)
+        one = median_ms(lambda: vqa.ask(name, model, data.images[0], vqa_data.EXAMPLES[3]), repeats=20, warmup=2)
+        batched = median_ms(lambda: vqa_models.probabilities(model, data.images, tokens, BATCH), repeats=5, warmup=1)
+        step = vqa_training._train_step_function(model, __import__("keras").optimizers.Adam(1e-3))
+        arguments = (data.images.astype(np.float32), tokens, data.answers[np.arange(BATCH), questions])
+        step(*arguments)  # trace once
+        started = time.perf_counter()
+        for _ in range(TIMED_STEPS):
+            step(*arguments)
+        per_step = (time.perf_counter() - started) / TIMED_STEPS
+        history = vqa_training.history(name)
+        recorded = (f", last training {np.median([e['seconds'] for e in history]):.0f} s per epoch (median of "
+                    f"{len(history)})") if history else ""
+        rows.append((name, 1000 / one, BATCH / batched * 1000, per_step * vqa_training.STEPS_PER_EPOCH, recorded))
+    base = rows[0][1]
+    for name, single, batched, epoch, recorded in rows:
+        print(f"  {name:<22} {single:7.1f} answers/s one at a time (x{single / base:4.2f} of the CNN + LSTM), "
+              f"{batched:7.0f} answers/s in batches of {BATCH}; training ~{epoch:.0f} s per epoch "
+              f"({vqa_training.STEPS_PER_EPOCH} x {BATCH}){recorded}")
