@@ -20,8 +20,14 @@ WAYS = ("frame_cnn", "cnn_rnn", "conv3d", "features_rnn", "features_mlp", "conv3
 
 def _build(spec: registry.ModelSpec, source: registry.WeightSource):
     from engine import features, project_weights, video_models, weights_io
+    from engine.errors import ModelUnavailable
 
-    ways = video_models.build_all(registry.load(features.DEFAULT_MODEL).model)
+    # Built here, not through registry.load: that holds the registry's lock while this builder runs.
+    feature_spec = registry.get_spec(features.DEFAULT_MODEL)
+    feature_source = registry.available_source(feature_spec)
+    if feature_source is None:
+        raise ModelUnavailable(f"{feature_spec.title} is not fetched; run `python -m engine assets fetch`.")
+    ways = video_models.build_all(feature_spec.builder(feature_spec, feature_source))
     for way in video_models.WAYS:
         weights_io.load_float16(ways.trained_parts(way), project_weights.verified(f"video/{way}.npz"))
     return ways

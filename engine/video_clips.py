@@ -180,7 +180,8 @@ def clip(split: str, index: int) -> Clip:
             objects.append((item, centres, np.full(FRAMES, item_side), np.full(FRAMES, rng.uniform(-15, 15))))
     else:  # one clothing item, drifting
         clothes = _clothes(split)
-        item = _crop(clothes[rng.integers(len(clothes))])
+        # Clothing images are mostly mid-grey fabric: doubled and capped, the item reads as a solid shape.
+        item = _crop(np.minimum(clothes[rng.integers(len(clothes))].astype(np.uint16) * 2, 255).astype(np.uint8))
         centres, _ = _drift(rng, side)
         objects.append((item, centres, sides, np.zeros(FRAMES)))
     colours = [_colour(background, rng) for _ in objects]

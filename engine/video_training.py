@@ -27,7 +27,7 @@ VALIDATION_CLIPS = 200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 EPOCHS = {  # per way: as many as the CPU budget (about 25 minutes for all six) allows
-    "frame_cnn": 3, "cnn_rnn": 5, "conv3d": 6, "conv3d_rnn": 10, "features_rnn": 8, "features_mlp": 8}
+    "frame_cnn": 4, "cnn_rnn": 10, "conv3d": 10, "conv3d_rnn": 10, "features_rnn": 15, "features_mlp": 20}
 FRAME_STRIDE = 2  # way 1 trains on every 2nd frame: neighbouring frames add little but time
 ASSET_DIR = "video"
 TABLE_FILE = f"{ASSET_DIR}/table.json"
