@@ -299,3 +299,43 @@ def time_per_scene(predict, count: int = 20, search: bool = True) -> float:
         predict(image[None], found)
         times.append((time.perf_counter() - started) * 1000)
     return float(np.median(times))
+
+
+def box_loss(deltas, labels, targets):
+    """Smooth L1 between the true class's predicted deltas and the targets, objects only (Fast R-CNN eq. 3).
+
+    Args:
+        deltas: (R, classes * 4) class-specific predictions.
+        labels: (R,) int32, 0 background, 1 + class.
+        targets: (R, 4) encode_boxes(..., BOX_SCALE) targets.
+    Returns:
+        Scalar: summed over objects' coordinates, divided by the number of regions.
+    """
+    import tensorflow as tf
+
+    foreground = tf.cast(labels > 0, tf.float32)
+    rows = tf.range(tf.shape(labels)[0])
+    chosen = tf.gather_nd(tf.reshape(deltas, (tf.shape(labels)[0], -1, 4)),
+                          tf.stack([rows, tf.maximum(labels - 1, 0)], axis=1))
+    difference = tf.abs(chosen - targets)
+    smooth = tf.where(difference < 1.0, 0.5 * difference ** 2, difference - 0.5)
+    return tf.reduce_sum(tf.reduce_sum(smooth, 1) * foreground) / tf.cast(tf.shape(labels)[0], tf.float32)
+
+
+def commit_weights(models, relative_path: str, history: list[dict], evaluate, command: str, train_scenes: int,
+                   minutes: float) -> dict:
+    """Store float16 weights under assets/, measure them (evaluate() reloads them), record the manifest line."""
+    from engine import project_weights, scene_detectors, weights_io
+    from engine.registry import PROJECT_ASSETS
+
+    path = PROJECT_ASSETS / relative_path
+    weights_io.save_float16(models, path)
+    scene_detectors.save_history(path, history)
+    figures = evaluate()
+    best = max(history, key=lambda entry: entry["validation_map50"])
+    project_weights.record(
+        relative_path, f"{command} (best of {len(history)} epochs on validation scenes: epoch {best['epoch']}; "
+        f"{train_scenes} training scenes; {minutes:.0f} min on 2 shared CPU cores, proposals included)",
+        f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}; {figures['ms_per_scene']:.0f} ms per "
+        f"scene with selective search, {figures['ms_per_scene_without_search']:.0f} ms without")
+    return figures
