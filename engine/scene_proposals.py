@@ -11,6 +11,11 @@ Faster R-CNN (Ren et al., NeurIPS 2015) keep the same parameterization, for prop
 `encode_boxes` / `decode_boxes` accept numpy arrays or TensorFlow tensors (the same formulas; the
 result has the input's kind), so targets can be made in numpy and decoded inside a graph.
 
+Also here, so R-CNN (engine/scene_rcnn.py) and Fast R-CNN (engine/scene_fast_rcnn.py) differ only
+in how they score a region: selective search proposals (cached for the training scenes), labelling
+and sampling of training regions by IoU, the smooth L1 box loss, per-class NMS of the outputs,
+validation mAP, timing, and storing + recording the trained weights.
+
 Boxes are corner form x0, y0, x1, y1 in scene pixels (engine/boxes.py).
 """
 

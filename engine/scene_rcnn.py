@@ -160,9 +160,9 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         validation_scenes: validation scenes 0 .. validation_scenes - 1 pick the best epoch.
         max_steps: stop each epoch after this many steps (smoke tests).
         commit: write the float16 weights under assets/, their history and manifest line, measured on
-            the test scenes (False: return the trained model's figures only).
+            the test scenes (False: return the history only).
     Returns:
-        {"history": per-epoch figures, and with commit the test figures of the saved weights}.
+        {"history": per-epoch figures, "minutes", and with commit the test figures of the saved weights}.
     """
     import keras
     import tensorflow as tf
@@ -202,13 +202,13 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
                             f"loss: classes {totals[0] / done:.4f}, boxes {totals[1] / done:.4f}")
         if done == 0:
             break
-        figures = {"map50": scene_proposals.validation_map(model.predict, validation)}
+        validation_map = scene_proposals.validation_map(model.predict, validation)
         history.append({"epoch": epoch + 1, "class_loss": totals[0] / done, "box_loss": totals[1] / done,
-                        "validation_map50": figures["map50"], "seconds": time.perf_counter() - epoch_started})
-        on_progress((epoch + 1) / epochs, f"R-CNN epoch {epoch + 1}: validation mAP@0.5 {figures['map50']:.4f}",
+                        "validation_map50": validation_map, "seconds": time.perf_counter() - epoch_started})
+        on_progress((epoch + 1) / epochs, f"R-CNN epoch {epoch + 1}: validation mAP@0.5 {validation_map:.4f}",
                     history[-1])
-        if figures["map50"] > best_map:
-            best_map, best_weights = figures["map50"], [variable.numpy() for variable in model.network.weights]
+        if validation_map > best_map:
+            best_map, best_weights = validation_map, [variable.numpy() for variable in model.network.weights]
         if should_stop():
             break
     if best_weights is not None:
