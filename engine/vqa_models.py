@@ -26,6 +26,7 @@ CONV_CHANNELS = 24  # the paper's Sort-of-CLEVR CNN: 4 layers of 24 kernels, str
 CONV_LAYERS = 4
 GRID = 5  # 75 px after four stride-2 convolutions ("same" padding): 38, 19, 10, 5
 EMBEDDING_DIM = 32  # word vectors
+EMBEDDING_INIT = 1.0  # std of the initial word vectors: distinct colour words from the first step (Keras: U(-0.05, 0.05))
 QUESTION_DIM = 64  # LSTM units
 CNN_LSTM_HIDDEN = 256  # the chapter model's hidden Dense layer
 G_UNITS = (128, 128, 128)  # RN g: paper 4 x 256, cut for the CPU
@@ -53,47 +54,58 @@ def _question_encoder(name: str):
     from keras import layers
 
     words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
-    x = layers.Embedding(len(vqa_data.VOCABULARY), EMBEDDING_DIM, mask_zero=True, name="embedding")(words)
+    x = layers.Embedding(len(vqa_data.VOCABULARY), EMBEDDING_DIM, mask_zero=True, name="embedding",
+                         embeddings_initializer=keras.initializers.RandomNormal(stddev=EMBEDDING_INIT))(words)
     return keras.Model(words, layers.LSTM(QUESTION_DIM, name="lstm")(x), name=name)
 
 
 def build_cnn_lstm():
-    """image uint8 (B, 75, 75, 3), question int32 (B, MAX_WORDS) -> answer probabilities (B, len(ANSWERS))."""
+    """image uint8 (B, 75, 75, 3), question int32 (B, MAX_WORDS) -> answer probabilities (B, len(ANSWERS)).
+
+    Three parts (nested models, found by name): "visual" (CNN -> one vector), "question_encoder"
+    (Embedding + LSTM) and "head" (concatenate -> hidden Dense -> softmax); training runs the CNN
+    once per image and the head once per question.
+    """
     import keras
     from keras import layers
 
     image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
-    words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
-    visual = layers.Flatten()(_image_encoder("cnn")(image))
-    question = _question_encoder("question_encoder")(words)
-    merged = layers.Concatenate()([question, visual])
+    visual = keras.Model(image, layers.Flatten()(_image_encoder("cnn")(image)), name="visual")
+    question_encoder = _question_encoder("question_encoder")
+    visual_in = keras.Input((GRID * GRID * CONV_CHANNELS,), name="visual_vector")
+    question_in = keras.Input((QUESTION_DIM,), name="question_vector")
+    merged = layers.Concatenate()([question_in, visual_in])
     hidden = layers.Dense(CNN_LSTM_HIDDEN, activation="relu", name="hidden")(merged)
     hidden = layers.Dropout(DROPOUT)(hidden)
     output = layers.Dense(len(vqa_data.ANSWERS), activation="softmax", name="answer")(hidden)
-    return keras.Model([image, words], output, name="vqa_cnn_lstm")
+    head = keras.Model([visual_in, question_in], output, name="head")
+    return _assemble(visual, question_encoder, head, "vqa_cnn_lstm")
 
 
 def build_relation_network():
     """image, question -> [answer probabilities (B, len(ANSWERS)), pair weight (B, 25, 25)].
 
     The pair weight is the L2 norm of g's output for each ordered cell pair: how much that pair
-    contributes to the sum f reads (the page shows the largest).
+    contributes to the sum f reads (the page shows the largest). Parts as in `build_cnn_lstm`:
+    "visual" gives the 25 objects (cells + coordinates), "head" is g, the sum and f.
     """
     import keras
     from keras import layers, ops
 
     cells = GRID * GRID
     image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
-    words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
-    features = _image_encoder("cnn")(image)  # (B, 5, 5, 24)
-    objects = layers.Reshape((cells, CONV_CHANNELS))(features)
+    objects = layers.Reshape((cells, CONV_CHANNELS))(_image_encoder("cnn")(image))  # (B, 25, 24)
     coordinates = ops.convert_to_tensor(_coordinates())  # (25, 2) in [-1, 1], x then y
     objects = layers.Lambda(lambda o: ops.concatenate(
         [o, ops.broadcast_to(coordinates[None], (ops.shape(o)[0], cells, 2))], axis=-1), name="add_coordinates")(objects)
-    question = _question_encoder("question_encoder")(words)  # (B, 64)
-    first = layers.Dense(G_UNITS[0], use_bias=False, name="g1_first")(objects)  # W_a o_i
-    second = layers.Dense(G_UNITS[0], use_bias=False, name="g1_second")(objects)  # W_b o_j
-    asked = layers.Dense(G_UNITS[0], name="g1_question")(question)  # W_q q + bias
+    visual = keras.Model(image, objects, name="visual")
+    question_encoder = _question_encoder("question_encoder")
+
+    objects_in = keras.Input((cells, CONV_CHANNELS + 2), name="objects")
+    question_in = keras.Input((QUESTION_DIM,), name="question_vector")
+    first = layers.Dense(G_UNITS[0], use_bias=False, name="g1_first")(objects_in)  # W_a o_i
+    second = layers.Dense(G_UNITS[0], use_bias=False, name="g1_second")(objects_in)  # W_b o_j
+    asked = layers.Dense(G_UNITS[0], name="g1_question")(question_in)  # W_q q + bias
     pairs = layers.Lambda(lambda t: ops.relu(t[0][:, :, None, :] + t[1][:, None, :, :] + t[2][:, None, None, :]),
                           name="g1_pairs")([first, second, asked])  # (B, 25, 25, 128)
     for index, units in enumerate(G_UNITS[1:], start=2):
@@ -101,13 +113,21 @@ def build_relation_network():
     weight = layers.Lambda(lambda p: ops.sqrt(ops.sum(ops.square(p), axis=-1) + 1e-12), name="pair_weight")(pairs)
     # The paper sums over pairs; the mean (the sum / 625) is the same function up to f's first weights
     # and starts f at a sane scale (the raw sum sent the first steps' loss to ~20).
-    summed = layers.Lambda(lambda p: ops.mean(p, axis=(1, 2)), name="sum_pairs")(pairs)
-    x = summed
+    x = layers.Lambda(lambda p: ops.mean(p, axis=(1, 2)), name="sum_pairs")(pairs)
     for index, units in enumerate(F_UNITS, start=1):
         x = layers.Dense(units, activation="relu", name=f"f{index}")(x)
     x = layers.Dropout(DROPOUT)(x)
     output = layers.Dense(len(vqa_data.ANSWERS), activation="softmax", name="answer")(x)
-    return keras.Model([image, words], [output, weight], name="vqa_relation_network")
+    head = keras.Model([objects_in, question_in], [output, weight], name="head")
+    return _assemble(visual, question_encoder, head, "vqa_relation_network")
+
+
+def _assemble(visual, question_encoder, head, name: str):
+    import keras
+
+    image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
+    words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
+    return keras.Model([image, words], head([visual(image), question_encoder(words)]), name=name)
 
 
 def _coordinates():

