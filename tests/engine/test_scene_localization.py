@@ -1,0 +1,49 @@
+"""Classification + localization on single-object scenes: the trade-off of L = a*Lc + (1-a)*Lr."""
+
+import numpy as np
+import pytest
+
+from engine import registry, scene_localization, scenes
+from engine.errors import InvalidInput
+
+# accuracy and mean box IoU of the committed weights on single-object test scenes 0..99, as measured
+MEASURED_100 = {0.1: {"accuracy": 0.76, "mean_iou": 0.6010}, 0.5: {"accuracy": 0.44, "mean_iou": 0.3601},
+                0.9: {"accuracy": 0.14, "mean_iou": 0.2490}}
+MARGIN = 0.01
+
+
+def test_box_targets_round_trip_and_paired_iou():
+    boxes = np.array([[10, 20, 40, 80], [0, 0, 96, 96]], np.float32)
+    targets = scene_localization.box_targets(boxes)
+    np.testing.assert_allclose(targets[0], [25 / 96, 50 / 96, 30 / 96, 60 / 96], rtol=1e-6)
+    np.testing.assert_allclose(scene_localization.corner_boxes(targets), boxes, atol=1e-4)
+    shifted = boxes + [15, 0, 15, 0]
+    np.testing.assert_allclose(scene_localization.paired_iou(boxes, shifted), [15 * 60 / (45 * 60), 81 / 111],
+                               rtol=1e-6)
+
+
+def test_bad_alpha_and_unknown_weight_file_are_refused():
+    with pytest.raises(InvalidInput, match="between 0 and 1"):
+        scene_localization.train(alpha=1.5, epochs=1, max_batches=1)
+    with pytest.raises(InvalidInput, match="classloc_a0.1.npz"):
+        scene_localization.alpha_of("yolo.npz")
+
+
+@pytest.mark.parametrize("alpha", scene_localization.ALPHAS)
+def test_committed_weights_reach_their_figures_on_100_test_scenes(alpha):
+    model = registry.load(f"classloc-a{alpha}").model
+    assert model.alpha == alpha
+    figures = scene_localization.evaluate_model(model, 100)
+    assert figures["accuracy"] >= MEASURED_100[alpha]["accuracy"] - MARGIN
+    assert figures["mean_iou"] >= MEASURED_100[alpha]["mean_iou"] - MARGIN
+    found = model.predict(scenes.scene("test", 0, single=True).image[None])[0]
+    assert len(found.boxes) == 1 and 0 <= found.scores[0] <= 1
+    assert np.all(found.boxes >= 0) and np.all(found.boxes <= scenes.SIZE)
+
+
+def test_tradeoff_table_reads_the_stored_figures():
+    rows = scene_localization.tradeoff_table()
+    assert [row["a"] for row in rows] == list(scene_localization.ALPHAS)
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1 and 0 <= row["mean_iou"] <= 1 and row["scenes"] == scenes.TEST_SCENES
+        assert f"{row['accuracy']:.4f}" in row["metric"]  # the manifest line agrees with the history file
