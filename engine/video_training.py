@@ -180,6 +180,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
                      "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2),
                      "weights_bytes": path.stat().st_size})
         report(1.0, f"{way}: test accuracy {rows[-1]['accuracy']:.4f}")
+    rows.sort(key=lambda row: video_models.WAYS.index(row["way"]))  # trained 1, 2, 3, 6, 4, 5; shown 1..6
     table = {"train_clips": int(len(train_set.labels)), "validation_clips": int(len(validation_set.labels)),
              "test_clips": int(len(test_set.labels)), "frames": video_clips.FRAMES, "size": video_clips.SIZE,
              "classes": list(video_clips.CLASSES), "rows": rows}
