@@ -22,6 +22,9 @@ PAGES = {
         st.Page("pages/deepdream.py", title="DeepDream", icon=":material/cloud:"),
         st.Page("pages/learned.py", title="What the network learned", icon=":material/visibility:"),
     ],
+    "Video": [
+        st.Page("pages/video.py", title="Video classification", icon=":material/movie:"),
+    ],
     "Text": [
         st.Page("pages/text.py", title="Text sentiment", icon=":material/reviews:"),
     ],

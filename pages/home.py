@@ -54,6 +54,10 @@ SECTIONS = [
      "The chapter's CNN + LSTM model and a Relation Network (Santoro et al. 2017), trained here on generated "
      "Sort-of-CLEVR scenes: type a question about a scene you generate or compose, see both answers with "
      "their probabilities, the exact answer and which object pairs weighed most.", "pages/vqa.py"),
+    ("Classifying videos with pretrained nets in six different ways",
+     "Per-frame CNN + vote, CNN -> GRU, 3D ConvNet, frozen ImageNet features -> GRU / MLP and 3D-CNN "
+     "features -> GRU, all trained here on the same generated clips and measured side by side; upload a "
+     "video for the six guesses and a per-frame ImageNet timeline.", "pages/video.py"),
 ]
 for section, summary, page in SECTIONS:
     with st.container(border=True):

@@ -1,0 +1,26 @@
+"""In a real browser: the video page shows the six ways' table; an uploaded video gets six predictions."""
+
+import cv2
+import numpy as np
+
+from tests.conftest import SAMPLES
+
+
+def test_upload_a_video_and_see_six_predictions(page, server_url, tmp_path):
+    cat = cv2.resize(cv2.imread(str(SAMPLES / "chelsea.jpg")), (320, 224))
+    path = tmp_path / "cat.webm"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP90"), 10, (320, 224))
+    for shift in range(20):
+        writer.write(np.roll(cat, shift * 3, axis=1))
+    writer.release()
+    page.goto(f"{server_url}/video")
+    page.get_by_text("Measured side by side").wait_for()
+    page.get_by_text("upload a video").click()
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.get_by_text("The six ways on your video").wait_for()
+    page.get_by_text("ImageNet majority").wait_for()
+    table = page.locator("table").last
+    for number in range(1, 7):  # one row per way, titled "1. ...", ..., "6. ..."
+        assert table.get_by_text(f"{number}. ", exact=False).count() >= 1
+    assert page.locator("video").count() >= 1
+    page.get_by_text("Device:").wait_for()
