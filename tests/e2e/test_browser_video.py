@@ -22,5 +22,7 @@ def test_upload_a_video_and_see_six_predictions(page, server_url, tmp_path):
     table = page.locator("table").last
     for number in range(1, 7):  # one row per way, titled "1. ...", ..., "6. ..."
         assert table.get_by_text(f"{number}. ", exact=False).count() >= 1
-    assert page.locator("video").count() >= 1
+    page.locator("video").first.wait_for()
+    # The browser read the video's header: it is a format it plays (VP9 WebM), not just an element.
+    page.wait_for_function("Array.from(document.querySelectorAll('video')).every(v => v.readyState >= 1)")
     page.get_by_text("Device:").wait_for()
