@@ -28,8 +28,10 @@ def _build(spec: registry.ModelSpec, source: registry.WeightSource):
     if feature_source is None:
         raise ModelUnavailable(f"{feature_spec.title} is not fetched; run `python -m engine assets fetch`.")
     ways = video_models.build_all(feature_spec.builder(feature_spec, feature_source))
+    blank = np.zeros((1, video_clips.FRAMES, video_clips.SIZE, video_clips.SIZE, 3), np.uint8)
     for way in video_models.WAYS:
         weights_io.load_float16(ways.trained_parts(way), project_weights.verified(f"video/{way}.npz"))
+        video_models.predict(ways, way, blank)  # traced now, so the first clip's timings are the model's own
     return ways
 
 
