@@ -43,7 +43,7 @@ def show_comparison(table: dict) -> None:
 
 
 def clip_movie(frames: np.ndarray) -> bytes:
-    """A generated clip as an enlarged VP9 WebM, 8 frames per second, for st.video."""
+    """A generated clip as an enlarged WebM (VP8), 8 frames per second, for st.video."""
     large = np.stack([cv2.resize(frame, None, fx=ENLARGE, fy=ENLARGE, interpolation=cv2.INTER_NEAREST)
                       for frame in frames])
     return video_io.write_webm(large, 8.0)

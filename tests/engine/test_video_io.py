@@ -39,12 +39,16 @@ def test_webm_round_trip_and_pass_through(tmp_path):
     data = video_io.write_webm(frames, 12.0)
     assert data[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a Matroska / WebM file
     video = video_io.decode(data, "clip.webm", samples=12)
-    assert video.frame_count == 12 and video.codec.upper().startswith("VP9")
+    assert video.frame_count == 12 and video.codec.upper().startswith("VP8")
     playable, mime = video_io.browser_playable(data, "clip.webm")
-    assert playable is data and mime == "video/webm"  # already VP9: not transcoded again
+    assert playable is data and mime == "video/webm"  # already VP8: not transcoded again
     avi = write_video(tmp_path / "ramp.avi", 10)
     playable, mime = video_io.browser_playable(avi, "ramp.avi")
-    assert mime == "video/webm" and video_io.decode(playable, "again.webm").frame_count == 10
+    again = video_io.decode(playable, "again.webm")
+    assert mime == "video/webm" and again.frame_count == 5 and again.fps == 12.5  # 25 fps thinned to every 2nd
+    fast = write_video(tmp_path / "fast.avi", 60, fps=60.0, size=(800, 400))  # 60 fps, 800 px: thinned, shrunk
+    again = video_io.decode(video_io.browser_playable(fast, "fast.avi")[0], "thinned.webm")
+    assert again.frame_count == 15 and (again.width, again.height) == (360, 180)
 
 
 def test_bad_videos_get_clear_errors(tmp_path):
