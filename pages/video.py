@@ -6,7 +6,7 @@ from engine import classification, video, video_clips, video_io, video_training
 from ui.errors import user_errors
 from ui.models import get_model
 from ui.shell import ensure_app_shell
-from ui.video import clip_movie, clip_strip, predictions_table, show_comparison, timeline_chart
+from ui.video import browser_playable, clip_movie, clip_strip, predictions_table, show_comparison, timeline_chart
 
 ensure_app_shell()
 st.title("Video classification, six ways")
@@ -60,7 +60,7 @@ with user_errors():
     classifier = get_model(classification.DEFAULT_MODEL)
     with st.spinner("Decoding and classifying..."):
         analysis = video.analyse(data, uploaded.name, ways, classifier, samples)
-        playable, mime = video_io.browser_playable(data, uploaded.name)
+        playable, mime = browser_playable(data, uploaded.name)
 found = analysis.video
 left, right = st.columns([1, 1])
 left.video(playable, format=mime)

@@ -72,3 +72,9 @@ def timeline_chart(timeline: video_io.Timeline):
                        title=f"Per-frame ImageNet top-1 ({timeline.model}); majority: {timeline.majority}")
     chart.update_traces(marker={"size": 12})
     return chart
+
+
+@st.cache_data(max_entries=4, show_spinner="Preparing the video for the browser...")
+def browser_playable(data: bytes, filename: str) -> tuple[bytes, str]:
+    """`video_io.browser_playable`, remembered: moving a slider must not transcode the upload again."""
+    return video_io.browser_playable(data, filename)
