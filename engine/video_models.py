@@ -195,20 +195,14 @@ class SixWays:
         return [getattr(self, way)]
 
     def parameters(self, way: str) -> dict:
-        """Trainable and frozen parameter counts of a way, end to end from the frames."""
-        import keras
+        """Trained and frozen parameter counts of a way, end to end from the frames."""
 
         def count(model) -> int:
             return int(sum(np.prod(weight.shape) for weight in model.weights))
 
-        def trainable(model) -> int:
-            return int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
-
-        del keras
-        own = getattr(self, way)
         frozen = {"features_rnn": count(self.mobilenet), "features_mlp": count(self.mobilenet),
                   "conv3d_rnn": count(self.conv3d_trunk)}.get(way, 0)
-        return {"trained": trainable(own) if way != "conv3d_rnn" else count(own), "frozen": frozen}
+        return {"trained": count(getattr(self, way)), "frozen": frozen}
 
 
 def build_all(feature_model) -> SixWays:

@@ -142,8 +142,8 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
 
         if way == "conv3d_rnn":  # way 3 is trained by now: its frozen trunk makes the features
             started = time.perf_counter()
-            cached[way] = {split: video_models.conv3d_features(ways, clips.frames)
-                           for split, clips in (("train", train_set), ("validation", validation_set), ("test", test_set))}
+            splits = (("train", train_set), ("validation", validation_set), ("test", test_set))
+            cached[way] = {split: video_models.conv3d_features(ways, clips.frames) for split, clips in splits}
             extract_seconds[way] = time.perf_counter() - started
             inputs[way] = (cached[way]["train"], train_set.labels)
         elif way.startswith("features"):
