@@ -78,8 +78,10 @@ def architecture_notes() -> None:
             "128 filters); going up, a 2 x 2 *transposed convolution* doubles the size and its output is "
             "*concatenated* with the same-size map from the way down (the `_skip` rows: the channels "
             "double), so fine edges from early layers rejoin the coarse class evidence of the bottleneck. "
-            f"A 1 x 1 convolution scores the 17 labels at every pixel. {int(table['parameters'].sum()):,} "
-            "parameters in all.")
+            "A 1 x 1 convolution scores the 17 labels at every pixel; as in FCN, the two coarsest levels "
+            "(`coarse3`, `coarse2`) score them too, and their upsampled scores are added, so the class of an "
+            "object is decided where the features are wide and see all of it. "
+            f"{int(table['parameters'].sum()):,} parameters in all.")
         st.dataframe(table, hide_index=True, width="stretch")
         st.markdown(
             "**Atrous convolution in DeepLab**: a classifier shrinks the image 32 times, too coarse for "

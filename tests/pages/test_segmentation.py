@@ -30,3 +30,26 @@ def test_corrupt_upload_shows_an_error():
     at.file_uploader[0].upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
     assert not at.exception
     assert at.error and "damaged or cut short" in at.error[0].value  # starts like a JPEG, then garbage
+
+
+def test_generated_scene_with_the_unet_shows_truth_figures_and_architecture():
+    at = page()
+    at.radio[0].set_value("unet")
+    at.radio[1].set_value("Generated scene").run()
+    at.number_input[0].set_value(3).run()  # measured: mean IoU 0.81, pixel accuracy 0.994
+    assert not at.exception and not at.error
+    assert len(at.get("download_button")) == 2
+    assert len(at.image) >= 2  # prediction beside the true label map
+    figures = {metric.label: float(metric.value) for metric in at.metric}
+    assert figures["mean IoU on this scene"] > 0.7 and figures["pixel accuracy on this scene"] > 0.98
+    table = at.dataframe[0].value
+    assert list(table["type"]).count("Conv2DTranspose") == 3 and table["parameters"].sum() == 487715
+    assert any("atrous" in markdown.value.lower() for markdown in at.markdown)
+
+
+def test_unet_on_a_photo_says_it_only_knows_scenes():
+    at = page()
+    at.radio[0].set_value("unet")
+    at.selectbox[0].select("chelsea").run()
+    assert not at.exception and not at.error
+    assert any("only knows the 96 x 96 scenes" in info.value for info in at.info)

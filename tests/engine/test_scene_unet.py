@@ -1,0 +1,83 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine import registry, scene_unet, scenes, segmentation
+from engine.errors import InvalidInput
+from tests.conftest import ROOT, SAMPLES
+
+SUBSET = 100  # the first 100 test scenes
+# Measured with the committed weights on test scenes 0..99: mean IoU 0.7958, pixel accuracy 0.9894
+# (all 500: 0.7963 / 0.9896); the tests allow a small margin for float round-off across machines.
+MEASURED_IOU = 0.7958
+MEASURED_ACCURACY = 0.9894
+MARGIN = 0.01
+
+
+@pytest.fixture(scope="module")
+def unet() -> scene_unet.SceneSegmenter:
+    return registry.load("unet").model
+
+
+def test_architecture_is_a_unet_with_skips_and_transposed_convolutions():
+    rows = scene_unet.describe_architecture()
+    by_name = {row.name: row for row in rows}
+    assert [row.name for row in rows if row.kind == "Conv2DTranspose"] == ["up2_transpose", "up1_transpose", "up0_transpose"]
+    # Each skip concatenates the upsampled map with the same-size map of the way down: channels double.
+    for level, width in enumerate(scene_unet.FILTERS[:-1]):
+        side = scenes.SIZE // 2 ** level
+        assert by_name[f"down{level}_relu2"].output_shape == f"{side} x {side} x {width}"
+        assert by_name[f"up{level}_transpose"].output_shape == f"{side} x {side} x {width}"
+        assert by_name[f"up{level}_skip"].output_shape == f"{side} x {side} x {2 * width}"
+    assert by_name["bottleneck_relu2"].output_shape == "12 x 12 x 128"
+    # Full-size scores = the top level's 1x1 scores + the two coarse levels' scores, upsampled.
+    assert by_name["coarse3_scores"].output_shape == "12 x 12 x 17"
+    assert by_name["coarse2_scores"].output_shape == "24 x 24 x 17"
+    assert rows[-1].kind == "Add" and rows[-1].output_shape == "96 x 96 x 17"
+    assert sum(row.parameters for row in rows) == scene_unet.build_network().count_params() == 487715
+
+
+def test_held_out_figures_on_the_first_test_scenes(unet):
+    figures = scene_unet.evaluate_model(unet, SUBSET)
+    assert figures["scenes"] == SUBSET and set(figures["per_label"]) <= set(scene_unet.LABELS)
+    assert figures["mean_iou"] >= MEASURED_IOU - MARGIN
+    assert figures["pixel_accuracy"] >= MEASURED_ACCURACY - MARGIN
+
+
+def test_a_photo_gets_a_label_map_of_its_own_size(unet):
+    pixels = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    label_map = unet.label_map(pixels)
+    assert label_map.shape == (120, 200) and label_map.dtype == np.uint8
+    assert label_map.max() < len(scene_unet.LABELS)
+
+
+def test_a_scene_through_the_segmentation_entry_point(unet):
+    item = scenes.scene("test", 3)  # a "2" and a sandal; mean IoU 0.81 on this scene as measured
+    result = segmentation.segment(item.image, registry.load("unet"))
+    assert result.labels == scene_unet.LABELS and result.label_map.shape == (96, 96)
+    present = {scene_unet.LABELS[label + 1] for label in item.labels}
+    assert present <= set(result.class_shares())
+
+
+def test_wrong_shapes_are_refused(unet):
+    with pytest.raises(InvalidInput):
+        unet.scores(np.zeros((2, 64, 64, 3), np.uint8))
+    with pytest.raises(InvalidInput):
+        scene_unet.train(epochs=0)
+
+
+def test_one_training_step_runs(tmp_path):
+    result = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, max_batches=1, validation_scenes=4)
+    assert len(result["history"]) == 1 and np.isfinite(result["history"][0]["loss"])
+
+
+def test_cli_segments_a_photo_with_the_unet():
+    result = subprocess.run([sys.executable, "-m", "engine", "segment", str(SAMPLES / "coffee.jpg"), "--model", "unet",
+                             "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["model"] == "unet" and output["labels"] == list(scene_unet.LABELS)
+    assert abs(sum(output["classes"].values()) - 1) < 1e-3
