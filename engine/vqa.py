@@ -63,7 +63,7 @@ for _name in MODELS:
         name=_name, task="vqa", title=TITLES[_name], input_size=(vqa_data.SIZE, vqa_data.SIZE),
         labels=f"{len(vqa_data.ANSWERS)} answers: {', '.join(vqa_data.ANSWERS)}",
         sources=(registry.WeightSource("project", WEIGHTS[_name]),), builder=_build,
-        trained_on="Sort-of-CLEVR scenes generated here (engine/vqa_data.py), 10,000 training scenes",
+        trained_on="Sort-of-CLEVR scenes generated here (engine/vqa_data.py), 20,000 training scenes",
         metric=_metric(WEIGHTS[_name]), paper=PAPERS[_name]))
     registry.register_trainer(_name, _train(_name))
     registry.register_evaluator(_name, _evaluate(_name))
