@@ -41,8 +41,9 @@ def backbone(inputs, widths: tuple[int, int, int] = (32, 64, 128)):
     return x
 
 
-def roi_features(features, rois, image_indices, size: int = 7, pool: str = "align"):
-    """Fixed-size features for each region of interest, from a stride-FEATURE_STRIDE feature map.
+def roi_features(features, rois, image_indices, size: int = 7, pool: str = "align", stride: int = FEATURE_STRIDE):
+    """Fixed-size features for each region of interest, from a feature map of the given stride
+    (default: the backbone's output, stride FEATURE_STRIDE).
 
     Args:
         features: (B, h, w, C) tensor.
@@ -64,8 +65,8 @@ def roi_features(features, rois, image_indices, size: int = 7, pool: str = "alig
     rois = rois + half_bin * tf.constant([1.0, 1.0, -1.0, -1.0])
     # Scene pixel x lies at feature coordinate x / stride - 0.5 (cell centres); crop_and_resize wants
     # it divided by (cells - 1), in y0, x0, y1, x1 order.
-    cells = scenes.SIZE / FEATURE_STRIDE
-    boxes = (tf.gather(rois, [1, 0, 3, 2], axis=1) / FEATURE_STRIDE - 0.5) / (cells - 1)
+    cells = scenes.SIZE / stride
+    boxes = (tf.gather(rois, [1, 0, 3, 2], axis=1) / stride - 0.5) / (cells - 1)
     boxes = tf.clip_by_value(boxes, 0.0, 1.0)  # the outer half cell repeats the border instead of reading zeros
     crops = tf.image.crop_and_resize(features, boxes, tf.cast(image_indices, tf.int32), (2 * size, 2 * size))
     if pool == "max":
