@@ -174,6 +174,9 @@ def decode(data: bytes, filename: str, samples: int = DEFAULT_SAMPLES) -> Video:
         if frame_count == 0:
             raise InvalidMedia("No frame could be decoded from this video (empty or damaged). Upload "
                                + describe_limits())
+        if frame_count == 1:  # FFmpeg opens a still picture (a JPEG renamed .mov) as a one-frame video
+            raise InvalidMedia("This file holds a single picture, not a video. Upload " + describe_limits()
+                               + " Pictures go to the classification or detection page.")
         if frame_count > MAX_FRAMES or frame_count / fps > MAX_SECONDS:
             raise InvalidMedia(f"The video is longer than the limit ({MAX_SECONDS:.0f} seconds, {MAX_FRAMES} "
                                "frames). Trim it and upload again.")
