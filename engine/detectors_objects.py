@@ -79,21 +79,30 @@ def _build_ssdlite(spec: registry.ModelSpec, source: registry.WeightSource) -> S
     return SSDLitePerson(assets.verified_path(source.reference))
 
 
+def load_object_detection_api_model(reference: str):
+    """A TF2 Object Detection API SavedModel from a TF Hub handle or an allowed local folder.
+
+    Raises:
+        ModelUnavailable: it could not be loaded (usually: no network); the message says what to use instead.
+    """
+    if not runtime.is_hub_handle(reference):
+        reference = str(runtime.check_saved_model_folder(reference))
+    import tensorflow_hub as hub
+
+    try:
+        return hub.load(reference)
+    except Exception as error:  # hub raises many types (URLError, OSError, ValueError, ...)
+        raise ModelUnavailable(f"Could not load '{reference}' from TF Hub: {type(error).__name__}. Hub models "
+                               "need a network connection; without one, use an offline model.") from error
+
+
 class HubDetector:
     """A TF2 Object Detection API SavedModel (TF Hub handle or local folder): uint8 image in, COCO boxes out."""
 
     labels = "90 COCO classes"
 
     def __init__(self, reference: str):
-        if not runtime.is_hub_handle(reference):
-            reference = str(runtime.check_saved_model_folder(reference))
-        import tensorflow_hub as hub
-
-        try:
-            self.model = hub.load(reference)
-        except Exception as error:  # hub raises many types (URLError, OSError, ValueError, ...)
-            raise ModelUnavailable(f"Could not load '{reference}' from TF Hub: {type(error).__name__}. Hub detectors "
-                                   "need a network connection; without one, use an offline detector.") from error
+        self.model = load_object_detection_api_model(reference)
 
     def find(self, pixels, settings: DetectSettings, on_progress, should_stop) -> Found:
         import tensorflow as tf

@@ -22,8 +22,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from engine import assets, registry, runtime
-from engine.errors import ModelUnavailable
+from engine import assets, registry
 
 MIN_SCORE = 0.5  # instances below this confidence are not shown
 PERSON_PADDING = 0.1  # each person box is grown by this fraction per side before the selfie model sees it
@@ -148,17 +147,9 @@ class HubMaskRCNN:
     labels: tuple[str, ...]
 
     def __init__(self, reference: str):
-        from engine.detectors_objects import COCO_LABELS
+        from engine.detectors_objects import COCO_LABELS, load_object_detection_api_model
 
-        if not runtime.is_hub_handle(reference):
-            reference = str(runtime.check_saved_model_folder(reference))
-        import tensorflow_hub as hub
-
-        try:
-            self.model = hub.load(reference)
-        except Exception as error:  # hub raises many types (URLError, OSError, ValueError, ...)
-            raise ModelUnavailable(f"Could not load '{reference}' from TF Hub: {type(error).__name__}. Hub models "
-                                   "need a network connection; without one, use an offline model.") from error
+        self.model = load_object_detection_api_model(reference)
         self.names = COCO_LABELS
         self.labels = ("background", *dict.fromkeys(COCO_LABELS.values()))
 
