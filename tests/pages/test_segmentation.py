@@ -53,3 +53,26 @@ def test_unet_on_a_photo_says_it_only_knows_scenes():
     at.selectbox[0].select("chelsea").run()
     assert not at.exception and not at.error
     assert any("only knows the 96 x 96 scenes" in info.value for info in at.info)
+
+
+def test_people_as_instances_on_the_astronaut_with_their_table_and_id_map():
+    at = page()
+    at.radio[0].set_value("ssd-selfie-people")
+    at.selectbox[0].select("astronaut").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["label"]) == ["person"] and table["score"][0] > 0.8 and table["area"][0] > 50_000
+    labels = [button.label for button in at.get("download_button")]
+    assert any("instance masks" in label for label in labels)
+
+
+def test_mask_rcnn_finds_a_generated_scenes_objects():
+    from engine import scenes
+
+    at = page()
+    at.radio[0].set_value("mask-rcnn-instances")
+    at.radio[1].set_value("Generated scene").run()
+    at.number_input[0].set_value(2).run()
+    assert not at.exception and not at.error
+    found = sorted(at.dataframe[0].value["label"])
+    assert found == sorted(scenes.CLASSES[label] for label in scenes.scene("test", 2).labels)
