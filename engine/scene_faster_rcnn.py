@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from engine import boxes as box_ops
-from engine import project_weights, scene_detectors, scene_metrics, scenes, weights_io
+from engine import project_weights, scene_detectors, scene_metrics, scene_proposals, scenes, weights_io
 from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 
 NUM_CLASSES = len(scenes.CLASSES)
@@ -43,7 +43,7 @@ MASK_LEVEL = "backbone_1_2_bn"
 MASK_EPOCHS = (3, 4)  # stage 2, the mask head alone on the frozen detector: epochs at 1e-3, then at 1e-3 / 3
 RPN_POSITIVE, RPN_NEGATIVE = 0.5, 0.3  # anchor IoU thresholds (the paper's 0.7 is too strict for 8-px cells)
 HEAD_POSITIVE = 0.5
-MAX_DELTA = float(np.log(1000 / 16))  # clip of log dw / log dh, as in the paper's code
+HEAD_SCALE = (10.0, 10.0, 5.0, 5.0)  # the head's targets scaled, the usual normalization, so the four offsets weigh alike
 TRAIN_SCENES, VALIDATION_SCENES = 10000, 200
 BATCH_SIZE = 32
 DEFAULT_EPOCHS = 8
@@ -59,32 +59,19 @@ def anchors() -> np.ndarray:
     return np.array(result, np.float32)
 
 
-def encode(reference, truth):
-    """R-CNN box targets (Girshick et al. 2014, appendix C) of truth boxes relative to reference boxes."""
+def encode(reference, truth, scale=(1.0, 1.0, 1.0, 1.0)):
+    """R-CNN box targets (Girshick et al. 2014, appendix C) as tensors: scene_proposals.encode_boxes."""
     import tensorflow as tf
 
-    # Degenerate references (padding) would divide by zero; their targets are never used, but an inf
-    # under tf.where still turns gradients into NaN.
-    ref_w = tf.maximum(reference[..., 2] - reference[..., 0], 1e-3)
-    ref_h = tf.maximum(reference[..., 3] - reference[..., 1], 1e-3)
-    true_w, true_h = truth[..., 2] - truth[..., 0], truth[..., 3] - truth[..., 1]
-    return tf.stack([((truth[..., 0] + truth[..., 2]) - (reference[..., 0] + reference[..., 2])) / 2 / ref_w,
-                     ((truth[..., 1] + truth[..., 3]) - (reference[..., 1] + reference[..., 3])) / 2 / ref_h,
-                     tf.math.log(tf.maximum(true_w, 1e-3) / ref_w), tf.math.log(tf.maximum(true_h, 1e-3) / ref_h)],
-                    axis=-1)
+    return scene_proposals.encode_boxes(tf.convert_to_tensor(reference, tf.float32), truth, scale)
 
 
-def decode(reference, deltas):
-    """Inverse of `encode`, with log-size offsets clipped; corner boxes clipped to the scene."""
+def decode(reference, deltas, scale=(1.0, 1.0, 1.0, 1.0)):
+    """Inverse of `encode` (scene_proposals.decode_boxes), corner boxes clipped to the scene."""
     import tensorflow as tf
 
-    width, height = reference[..., 2] - reference[..., 0], reference[..., 3] - reference[..., 1]
-    centre_x = (reference[..., 0] + reference[..., 2]) / 2 + deltas[..., 0] * width
-    centre_y = (reference[..., 1] + reference[..., 3]) / 2 + deltas[..., 1] * height
-    half_w = tf.exp(tf.minimum(deltas[..., 2], MAX_DELTA)) * width / 2
-    half_h = tf.exp(tf.minimum(deltas[..., 3], MAX_DELTA)) * height / 2
-    result = tf.stack([centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h], axis=-1)
-    return tf.clip_by_value(result, 0.0, float(scenes.SIZE))
+    boxes = scene_proposals.decode_boxes(tf.convert_to_tensor(reference, tf.float32), deltas, scale)
+    return tf.clip_by_value(boxes, 0.0, float(scenes.SIZE))
 
 
 def pairwise_iou(first, second):
@@ -221,10 +208,8 @@ class FasterRCNN:
         chosen_deltas = tf.gather(box_deltas, class_index, batch_dims=1)
         matched_roi_truth = tf.reshape(tf.gather(truth_boxes, roi_truth, batch_dims=1), (-1, 4))
         foregrounds = tf.maximum(tf.reduce_sum(tf.cast(flat_foreground, tf.float32)), 1.0)
-        # Targets scaled by (10, 10, 5, 5), the usual normalization, so the four offsets weigh alike.
-        scale = tf.constant([10.0, 10.0, 5.0, 5.0])
         head_box = tf.reduce_sum(tf.where(flat_foreground, _smooth_l1(
-            encode(flat_rois, matched_roi_truth) * scale - chosen_deltas), 0.0)) / foregrounds
+            encode(flat_rois, matched_roi_truth, HEAD_SCALE) - chosen_deltas), 0.0)) / foregrounds
         losses = {"rpn_class": rpn_class, "rpn_box": rpn_box, "head_class": head_class, "head_box": head_box}
         if self.with_masks:  # on the foreground ROIs only, the only ones with a mask to learn
             fg_rois = tf.boolean_mask(flat_rois, flat_foreground)
@@ -258,8 +243,7 @@ class FasterRCNN:
             image_index = tf.repeat(tf.range(batch), PROPOSALS)
             logits, deltas = self.head(scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE),
                                        training=False)
-            scale = tf.constant([10.0, 10.0, 5.0, 5.0])
-            boxes = decode(flat_rois[:, None, :], deltas / scale)  # (R, C, 4): one refined box per class
+            boxes = decode(flat_rois[:, None, :], deltas, HEAD_SCALE)  # (R, C, 4): one refined box per class
             return ((finer or [features])[0], tf.reshape(tf.nn.softmax(logits), (batch, PROPOSALS, -1)),
                     tf.reshape(boxes, (batch, PROPOSALS, NUM_CLASSES, 4)), valid)
 

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 MAX_LOG_SCALE = math.log(1000.0 / 16)  # dw, dh are clipped to this before exp (Detectron's bound)
+MIN_SIZE = 1e-3  # pixels: widths and heights below this are taken as this when encoding
 
 
 def _is_tensor(value) -> bool:
@@ -54,14 +55,17 @@ def encode_boxes(anchors_or_rois, truth, scale=(1.0, 1.0, 1.0, 1.0)):
     if _is_tensor(anchors_or_rois) or _is_tensor(truth):
         import tensorflow as tf
 
-        log, stack = tf.math.log, tf.stack
+        log, stack, maximum = tf.math.log, tf.stack, tf.maximum
         anchors_or_rois, truth = tf.cast(anchors_or_rois, tf.float32), tf.cast(truth, tf.float32)
     else:
-        log, stack = np.log, np.stack
+        log, stack, maximum = np.log, np.stack, np.maximum
         anchors_or_rois = np.asarray(anchors_or_rois, np.float32).reshape(-1, 4)
         truth = np.asarray(truth, np.float32).reshape(-1, 4)
     px, py, pw, ph = _centres(anchors_or_rois)
     gx, gy, gw, gh = _centres(truth)
+    # Degenerate boxes (padding rows in a batch) would divide by or take the log of zero; their targets
+    # are never used, but an inf under tf.where still turns the gradients into NaN.
+    pw, ph, gw, gh = (maximum(size, MIN_SIZE) for size in (pw, ph, gw, gh))
     deltas = stack([(gx - px) / pw, (gy - py) / ph, log(gw / pw), log(gh / ph)], -1)
     return deltas * np.asarray(scale, np.float32)
 
