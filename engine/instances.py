@@ -22,7 +22,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from engine import assets, registry
+from engine import assets, project_weights, registry
 
 MIN_SCORE = 0.5  # instances below this confidence are not shown
 PERSON_PADDING = 0.1  # each person box is grown by this fraction per side before the selfie model sees it
@@ -188,19 +188,12 @@ def _build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubMa
     return HubMaskRCNN(source.reference)
 
 
-def _metric(relative_path: str) -> str:
-    from engine import project_weights
-
-    entry = project_weights.entries().get(relative_path)
-    return entry["metric"] if entry else "not trained yet"
-
-
 SCENE_WEIGHTS = "scene_detection/mask_rcnn.npz"  # the same file the detection page's "mask-rcnn" uses
 registry.register(registry.ModelSpec(
     name="mask-rcnn-instances", task="instances", title="Mask R-CNN trained here (scenes: 16 classes, one mask each)",
     input_size=(96, 96), labels="16 scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot",
     sources=(registry.WeightSource("project", SCENE_WEIGHTS),), builder=_build_scene_mask_rcnn,
-    trained_on="96 x 96 scenes made here (engine/scenes.py), training split", metric=_metric(SCENE_WEIGHTS),
+    trained_on="96 x 96 scenes made here (engine/scenes.py), training split", metric=project_weights.recorded_metric(SCENE_WEIGHTS),
     paper="He, Gkioxari, Dollar & Girshick 2017, Mask R-CNN"))
 registry.register(registry.ModelSpec(
     name="ssd-selfie-people", task="instances",

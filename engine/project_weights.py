@@ -25,6 +25,12 @@ def entries() -> dict[str, dict]:
     return {entry["file"]: entry for entry in map(json.loads, filter(None, lines))}
 
 
+def recorded_metric(relative_path: str) -> str:
+    """The held-out metric on a file's manifest line, for a registry entry ("not trained yet" without one)."""
+    entry = entries().get(relative_path)
+    return entry["metric"] if entry else "not trained yet"
+
+
 def record(relative_path: str, how: str, metric: str) -> dict:
     """Add or replace the manifest line of a file under assets/ (call after training)."""
     path = PROJECT_ASSETS / relative_path

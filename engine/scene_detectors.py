@@ -151,8 +151,7 @@ def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[d
 
 def metric_of(relative_path: str) -> str:
     """The held-out metric recorded in assets/MANIFEST.jsonl for a committed weight file."""
-    entry = project_weights.entries().get(relative_path)
-    return entry["metric"] if entry else "not trained yet"
+    return project_weights.recorded_metric(relative_path)
 
 
 def register_detector(name: str, title: str, weights: str, paper: str, module: str,

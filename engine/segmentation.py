@@ -19,7 +19,7 @@ import time
 import cv2
 import numpy as np
 
-from engine import assets, media, registry, runtime
+from engine import assets, media, project_weights, registry, runtime
 from engine.errors import InvalidInput
 
 DEFAULT_MODEL = "deeplabv3-voc"
@@ -130,19 +130,12 @@ def _evaluate_unet() -> dict:
     return scene_unet.evaluate_model(registry.load("unet").model)
 
 
-def _recorded_metric(relative_path: str) -> str:
-    from engine import project_weights
-
-    entry = project_weights.entries().get(relative_path)
-    return entry["metric"] if entry else "not trained yet"
-
-
 registry.register(registry.ModelSpec(
     name="unet", task="segmentation", title="U-Net trained here on the scenes (96 x 96, 17 labels)",
     input_size=(96, 96), labels="background + 16 scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot",
     sources=(registry.WeightSource("project", UNET_WEIGHTS),), builder=_build_unet,
     trained_on="96 x 96 scenes made here (engine/scenes.py): MNIST digits and Fashion-MNIST items on textures, training split",
-    metric=_recorded_metric(UNET_WEIGHTS), paper="Ronneberger, Fischer & Brox 2015, U-Net (MICCAI)"))
+    metric=project_weights.recorded_metric(UNET_WEIGHTS), paper="Ronneberger, Fischer & Brox 2015, U-Net (MICCAI)"))
 registry.register_trainer("unet", _train_unet)
 registry.register_evaluator("unet", _evaluate_unet)
 

@@ -13,7 +13,7 @@ import time
 import cv2
 import numpy as np
 
-from engine import registry, vqa_data
+from engine import project_weights, registry, vqa_data
 from engine.errors import InvalidInput
 
 MODELS = ("vqa-cnn-lstm", "vqa-relation-network")
@@ -51,20 +51,13 @@ def _evaluate(name: str):
     return run
 
 
-def _metric(relative_path: str) -> str:
-    from engine import project_weights
-
-    entry = project_weights.entries().get(relative_path)
-    return entry["metric"] if entry else "not trained yet"
-
-
 for _name in MODELS:
     registry.register(registry.ModelSpec(
         name=_name, task="vqa", title=TITLES[_name], input_size=(vqa_data.SIZE, vqa_data.SIZE),
         labels=f"{len(vqa_data.ANSWERS)} answers: {', '.join(vqa_data.ANSWERS)}",
         sources=(registry.WeightSource("project", WEIGHTS[_name]),), builder=_build,
         trained_on="Sort-of-CLEVR scenes generated here (engine/vqa_data.py), 20,000 training scenes",
-        metric=_metric(WEIGHTS[_name]), paper=PAPERS[_name]))
+        metric=project_weights.recorded_metric(WEIGHTS[_name]), paper=PAPERS[_name]))
     registry.register_trainer(_name, _train(_name))
     registry.register_evaluator(_name, _evaluate(_name))
 
