@@ -7,6 +7,9 @@ its atrous spatial pyramid pooling looks at several dilation rates at once; this
 MobileNetV2-backbone TFLite build at 257 x 257. The selfie model (MediaPipe, 2020) is a small
 encoder-decoder that outputs the probability of "person" per pixel.
 
+With a network, the registry's "deeplabv3-hub" is TF Hub's DeepLabV3 (handle DEEPLAB_HUB_HANDLE; TF Hub
+publishes DeepLab as a TFLite file, fetched once with `?lite-format=tflite` into the cache).
+
 Inference returns a label map at the photo's own size; drawing (overlay, legend, blur) is in
 `engine.segmentation_render`.
 """
@@ -14,17 +17,25 @@ Inference returns a label map at the photo's own size; drawing (overlay, legend,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import pathlib
 import time
+import urllib.request
 
 import cv2
 import numpy as np
 
 from engine import assets, media, project_weights, registry, runtime
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, ModelUnavailable
 
 DEFAULT_MODEL = "deeplabv3-voc"
 TASKS = ("segmentation", "instances")  # semantic models give a label map; instance models (engine/instances.py) masks
 PERSON_THRESHOLD = 0.5  # selfie model: probability above which a pixel is "person"
+DEEPLAB_HUB_HANDLE = "https://tfhub.dev/tensorflow/lite-model/deeplabv3/1/metadata/2"  # MobileNetV2, 257 px, VOC
+HUB_TIMEOUT_SECONDS = 60  # one download of a TFLite file from TF Hub
+HUB_MAX_BYTES = 64 * 2**20  # refuse anything larger than a plausible TFLite segmenter
+VOC_LABELS = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+              "dining table", "dog", "horse", "motorbike", "person", "potted plant", "sheep", "sofa", "train", "tv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +64,8 @@ class DeepLabSegmenter:
         self.runtime = runtime.TFLiteModel(path)
         _, self.height, self.width, _ = self.runtime.input_shape
         embedded = self.runtime.metadata_file("labelmap.txt") or ""
-        self.labels = tuple(line for line in embedded.splitlines() if line)
+        # TF Hub's "default" variants carry no metadata; their 21 outputs are the VOC classes in this order.
+        self.labels = tuple(line for line in embedded.splitlines() if line) or VOC_LABELS
 
     def label_map(self, pixels: np.ndarray) -> np.ndarray:
         resized = cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
@@ -91,12 +103,50 @@ def _build_selfie(spec: registry.ModelSpec, source: registry.WeightSource) -> Se
     return SelfieSegmenter(assets.verified_path(source.reference))
 
 
+def hub_tflite_file(handle: str) -> pathlib.Path:
+    """The TFLite file behind a TF Hub "lite-model" handle, downloaded once into the cache.
+
+    Raises:
+        InvalidInput: not a TF Hub / Kaggle Models handle.
+        ModelUnavailable: no network, or the reply is not a TFLite file.
+    """
+    if not runtime.is_hub_handle(handle):
+        raise InvalidInput(f"'{handle}' is not a TF Hub handle (https://tfhub.dev/...).")
+    target = assets.cache_dir() / "hub" / f"{hashlib.sha256(handle.encode()).hexdigest()[:16]}.tflite"
+    if target.is_file():
+        return target
+    try:
+        with urllib.request.urlopen(f"{handle}?lite-format=tflite", timeout=HUB_TIMEOUT_SECONDS) as response:
+            data = response.read(HUB_MAX_BYTES + 1)
+    except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
+        raise ModelUnavailable(f"Could not download '{handle}' from TF Hub ({type(error).__name__}). Hub models "
+                               "need a network connection; without one, use the offline DeepLabV3.") from error
+    if len(data) > HUB_MAX_BYTES or data[4:8] != b"TFL3":  # the flatbuffer identifier of a TFLite model
+        raise ModelUnavailable(f"TF Hub's reply for '{handle}' is not a TFLite model; use the offline DeepLabV3.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(target)  # whole file or none: a cut download never looks cached
+    return target
+
+
+def _build_deeplab_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> DeepLabSegmenter:
+    return DeepLabSegmenter(hub_tflite_file(source.reference))
+
+
 registry.register(registry.ModelSpec(
     name="deeplabv3-voc", task="segmentation", title="DeepLabV3 (MobileNetV2, PASCAL VOC, TFLite)",
     input_size=(257, 257), labels="21 PASCAL VOC classes (background + 20)",
     sources=(registry.WeightSource("package", "deeplabv3.tflite"),), builder=_build_deeplab,
     trained_on="PASCAL VOC 2012 (pretrained by Google)",
     metric="VOC 2012 val mIoU ~71% (published, MobileNetV2 DeepLabV3); here: astronaut -> person, chelsea -> cat",
+    paper="Chen et al. 2017, Rethinking Atrous Convolution"))
+registry.register(registry.ModelSpec(
+    name="deeplabv3-hub", task="segmentation", title="DeepLabV3 (MobileNetV2, PASCAL VOC) from TF Hub",
+    input_size=(257, 257), labels="21 PASCAL VOC classes (background + 20)",
+    sources=(registry.WeightSource("hub", DEEPLAB_HUB_HANDLE),), builder=_build_deeplab_hub,
+    trained_on="PASCAL VOC 2012 (pretrained by Google)",
+    metric="VOC 2012 val mIoU ~71% (published, MobileNetV2 DeepLabV3); needs a network the first time",
     paper="Chen et al. 2017, Rethinking Atrous Convolution"))
 registry.register(registry.ModelSpec(
     name="selfie-segmentation", task="segmentation", title="MediaPipe selfie segmentation (person / background)",

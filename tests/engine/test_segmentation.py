@@ -1,3 +1,4 @@
+import io
 import json
 import subprocess
 import sys
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import registry, segmentation, segmentation_render
-from engine.errors import InvalidInput, InvalidMedia
+from engine import assets, media, registry, segmentation, segmentation_render
+from engine.errors import InvalidInput, InvalidMedia, ModelUnavailable
 from tests.conftest import ROOT, SAMPLES
 
 
@@ -76,3 +77,55 @@ def test_cli_json_and_mask(tmp_path):
     assert set(output) >= {"model", "classes", "instances", "ms"}
     mask = np.asarray(Image.open(mask_path))
     assert mask.shape == tuple(output["size"][::-1]) and set(np.unique(mask)) <= {0, 8, 15, 12}
+
+
+class _FakeHub:
+    """Stands in for tfhub.dev: records the URLs asked for and answers with fixed bytes (no network)."""
+
+    def __init__(self, reply: bytes | Exception):
+        self.reply, self.urls = reply, []
+
+    def __call__(self, url, timeout):
+        self.urls.append(url)
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return io.BytesIO(self.reply)
+
+
+def _hub_deeplab(monkeypatch, tmp_path, reply) -> _FakeHub:
+    fake = _FakeHub(reply)
+    monkeypatch.setattr(segmentation.urllib.request, "urlopen", fake)
+    monkeypatch.setenv(assets.CACHE_ENV_VAR, str(tmp_path))  # a fresh cache: nothing downloaded yet
+    return fake
+
+
+def test_deeplab_from_tf_hub_is_downloaded_once_and_finds_the_cat(monkeypatch, tmp_path):
+    offline = assets.verified_path("deeplabv3.tflite")  # TF Hub's metadata/2 file is this model
+    fake = _hub_deeplab(monkeypatch, tmp_path, offline.read_bytes())
+    spec = registry.get_spec("deeplabv3-hub")
+    assert spec.sources[0].kind == "hub" and spec.sources[0].status() == "network"
+    hub_model = spec.builder(spec, spec.sources[0])
+    assert fake.urls == [segmentation.DEEPLAB_HUB_HANDLE + "?lite-format=tflite"]
+    assert str(hub_model.runtime.path).startswith(str(tmp_path))
+    image = media.decode_within((SAMPLES / "chelsea.jpg").read_bytes(), segmentation.MAX_WORKING_SIDE)
+    label_map = hub_model.label_map(image.pixels)
+    assert hub_model.labels[8] == "cat" and np.mean(label_map == 8) > 0.5
+    spec.builder(spec, spec.sources[0])  # second build: from the cache
+    assert len(fake.urls) == 1
+
+
+def test_deeplab_from_tf_hub_without_a_network_says_so(monkeypatch, tmp_path):
+    fake = _hub_deeplab(monkeypatch, tmp_path, OSError("no route to host"))
+    spec = registry.get_spec("deeplabv3-hub")
+    with pytest.raises(ModelUnavailable, match="network connection"):
+        spec.builder(spec, spec.sources[0])
+    assert len(fake.urls) == 1 and not list(tmp_path.rglob("*.tflite"))
+
+
+def test_a_hub_reply_that_is_not_tflite_is_refused(monkeypatch, tmp_path):
+    _hub_deeplab(monkeypatch, tmp_path, b"<!doctype html><title>Sign in</title>")
+    with pytest.raises(ModelUnavailable, match="not a TFLite model"):
+        segmentation.hub_tflite_file(segmentation.DEEPLAB_HUB_HANDLE)
+    assert not list(tmp_path.rglob("*.tflite"))
+    with pytest.raises(InvalidInput, match="not a TF Hub handle"):
+        segmentation.hub_tflite_file("https://evil.example/model")
