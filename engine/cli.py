@@ -30,7 +30,7 @@ from engine.errors import InvalidInput, InvalidMedia, StudioError
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 DEBUG_ENV_VAR = "CONVNET_STUDIO_DEBUG"  # set it to see the traceback of an unexpected failure
-CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli", "engine.text_cli", "engine.capsules_cli", "engine.detection_cli", "engine.serving_cli", "engine.multiworker", "engine.video_cli", "engine.vqa_cli")  # each defines add_commands(subparsers)
+CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli", "engine.text_cli", "engine.capsules_cli", "engine.detection_cli", "engine.serving_cli", "engine.multiworker", "engine.video_cli", "engine.vqa_cli", "engine.audio_cli", "engine.wavenet_cli")  # each defines add_commands(subparsers)
 
 
 def _read_input_file(path: str, limit: int) -> bytes:

@@ -27,7 +27,7 @@ from engine.errors import ModelUnavailable, UnknownModel
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROJECT_ASSETS = PROJECT_ROOT / "assets"
-TASK_MODULES = ("engine.classification", "engine.features", "engine.capsules", "engine.segmentation", "engine.text", "engine.text_training", "engine.detection", "engine.scene_detection", "engine.instances", "engine.video", "engine.vqa")
+TASK_MODULES = ("engine.classification", "engine.features", "engine.capsules", "engine.segmentation", "engine.text", "engine.text_training", "engine.detection", "engine.scene_detection", "engine.instances", "engine.video", "engine.vqa", "engine.instrument_cnn", "engine.pitch", "engine.wavenet")
 
 SourceKind = Literal["project", "package", "hub", "keras_applications"]
 

@@ -1,0 +1,65 @@
+"""The log-mel picture and the instrument CNN's committed weights on the committed held-out notes."""
+
+import re
+
+import numpy as np
+import pytest
+
+from engine import audio_features, audio_notes, instrument_cnn, instrument_training, project_weights, registry
+from engine.errors import InvalidMedia
+
+MARGIN = 0.03  # float16 weights and a different CPU may move a note or two
+
+
+@pytest.fixture(scope="module")
+def model():
+    return registry.load(instrument_cnn.MODEL_NAME).model
+
+
+def test_log_mel_shape_range_and_gain_invariance():
+    note = audio_notes.test_notes().audio[0]
+    image = audio_features.log_mel(note)
+    assert image.shape == (audio_features.MEL_BANDS, audio_features.frame_count(note.size)) == (64, 63)
+    assert image.max() == 0.0 and image.min() >= audio_features.FLOOR_DB
+    quieter = audio_features.log_mel(note * 0.05)
+    assert np.abs(quieter - image)[image > audio_features.FLOOR_DB + 30].max() < 0.01  # relative dB: same picture
+
+
+def test_a_pure_tone_lights_the_band_of_its_frequency():
+    tone = np.sin(2 * np.pi * 1000.0 * np.arange(16_000) / 16_000).astype(np.float32)
+    loudest = int(audio_features.log_mel(tone)[:, 30].argmax())
+    centres = audio_features.band_centres_hz()
+    assert abs(centres[loudest] - 1000.0) <= (centres[loudest + 1] - centres[loudest - 1]) / 2
+
+
+def test_committed_weights_reach_the_recorded_accuracy_on_the_committed_test_notes(model):
+    recorded = float(re.search(r"accuracy ([0-9.]+)", project_weights.recorded_metric(instrument_cnn.WEIGHTS)).group(1))
+    figures = instrument_training.accuracy(model, audio_notes.test_notes())
+    assert figures["notes"] == 96
+    assert figures["accuracy"] >= recorded - MARGIN, figures
+
+
+def test_a_later_quieter_note_in_a_longer_recording_is_still_named(model):
+    notes = audio_notes.test_notes()
+    index = int(np.flatnonzero(notes.instruments == audio_notes.INSTRUMENT_NAMES.index("trumpet"))[3])
+    recording = np.concatenate([np.zeros(8_000, np.float32), 0.1 * notes.audio[index], np.zeros(4_000, np.float32)])
+    guess = instrument_cnn.classify(model, recording)
+    assert guess.instrument == "trumpet" and abs(guess.start_second - 0.5) < 0.05
+    assert abs(sum(guess.probabilities.values()) - 1.0) < 1e-3
+
+
+def test_silence_is_refused(model):
+    with pytest.raises(InvalidMedia, match="silent"):
+        instrument_cnn.classify(model, np.zeros(16_000, np.float32))
+
+
+def test_one_training_step_runs_on_a_few_notes():
+    import keras
+
+    model = instrument_cnn.build()
+    images = audio_features.log_mel_batch(audio_notes.test_notes().audio[:4])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = [weight.copy() for weight in model.get_weights()]
+    model.train_on_batch(images, audio_notes.test_notes().instruments[:4])
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    assert isinstance(model, keras.Model) and model.output_shape == (None, len(instrument_cnn.INSTRUMENTS))

@@ -1,0 +1,86 @@
+"""Widget groups and sections of the audio page: choosing a sound, analysing it, WaveNet's settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import streamlit as st
+
+from engine import audio_io, audio_notes, instrument_cnn, pitch
+from ui import audio_plots
+from ui.inputs import display_name
+from ui.models import get_model
+
+UPLOAD_TYPES = [suffix[1:] for suffix in audio_io.SUFFIXES]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sound:
+    audio: np.ndarray  # float32 mono at 16 kHz
+    label: str  # what to call it on the page (a sanitised file name, or the test note)
+    instrument: str | None = None  # the truth, for committed test notes
+    midi: int | None = None
+    notes: tuple[str, ...] = ()  # what decoding changed
+
+
+def sound_input() -> Sound | None:
+    """A committed held-out note or an uploaded recording (None until one is uploaded).
+
+    Raises:
+        InvalidMedia: the upload cannot be used (the message says why).
+    """
+    source = st.radio("Sound", ["a held-out test note", "upload a recording"], horizontal=True, key="audio-source")
+    if source == "a held-out test note":
+        notes = audio_notes.test_notes()
+        left, right = st.columns(2)
+        instrument = left.selectbox("Instrument", audio_notes.INSTRUMENT_NAMES, key="audio-note-instrument")
+        pitches = sorted({int(p) for p in notes.pitches})
+        midi = right.selectbox("Pitch", pitches, index=pitches.index(69) if 69 in pitches else 0,
+                               format_func=lambda p: f"{audio_notes.pitch_name(p)} (MIDI {p})", key="audio-note-pitch")
+        index = int(np.flatnonzero((notes.pitches == midi)
+                                   & (notes.instruments == audio_notes.INSTRUMENT_NAMES.index(instrument)))[0])
+        return Sound(notes.audio[index], f"test note: {instrument} {audio_notes.pitch_name(midi)}", instrument, midi)
+    uploaded = st.file_uploader(f"A recording ({audio_io.describe_limits()})", type=UPLOAD_TYPES, key="audio-upload")
+    if uploaded is None:
+        st.info("Upload a WAV, FLAC or OGG recording of a single note (a few seconds at most works best).")
+        return None
+    decoded = audio_io.decode(uploaded.getvalue(), uploaded.name)
+    return Sound(decoded.audio, display_name(uploaded.name), notes=decoded.notes + (
+        f"{decoded.format} {decoded.subtype}, {decoded.original_rate:,} Hz, {decoded.channels} channel(s), "
+        f"{decoded.original_seconds:.2f} s",))
+
+
+def show_analysis(sound: Sound) -> None:
+    """Player, waveform, spectrogram, the CNN's instrument and basic-pitch's pitch.
+
+    Raises:
+        StudioError: a model cannot be loaded, or the sound is silent.
+    """
+    classifier = get_model(instrument_cnn.MODEL_NAME).model
+    transcriber = get_model(pitch.MODEL_NAME).model
+    guess = instrument_cnn.classify(classifier, sound.audio)
+    estimate = pitch.estimate_pitch(sound.audio, model=transcriber)
+    st.audio(audio_io.to_wav_bytes(sound.audio), format="audio/wav")
+    st.caption(f"{sound.label}; {sound.audio.size / audio_io.SAMPLE_RATE:.2f} s at 16 kHz mono"
+               + "".join(f"; {note}" for note in sound.notes))
+    left, right = st.columns(2)
+    left.plotly_chart(audio_plots.waveform_figure(sound.audio, audio_io.SAMPLE_RATE), width="stretch")
+    right.plotly_chart(audio_plots.spectrogram_figure(sound.audio), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        verdict = "" if sound.instrument is None else (" (right)" if guess.instrument == sound.instrument else
+                                                       f" (wrong: it is {sound.instrument})")
+        st.markdown(f"**Instrument:** {guess.instrument}, p = {guess.probabilities[guess.instrument]:.2f}{verdict}")
+        st.caption(f"the one second from {guess.start_second:.2f} s (the onset), {guess.ms:.0f} ms")
+        st.plotly_chart(audio_plots.probability_figure(guess.probabilities, sound.instrument), width="stretch")
+    with right:
+        if estimate.midi is None:
+            st.markdown(f"**Pitch:** none found (no key above {pitch.NOTE_THRESHOLD}: noise, speech or a chord?)")
+        else:
+            verdict = "" if sound.midi is None else (" (right)" if estimate.midi == sound.midi else
+                                                     f" (wrong: it is {audio_notes.pitch_name(sound.midi)})")
+            st.markdown(f"**Pitch (basic-pitch):** {estimate.name}, MIDI {estimate.midi}, "
+                        f"{estimate.frequency_hz:.1f} Hz, confidence {estimate.confidence:.2f}{verdict}")
+        st.caption(f"{estimate.ms:.0f} ms")
+        st.plotly_chart(audio_plots.posteriorgram_figure(estimate), width="stretch")
