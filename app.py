@@ -28,6 +28,9 @@ PAGES = {
     "Text": [
         st.Page("pages/text.py", title="Text sentiment", icon=":material/reviews:"),
     ],
+    "Audio": [
+        st.Page("pages/audio.py", title="Audio: WaveNet and sound as images", icon=":material/graphic_eq:"),
+    ],
     "Images and text": [
         st.Page("pages/vqa.py", title="Visual question answering", icon=":material/quiz:"),
     ],

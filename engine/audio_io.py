@@ -125,7 +125,8 @@ def decode(data: bytes, name: str | None = None) -> DecodedAudio:
         raise InvalidMedia(f"The audio file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Upload a "
                            f"shorter excerpt (the first {MAX_SECONDS:.0f} s are all that is analysed).")
     if name is not None and pathlib.PurePath(name).suffix.lower() not in SUFFIXES:
-        raise InvalidMedia("This is not an audio file this page reads. Upload a WAV, FLAC or OGG recording.")
+        raise InvalidMedia("Only WAV, FLAC and OGG files are read here (by their extension: .wav, .flac, .ogg, .oga, "
+                           ".opus). Upload a WAV, FLAC or OGG recording.")
     with _open(data) as sound:
         kind = FORMATS.get(sound.format)
         if kind is None:

@@ -37,7 +37,7 @@ FRAMES_PER_SECOND = MODEL_RATE // FFT_HOP  # 86, as basic-pitch counts them
 LOWEST_MIDI = 21  # the posteriorgram's first key is A0
 KEYS = 88
 NOTE_THRESHOLD = 0.3  # basic-pitch's default frame threshold: weaker evidence is "no pitch"
-BATCH_WINDOWS = 32  # windows per invoke
+BATCH_WINDOWS = 8  # windows per invoke: 1-16 cost about the same per window here; 8 bounds the memory
 
 
 class BasicPitch:

@@ -58,6 +58,11 @@ SECTIONS = [
      "Per-frame CNN + vote, CNN -> GRU, 3D ConvNet, frozen ImageNet features -> GRU / MLP and 3D-CNN "
      "features -> GRU, all trained here on the same generated clips and measured side by side; upload a "
      "video for the six guesses and a per-frame ImageNet timeline.", "pages/video.py"),
+    ("WaveNet, and sounds as images",
+     "Notes rendered here from a General MIDI soundfont: a small CNN names the instrument from a note's log-mel "
+     "spectrogram, basic-pitch names its pitch (your WAV, FLAC or OGG too), and a WaveNet trained here generates "
+     "notes of a chosen instrument, pitch or blend of two instruments, with its receptive field drawn.",
+     "pages/audio.py"),
 ]
 for section, summary, page in SECTIONS:
     with st.container(border=True):

@@ -69,7 +69,7 @@ def audio_files() -> tuple[Hostile, ...]:
                 "a header claiming 100 channels"),
         Hostile("huge.wav", "audio", wav[:44] + b"\0" * audio_io.MAX_UPLOAD_BYTES, refuse, "larger than",
                 "more bytes than the upload limit"),
-        Hostile("note.exe", "audio", wav, refuse, "not an audio file", "a valid WAV behind .exe"),
+        Hostile("note.exe", "audio", wav, refuse, "only wav, flac and ogg", "a valid WAV behind .exe"),
         Hostile("eight-bit.wav", "audio", _encode(_note(11_025), 11_025, subtype="PCM_U8"), accept, "", "8-bit unsigned"),
         Hostile("six-channels.wav", "audio", _encode(np.repeat(_note(48_000)[:, None], 6, axis=1), 48_000), accept, "",
                 "5.1 surround"),
