@@ -45,10 +45,23 @@ def sound_input() -> Sound | None:
     if uploaded is None:
         st.info("Upload a WAV, FLAC or OGG recording of a single note (a few seconds at most works best).")
         return None
-    decoded = audio_io.decode(uploaded.getvalue(), uploaded.name)
+    decoded = _decode(uploaded.getvalue(), uploaded.name)
     return Sound(decoded.audio, display_name(uploaded.name), notes=decoded.notes + (
         f"{decoded.format} {decoded.subtype}, {decoded.original_rate:,} Hz, {decoded.channels} channel(s), "
         f"{decoded.original_seconds:.2f} s",))
+
+
+@st.cache_data(max_entries=8, show_spinner="Decoding...")
+def _decode(data: bytes, name: str) -> audio_io.DecodedAudio:
+    """Decoded once per upload: moving a WaveNet slider reruns the page, not the decoding."""
+    return audio_io.decode(data, name)
+
+
+@st.cache_data(max_entries=32, show_spinner="Listening...")
+def _analyse(audio: np.ndarray) -> tuple[instrument_cnn.InstrumentGuess, pitch.PitchEstimate]:
+    """The CNN's instrument and basic-pitch's pitch, once per sound (errors are not cached)."""
+    guess = instrument_cnn.classify(get_model(instrument_cnn.MODEL_NAME).model, audio)
+    return guess, pitch.estimate_pitch(audio, model=get_model(pitch.MODEL_NAME).model)
 
 
 def show_analysis(sound: Sound) -> None:
@@ -57,10 +70,7 @@ def show_analysis(sound: Sound) -> None:
     Raises:
         StudioError: a model cannot be loaded, or the sound is silent.
     """
-    classifier = get_model(instrument_cnn.MODEL_NAME).model
-    transcriber = get_model(pitch.MODEL_NAME).model
-    guess = instrument_cnn.classify(classifier, sound.audio)
-    estimate = pitch.estimate_pitch(sound.audio, model=transcriber)
+    guess, estimate = _analyse(sound.audio)
     st.audio(audio_io.to_wav_bytes(sound.audio), format="audio/wav")
     st.caption(f"{sound.label}; {sound.audio.size / audio_io.SAMPLE_RATE:.2f} s at 16 kHz mono"
                + "".join(f"; {note}" for note in sound.notes))
