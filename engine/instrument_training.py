@@ -63,8 +63,9 @@ def augment_images(images: np.ndarray, generator: np.random.Generator) -> np.nda
     position = np.linspace(-0.5, 0.5, bands)[None]
     centre = generator.uniform(0, bands, (count, 1))
     width = generator.uniform(*BUMP_WIDTH_BANDS, (count, 1))
+    bump = np.exp(-0.5 * ((np.arange(bands)[None] - centre) / width) ** 2)
     colour = (generator.uniform(-TILT_DB, TILT_DB, (count, 1)) * position
-              + generator.uniform(-BUMP_DB, BUMP_DB, (count, 1)) * np.exp(-0.5 * ((np.arange(bands)[None] - centre) / width) ** 2))
+              + generator.uniform(-BUMP_DB, BUMP_DB, (count, 1)) * bump)
     coloured = decibels + colour[:, :, None]
     coloured -= coloured.max(axis=(1, 2), keepdims=True)  # still relative to the loudest bin
     coloured = np.maximum(coloured, -floor)
@@ -201,6 +202,7 @@ def metric_text(figures: dict) -> str:
         text += (f"; test pitches, all velocities ({figures['test_split']['notes']} notes): "
                  f"{figures['test_split']['accuracy']:.4f}")
     if "accuracy" in figures.get("second_soundfont", {}):
-        text += (f"; the test pitches from a soundfont never heard in training ({figures['second_soundfont']['soundfont']}, "
-                 f"{figures['second_soundfont']['notes']} notes): {figures['second_soundfont']['accuracy']:.4f}")
+        second = figures["second_soundfont"]
+        text += (f"; the test pitches from a soundfont never heard in training ({second['soundfont']}, "
+                 f"{second['notes']} notes): {second['accuracy']:.4f}")
     return text

@@ -59,7 +59,8 @@ class BasicPitch:
         self.lock = threading.Lock()
 
     def run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
-        """float32 (N, WINDOW_SAMPLES) at 22,050 Hz -> {"note": (N, 172, 88), "onset": same, "contour": (N, 172, 264)}."""
+        """float32 (N, WINDOW_SAMPLES) at 22,050 Hz -> {"note": (N, 172, 88), "onset": (N, 172, 88),
+        "contour": (N, 172, 264)}."""
         windows = np.ascontiguousarray(windows, np.float32)[..., None]
         with self.lock:
             if len(windows) != self.batch:
@@ -104,7 +105,7 @@ class PitchEstimate:
 def _windows(audio: np.ndarray) -> np.ndarray:
     """22,050 Hz audio -> (windows, WINDOW_SAMPLES), padded as basic-pitch pads."""
     padded = np.concatenate([np.zeros(OVERLAP_SAMPLES // 2, np.float32), audio.astype(np.float32)])
-    count = int(np.ceil(padded.size / WINDOW_HOP))  # a window at every hop inside the audio, as tf.signal.frame(pad_end)
+    count = int(np.ceil(padded.size / WINDOW_HOP))  # a window at every hop inside the audio (tf.signal.frame)
     padded = np.pad(padded, (0, (count - 1) * WINDOW_HOP + WINDOW_SAMPLES - padded.size))
     return np.stack([padded[index * WINDOW_HOP:index * WINDOW_HOP + WINDOW_SAMPLES] for index in range(count)])
 

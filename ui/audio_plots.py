@@ -69,9 +69,9 @@ def posteriorgram_figure(estimate: pitch.PitchEstimate, span: int = 18) -> go.Fi
         z=gram[:, keys - pitch.LOWEST_MIDI].T, x=np.arange(gram.shape[0]) / pitch.FRAMES_PER_SECOND, y=keys,
         colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="p"),
         hovertemplate="%{x:.2f} s, MIDI %{y}: %{z:.2f}<extra></extra>"))
+    labels = [f"{key} {audio_notes.pitch_name(int(key))}" for key in keys[::6]]
     figure.update_layout(title="basic-pitch note posteriorgram", height=300, margin=dict(l=10, r=10, t=40, b=10),
-                         xaxis_title="seconds", yaxis=dict(title="MIDI key", tickvals=keys[::6],
-                                                           ticktext=[f"{k} {audio_notes.pitch_name(int(k))}" for k in keys[::6]]))
+                         xaxis_title="seconds", yaxis=dict(title="MIDI key", tickvals=keys[::6], ticktext=labels))
     return figure
 
 

@@ -44,7 +44,8 @@ def test_eight_bit_wav_is_read():
 def test_channels_are_mixed_down_to_mono():
     left, right = tone(48_000, hz=440.0), tone(48_000, hz=660.0, level=0.25)
     silent = np.zeros_like(left)
-    decoded = audio_io.decode(encode(np.stack([left, right, silent, silent, silent, silent], axis=1), 48_000), "5.1.wav")
+    surround = np.stack([left, right, silent, silent, silent, silent], axis=1)
+    decoded = audio_io.decode(encode(surround, 48_000), "5.1.wav")
     assert decoded.channels == 6 and decoded.audio.ndim == 1
     assert "mixed 6 channels down to mono" in decoded.notes
     assert abs(np.abs(decoded.audio).max() - 0.75 / 6) < 0.02  # the mean of six channels
