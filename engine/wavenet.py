@@ -10,6 +10,12 @@ After van den Oord et al., "WaveNet: A Generative Model for Raw Audio" (2016):
 - global conditioning c: a learned embedding of the instrument and one of the MIDI pitch, added
   into every gate. Blending two instruments (NSynth's interpolation, Engel et al. 2017) mixes their
   embeddings.
+- local conditioning (the paper's sec. 2.5: a time series y added into every gate as V * y): here
+  the sine and cosine of the note's fundamental at each sample, the way WaveNet vocoders are given
+  F0 and neural source-filter models a sine source (Wang et al., 2019). Without it, a net this
+  small trained this briefly on two CPU cores learned to continue whatever period it saw (teacher
+  forcing rewards copying the last period), and from silence it drifted into noise: after 1,000
+  steps basic-pitch heard the requested pitch in 1 of 16 generated notes.
 
 Generation two ways, with the same weights and the same random numbers so they give the same
 samples: naive (run the whole receptive field through the network for every new sample) and fast
@@ -70,12 +76,24 @@ def mu_law_decode(codes: np.ndarray) -> np.ndarray:
 SILENCE = int(mu_law_encode(np.zeros(1))[0])
 
 
+def phase_features(frequencies: np.ndarray, first_sample: np.ndarray, length: int) -> np.ndarray:
+    """(B, length, 2) float32: sin and cos of the fundamental at samples first_sample .. + length - 1."""
+    samples = np.asarray(first_sample, np.float64)[:, None] + np.arange(length)[None]
+    angle = 2 * np.pi * np.asarray(frequencies, np.float64)[:, None] * samples / SAMPLE_RATE
+    return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
+
+
+def midi_frequency(pitch) -> np.ndarray:
+    return 440.0 * 2.0 ** ((np.asarray(pitch, np.float64) - 69) / 12)
+
+
 def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len(INSTRUMENTS),
                   pitches: int = len(PITCHES)):
-    """The Keras model: (codes (B, T) of the previous samples, instrument (B,), pitch (B,)) -> logits (B, T, 256).
+    """The Keras model: (codes (B, T) of the previous samples, instrument (B,), pitch (B,), phase (B, T, 2))
+    -> logits (B, T, 256).
 
-    Output t is the distribution of the sample after input t; causal padding keeps it from
-    seeing inputs after t.
+    Output t is the distribution of the sample after input t, and phase t belongs to that sample;
+    causal padding keeps output t from seeing inputs after t.
     """
     import keras
     from keras import layers
@@ -83,6 +101,7 @@ def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len
     codes = keras.Input((None,), dtype="int32", name="codes")
     instrument = keras.Input((), dtype="int32", name="instrument")
     pitch = keras.Input((), dtype="int32", name="pitch")
+    phase = keras.Input((None, 2), name="phase")
     condition = layers.Concatenate(name="condition")([
         layers.Embedding(instruments, EMBEDDING_SIZE, name="instrument_embedding")(instrument),
         layers.Embedding(pitches, EMBEDDING_SIZE, name="pitch_embedding")(pitch)])
@@ -93,7 +112,8 @@ def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len
         gate = layers.Conv1D(2 * RESIDUAL_CHANNELS, 2, dilation_rate=dilation, padding="causal",
                              name=f"dilated_{index}")(x)
         conditioned = layers.Dense(2 * RESIDUAL_CHANNELS, use_bias=False, name=f"condition_{index}")(condition)
-        gate = gate + conditioned[:, None, :]
+        gate = gate + conditioned[:, None, :] + layers.Dense(2 * RESIDUAL_CHANNELS, use_bias=False,
+                                                             name=f"local_{index}")(phase)
         gated = keras.ops.tanh(gate[..., :RESIDUAL_CHANNELS]) * keras.ops.sigmoid(gate[..., RESIDUAL_CHANNELS:])
         skips.append(layers.Conv1D(SKIP_CHANNELS, 1, name=f"skip_{index}")(gated))
         if index < len(dilations) - 1:  # the last layer's output feeds only its skip
@@ -101,7 +121,7 @@ def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len
     out = keras.ops.relu(layers.Add(name="skips")(skips))
     out = keras.ops.relu(layers.Conv1D(OUTPUT_CHANNELS, 1, name="output_1")(out))
     logits = layers.Conv1D(QUANTIZATION, 1, name="output_2")(out)
-    return keras.Model([codes, instrument, pitch], logits, name="wavenet")
+    return keras.Model([codes, instrument, pitch, phase], logits, name="wavenet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +158,7 @@ class WaveNet:
         self.causal = get("causal_conv")  # kernel (2, R, R), bias
         self.dilated = [get(f"dilated_{i}") for i in range(len(dilations))]
         self.conditions = [get(f"condition_{i}")[0] for i in range(len(dilations))]
+        self.locals = [get(f"local_{i}")[0] for i in range(len(dilations))]  # (2, 2R) each
         self.skip = [get(f"skip_{i}") for i in range(len(dilations))]
         self.residual = [get(f"residual_{i}") for i in range(len(dilations) - 1)]
         self.output_1, self.output_2 = get("output_1"), get("output_2")
@@ -183,9 +204,9 @@ class WaveNet:
             return skip, 0.0
         return skip, gated @ self.residual[index][0][0] + self.residual[index][1]
 
-    def logits(self, codes: np.ndarray, condition: np.ndarray) -> np.ndarray:
-        """Full causal forward pass in NumPy: codes (B, T) -> logits (B, T, 256); zero padding on the left,
-        as Keras's causal padding does."""
+    def logits(self, codes: np.ndarray, condition: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        """Full causal forward pass in NumPy: codes (B, T), phase (B, T, 2) -> logits (B, T, 256); zero
+        padding on the left, as Keras's causal padding does."""
         conditions = self.layer_conditions(condition)
         embedded = self.input_table[codes]
         shifted = np.pad(embedded, ((0, 0), (1, 0), (0, 0)))[:, :-1]
@@ -193,7 +214,7 @@ class WaveNet:
         skip_sum = 0.0
         for index, dilation in enumerate(self.dilations):
             past = np.pad(x, ((0, 0), (dilation, 0), (0, 0)))[:, :x.shape[1]]
-            skip, residual = self._gate(index, past, x, conditions[index][:, None, :])
+            skip, residual = self._gate(index, past, x, conditions[index][:, None, :] + phase @ self.locals[index])
             skip_sum = skip_sum + skip
             x = x + residual
         return self._output(skip_sum)
@@ -233,8 +254,9 @@ def generate(model: WaveNet, notes: list[NoteRequest], seconds: float, temperatu
         raise InvalidInput(f"Unknown generation method {method!r}: use fast or naive.")
     steps = _check(model, notes, seconds, temperature)
     condition = model.condition(notes)
+    frequencies = midi_frequency([note.pitch for note in notes])
     uniforms = np.random.default_rng(seed).random((steps, len(notes)))
-    step_function = _fast_steps(model, condition) if method == "fast" else _naive_steps(model, condition)
+    step_function = (_fast_steps if method == "fast" else _naive_steps)(model, condition, frequencies)
     codes = np.full((len(notes), steps), SILENCE, np.int64)
     previous = np.full(len(notes), SILENCE, np.int64)
     started, stopped, report_every = time.perf_counter(), False, max(1, steps // 50)
@@ -257,7 +279,7 @@ def generate(model: WaveNet, notes: list[NoteRequest], seconds: float, temperatu
                       seconds_taken, method, stopped)
 
 
-def _fast_steps(model: WaveNet, condition: np.ndarray):
+def _fast_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray):
     """Fast WaveNet: each dilated layer keeps a ring buffer of its last `dilation` inputs.
 
     The per-sample arithmetic is rearranged to cost fewer NumPy calls (the step is call-bound):
@@ -269,6 +291,7 @@ def _fast_steps(model: WaveNet, condition: np.ndarray):
     kernels = [np.concatenate([kernel[0], kernel[1]]) * scale for kernel, _ in model.dilated]
     biases = [(bias + cond) * scale for (_, bias), cond in zip(model.dilated, model.layer_conditions(condition))]
     residuals = [(weights[0][0] * 0.5, bias) for weights, bias in ((w, w[1]) for w in model.residual)]
+    local_kernel = np.concatenate([local * scale for local in model.locals], axis=1)  # (2, layers * 2R)
     skip_kernel = np.concatenate([kernel[0] for kernel, _ in model.skip]) * 0.5  # (layers * R, S)
     skip_bias = sum(bias for _, bias in model.skip)
     batch = len(condition)
@@ -282,9 +305,11 @@ def _fast_steps(model: WaveNet, condition: np.ndarray):
         embedded = model.input_table[previous_codes]
         x = np.concatenate([last_embedded, embedded], axis=1) @ model.causal_kernel + model.causal[1]
         last_embedded = embedded
+        local = phase_features(frequencies, np.full(batch, t), 1)[:, 0] @ local_kernel
         for index, dilation in enumerate(model.dilations):
             queue, slot = queues[index], t % dilation
-            z = np.tanh(np.concatenate([queue[slot], x], axis=1) @ kernels[index] + biases[index])
+            z = np.tanh(np.concatenate([queue[slot], x], axis=1) @ kernels[index] + biases[index]
+                        + local[:, 2 * half * index:2 * half * (index + 1)])
             queue[slot] = x  # after reading: the slot held this layer's input `dilation` steps ago
             gated = gated_all[:, index * half:(index + 1) * half]
             np.multiply(z[:, :half], 1 + z[:, half:], out=gated)  # = 2 * tanh(.) * sigmoid(.)
@@ -295,14 +320,18 @@ def _fast_steps(model: WaveNet, condition: np.ndarray):
     return step
 
 
-def _naive_steps(model: WaveNet, condition: np.ndarray):
+def _naive_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray):
     """Naive generation: the whole receptive field goes through the network for every sample."""
     window = np.zeros((len(condition), 0), np.int64)
+    t = 0
 
     def step(previous_codes: np.ndarray) -> np.ndarray:
-        nonlocal window
+        nonlocal window, t
         window = np.concatenate([window, previous_codes[:, None]], axis=1)[:, -model.receptive_field:]
-        return model.logits(window, condition)[:, -1]
+        first = t + 1 - window.shape[1]  # the sample the window's first output predicts
+        t += 1
+        return model.logits(window, condition, phase_features(frequencies, np.full(len(window), first),
+                                                              window.shape[1]))[:, -1]
     return step
 
 

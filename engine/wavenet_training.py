@@ -26,10 +26,10 @@ from engine.registry import PROJECT_ASSETS
 
 CHECKPOINTS = assets.cache_dir() / "train" / "wavenet"
 STEPS_PER_EPOCH = 250
-DEFAULT_EPOCHS = 12
+DEFAULT_EPOCHS = 8
 BATCH = 12
 SCORED = 1500  # scored samples per window
-START_SHARE = 0.25  # share of windows that begin at the note's start
+START_SHARE = 0.35  # share of windows that begin at the note's start
 LEARNING_RATE = 2e-3
 PEAK = 0.8
 CHECK_PITCHES = (48, 52, 55, 60, 64, 67, 72)
@@ -52,12 +52,14 @@ def training_notes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def windows(codes: np.ndarray, rng: np.random.Generator, batch: int = BATCH, scored: int = SCORED,
             field: int = wavenet.receptive_field()) -> tuple[np.ndarray, ...]:
-    """A batch of (input codes, target codes, loss mask, note index) windows of length field + scored."""
+    """A batch of (input codes, target codes, loss mask, note index, first target sample) windows of
+    length field + scored."""
     length = field + scored
     notes = rng.integers(0, len(codes), batch)
     inputs = np.empty((batch, length), np.int64)
     targets = np.empty((batch, length), np.int64)
     mask = np.zeros((batch, length), np.float32)
+    first = np.zeros(batch, np.int64)
     padded = np.concatenate([np.full((len(codes), 1), wavenet.SILENCE), codes], axis=1)
     for row, note in enumerate(notes):
         if rng.random() < START_SHARE:
@@ -66,9 +68,10 @@ def windows(codes: np.ndarray, rng: np.random.Generator, batch: int = BATCH, sco
         else:
             start = rng.integers(1, codes.shape[1] - length + 1)
             mask[row, field:] = 1.0
+        first[row] = start  # padded index start + 1 is sample `start`, the window's first target
         inputs[row] = padded[note, start:start + length]
         targets[row] = padded[note, start + 1:start + length + 1]
-    return inputs, targets, mask, notes
+    return inputs, targets, mask, notes, first
 
 
 def train(steps: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
@@ -82,6 +85,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
 
     epochs = steps or DEFAULT_EPOCHS
     codes, instruments, pitches = training_notes()
+    frequencies = wavenet.midi_frequency(np.array(wavenet.PITCHES)[pitches])
     network = wavenet.build_network()
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
         LEARNING_RATE, epochs * STEPS_PER_EPOCH, alpha=0.05))
@@ -93,9 +97,9 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
         optimizer.iterations.assign(len(history) * STEPS_PER_EPOCH)
 
     @tf.function(reduce_retracing=True)
-    def step(inputs, targets, mask, instrument, pitch):
+    def step(inputs, targets, mask, instrument, pitch, phase):
         with tf.GradientTape() as tape:
-            logits = network([inputs, instrument, pitch], training=True)
+            logits = network([inputs, instrument, pitch, phase], training=True)
             losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
             loss = tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
         optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables), network.trainable_variables))
@@ -108,9 +112,10 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
         for index in range(STEPS_PER_EPOCH):
             if should_stop() or (max_steps is not None and done >= max_steps):
                 break
-            inputs, targets, mask, notes = windows(codes, rng)
+            inputs, targets, mask, notes, first = windows(codes, rng)
             loss = float(step(inputs.astype(np.int32), targets.astype(np.int32), mask,
-                              instruments[notes].astype(np.int32), pitches[notes].astype(np.int32)))
+                              instruments[notes].astype(np.int32), pitches[notes].astype(np.int32),
+                              wavenet.phase_features(frequencies[notes], first, inputs.shape[1])))
             total += loss
             done += 1
             if index % 10 == 0:
@@ -119,7 +124,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
         if max_steps is not None or should_stop():
             break
         history.append({"epoch": epoch + 1, "loss": total / STEPS_PER_EPOCH,
-                        "validation_loss": validation_loss(network, codes, instruments, pitches),
+                        "validation_loss": validation_loss(network, codes, instruments, pitches, frequencies),
                         "seconds": time.perf_counter() - started})
         on_progress((epoch + 1) / epochs, f"wavenet epoch {epoch + 1}: loss {history[-1]['loss']:.3f}, "
                     f"fixed windows {history[-1]['validation_loss']:.3f}", history[-1])
@@ -130,14 +135,16 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
     return {"name": "wavenet", "history": history, **finalize(epochs)}
 
 
-def validation_loss(network, codes, instruments, pitches) -> float:
+def validation_loss(network, codes, instruments, pitches, frequencies) -> float:
     """Mean scored cross entropy on 48 fixed windows (same seed every time; the data has no held-out
     notes, since every pitch must be seen, so this tracks fit, not generalisation)."""
     import keras
 
-    inputs, targets, mask, notes = windows(codes, np.random.default_rng(12345), batch=48)
+    inputs, targets, mask, notes, first = windows(codes, np.random.default_rng(12345), batch=48)
     logits = network.predict([inputs.astype(np.int32), instruments[notes].astype(np.int32),
-                              pitches[notes].astype(np.int32)], batch_size=12, verbose=0)
+                              pitches[notes].astype(np.int32),
+                              wavenet.phase_features(frequencies[notes], first, inputs.shape[1])],
+                             batch_size=12, verbose=0)
     losses = keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
     return float((losses * mask).sum() / mask.sum())
 

@@ -43,13 +43,14 @@ def test_receptive_field_matches_the_formula_and_the_network(model64):
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 256, (1, 1200))
     condition = model64.condition([wavenet.NoteRequest("piano", 60)])
-    base = model64.logits(codes, condition)[0, -1]
+    phase = wavenet.phase_features(wavenet.midi_frequency([60]), np.zeros(1), 1200)
+    base = model64.logits(codes, condition, phase)[0, -1]
     changed_inside, changed_outside = codes.copy(), codes.copy()
     changed_inside[0, -field] = (codes[0, -field] + 100) % 256  # the oldest sample it can see
     changed_outside[0, :-field] = rng.integers(0, 256, 1200 - field)  # everything older
     # exact comparisons: through 15 randomly initialised layers the oldest sample's effect is tiny
-    assert np.abs(model64.logits(changed_inside, condition)[0, -1] - base).max() > 0
-    assert np.array_equal(model64.logits(changed_outside, condition)[0, -1], base)
+    assert np.abs(model64.logits(changed_inside, condition, phase)[0, -1] - base).max() > 0
+    assert np.array_equal(model64.logits(changed_outside, condition, phase)[0, -1], base)
 
 
 def test_outputs_never_depend_on_later_inputs(network):
@@ -57,8 +58,11 @@ def test_outputs_never_depend_on_later_inputs(network):
     codes = rng.integers(0, 256, (1, 400)).astype("int32")
     later = codes.copy()
     later[0, 200:] = rng.integers(0, 256, 200)
+    phase = wavenet.phase_features(wavenet.midi_frequency([53]), np.zeros(1), 400)
+    later_phase = phase.copy()
+    later_phase[0, 200:] = 0
     args = [np.array([1], "int32"), np.array([5], "int32")]
-    before, after = np.asarray(network([codes, *args])), np.asarray(network([later, *args]))
+    before, after = np.asarray(network([codes, *args, phase])), np.asarray(network([later, *args, later_phase]))
     assert np.allclose(before[0, :200], after[0, :200], atol=1e-6)  # outputs up to 199 see inputs <= 199
     assert not np.allclose(before[0, 200], after[0, 200])
 
@@ -66,8 +70,10 @@ def test_outputs_never_depend_on_later_inputs(network):
 def test_numpy_forward_matches_keras(network, model64):
     codes = np.random.default_rng(2).integers(0, 256, (2, 700))
     requests = [wavenet.NoteRequest("organ", 50), wavenet.NoteRequest("flute", 70)]
-    keras_logits = np.asarray(network([codes.astype("int32"), np.array([1, 3], "int32"), np.array([2, 22], "int32")]))
-    assert np.abs(keras_logits - model64.logits(codes, model64.condition(requests))).max() < 1e-4
+    phase = wavenet.phase_features(wavenet.midi_frequency([50, 70]), np.array([0, 321]), 700)
+    keras_logits = np.asarray(network([codes.astype("int32"), np.array([1, 3], "int32"), np.array([2, 22], "int32"),
+                                       phase]))
+    assert np.abs(keras_logits - model64.logits(codes, model64.condition(requests), phase)).max() < 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +133,7 @@ def test_bad_requests_get_clear_errors(model64, kwargs, message):
 
 def test_training_windows_start_in_silence_or_score_only_full_context():
     codes = np.random.default_rng(3).integers(0, 256, (5, 4000))
-    inputs, targets, mask, notes = wavenet_training.windows(codes, np.random.default_rng(4), batch=40, scored=100,
+    inputs, targets, mask, notes, first = wavenet_training.windows(codes, np.random.default_rng(4), batch=40, scored=100,
                                                              field=50)
     assert inputs.shape == targets.shape == mask.shape == (40, 150)
     assert np.array_equal(inputs[:, 1:], targets[:, :-1])  # teacher forcing: the input is the target shifted
@@ -136,6 +142,9 @@ def test_training_windows_start_in_silence_or_score_only_full_context():
     assert (inputs[starts, 0] == wavenet.SILENCE).all()
     assert np.array_equal(targets[starts], codes[notes[starts], :150])
     assert (mask[~starts, :50] == 0).all() and (mask[~starts, 50:] == 1).all()
+    assert (first[starts] == 0).all()
+    for row in np.flatnonzero(~starts)[:5]:  # the first target is sample `first` of its note
+        assert np.array_equal(targets[row], codes[notes[row], first[row]:first[row] + 150])
 
 
 def test_cli_instrument_blends_parse():
