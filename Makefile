@@ -37,5 +37,11 @@ assets: $(VENV)/.installed
 	$(PY) -m engine assets fetch --group models
 	-$(PY) -m engine assets fetch --group data
 
+# Training data that is made, not fetched: the audio notes need FluidSynth and the FluidR3 soundfont
+# (`apt-get install fluidsynth fluid-soundfont-gm`); the app and the tests do not.
+data: setup
+	$(PY) -m engine assets fetch --group data
+	$(PY) -m engine render-notes
+
 clean:
 	rm -rf $(VENV)

@@ -49,6 +49,17 @@ def _wavenet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render_notes(args: argparse.Namespace) -> int:
+    from engine import audio_notes
+
+    folder = audio_notes.render_all()
+    notes = audio_notes.load_rendered(folder)
+    print(f"{len(notes.audio)} notes ({len(audio_notes.INSTRUMENTS)} instruments x {len(audio_notes.PITCHES)} pitches x "
+          f"{len(audio_notes.VELOCITIES)} velocities) rendered into {folder}; held-out subset in "
+          f"{audio_notes.TEST_NOTES_FILE.relative_to(audio_notes.PROJECT_ASSETS.parent)}")
+    return 0
+
+
 def _print_progress(fraction: float, message: str, preview=None) -> None:
     print(f"[{fraction:4.0%}] {message}", flush=True)
 
@@ -64,3 +75,5 @@ def add_commands(commands) -> None:
     parser.add_argument("--naive", action="store_true", help="recompute the receptive field for every sample (slow)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(run=_wavenet)
+    render = commands.add_parser("render-notes", help="render the training notes with FluidSynth (make data)")
+    render.set_defaults(run=_render_notes)
