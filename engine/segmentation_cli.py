@@ -28,7 +28,7 @@ def add_commands(commands) -> None:
     segment = commands.add_parser("segment", help="label every pixel of an image")
     segment.add_argument("image")
     segment.add_argument("--model", default="deeplabv3-voc",
-                         help="deeplabv3-voc (default), selfie-segmentation, unet (trained here on 96 x 96 scenes; "
+                         help="deeplabv3-voc (default), deeplabv3-hub (needs a network the first time), selfie-segmentation, unet (trained here on 96 x 96 scenes; "
                               "a photo is resized to that and means little to it); instance models: ssd-selfie-people, "
                               "mask-rcnn-instances (scenes), mask-rcnn-hub (needs a network)")
     segment.add_argument("--json", action="store_true")
