@@ -1,11 +1,13 @@
 """Training and evaluating the instrument CNN (engine/instrument_cnn.py) on the rendered notes.
 
-Data: engine/audio_notes.py's notes, split by pitch: the training pitches (even MIDI numbers) at all
-three velocities train; the validation pitches pick the best epoch; the test pitches are touched only
-for the reported figures (all 288 test notes when the rendered set is in the cache, and always the
-96 committed test notes, velocity 100). A second soundfont, when this machine has it (Debian's
-`timgm6mb-soundfont` and FluidSynth), renders the test pitches again: timbres the CNN never heard,
-the honest measure of what it learned (one soundfont's eight samples are easy to tell apart).
+Data: engine/audio_notes.py's notes, split by pitch, from TRAINING_SOUNDFONTS: FluidR3 (the notes of
+`make data`) and TimGM6mb (Debian's `timgm6mb-soundfont`, rendered here the same way into the cache).
+One soundfont has one sample set per instrument, and a CNN trained on FluidR3 alone named the
+instruments of TimGM6mb's notes only 59% of the time: it had learned eight recordings, not eight
+instruments. The training pitches (even MIDI numbers) at all three velocities train; the validation
+pitches pick the best epoch; the test pitches are touched only for the reported figures: the 96
+committed test notes, all test notes of each training soundfont, and the test pitches from
+UNSEEN_SOUNDFONT (Debian's `csound-soundfont`), timbres the CNN never heard, when this machine has it.
 
 Augmentation, on the waveform for each of AUGMENTED_COPIES copies of every training note: the onset
 delayed by up to MAX_DELAY_SECONDS (the page finds onsets to within one 16 ms frame), a random gain
@@ -40,7 +42,9 @@ BUMP_DB = 8.0  # a Gaussian boost or cut of up to this many dB ...
 BUMP_WIDTH_BANDS = (3.0, 12.0)  # ... this wide (standard deviation in mel bands)
 MAX_FREQUENCY_MASK = 8  # bands
 MAX_TIME_MASK = 8  # frames
-SECOND_SOUNDFONT = pathlib.Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+SOUNDFONTS = pathlib.Path("/usr/share/sounds/sf2")
+TRAINING_SOUNDFONTS = ("FluidR3_GM.sf2", "TimGM6mb.sf2")  # Debian fluid-soundfont-gm, timgm6mb-soundfont
+UNSEEN_SOUNDFONT = "sf_GMbank.sf2"  # Debian csound-soundfont: only ever in the evaluation
 
 
 def augment(audio: np.ndarray, generator: np.random.Generator) -> np.ndarray:
@@ -97,30 +101,63 @@ def accuracy(model, notes: audio_notes.Notes) -> dict:
 def evaluate(model) -> dict:
     """Held-out figures: the committed test notes always; the full test split when rendered here."""
     figures = {"committed_test_notes": accuracy(model, audio_notes.test_notes())}
-    try:
-        figures["test_split"] = accuracy(model, audio_notes.split(audio_notes.load_rendered(), "test"))
-    except AssetError as error:
-        figures["test_split"] = {"skipped": str(error)}
-    if SECOND_SOUNDFONT.exists() and shutil.which("fluidsynth"):
-        figures["second_soundfont"] = {"soundfont": SECOND_SOUNDFONT.name, **accuracy(model, second_soundfont_notes())}
+    for font in TRAINING_SOUNDFONTS:
+        try:
+            figures[f"test_split {font}"] = accuracy(model, audio_notes.split(soundfont_notes(font), "test"))
+        except AssetError as error:
+            figures[f"test_split {font}"] = {"skipped": str(error)}
+    if (SOUNDFONTS / UNSEEN_SOUNDFONT).exists() and shutil.which("fluidsynth"):
+        figures["unseen_soundfont"] = {"soundfont": UNSEEN_SOUNDFONT, **accuracy(model, unseen_soundfont_notes())}
     else:
-        figures["second_soundfont"] = {"skipped": f"needs FluidSynth and {SECOND_SOUNDFONT}"}
+        figures["unseen_soundfont"] = {"skipped": f"needs FluidSynth and {SOUNDFONTS / UNSEEN_SOUNDFONT}"}
     return figures
 
 
-def second_soundfont_notes() -> audio_notes.Notes:
-    """The test pitches at velocity 100, rendered from SECOND_SOUNDFONT (needs FluidSynth)."""
+def _grid_notes(audio: np.ndarray, grid: list[tuple[int, int]]) -> audio_notes.Notes:
+    count = len(audio_notes.INSTRUMENTS)
+    return audio_notes.Notes(audio.astype(np.float32), np.repeat(np.arange(count), len(grid)),
+                             np.tile([pitch for pitch, _ in grid], count), np.tile([v for _, v in grid], count))
+
+
+def soundfont_notes(font: str) -> audio_notes.Notes:
+    """Every instrument x pitch x velocity of one training soundfont: FluidR3's from `make data`, the
+    others rendered once into the cache (needs FluidSynth and the soundfont).
+
+    Raises:
+        AssetError: not rendered and cannot be rendered here.
+    """
+    if font == audio_notes.SOUNDFONT.name:
+        return audio_notes.load_rendered()
+    cached = audio_notes.cache_folder() / f"{pathlib.Path(font).stem}.npz"
+    grid = [(pitch, velocity) for pitch in audio_notes.PITCHES for velocity in audio_notes.VELOCITIES]
+    if not cached.exists():
+        if not (SOUNDFONTS / font).exists():
+            raise AssetError(f"{SOUNDFONTS / font} is missing: install it (see engine/instrument_training.py).")
+        audio = np.concatenate([audio_notes.render_instrument(program, grid, soundfont=SOUNDFONTS / font)
+                                for _, program in audio_notes.INSTRUMENTS])
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cached, audio=audio.astype(np.float16))
+    with np.load(cached) as stored:
+        return _grid_notes(stored["audio"], grid)
+
+
+def unseen_soundfont_notes() -> audio_notes.Notes:
+    """The test pitches at velocity 100, rendered from UNSEEN_SOUNDFONT (needs FluidSynth)."""
     grid = [(pitch, audio_notes.TEST_NOTES_VELOCITY) for pitch in audio_notes.PITCHES
             if audio_notes.split_of(pitch) == "test"]
-    audio = np.concatenate([audio_notes.render_instrument(program, grid, soundfont=SECOND_SOUNDFONT)
-                            for _, program in audio_notes.INSTRUMENTS])
-    return audio_notes.Notes(audio, np.repeat(np.arange(len(audio_notes.INSTRUMENTS)), len(grid)),
-                             np.tile([pitch for pitch, _ in grid], len(audio_notes.INSTRUMENTS)),
-                             np.full(len(audio), audio_notes.TEST_NOTES_VELOCITY))
+    font = SOUNDFONTS / UNSEEN_SOUNDFONT
+    return _grid_notes(np.concatenate([audio_notes.render_instrument(program, grid, soundfont=font)
+                                       for _, program in audio_notes.INSTRUMENTS]), grid)
+
+
+def _concatenate(parts: list[audio_notes.Notes]) -> audio_notes.Notes:
+    return audio_notes.Notes(*(np.concatenate([getattr(part, field) for part in parts])
+                               for field in ("audio", "instruments", "pitches", "velocities")))
 
 
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          seed: int = 0, output=None, max_batches: int | None = None) -> dict:
+          seed: int = 0, output=None, max_batches: int | None = None,
+          soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS) -> dict:
     """Train from scratch on the rendered notes (needs `make data` first), keep the best epoch by
     validation accuracy, store it float16 under assets/audio/ and record its test figures.
 
@@ -137,8 +174,9 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     epochs = epochs or DEFAULT_EPOCHS
     keras.utils.set_random_seed(seed)
     generator = np.random.default_rng(seed)
-    notes = audio_notes.load_rendered()
-    train_notes, validation = audio_notes.split(notes, "train"), audio_notes.split(notes, "validation")
+    fonts = [soundfont_notes(font) for font in soundfonts]
+    train_notes = _concatenate([audio_notes.split(notes, "train") for notes in fonts])
+    validation = _concatenate([audio_notes.split(notes, "validation") for notes in fonts])
     on_progress(0.0, f"log-mel spectrograms of {len(train_notes.audio) * (1 + AUGMENTED_COPIES)} training notes")
     copies = [train_notes.audio] + [augment(train_notes.audio, generator) for _ in range(AUGMENTED_COPIES)]
     images = _images(np.concatenate(copies))
@@ -188,7 +226,8 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     if output is None:
         project_weights.record(
             instrument_cnn.WEIGHTS,
-            f"python -m engine train {instrument_cnn.MODEL_NAME} --epochs {epochs} (needs `make data`; best epoch "
+            f"python -m engine train {instrument_cnn.MODEL_NAME} --epochs {epochs} (needs `make data` and the "
+            f"soundfonts {', '.join(soundfonts)}; best epoch "
             f"{best_epoch} of {len(history)} by validation accuracy {best:.4f}; "
             f"{sum(entry['seconds'] for entry in history) / 60:.1f} min on 2 shared CPU cores)",
             metric_text(figures))
@@ -198,11 +237,12 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
 def metric_text(figures: dict) -> str:
     text = (f"committed test notes ({figures['committed_test_notes']['notes']}, velocity "
             f"{audio_notes.TEST_NOTES_VELOCITY}): accuracy {figures['committed_test_notes']['accuracy']:.4f}")
-    if "accuracy" in figures["test_split"]:
-        text += (f"; test pitches, all velocities ({figures['test_split']['notes']} notes): "
-                 f"{figures['test_split']['accuracy']:.4f}")
-    if "accuracy" in figures.get("second_soundfont", {}):
-        second = figures["second_soundfont"]
-        text += (f"; the test pitches from a soundfont never heard in training ({second['soundfont']}, "
-                 f"{second['notes']} notes): {second['accuracy']:.4f}")
+    for font in TRAINING_SOUNDFONTS:
+        split = figures.get(f"test_split {font}", {})
+        if "accuracy" in split:
+            text += f"; {font} test pitches, all velocities ({split['notes']} notes): {split['accuracy']:.4f}"
+    unseen = figures.get("unseen_soundfont", {})
+    if "accuracy" in unseen:
+        text += (f"; the test pitches from a soundfont never heard in training ({unseen['soundfont']}, "
+                 f"{unseen['notes']} notes): {unseen['accuracy']:.4f}")
     return text
