@@ -4,8 +4,8 @@ The chapter's point that sounds become images: a 1 s note at 16 kHz becomes a 64
 log-mel picture (engine/audio_features.py) and an ordinary image CNN (conv 3 x 3, batch norm, ReLU,
 max pooling, global average pooling; as in Hershey et al., "CNN architectures for large-scale audio
 classification", ICASSP 2017, much smaller) names one of the eight General MIDI instrument families
-of engine/audio_notes.py. Trained here (engine/instrument_training.py) on the rendered training
-pitches; held-out pitches measure it. TensorFlow is imported only when a model is built.
+of engine/audio_notes.py. Trained here (engine/instrument_training.py) on the training pitches of two
+soundfonts; held-out pitches, and a third soundfont never heard in training, measure it. TensorFlow is imported only when a model is built.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ registry.register(registry.ModelSpec(
     input_size=(audio_features.MEL_BANDS, FRAMES),
     labels=f"{len(INSTRUMENTS)} instruments: {', '.join(INSTRUMENTS)}",
     sources=(registry.WeightSource("project", WEIGHTS),), builder=_build,
-    trained_on="notes rendered here with FluidSynth from the FluidR3 GM soundfont (engine/audio_notes.py), "
-               "training pitches (even MIDI numbers 36-84), 3 velocities",
+    trained_on="notes rendered here with FluidSynth from two GM soundfonts, FluidR3 and TimGM6mb "
+               "(engine/audio_notes.py, engine/instrument_training.py): even MIDI pitches 36-84, 3 velocities",
     metric=project_weights.recorded_metric(WEIGHTS),
     paper="Hershey et al. 2017, CNN architectures for large-scale audio classification (log-mel + image CNN)"))
 registry.register_trainer(MODEL_NAME, _train)
