@@ -5,7 +5,8 @@ log-mel picture (engine/audio_features.py) and an ordinary image CNN (conv 3 x 3
 max pooling, global average pooling; as in Hershey et al., "CNN architectures for large-scale audio
 classification", ICASSP 2017, much smaller) names one of the eight General MIDI instrument families
 of engine/audio_notes.py. Trained here (engine/instrument_training.py) on the training pitches of two
-soundfonts; held-out pitches, and a third soundfont never heard in training, measure it. TensorFlow is imported only when a model is built.
+soundfonts; held-out pitches, and a third soundfont never heard in training, measure it. TensorFlow
+is imported only when a model is built.
 """
 
 from __future__ import annotations
