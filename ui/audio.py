@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from engine import audio_io, audio_notes, instrument_cnn, pitch
+from engine import audio_io, audio_notes, instrument_cnn, pitch, registry
 from ui import audio_plots
 from ui.inputs import display_name
 from ui.models import get_model
@@ -82,7 +82,9 @@ def show_analysis(sound: Sound) -> None:
         verdict = "" if sound.instrument is None else (" (right)" if guess.instrument == sound.instrument else
                                                        f" (wrong: it is {sound.instrument})")
         st.markdown(f"**Instrument:** {guess.instrument}, p = {guess.probabilities[guess.instrument]:.2f}{verdict}")
-        st.caption(f"the one second from {guess.start_second:.2f} s (the onset), {guess.ms:.0f} ms")
+        st.caption(f"the one second from {guess.start_second:.2f} s (the onset), {guess.ms:.0f} ms. Trained on synthesised "
+                   "notes of these eight instruments, it names any other sound as the closest of them. Held out: "
+                   f"{registry.get_spec(instrument_cnn.MODEL_NAME).metric}.")
         st.plotly_chart(audio_plots.probability_figure(guess.probabilities, sound.instrument), width="stretch")
     with right:
         if estimate.midi is None:
