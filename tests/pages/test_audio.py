@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pytest
 import soundfile
 from streamlit.testing.v1 import AppTest
 
@@ -64,3 +65,34 @@ def _silence() -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, np.zeros(16_000, np.float32), 16_000, format="WAV")
     return buffer.getvalue()
+
+
+@pytest.fixture
+def fresh_wavenet(monkeypatch):
+    """A WaveNet with fresh (untrained) weights in the registry's place, so the page's generate path runs
+    whether or not trained weights are committed: widgets, progress, player, download, pitch check and
+    receptive field do not depend on what the weights learned (their sound is noise here)."""
+    from engine import registry, wavenet
+    from ui.models import get_model
+
+    spec = registry.get_spec("wavenet")
+    model = wavenet.WaveNet(wavenet.build_network())
+    monkeypatch.setitem(registry._LOADED, "wavenet", registry.LoadedModel(spec, spec.sources[0], model, 0.0))
+    get_model.clear()
+    yield model
+    get_model.clear()  # later tests load the real model again
+
+
+def test_wavenet_section_generates_a_note_with_player_download_and_pitch_check(fresh_wavenet):
+    at = page()
+    at.selectbox(key="wavenet-pitch").set_value(fresh_wavenet.pitches[0])
+    at.slider(key="wavenet-seconds").set_value(0.25).run()
+    assert not at.exception and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
+    at.button(key="wavenet-generate").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("audio")) == 2 and len(at.get("download_button")) == 1  # the test note's player and the new one
+    assert markdown_with(at, "**Pitch check:** basic-pitch hears")
+    assert [caption.value for caption in at.caption if "samples/s" in caption.value][0].count("4,000 samples in") == 1
+    assert any(f"{fresh_wavenet.receptive_field} samples" in caption.value for caption in at.caption)
+    at.checkbox(key="wavenet-blend").check().run()  # new settings: the old note is not shown as theirs
+    assert not at.exception and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
