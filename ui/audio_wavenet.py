@@ -11,6 +11,8 @@ from ui import audio_plots
 from ui.models import get_model
 
 RESULT_KEY = "wavenet-generation"
+NAIVE_MAX_SECONDS = 0.25  # naive generation runs the whole receptive field per sample: ~20x slower
+METHODS = {"fast (per-layer queues)": "fast", "naive (whole receptive field per sample)": "naive"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Settings:
     seconds: float
     temperature: float
     seed: int
+    method: str = "fast"  # or "naive"
 
     def request(self) -> wavenet.NoteRequest:
         instrument = self.instrument if isinstance(self.instrument, str) else dict(self.instrument)
@@ -29,17 +32,23 @@ class Settings:
         sound = (self.instrument if isinstance(self.instrument, str)
                  else " + ".join(f"{weight:.0%} {name}" for name, weight in self.instrument))
         return (f"{sound}, {audio_notes.pitch_name(self.pitch)} (MIDI {self.pitch}), {self.seconds:g} s, "
-                f"temperature {self.temperature:g}, seed {self.seed}")
+                f"temperature {self.temperature:g}, seed {self.seed}, {self.method} generation")
 
 
 def settings(model: wavenet.WaveNet) -> Settings:
     """The widgets; every bound comes from the model (its instruments, pitches) or wavenet.MAX_SECONDS."""
+    method = METHODS[st.radio("Generation", list(METHODS), horizontal=True, key="wavenet-method",
+                              help=f"Same samples for the same seed; naive is limited to {NAIVE_MAX_SECONDS:g} s.")]
     left, middle, right = st.columns(3)
     instrument = left.selectbox("Instrument", model.instruments, key="wavenet-instrument")
     pitches = list(model.pitches)
     midi = middle.selectbox("Pitch", pitches, index=pitches.index(60) if 60 in pitches else 0,
                             format_func=lambda p: f"{audio_notes.pitch_name(p)} (MIDI {p})", key="wavenet-pitch")
-    seconds = right.slider("Duration (s)", 0.25, float(wavenet.MAX_SECONDS), 1.0, 0.25, key="wavenet-seconds")
+    if method == "naive":
+        seconds = right.slider("Duration (s)", 0.05, NAIVE_MAX_SECONDS, NAIVE_MAX_SECONDS, 0.05,
+                               key="wavenet-seconds-naive")
+    else:
+        seconds = right.slider("Duration (s)", 0.25, float(wavenet.MAX_SECONDS), 1.0, 0.25, key="wavenet-seconds")
     left, middle, right = st.columns(3)
     temperature = left.slider("Temperature", 0.5, 1.5, 1.0, 0.05, key="wavenet-temperature",
                               help="Divides the logits before sampling: below 1 plays safer, above 1 noisier.")
@@ -53,7 +62,7 @@ def settings(model: wavenet.WaveNet) -> Settings:
         second = left.selectbox("Second instrument", others, key="wavenet-second")
         share = right.slider(f"Share of {second}", 0.0, 1.0, 0.5, 0.05, key="wavenet-share")
         chosen = ((instrument, round(1.0 - share, 4)), (second, round(share, 4)))
-    return Settings(chosen, int(midi), float(seconds), float(temperature), seed)
+    return Settings(chosen, int(midi), float(seconds), float(temperature), seed, method)
 
 
 def generate(model: wavenet.WaveNet, chosen: Settings) -> None:
@@ -64,7 +73,7 @@ def generate(model: wavenet.WaveNet, chosen: Settings) -> None:
         bar.progress(min(1.0, max(0.0, float(fraction))), text=message)
 
     generation = wavenet.generate(model, [chosen.request()], chosen.seconds, temperature=chosen.temperature,
-                                  seed=chosen.seed, method="fast", on_progress=on_progress)
+                                  seed=chosen.seed, method=chosen.method, on_progress=on_progress)
     bar.empty()
     heard = pitch.midi_pitches([generation.audio[0]], generation.sample_rate,
                                model=get_model(pitch.MODEL_NAME).model)[0]
@@ -84,7 +93,7 @@ def show_result(chosen: Settings) -> None:
     st.download_button("Download WAV", wav, file_name=f"wavenet-{chosen.pitch}-{chosen.seed}.wav", mime="audio/wav")
     speed = generation.samples_per_second / generation.sample_rate
     st.caption(f"{chosen.describe()}: {audio.size:,} samples in {generation.seconds:.1f} s, "
-               f"{generation.samples_per_second:,.0f} samples/s ({speed:.1f}x real time), fast generation")
+               f"{generation.samples_per_second:,.0f} samples/s ({speed:.2f}x real time)")
     heard_text = "no pitch" if heard is None else f"{audio_notes.pitch_name(heard)} (MIDI {heard})"
     verdict = "matches" if heard == chosen.pitch else "does not match"
     st.markdown(f"**Pitch check:** basic-pitch hears {heard_text}; requested "

@@ -94,5 +94,13 @@ def test_wavenet_section_generates_a_note_with_player_download_and_pitch_check(f
     assert markdown_with(at, "**Pitch check:** basic-pitch hears")
     assert [caption.value for caption in at.caption if "samples/s" in caption.value][0].count("4,000 samples in") == 1
     assert any(f"{fresh_wavenet.receptive_field} samples" in caption.value for caption in at.caption)
+    fast = at.session_state["wavenet-generation"][1].audio[0]
+    at.radio(key="wavenet-method").set_value("naive (whole receptive field per sample)").run()
+    at.slider(key="wavenet-seconds-naive").set_value(0.05).run()
+    at.button(key="wavenet-generate").click().run()
+    assert not at.exception and not at.error
+    naive = at.session_state["wavenet-generation"][1].audio[0]
+    assert naive.size == 800 and np.allclose(naive, fast[:800], atol=1e-6)  # same seed, same samples, either way
+    assert "naive generation" in [caption.value for caption in at.caption if "samples/s" in caption.value][0]
     at.checkbox(key="wavenet-blend").check().run()  # new settings: the old note is not shown as theirs
     assert not at.exception and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
