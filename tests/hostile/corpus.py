@@ -6,8 +6,8 @@ text) or *refuse* it with a clear message (empty, truncated, the wrong type behi
 extension, decompression bombs, huge dimensions, text that is not UTF-8). `refusal` is a fragment
 the message must contain, so a test can tell "refused for the right reason" from "refused".
 
-Video and audio files are not in the corpus: no page reads them yet (issue 11 lists them for the
-pages to come).
+Video and audio files are made beside their tests (tests/hostile/test_hostile_video.py,
+tests/hostile/test_hostile_audio.py), with the same `Hostile` records.
 """
 
 from __future__ import annotations
