@@ -11,9 +11,9 @@ from ui.shell import ensure_app_shell
 
 ensure_app_shell()
 st.title("Audio: sounds as images, and WaveNet")
-st.caption("Notes rendered here from a General MIDI soundfont (FluidR3, 8 instruments, MIDI 36-84, 16 kHz) train "
-           "two models: a small 2-D CNN that reads a note's log-mel spectrogram like a picture and names the "
-           "instrument (the chapter's point that sounds become images), and a WaveNet (van den Oord et al. 2016) "
+st.caption("Notes rendered here from General MIDI soundfonts (8 instruments, MIDI 36-84, 16 kHz) train two models: "
+           "a small 2-D CNN that reads a note's log-mel spectrogram like a picture and names the instrument (the "
+           "chapter's point that sounds become images; FluidR3 and TimGM6mb notes), and a WaveNet (van den Oord et al. 2016) "
            "that writes a note one sample at a time, conditioned on instrument and pitch. Spotify's basic-pitch "
            "(Bittner et al. 2022) names the pitch of any note, including the generated ones.")
 
