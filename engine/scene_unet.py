@@ -279,7 +279,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     if max_batches is not None or not history:
         return {"name": "unet", "history": history}
     return {"name": "unet", "history": history,
-            **finalize(history, train_scenes, validation_scenes, output)}
+            **finalize(history, validation_scenes, output)}
 
 
 def soft_jaccard_loss(logits, label_maps):
@@ -307,7 +307,7 @@ def _previous_history() -> list[dict]:
     raise InvalidInput("Nothing to resume: no U-Net history in the cache or under assets/; train it without --resume.")
 
 
-def finalize(history: list[dict], train_scenes: int, validation_scenes: int,
+def finalize(history: list[dict], validation_scenes: int,
              output: pathlib.Path | None = None) -> dict:
     """Store the best checkpoint as float16, measure that copy on the test scenes and record it."""
     network = build_network()
