@@ -6,7 +6,7 @@ import dataclasses
 
 import streamlit as st
 
-from engine import audio_io, audio_notes, pitch, wavenet
+from engine import audio_io, audio_notes, pitch, wavenet, wavenet_training
 from ui import audio_plots
 from ui.models import get_model
 
@@ -48,10 +48,12 @@ def settings(model: wavenet.WaveNet) -> Settings:
         seconds = right.slider("Duration (s)", 0.05, NAIVE_MAX_SECONDS, NAIVE_MAX_SECONDS, 0.05,
                                key="wavenet-seconds-naive")
     else:
-        seconds = right.slider("Duration (s)", 0.25, float(wavenet.MAX_SECONDS), 1.0, 0.25, key="wavenet-seconds")
+        seconds = right.slider("Duration (s)", 0.25, float(wavenet.MAX_SECONDS), wavenet_training.CHECK_SECONDS, 0.25,
+                               key="wavenet-seconds")
     left, middle, right = st.columns(3)
-    temperature = left.slider("Temperature", 0.5, 1.5, 1.0, 0.05, key="wavenet-temperature",
-                              help="Divides the logits before sampling: below 1 plays safer, above 1 noisier.")
+    temperature = left.slider("Temperature", 0.5, 1.5, wavenet_training.CHECK_TEMPERATURE, 0.05, key="wavenet-temperature",
+                              help="Divides the logits before sampling: below 1 plays safer, above 1 noisier. The "
+                                   "defaults are those of the measured pitch check.")
     seed = int(middle.number_input("Seed", 0, 1_000_000, 0, key="wavenet-seed"))
     blend = right.checkbox("Blend with a second instrument", key="wavenet-blend",
                            help="NSynth-style: the two instruments' conditioning embeddings are mixed.")
