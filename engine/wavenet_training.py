@@ -75,7 +75,8 @@ def windows(codes: np.ndarray, rng: np.random.Generator, batch: int = BATCH, sco
 
 
 def train(steps: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          resume: bool = False, seed: int = 0, max_steps: int | None = None) -> dict:
+          resume: bool = False, seed: int = 0, max_steps: int | None = None,
+          input_noise: float = wavenet.INPUT_NOISE) -> dict:
     """Train for `steps` epochs of STEPS_PER_EPOCH steps (the CLI's --epochs); resume from the cache.
 
     max_steps: stop after this many steps in all (smoke tests); nothing is saved then.
@@ -86,7 +87,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
     epochs = steps or DEFAULT_EPOCHS
     codes, instruments, pitches = training_notes()
     frequencies = wavenet.midi_frequency(np.array(wavenet.PITCHES)[pitches])
-    network = wavenet.build_network()
+    network = wavenet.build_network(input_noise=input_noise)
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
         LEARNING_RATE, epochs * STEPS_PER_EPOCH, alpha=0.05))
     CHECKPOINTS.mkdir(parents=True, exist_ok=True)
