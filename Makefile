@@ -37,8 +37,10 @@ assets: $(VENV)/.installed
 	$(PY) -m engine assets fetch --group models
 	-$(PY) -m engine assets fetch --group data
 
-# Training data that is made, not fetched: the audio notes need FluidSynth and the FluidR3 soundfont
-# (`apt-get install fluidsynth fluid-soundfont-gm`); the app and the tests do not.
+# Training data that is made, not fetched: the audio notes need FluidSynth and the soundfonts
+# (`apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont csound-soundfont`: FluidR3 for
+# the notes, TimGM6mb for the instrument CNN's second training set, csound's bank for its held-out
+# third-soundfont figure); the app and the tests do not.
 data: setup
 	$(PY) -m engine assets fetch --group data
 	$(PY) -m engine render-notes
