@@ -11,7 +11,7 @@ run: setup
 
 test: setup dev
 	$(PY) -m engine assets fetch  # the tests need the training data too: here a failed fetch stops
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses=4 --dist loadfile  # one file per worker: module fixtures load once
 
 bench: setup dev
 	$(PY) -m bench
