@@ -7,7 +7,9 @@ API calls (`POST /v1/models/NAME:predict`, `{"instances": [...]}`), plus the cla
 `assets.extra/labels.txt` (TF Serving ignores that folder; clients read it).
 
 Only models that run in Keras can be exported: the TFLite and frozen-graph models (EfficientNet-
-Lite0, DeepLab, SSDLite, BlazeFace...) are refused with the list of exportable names.
+Lite0, DeepLab, SSDLite, BlazeFace...) are refused with the list of exportable names, as are the
+trained-here models whose inference is more than one Keras graph (CapsNet's routing parts, the
+R-CNN family's proposals and ROI steps, the six video ways): serve those in-process.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def keras_model_of(loaded: registry.LoadedModel):
     import keras
 
     candidates = [(loaded.model, ())]
-    for attribute in ("model", "classifier", "backbone"):  # text CNN, feature model head, feature model
+    for attribute in ("model", "network", "classifier", "backbone"):  # text CNN, trained-here nets, feature model
         inner = getattr(loaded.model, attribute, None)
         if inner is not None:
             candidates.append((inner, tuple(getattr(loaded.model, "labels", ()) if attribute != "backbone" else ())))
@@ -48,11 +50,17 @@ def keras_model_of(loaded: registry.LoadedModel):
     return None
 
 
+# Trained-here models whose whole inference is one Keras graph (WaveNet's: the teacher-forced
+# network that gives every next-sample distribution; generation loops over it outside the server).
+TRAINED_KERAS = ("unet", "yolo", "classloc-a0.1", "classloc-a0.5", "classloc-a0.9", "capsnet-baseline",
+                 "vqa-cnn-lstm", "vqa-relation-network", "instrument-cnn", "wavenet")
+
+
 def exportable_names() -> list[str]:
-    """Registered models with their weights here that run in Keras: the inspectable vision models and
-    the text CNN (loading nothing; `export` checks the loaded model itself)."""
+    """Registered models with their weights here that run in Keras: the inspectable vision models,
+    the text CNN and TRAINED_KERAS (loading nothing; `export` checks the loaded model itself)."""
     return [spec.name for spec in registry.all_specs() if registry.available_source(spec) is not None
-            and (spec.inspectable or spec.task == "sentiment")]
+            and (spec.inspectable or spec.task == "sentiment" or spec.name in TRAINED_KERAS)]
 
 
 def export(name: str, base_path: pathlib.Path, version: int = 1) -> ExportResult:

@@ -46,3 +46,30 @@ def test_models_outside_keras_are_refused_with_the_exportable_list(tmp_path):
     assert "does not run in Keras" in completed.stderr and "text-cnn" in completed.stderr
     assert not (tmp_path / "x" / "1").exists()
     assert json.dumps(serving.exportable_names())  # plain names
+
+
+def test_every_listed_trained_here_model_is_one_keras_graph():
+    listed = [name for name in serving.exportable_names() if name in serving.TRAINED_KERAS]
+    assert sorted(listed) == sorted(serving.TRAINED_KERAS)  # all have committed weights
+    for name in listed:
+        assert serving.keras_model_of(registry.load(name)) is not None, name
+    for name in ("capsnet", "faster-rcnn", "rcnn", "video-six-ways"):  # several graphs: not listed, refused
+        assert name not in serving.exportable_names() and serving.keras_model_of(registry.load(name)) is None
+
+
+def test_wavenet_export_serves_the_same_next_sample_distributions(tmp_path):
+    import tensorflow as tf
+
+    from engine import wavenet
+
+    result = serving.export("wavenet", tmp_path / "wavenet")
+    assert {name for name, _, _ in result.inputs} == {"codes", "instrument", "pitch", "phase"}
+    network = registry.load("wavenet").model.network
+    codes = np.random.default_rng(0).integers(0, 256, (2, 300)).astype(np.int32)
+    inputs = {"codes": codes, "instrument": np.array([0, 3], np.int32), "pitch": np.array([12, 4], np.int32),
+              "phase": wavenet.phase_features(wavenet.midi_frequency([60, 52]), np.zeros(2), 300)}
+    served = tf.saved_model.load(result.path).signatures["serving_default"](
+        **{name: tf.constant(value) for name, value in inputs.items()})
+    logits = next(iter(served.values())).numpy()
+    np.testing.assert_allclose(logits, np.asarray(network([inputs[k] for k in ("codes", "instrument", "pitch", "phase")])),
+                               atol=1e-4)
