@@ -79,8 +79,9 @@ def export(name: str, base_path: pathlib.Path, version: int = 1) -> ExportResult
     loaded = registry.load(name)
     found = keras_model_of(loaded)
     if found is None:
-        raise InvalidInput(f"{name} does not run in Keras (TFLite or a frozen graph), so it cannot be exported "
-                           "as a SavedModel here. Keras models: " + ", ".join(exportable_names()) + ".")
+        raise InvalidInput(f"{name} is not one Keras graph (it is TFLite or a frozen graph, or several graphs with "
+                           "steps between them), so it cannot be exported as a SavedModel here. Exportable: "
+                           + ", ".join(exportable_names()) + ".")
     model, labels = found
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)

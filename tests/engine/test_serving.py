@@ -43,7 +43,7 @@ def test_models_outside_keras_are_refused_with_the_exportable_list(tmp_path):
                                 str(tmp_path / "x"), "--json"], cwd=ROOT, capture_output=True, text=True,
                                timeout=120, check=False)
     assert completed.returncode == 2 and "Traceback" not in completed.stderr
-    assert "does not run in Keras" in completed.stderr and "text-cnn" in completed.stderr
+    assert "is not one Keras graph" in completed.stderr and "text-cnn" in completed.stderr
     assert not (tmp_path / "x" / "1").exists()
     assert json.dumps(serving.exportable_names())  # plain names
 
