@@ -191,6 +191,11 @@ def split(notes: Notes, name: str) -> Notes:
     return notes.select(np.array([split_of(int(p)) == name for p in notes.pitches]))
 
 
+def midi_frequency(pitch):
+    """MIDI pitch(es) -> fundamental frequency in Hz (equal temperament, A4 = MIDI 69 = 440 Hz)."""
+    return 440.0 * 2.0 ** ((np.asarray(pitch, np.float64) - 69) / 12)
+
+
 def pitch_name(midi: int) -> str:
     """MIDI 60 -> 'C4'."""
     names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

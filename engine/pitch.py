@@ -95,7 +95,7 @@ class PitchEstimate:
 
     @property
     def frequency_hz(self) -> float | None:
-        return None if self.midi is None else 440.0 * 2 ** ((self.midi - 69) / 12)
+        return None if self.midi is None else float(audio_notes.midi_frequency(self.midi))
 
     def to_json(self) -> dict:
         return {"midi": self.midi, "name": self.name, "confidence": round(self.confidence, 4),

@@ -84,10 +84,6 @@ def phase_features(frequencies: np.ndarray, first_sample: np.ndarray, length: in
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
 
 
-def midi_frequency(pitch) -> np.ndarray:
-    return 440.0 * 2.0 ** ((np.asarray(pitch, np.float64) - 69) / 12)
-
-
 def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len(INSTRUMENTS),
                   pitches: int = len(PITCHES), input_noise: float = INPUT_NOISE):
     """The Keras model: (codes (B, T) of the previous samples, instrument (B,), pitch (B,), phase (B, T, 2))
@@ -163,7 +159,7 @@ class WaveNet:
         self.instrument_table = get("instrument_embedding")[0]
         self.pitch_table = get("pitch_embedding")[0]
         self.input_table = (np.arange(QUANTIZATION, dtype=dtype) * (2.0 / MU) - 1.0)[:, None]  # class -> amplitude
-        self.causal = get("causal_conv")  # kernel (2, R, R), bias
+        self.causal = get("causal_conv")  # kernel (2, 1, R): the previous and the current amplitude; bias
         self.dilated = [get(f"dilated_{i}") for i in range(len(dilations))]
         self.conditions = [get(f"condition_{i}")[0] for i in range(len(dilations))]
         self.locals = [get(f"local_{i}")[0] for i in range(len(dilations))]  # (2, 2R) each
@@ -197,7 +193,6 @@ class WaveNet:
     def layer_conditions(self, condition: np.ndarray) -> list[np.ndarray]:
         return [condition @ weights for weights in self.conditions]
 
-    # One output step: the network from the inputs of each dilated layer at t - d and at t.
     def _output(self, skip_sum: np.ndarray) -> np.ndarray:
         hidden = np.maximum(np.maximum(skip_sum, 0) @ self.output_1[0][0] + self.output_1[1], 0)
         return hidden @ self.output_2[0][0] + self.output_2[1]
@@ -262,7 +257,7 @@ def generate(model: WaveNet, notes: list[NoteRequest], seconds: float, temperatu
         raise InvalidInput(f"Unknown generation method {method!r}: use fast or naive.")
     steps = _check(model, notes, seconds, temperature)
     condition = model.condition(notes)
-    frequencies = midi_frequency([note.pitch for note in notes])
+    frequencies = audio_notes.midi_frequency([note.pitch for note in notes])
     uniforms = np.random.default_rng(seed).random((steps, len(notes)))
     step_function = (_fast_steps if method == "fast" else _naive_steps)(model, condition, frequencies)
     codes = np.full((len(notes), steps), SILENCE, np.int64)
@@ -298,7 +293,7 @@ def _fast_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray):
     scale = np.concatenate([np.ones(half), np.full(half, 0.5)]).astype(model.dtype)  # a -> a / 2 on the sigmoid half
     kernels = [np.concatenate([kernel[0], kernel[1]]) * scale for kernel, _ in model.dilated]
     biases = [(bias + cond) * scale for (_, bias), cond in zip(model.dilated, model.layer_conditions(condition))]
-    residuals = [(weights[0][0] * 0.5, bias) for weights, bias in ((w, w[1]) for w in model.residual)]
+    residuals = [(kernel[0] * 0.5, bias) for kernel, bias in model.residual]  # 0.5: gated_all holds 2 x gated
     local_kernel = np.concatenate([local * scale for local in model.locals], axis=1)  # (2, layers * 2R)
     skip_kernel = np.concatenate([kernel[0] for kernel, _ in model.skip]) * 0.5  # (layers * R, S)
     skip_bias = sum(bias for _, bias in model.skip)
@@ -341,10 +336,6 @@ def _naive_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray)
         return model.logits(window, condition, phase_features(frequencies, np.full(len(window), first),
                                                               window.shape[1]))[:, -1]
     return step
-
-
-# The generator's first input is the silence code (the sample "before" the note), whereas the
-# training windows of wavenet_training start in true silence too, so both see the same start.
 
 
 def load_weights(path: pathlib.Path, dtype=np.float32) -> WaveNet:

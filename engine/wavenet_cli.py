@@ -28,9 +28,8 @@ def parse_instrument(text: str) -> str | dict[str, float]:
 
 
 def _wavenet(args: argparse.Namespace) -> int:
-    import soundfile
-
-    from engine import progress, wavenet
+    from engine import audio_io, progress, wavenet
+    from engine.cli import _print_progress
 
     model = wavenet.load()
     request = wavenet.NoteRequest(parse_instrument(args.instrument), args.pitch)
@@ -38,7 +37,7 @@ def _wavenet(args: argparse.Namespace) -> int:
                                   method="naive" if args.naive else "fast",
                                   on_progress=progress.no_progress if args.json else _print_progress)
     out = pathlib.Path(args.out)
-    soundfile.write(out, generation.audio[0], generation.sample_rate, subtype="PCM_16", format="WAV")
+    out.write_bytes(audio_io.to_wav_bytes(generation.audio[0], generation.sample_rate))
     result = {"instrument": request.instrument, "pitch": args.pitch, "seconds": generation.audio.shape[1] / generation.sample_rate,
               "temperature": args.temperature, "seed": args.seed, "method": generation.method,
               "sample_rate": generation.sample_rate, "samples_per_second": round(generation.samples_per_second, 1),
@@ -58,10 +57,6 @@ def _render_notes(args: argparse.Namespace) -> int:
           f"{len(audio_notes.VELOCITIES)} velocities) rendered into {folder}; held-out subset in "
           f"{audio_notes.TEST_NOTES_FILE.relative_to(audio_notes.PROJECT_ASSETS.parent)}")
     return 0
-
-
-def _print_progress(fraction: float, message: str, preview=None) -> None:
-    print(f"[{fraction:4.0%}] {message}", flush=True)
 
 
 def add_commands(commands) -> None:

@@ -86,7 +86,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
 
     epochs = steps or DEFAULT_EPOCHS
     codes, instruments, pitches = training_notes()
-    frequencies = wavenet.midi_frequency(np.array(wavenet.PITCHES)[pitches])
+    frequencies = audio_notes.midi_frequency(np.array(wavenet.PITCHES)[pitches])
     network = wavenet.build_network(input_noise=input_noise)
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
         LEARNING_RATE, epochs * STEPS_PER_EPOCH, alpha=0.05))

@@ -60,14 +60,14 @@ def test_every_listed_trained_here_model_is_one_keras_graph():
 def test_wavenet_export_serves_the_same_next_sample_distributions(tmp_path):
     import tensorflow as tf
 
-    from engine import wavenet
+    from engine import audio_notes, wavenet
 
     result = serving.export("wavenet", tmp_path / "wavenet")
     assert {name for name, _, _ in result.inputs} == {"codes", "instrument", "pitch", "phase"}
     network = registry.load("wavenet").model.network
     codes = np.random.default_rng(0).integers(0, 256, (2, 300)).astype(np.int32)
     inputs = {"codes": codes, "instrument": np.array([0, 3], np.int32), "pitch": np.array([12, 4], np.int32),
-              "phase": wavenet.phase_features(wavenet.midi_frequency([60, 52]), np.zeros(2), 300)}
+              "phase": wavenet.phase_features(audio_notes.midi_frequency([60, 52]), np.zeros(2), 300)}
     served = tf.saved_model.load(result.path).signatures["serving_default"](
         **{name: tf.constant(value) for name, value in inputs.items()})
     logits = next(iter(served.values())).numpy()

@@ -7,7 +7,7 @@ for any weights); the committed weights are checked in test_wavenet_committed.py
 import numpy as np
 import pytest
 
-from engine import wavenet, wavenet_training
+from engine import audio_notes, wavenet, wavenet_training
 from engine.errors import InvalidInput
 
 
@@ -43,7 +43,7 @@ def test_receptive_field_matches_the_formula_and_the_network(model64):
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 256, (1, 1200))
     condition = model64.condition([wavenet.NoteRequest("piano", 60)])
-    phase = wavenet.phase_features(wavenet.midi_frequency([60]), np.zeros(1), 1200)
+    phase = wavenet.phase_features(audio_notes.midi_frequency([60]), np.zeros(1), 1200)
     base = model64.logits(codes, condition, phase)[0, -1]
     changed_inside, changed_outside = codes.copy(), codes.copy()
     changed_inside[0, -field] = (codes[0, -field] + 100) % 256  # the oldest sample it can see
@@ -58,7 +58,7 @@ def test_outputs_never_depend_on_later_inputs(network):
     codes = rng.integers(0, 256, (1, 400)).astype("int32")
     later = codes.copy()
     later[0, 200:] = rng.integers(0, 256, 200)
-    phase = wavenet.phase_features(wavenet.midi_frequency([53]), np.zeros(1), 400)
+    phase = wavenet.phase_features(audio_notes.midi_frequency([53]), np.zeros(1), 400)
     later_phase = phase.copy()
     later_phase[0, 200:] = 0
     args = [np.array([1], "int32"), np.array([5], "int32")]
@@ -70,7 +70,7 @@ def test_outputs_never_depend_on_later_inputs(network):
 def test_numpy_forward_matches_keras(network, model64):
     codes = np.random.default_rng(2).integers(0, 256, (2, 700))
     requests = [wavenet.NoteRequest("organ", 50), wavenet.NoteRequest("flute", 70)]
-    phase = wavenet.phase_features(wavenet.midi_frequency([50, 70]), np.array([0, 321]), 700)
+    phase = wavenet.phase_features(audio_notes.midi_frequency([50, 70]), np.array([0, 321]), 700)
     keras_logits = np.asarray(network([codes.astype("int32"), np.array([1, 3], "int32"), np.array([2, 22], "int32"),
                                        phase]))
     assert np.abs(keras_logits - model64.logits(codes, model64.condition(requests), phase)).max() < 1e-4
