@@ -24,6 +24,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,6 +42,7 @@ INSTRUMENTS = (("piano", 0), ("organ", 19), ("guitar", 24), ("bass", 32), ("viol
 INSTRUMENT_NAMES = tuple(name for name, _ in INSTRUMENTS)
 PITCHES = tuple(range(36, 85))  # C2 .. C6
 VELOCITIES = (70, 100, 127)
+GRID = tuple((pitch, velocity) for pitch in PITCHES for velocity in VELOCITIES)  # each instrument's notes, in order
 SOUNDFONT = pathlib.Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TEST_NOTES_FILE = PROJECT_ASSETS / "audio" / "notes_test.flac"
 TEST_NOTES_VELOCITY = 100  # the committed held-out subset keeps one velocity to stay small
@@ -76,7 +78,7 @@ def _variable_length(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def midi_file(program: int, notes: list[tuple[int, int]], note_seconds: float = NOTE_SECONDS,
+def midi_file(program: int, notes: Sequence[tuple[int, int]], note_seconds: float = NOTE_SECONDS,
               gap_seconds: float = GAP_SECONDS) -> bytes:
     """A type-0 Standard MIDI File playing `notes` [(pitch, velocity)] one after another on channel 0.
 
@@ -93,7 +95,7 @@ def midi_file(program: int, notes: list[tuple[int, int]], note_seconds: float = 
     return header + b"MTrk" + struct.pack(">I", len(events)) + bytes(events)
 
 
-def render_instrument(program: int, notes: list[tuple[int, int]], soundfont: pathlib.Path = SOUNDFONT) -> np.ndarray:
+def render_instrument(program: int, notes: Sequence[tuple[int, int]], soundfont: pathlib.Path = SOUNDFONT) -> np.ndarray:
     """Render `notes` of one GM program with FluidSynth; returns float32 (len(notes), NOTE_SAMPLES)."""
     import soundfile
 
@@ -128,9 +130,8 @@ def render_all(folder: pathlib.Path | None = None) -> pathlib.Path:
 
     folder = folder or cache_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    grid = [(pitch, velocity) for pitch in PITCHES for velocity in VELOCITIES]
     for name, program in INSTRUMENTS:
-        audio = render_instrument(program, grid)
+        audio = render_instrument(program, GRID)
         soundfile.write(folder / f"{name}.flac", audio.reshape(-1), SAMPLE_RATE, subtype="PCM_16")
     (folder / "notes.json").write_text(json.dumps({"pitches": PITCHES, "velocities": VELOCITIES,
                                                    "instruments": INSTRUMENT_NAMES}))
@@ -158,15 +159,17 @@ def load_rendered(folder: pathlib.Path | None = None) -> Notes:
     folder = folder or cache_folder()
     if not (folder / "notes.json").exists():
         raise AssetError("The rendered notes are missing: run `make data` (needs FluidSynth) first.")
-    grid = [(pitch, velocity) for pitch in PITCHES for velocity in VELOCITIES]
-    audio, instruments = [], []
-    for index, name in enumerate(INSTRUMENT_NAMES):
-        samples, _ = soundfile.read(folder / f"{name}.flac", dtype="float32")
-        audio.append(samples.reshape(len(grid), NOTE_SAMPLES))
-        instruments += [index] * len(grid)
-    pitches = np.array([p for p, _ in grid] * len(INSTRUMENTS), np.int64)
-    velocities = np.array([v for _, v in grid] * len(INSTRUMENTS), np.int64)
-    return Notes(np.concatenate(audio), np.array(instruments, np.int64), pitches, velocities)
+    audio = [soundfile.read(folder / f"{name}.flac", dtype="float32")[0].reshape(len(GRID), NOTE_SAMPLES)
+             for name in INSTRUMENT_NAMES]
+    return grid_notes(np.concatenate(audio))
+
+
+def grid_notes(audio: np.ndarray, grid: tuple[tuple[int, int], ...] = GRID) -> Notes:
+    """Label notes rendered instrument by instrument (INSTRUMENTS order), each over `grid` of (pitch, velocity)."""
+    count = len(INSTRUMENTS)
+    return Notes(audio.astype(np.float32), np.repeat(np.arange(count, dtype=np.int64), len(grid)),
+                 np.tile(np.array([pitch for pitch, _ in grid], np.int64), count),
+                 np.tile(np.array([velocity for _, velocity in grid], np.int64), count))
 
 
 @functools.lru_cache(maxsize=1)

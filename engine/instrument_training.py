@@ -113,12 +113,6 @@ def evaluate(model) -> dict:
     return figures
 
 
-def _grid_notes(audio: np.ndarray, grid: list[tuple[int, int]]) -> audio_notes.Notes:
-    count = len(audio_notes.INSTRUMENTS)
-    return audio_notes.Notes(audio.astype(np.float32), np.repeat(np.arange(count), len(grid)),
-                             np.tile([pitch for pitch, _ in grid], count), np.tile([v for _, v in grid], count))
-
-
 def soundfont_notes(font: str) -> audio_notes.Notes:
     """Every instrument x pitch x velocity of one training soundfont: FluidR3's from `make data`, the
     others rendered once into the cache (needs FluidSynth and the soundfont).
@@ -129,25 +123,24 @@ def soundfont_notes(font: str) -> audio_notes.Notes:
     if font == audio_notes.SOUNDFONT.name:
         return audio_notes.load_rendered()
     cached = audio_notes.cache_folder() / f"{pathlib.Path(font).stem}.npz"
-    grid = [(pitch, velocity) for pitch in audio_notes.PITCHES for velocity in audio_notes.VELOCITIES]
     if not cached.exists():
         if not (SOUNDFONTS / font).exists():
             raise AssetError(f"{SOUNDFONTS / font} is missing: install it (see engine/instrument_training.py).")
-        audio = np.concatenate([audio_notes.render_instrument(program, grid, soundfont=SOUNDFONTS / font)
+        audio = np.concatenate([audio_notes.render_instrument(program, audio_notes.GRID, soundfont=SOUNDFONTS / font)
                                 for _, program in audio_notes.INSTRUMENTS])
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cached, audio=audio.astype(np.float16))
     with np.load(cached) as stored:
-        return _grid_notes(stored["audio"], grid)
+        return audio_notes.grid_notes(stored["audio"])
 
 
 def unseen_soundfont_notes() -> audio_notes.Notes:
     """The test pitches at velocity 100, rendered from UNSEEN_SOUNDFONT (needs FluidSynth)."""
-    grid = [(pitch, audio_notes.TEST_NOTES_VELOCITY) for pitch in audio_notes.PITCHES
-            if audio_notes.split_of(pitch) == "test"]
+    grid = tuple((pitch, audio_notes.TEST_NOTES_VELOCITY) for pitch in audio_notes.PITCHES
+                 if audio_notes.split_of(pitch) == "test")
     font = SOUNDFONTS / UNSEEN_SOUNDFONT
-    return _grid_notes(np.concatenate([audio_notes.render_instrument(program, grid, soundfont=font)
-                                       for _, program in audio_notes.INSTRUMENTS]), grid)
+    return audio_notes.grid_notes(np.concatenate([audio_notes.render_instrument(program, grid, soundfont=font)
+                                                  for _, program in audio_notes.INSTRUMENTS]), grid)
 
 
 def _concatenate(parts: list[audio_notes.Notes]) -> audio_notes.Notes:
