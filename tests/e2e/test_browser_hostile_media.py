@@ -29,7 +29,7 @@ PAGES = {
     "audio": ("Analyse a sound", "upload a recording", audio_files,
               ("text.wav", "half.flac", "silence.wav", "nan.wav", "script.ogg"), ("a4.wav", _good_note),
               "Pitch (basic-pitch): A4, MIDI 69"),
-    "video": ("Measured side by side", "upload a video", video_files, ("text.mp4", "truncated.avi", "photo.mov"),
+    "video": ("Measured side by side", "upload a video", video_files, ("text.mp4", "photo.mov", "truncated.avi"),
               ("valid.avi", _good_clip), "The six ways on your video"),
 }
 
@@ -46,6 +46,10 @@ def test_bad_files_then_a_good_one(page, server_url, tmp_path, page_name):
         path = tmp_path / name
         path.write_bytes(files[name].data)
         upload.set_input_files(str(path))
+        # The previous alert stays on screen until the new run replaces it, so each file's fragment must
+        # not occur in the message before it ("damaged" is in both text.mp4's and truncated.avi's), and
+        # the next upload waits for this one to reach the uploader.
+        page.locator("[data-testid=stFileUploader]").get_by_text(name, exact=True).wait_for()
         fragment = re.compile(re.escape(files[name].refusal), re.I)
         page.locator("[data-testid=stAlert]", has_text=fragment).first.wait_for()
         assert_no_traceback(page)
