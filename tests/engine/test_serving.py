@@ -38,23 +38,63 @@ def test_an_existing_version_is_not_overwritten(tmp_path):
         serving.export("text-cnn", tmp_path)
 
 
-def test_models_outside_keras_are_refused_with_the_exportable_list(tmp_path):
-    completed = subprocess.run([sys.executable, "-m", "engine", "export", "efficientnet-lite0", "--out",
+def test_what_tf_serving_cannot_run_is_refused_with_the_reason(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "engine", "export", "haar-face", "--out",
                                 str(tmp_path / "x"), "--json"], cwd=ROOT, capture_output=True, text=True,
                                timeout=120, check=False)
     assert completed.returncode == 2 and "Traceback" not in completed.stderr
-    assert "is not one Keras graph" in completed.stderr and "text-cnn" in completed.stderr
+    assert "cannot be served by TF Serving" in completed.stderr and "OpenCV Haar cascade" in completed.stderr
+    assert "text-cnn" in completed.stderr and "capsnet" in completed.stderr  # the exportable list
     assert not (tmp_path / "x" / "1").exists()
-    assert json.dumps(serving.exportable_names())  # plain names
+    with pytest.raises(InvalidInput, match="pipeline"):
+        serving.export("selective-search-efficientnet", tmp_path / "y")
 
 
-def test_every_listed_trained_here_model_is_one_keras_graph():
-    listed = [name for name in serving.exportable_names() if name in serving.TRAINED_KERAS]
-    assert sorted(listed) == sorted(serving.TRAINED_KERAS)  # all have committed weights
-    for name in listed:
+def test_every_model_here_exports_or_is_refused_with_a_reason():
+    here = [spec.name for spec in registry.all_specs() if registry.available_source(spec) is not None]
+    exportable = serving.exportable_names()
+    assert sorted(exportable + list(serving.REFUSED)) == sorted(here)
+    assert {"capsnet", "faster-rcnn", "mask-rcnn", "rcnn", "fast-rcnn", "video-six-ways", "mtcnn"} <= set(exportable)
+    kinds = {name: serving.export_kind(registry.get_spec(name)) for name in exportable}
+    assert kinds["efficientnet-lite0"] == kinds["basic-pitch"] == "tflite" and kinds["ssdlite-person"] == "frozen graph"
+    assert [name for name in serving.TRAINED_KERAS if kinds[name] != "keras"] == []
+    for name in serving.TRAINED_KERAS:  # one Keras graph each, so Model.export serves them
         assert serving.keras_model_of(registry.load(name)) is not None, name
-    for name in ("capsnet", "faster-rcnn", "rcnn", "video-six-ways"):  # several graphs: not listed, refused
-        assert name not in serving.exportable_names() and serving.keras_model_of(registry.load(name)) is None
+
+
+def test_tflite_models_are_copied_for_prefer_tflite_model_and_custom_ops_refused(tmp_path):
+    from engine import assets
+
+    result = serving.export("efficientnet-lite0", tmp_path / "efficientnet-lite0")
+    folder = tmp_path / "efficientnet-lite0" / "1"
+    assert result.kind == "tflite" and not (folder / "saved_model.pb").exists()
+    assert (folder / "model.tflite").read_bytes() == assets.verified_path("efficientnet_lite0.tflite").read_bytes()
+    assert result.inputs == (("images", (1, 224, 224, 3), "uint8"),)  # the tensor's name: no SignatureDef in the file
+    assert len(result.labels) == 1000 and "Egyptian cat" in result.labels
+    pitch = serving.export("basic-pitch", tmp_path / "basic-pitch")  # a file with a SignatureDef: its input name
+    assert pitch.inputs == (("input_2", (1, 43844, 1), "float32"),)
+    for name in ("efficientnet_lite0.tflite", "deeplabv3.tflite", "face_detection_short_range.tflite",
+                 "face_detection_full_range_sparse.tflite", "basic_pitch_nmp.tflite"):
+        assert serving.custom_ops(assets.verified_path(name)) == [], name
+    assert serving.custom_ops(assets.verified_path("selfie_segmentation.tflite")) == ["Convolution2DTransposeBias"]
+    with pytest.raises(InvalidInput, match="custom op Convolution2DTransposeBias"):
+        serving.export("selfie-segmentation", tmp_path / "selfie")
+
+
+def test_frozen_graph_detector_serves_the_same_people(tmp_path):
+    import tensorflow as tf
+    from PIL import Image
+
+    from tests.conftest import SAMPLES
+
+    result = serving.export("ssdlite-person", tmp_path / "ssdlite-person")
+    assert result.kind == "frozen graph" and result.inputs == (("images", (None, None, None, 3), "uint8"),)
+    pixels = np.asarray(Image.open(SAMPLES / "astronaut.jpg").convert("RGB"))[None]
+    outputs = tf.saved_model.load(result.path).signatures["serving_default"](images=tf.constant(pixels))
+    expected = registry.load("ssdlite-person").model.function(tf.constant(pixels))
+    for key, value in zip(("detection_boxes", "detection_scores", "detection_classes", "num_detections"), expected):
+        np.testing.assert_allclose(outputs[key].numpy(), value.numpy(), atol=1e-5, err_msg=key)
+    assert outputs["detection_scores"].numpy()[0, 0] > 0.8 and outputs["detection_classes"].numpy()[0, 0] == 1
 
 
 def test_wavenet_export_serves_the_same_next_sample_distributions(tmp_path):
