@@ -99,6 +99,25 @@ def build(name: str):
     return CapsNetModel() if name == "capsnet" else BaselineModel()
 
 
+def per_example_loss(name: str, model, images, one_hot):
+    """The training loss of each image (N,) and the class scores (N, 10), in training mode.
+
+    CapsNet: margin loss + RECONSTRUCTION_WEIGHT x the decoder's squared error, the decoder reading
+    the true class's capsule (paper, sec. 4.1); baseline: cross-entropy.
+    """
+    import tensorflow as tf
+
+    if name == "capsnet":
+        capsules = model.encoder(images, training=True)
+        lengths = tf.sqrt(tf.reduce_sum(tf.square(capsules), -1) + capsnet.EPSILON)
+        masked = tf.reshape(capsules * one_hot[..., None], (-1, capsnet.NUM_CLASSES * capsnet.DIGIT_DIM))
+        reconstruction = model.decoder(masked, training=True)
+        return (capsnet.margin_loss(one_hot, lengths) + capsnet.RECONSTRUCTION_WEIGHT
+                * tf.reduce_sum(tf.square(reconstruction - images), axis=[1, 2, 3])), lengths
+    predicted = model.network(images, training=True)
+    return tf.keras.losses.categorical_crossentropy(one_hot, predicted), predicted
+
+
 def _train_step_function(name: str, model, optimizer):
     import tensorflow as tf
 
@@ -108,17 +127,8 @@ def _train_step_function(name: str, model, optimizer):
     @tf.function(input_signature=signature)  # traced once: one graph for the whole run
     def step(images, one_hot):
         with tf.GradientTape() as tape:
-            if name == "capsnet":
-                capsules = model.encoder(images, training=True)
-                lengths = tf.sqrt(tf.reduce_sum(tf.square(capsules), -1) + capsnet.EPSILON)
-                masked = tf.reshape(capsules * one_hot[..., None], (-1, capsnet.NUM_CLASSES * capsnet.DIGIT_DIM))
-                reconstruction = model.decoder(masked, training=True)
-                loss = tf.reduce_mean(capsnet.margin_loss(one_hot, lengths) + capsnet.RECONSTRUCTION_WEIGHT
-                                      * tf.reduce_sum(tf.square(reconstruction - images), axis=[1, 2, 3]))
-                predicted = lengths
-            else:
-                predicted = model.network(images, training=True)
-                loss = tf.reduce_mean(tf.keras.losses.categorical_crossentropy(one_hot, predicted))
+            losses, predicted = per_example_loss(name, model, images, one_hot)
+            loss = tf.reduce_mean(losses)
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         correct = tf.reduce_sum(tf.cast(tf.argmax(predicted, -1) == tf.argmax(one_hot, -1), tf.float32))
         return loss, correct

@@ -103,6 +103,15 @@ def build(weights_path) -> scene_detectors.SceneDetector:
     return detector
 
 
+def losses(model: FastRCNN, images, regions, image_indices, labels, targets):
+    """(class cross-entropy, box smooth L1), each a mean over the regions, in training mode."""
+    import tensorflow as tf
+
+    probabilities, deltas = model.forward(images, regions, image_indices, training=True)
+    classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
+    return classification, scene_proposals.box_loss(deltas, labels, targets)
+
+
 def _train_step_function(model: FastRCNN, optimizer):
     import tensorflow as tf
 
@@ -113,9 +122,7 @@ def _train_step_function(model: FastRCNN, optimizer):
                                   tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 4], tf.float32)])
     def step(images, regions, image_indices, labels, targets):
         with tf.GradientTape() as tape:
-            probabilities, deltas = model.forward(images, regions, image_indices, training=True)
-            classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
-            regression = scene_proposals.box_loss(deltas, labels, targets)
+            classification, regression = losses(model, images, regions, image_indices, labels, targets)
             loss = classification + regression
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return classification, regression

@@ -164,6 +164,19 @@ def _check_alpha(alpha: float) -> None:
         raise InvalidInput(f"The loss weight a must lie between 0 and 1, not {alpha}.")
 
 
+def per_example_losses(network, images, labels, boxes, alpha: float):
+    """L = a*Lc + (1-a)*Lr, Lc and Lr of each scene (N,) each, the network in training mode."""
+    import tensorflow as tf
+
+    probabilities, _, cell_boxes, weights = network(tf.cast(images, tf.float32), training=True)
+    classification = tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+    # Lr: the squared error of each cell's box, averaged over x, y, w, h and weighted by attention
+    # (module docstring); it bounds the squared error of the pooled box from above.
+    regression = tf.reduce_sum(weights * tf.reduce_mean(
+        tf.square(cell_boxes - boxes[:, None, :]), axis=-1, keepdims=True), axis=1)[:, 0]
+    return alpha * classification + (1 - alpha) * regression, classification, regression
+
+
 def _train_step_function(network, optimizer, alpha: float):
     import tensorflow as tf
 
@@ -173,13 +186,8 @@ def _train_step_function(network, optimizer, alpha: float):
     @tf.function(input_signature=signature)  # traced once for the whole run
     def step(images, labels, boxes):
         with tf.GradientTape() as tape:
-            probabilities, _, cell_boxes, weights = network(tf.cast(images, tf.float32), training=True)
-            classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
-            # Lr: the squared error of each cell's box, averaged over x, y, w, h and weighted by attention
-            # (module docstring); it bounds the squared error of the pooled box from above.
-            regression = tf.reduce_mean(tf.reduce_sum(weights * tf.reduce_mean(
-                tf.square(cell_boxes - boxes[:, None, :]), axis=-1, keepdims=True), axis=1))
-            loss = alpha * classification + (1 - alpha) * regression
+            loss, classification, regression = (tf.reduce_mean(part) for part in
+                                                per_example_losses(network, images, labels, boxes, alpha))
         variables = network.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss, classification, regression

@@ -129,6 +129,15 @@ def build(weights_path) -> scene_detectors.SceneDetector:
     return detector
 
 
+def losses(network, crops, labels, targets):
+    """(class cross-entropy, box smooth L1), each a mean over the warped regions, in training mode."""
+    import tensorflow as tf
+
+    probabilities, deltas = network(crops, training=True)
+    classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
+    return classification, scene_proposals.box_loss(deltas, labels, targets)
+
+
 def _train_step_function(network, optimizer):
     import tensorflow as tf
 
@@ -138,9 +147,7 @@ def _train_step_function(network, optimizer):
     def step(images, regions, image_indices, labels, targets):
         crops = warp_regions(images, regions, image_indices)
         with tf.GradientTape() as tape:
-            probabilities, deltas = network(crops, training=True)
-            classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
-            regression = scene_proposals.box_loss(deltas, labels, targets)
+            classification, regression = losses(network, crops, labels, targets)
             loss = classification + regression
         variables = network.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))

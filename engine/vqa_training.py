@@ -91,12 +91,23 @@ def recalibrate_batch_norm(model, images: np.ndarray) -> None:
         layer.momentum = momentum
 
 
-def _train_step_function(model, optimizer):
-    """One update on IMAGES_PER_BATCH images x QUESTIONS_PER_IMAGE questions: the CNN runs once per image."""
+def per_question_loss(model, images, tokens, answers):
+    """Cross-entropy of each question's answer (Q,) and the probabilities, in training mode; the CNN
+    runs once per image, each image asked Q / len(images) consecutive questions."""
     import keras
     import tensorflow as tf
 
     visual, question_encoder, head = (model.get_layer(part) for part in ("visual", "question_encoder", "head"))
+    seen = tf.repeat(visual(images, training=True), tf.shape(tokens)[0] // tf.shape(images)[0], axis=0)
+    output = head([seen, question_encoder(tokens, training=True)], training=True)
+    probabilities = output[0] if isinstance(output, (list, tuple)) else output
+    return keras.losses.sparse_categorical_crossentropy(answers, probabilities), probabilities
+
+
+def _train_step_function(model, optimizer):
+    """One update on IMAGES_PER_BATCH images x QUESTIONS_PER_IMAGE questions: the CNN runs once per image."""
+    import tensorflow as tf
+
     variables = model.trainable_variables
     signature = [tf.TensorSpec([None, vqa_data.SIZE, vqa_data.SIZE, 3], tf.float32),
                  tf.TensorSpec([None, vqa_data.MAX_WORDS], tf.int32), tf.TensorSpec([None], tf.int64)]
@@ -104,11 +115,8 @@ def _train_step_function(model, optimizer):
     @tf.function(input_signature=signature)  # traced once: one graph for the whole run
     def step(images, tokens, answers):
         with tf.GradientTape() as tape:
-            seen = visual(images, training=True)
-            seen = tf.repeat(seen, tf.shape(tokens)[0] // tf.shape(images)[0], axis=0)
-            output = head([seen, question_encoder(tokens, training=True)], training=True)
-            probabilities = output[0] if isinstance(output, (list, tuple)) else output
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(answers, probabilities))
+            losses, probabilities = per_question_loss(model, images, tokens, answers)
+            loss = tf.reduce_mean(losses)
         gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), CLIP_NORM)
         optimizer.apply_gradients(zip(gradients, variables))
         correct = tf.reduce_sum(tf.cast(tf.argmax(probabilities, -1) == answers, tf.float32))
