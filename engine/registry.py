@@ -22,14 +22,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from engine import assets
+from engine import assets, serving_client
 from engine.errors import ModelUnavailable, UnknownModel
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROJECT_ASSETS = PROJECT_ROOT / "assets"
 TASK_MODULES = ("engine.classification", "engine.features", "engine.capsules", "engine.segmentation", "engine.text", "engine.text_training", "engine.detection", "engine.scene_detection", "engine.instances", "engine.video", "engine.vqa", "engine.instrument_cnn", "engine.pitch", "engine.wavenet")
 
-SourceKind = Literal["project", "package", "hub", "keras_applications"]
+SourceKind = Literal["project", "package", "hub", "keras_applications", "served"]  # served: TF Serving (engine/serving_client.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +40,8 @@ class WeightSource:
     reference: str  # assets/ file, cached asset name, hub handle, or Keras Applications file name
 
     def describe(self) -> str:
+        if self.kind == "served":
+            return f"TF Serving {self.reference}"
         if self.kind == "project":
             return f"project weights assets/{self.reference}"
         if self.kind == "package":
@@ -187,13 +189,14 @@ def load(name: str) -> LoadedModel:
             return _LOADED[name]
         failures = []
         ordered = sorted(spec.sources, key=lambda source: source.status() != "present")
-        for source in ordered:
+        served = serving_client.served_address(name)  # $CONVNET_STUDIO_SERVING_URL: a REST client instead
+        for source in ([WeightSource("served", served)] if served else ordered):
             if source.status() == "missing":
                 failures.append(f"{source.describe()}: {source.how_to_get(spec.name)}")
                 continue
             started = time.perf_counter()
             try:
-                model = spec.builder(spec, source)
+                model = (serving_client.build_remote if source.kind == "served" else spec.builder)(spec, source)
             except ModelUnavailable as error:
                 failures.append(f"{source.describe()}: {error}")
                 continue
