@@ -159,21 +159,25 @@ def _write_keras(loaded: registry.LoadedModel, target: pathlib.Path) -> tuple[tu
 
 
 def _write_module(loaded: registry.LoadedModel, target: pathlib.Path) -> tuple[tuple[str, ...], str]:
-    """A tf.Module holding the Keras parts (so their variables are saved) and one traced
-    tf.function per endpoint; the first endpoint is also `serving_default`."""
+    """A tf.Module holding one traced tf.function per endpoint (the first is also `serving_default`)
+    and the tf.Variables those functions read. As keras.export.ExportArchive does, the captured
+    variables are tracked, not the Keras models: tracking a Keras 3 model saves each variable twice,
+    and a session-based loader (TF Serving's; tf.compat.v1 `loader.load`) then restores the copy the
+    graph does not read ("Could not find variable ...")."""
     import tensorflow as tf
 
     from engine import serving_modules
 
     found = serving_modules.module_export(loaded.spec.name, loaded.model)
     module = tf.Module()
-    module.parts = list(found.parts)
     signatures = {}
     for endpoint, function, signature in found.endpoints:
-        traced = tf.function(function, input_signature=signature)
+        traced = tf.function(function, input_signature=signature, autograph=False)
         setattr(module, endpoint, traced)
         signatures[endpoint] = traced.get_concrete_function()
     signatures["serving_default"] = signatures[found.endpoints[0][0]]
+    captured = {id(variable): variable for concrete in signatures.values() for variable in concrete.variables}
+    module.captured_variables = list(captured.values())
     tf.saved_model.save(module, str(target), signatures=signatures)
     return found.labels, found.doc
 
@@ -266,3 +270,38 @@ def tflite_signature(path: pathlib.Path) -> tuple[tuple, tuple]:
                  [(detail["name"].split(":", 1)[0], detail) for detail in interpreter.get_output_details()])
     return tuple(tuple(sorted((name, tuple(int(size) for size in detail["shape"]), detail["dtype"].__name__)
                               for name, detail in group)) for group in named)
+
+
+class SessionModel:
+    """An exported SavedModel loaded the way TF Serving loads one: into a TF1 graph and session with
+    the "serve" tag, variables restored by the SavedModel's saver, and each signature run by the
+    tensor names of its SignatureDef (what the server's predict API does). TF Serving itself cannot
+    be installed on these machines; the tests use this to check what it would load and answer."""
+
+    def __init__(self, folder: pathlib.Path):
+        import tensorflow as tf
+
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.session = tf.compat.v1.Session(graph=self.graph)
+            meta_graph = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], str(folder))
+        self.signatures = dict(meta_graph.signature_def)
+
+    def predict(self, inputs: dict, signature: str = "serving_default") -> dict:
+        """Outputs by name, as NumPy arrays.
+
+        Raises:
+            InvalidInput: an unknown signature, or inputs that are not the signature's.
+        """
+        import numpy as np
+        import tensorflow as tf
+
+        definition = self.signatures.get(signature)
+        if definition is None:
+            raise InvalidInput(f"No signature '{signature}'; signatures: {', '.join(sorted(self.signatures))}.")
+        if set(inputs) != set(definition.inputs):
+            raise InvalidInput(f"Signature '{signature}' takes {', '.join(sorted(definition.inputs))}, "
+                               f"not {', '.join(sorted(inputs))}.")
+        feed = {definition.inputs[name].name: np.asarray(value, tf.as_dtype(definition.inputs[name].dtype).as_numpy_dtype)
+                for name, value in inputs.items()}
+        return self.session.run({name: info.name for name, info in definition.outputs.items()}, feed)

@@ -1,8 +1,8 @@
 """Serving signatures for the trained-here models whose inference is several Keras graphs.
 
-`engine.serving.export` writes each of these as ONE SavedModel: the Keras parts are tracked by a
-`keras.export.ExportArchive` and each endpoint below is a function of TensorFlow ops that runs the
-whole inference the app runs in-process, so TF Serving answers what the page shows:
+`engine.serving.export` writes each of these as ONE SavedModel: each endpoint below is a function of
+TensorFlow ops (the Keras parts called inside it) that runs the whole inference the app runs
+in-process, so TF Serving answers what the page shows:
 
 - CapsNet (Sabour et al. 2017): conv parts, routing by agreement, capsule lengths and the decoder's
   reconstruction from the longest capsule.
@@ -17,7 +17,8 @@ whole inference the app runs in-process, so TF Serving answers what the page sho
   three networks are served as three signatures (`serving_default` = P-Net, `rnet`, `onet`).
 
 Every `*_export` returns a `ModuleExport`; tests/engine/test_serving_modules.py checks each one,
-reloaded with tf.saved_model.load, against the in-process engine.
+reloaded with tf.saved_model.load and in a TF1 session as TF Serving loads it, against the
+in-process engine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from collections.abc import Callable
 
 @dataclasses.dataclass(frozen=True)
 class ModuleExport:
-    parts: tuple  # Keras models whose variables the SavedModel stores
     endpoints: tuple[tuple[str, Callable, list], ...]  # (signature name, function, input TensorSpecs); first = serving_default
     labels: tuple[str, ...]  # class names, index = class output
     doc: str  # what the signature takes and returns, and what the client does after (assets.extra/signature.txt)
@@ -83,7 +83,7 @@ def capsnet_export(model) -> ModuleExport:
            "mass: engine.capsules.prepare_digit). Returns lengths (B, 10) = capsule lengths (class "
            "probabilities, not summing to 1), predicted (B,) the longest, capsules (B, 10, 16), reconstruction "
            "(B, 28, 28) in [0, 1] from the longest capsule alone (x 255 for pixels).")
-    return ModuleExport((encoder, decoder), (("serve", serve, [_spec([None, 28, 28], tf.uint8, "digits")]),),
+    return ModuleExport((("serve", serve, [_spec([None, 28, 28], tf.uint8, "digits")]),),
                         tuple(str(digit) for digit in range(10)), doc)
 
 
@@ -116,13 +116,13 @@ def faster_rcnn_export(network, min_score: float = 0.05, nms_iou: float = 0.5, m
            f"Align, head, then per-class NMS at IoU {nms_iou} of the scores >= {min_score}, best first: "
            f"detection_boxes (B, K={max_detections}, 4) x0 y0 x1 y1 pixels, detection_scores (B, K), detection_classes "
            f"(B, K) index into the labels (0 = digit 0), num_detections (B,): rows past it are padding." + masks)
-    return ModuleExport(tuple(network.parts), (("serve", serve, [_spec([None, size, size, 3], tf.uint8, "images")]),),
+    return ModuleExport((("serve", serve, [_spec([None, size, size, 3], tf.uint8, "images")]),),
                         tuple(scenes.CLASSES), doc)
 
 
 # ----- R-CNN / Fast R-CNN: proposals from the client
 
-def _proposal_export(score_regions, min_score: float, nms_iou: float, max_detections: int, parts, what: str
+def _proposal_export(score_regions, min_score: float, nms_iou: float, max_detections: int, what: str
                      ) -> ModuleExport:
     """A signature over images and client-sent proposals, `score_regions(images, regions, indices)`
     giving (R, 1 + C) probabilities and (R, C * 4) scaled deltas, as scene_proposals.detections_per_scene."""
@@ -153,7 +153,7 @@ def _proposal_export(score_regions, min_score: float, nms_iou: float, max_detect
            "detection_scores, detection_classes (0 = digit 0), num_detections (B,): rows past it are padding.")
     signature = [_spec([None, size, size, 3], tf.uint8, "images"), _spec([None, None, 4], tf.float32, "proposals"),
                  _spec([None], tf.int32, "proposal_counts")]
-    return ModuleExport(tuple(parts), (("serve", serve, signature),), tuple(scenes.CLASSES), doc)
+    return ModuleExport((("serve", serve, signature),), tuple(scenes.CLASSES), doc)
 
 
 def rcnn_export(model) -> ModuleExport:
@@ -163,7 +163,7 @@ def rcnn_export(model) -> ModuleExport:
         return model.network(scene_rcnn.warp_regions(images, regions, indices), training=False)
 
     return _proposal_export(score_regions, scene_rcnn.MIN_SCORE, scene_rcnn.NMS_IOU, scene_rcnn.MAX_DETECTIONS,
-                            (model.network,), f"Each proposal warped to {scene_rcnn.CROP} x {scene_rcnn.CROP} px "
+                            f"Each proposal warped to {scene_rcnn.CROP} x {scene_rcnn.CROP} px "
                             "with context and classified by the CNN")
 
 
@@ -171,7 +171,7 @@ def fast_rcnn_export(model) -> ModuleExport:
     from engine import scene_fast_rcnn
 
     return _proposal_export(model.forward, scene_fast_rcnn.MIN_SCORE, scene_fast_rcnn.NMS_IOU,
-                            scene_fast_rcnn.MAX_DETECTIONS, model.parts,
+                            scene_fast_rcnn.MAX_DETECTIONS,
                             f"The backbone once per scene, {scene_fast_rcnn.POOL} x {scene_fast_rcnn.POOL} ROI max "
                             "pooling per proposal, the fully connected head")
 
@@ -209,8 +209,7 @@ def video_export(ways) -> ModuleExport:
            "(engine.video_io.to_clip makes one from a video). Returns one (B, "
            f"{classes}) score tensor per way: " + "; ".join(f"{way}: {video_models.TITLES[way]}" for way in video_models.WAYS)
            + ". frame_cnn gives vote shares (ties to the larger summed probability), the others softmax probabilities.")
-    parts = (ways.frame_cnn, ways.cnn_rnn, ways.conv3d, ways.features_rnn, ways.features_mlp, ways.conv3d_rnn, ways.mobilenet)
-    return ModuleExport(parts, (("serve", serve, [_spec(shape, tf.uint8, "clips")]),), tuple(video_clips.CLASSES), doc)
+    return ModuleExport((("serve", serve, [_spec(shape, tf.uint8, "clips")]),), tuple(video_clips.CLASSES), doc)
 
 
 # ----- MTCNN: three networks, the cascade between them in the client
@@ -235,8 +234,7 @@ def mtcnn_export(detector) -> ModuleExport:
            "(1, H, W, 3) -> box_offsets (1, h, w, 4), face_probabilities (1, h, w, 2) per 12 px window at stride 2; "
            "rnet: patches (N, 24, 24, 3) -> box_offsets (N, 4), face_probabilities (N, 2); onet: patches (N, 48, 48, "
            "3) -> box_offsets, landmarks (N, 10), face_probabilities.")
-    parts = tuple(function.python_function for function in (detector.pnet, detector.rnet, detector.onet))
-    return ModuleExport(parts, endpoints, ("face",), doc)
+    return ModuleExport(endpoints, ("face",), doc)
 
 
 def module_export(name: str, model) -> ModuleExport | None:

@@ -30,6 +30,8 @@ def test_text_cnn_export_serves_the_same_probabilities(tmp_path):
     expected = np.asarray(classifier.model(ids, training=False))
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     assert list(probabilities.argmax(axis=1)) == [2, 0]  # positive, negative
+    in_session, = serving.SessionModel(folder).predict({name: ids}).values()  # as TF Serving loads and runs it
+    np.testing.assert_allclose(in_session, expected, atol=1e-5)
 
 
 def test_an_existing_version_is_not_overwritten(tmp_path):
@@ -95,6 +97,8 @@ def test_frozen_graph_detector_serves_the_same_people(tmp_path):
     for key, value in zip(("detection_boxes", "detection_scores", "detection_classes", "num_detections"), expected):
         np.testing.assert_allclose(outputs[key].numpy(), value.numpy(), atol=1e-5, err_msg=key)
     assert outputs["detection_scores"].numpy()[0, 0] > 0.8 and outputs["detection_classes"].numpy()[0, 0] == 1
+    in_session = serving.SessionModel(result.path).predict({"images": pixels})  # as TF Serving loads and runs it
+    np.testing.assert_allclose(in_session["detection_boxes"], outputs["detection_boxes"].numpy(), atol=1e-5)
 
 
 def test_wavenet_export_serves_the_same_next_sample_distributions(tmp_path):

@@ -1,8 +1,8 @@
 """CONVNET_STUDIO_SERVING_URL: the registry builds the R-CNN family as REST clients of a model server.
 
 The server here is a small stand-in for TF Serving's REST API (model status and columnar predict)
-that runs the exported SavedModels with tf.saved_model.load; the real server is not installable on
-these machines.
+that runs the exported SavedModels as TF Serving loads them (serving.SessionModel); the real server
+is not installable on these machines.
 """
 
 import http.server
@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 
 from engine import detection, registry, scenes, serving, serving_client
-from engine.errors import ModelUnavailable
+from engine.errors import InvalidInput, ModelUnavailable
 
 
 class FakeServing(http.server.ThreadingHTTPServer):
-    """GET /v1/models/NAME and POST /v1/models/NAME:predict over SavedModels loaded in this process."""
+    """GET /v1/models/NAME and POST /v1/models/NAME:predict over SavedModels loaded in this process
+    as TF Serving loads them (serving.SessionModel: TF1 session, SignatureDef tensor names)."""
 
     def __init__(self, models: dict):
-        self.models = models  # name -> loaded SavedModel
+        self.models = models  # name -> serving.SessionModel
         super().__init__(("127.0.0.1", 0), FakeServingHandler)
 
 
@@ -46,29 +47,23 @@ class FakeServingHandler(http.server.BaseHTTPRequestHandler):
             self._answer(404, {"error": f"Servable not found for request: Latest({name})"})
 
     def do_POST(self):
-        import tensorflow as tf
-
         match = re.fullmatch(r"/v1/models/([\w.-]+):predict", self.path)
         if not match or match[1] not in self.server.models:
             self._answer(404, {"error": f"Servable not found: {self.path}"})
             return
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        signature = self.server.models[match[1]].signatures[request.get("signature_name", "serving_default")]
-        specs = signature.structured_input_signature[1]
         try:
-            outputs = signature(**{name: tf.constant(value, specs[name].dtype) for name, value in request["inputs"].items()})
-        except (KeyError, TypeError, ValueError, tf.errors.InvalidArgumentError) as error:
+            outputs = self.server.models[match[1]].predict(request["inputs"], request.get("signature_name", "serving_default"))
+        except (KeyError, InvalidInput) as error:
             self._answer(400, {"error": str(error)[:200]})
             return
-        self._answer(200, {"outputs": {name: value.numpy().tolist() for name, value in outputs.items()}})
+        self._answer(200, {"outputs": {name: value.tolist() for name, value in outputs.items()}})
 
 
 @pytest.fixture(scope="module")
 def model_server(tmp_path_factory):
-    import tensorflow as tf
-
     base = tmp_path_factory.mktemp("models")
-    models = {name: tf.saved_model.load(serving.export(name, base / name).path) for name in ("faster-rcnn", "rcnn")}
+    models = {name: serving.SessionModel(serving.export(name, base / name).path) for name in ("faster-rcnn", "rcnn")}
     server = FakeServing(models)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
