@@ -30,7 +30,7 @@ import shutil
 import time
 
 from engine import registry
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, ModelUnavailable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ def export_kind(spec: registry.ModelSpec) -> str | None:
         return "tflite"
     if source.kind == "package" and source.reference.endswith(".pb"):
         return "frozen graph"
-    if spec.inspectable or spec.task == "sentiment" or spec.name in TRAINED_KERAS:
+    if source.kind == "keras_applications" or spec.inspectable or spec.task == "sentiment" or spec.name in TRAINED_KERAS:
         return "keras"
     return None
 
@@ -113,8 +113,8 @@ def export(name: str, base_path: pathlib.Path, version: int = 1) -> ExportResult
 
     Raises:
         UnknownModel: no such model.
-        InvalidInput: a model TF Serving cannot run (the message says why), a version below 1, or
-            the version folder exists already.
+        InvalidInput: a model TF Serving cannot run (the message says why), a TF Hub model (served
+            from its published SavedModel), a version below 1, or the version folder exists already.
         ModelUnavailable: its weights are not here.
     """
     if version < 1:
@@ -124,11 +124,15 @@ def export(name: str, base_path: pathlib.Path, version: int = 1) -> ExportResult
         raise InvalidInput(f"{target} exists already; choose another --version or remove it.")
     spec = registry.get_spec(name)
     kind = export_kind(spec)
+    hub = next((source.reference for source in spec.sources if source.kind == "hub"), None)
+    if kind is None and name not in REFUSED and hub:
+        raise InvalidInput(f"{name} is a TF Hub model: TF Serving serves the SavedModel published at {hub} as it is "
+                           "(download and unpack it into BASE/1/); there is nothing to export.")
+    if kind is None and name not in REFUSED and registry.available_source(spec) is None:
+        raise ModelUnavailable(f"{name}'s weights are not here: {spec.sources[0].how_to_get(name)}.")
     if kind is None:
-        reason = REFUSED.get(name) or ("its weights are not here" if registry.available_source(spec) is None
-                                       else "it is not a TensorFlow graph")
-        raise InvalidInput(f"{name} cannot be served by TF Serving: {reason}. Exportable: "
-                           + ", ".join(exportable_names()) + ".")
+        raise InvalidInput(f"{name} cannot be served by TF Serving: {REFUSED.get(name, 'it is not a TensorFlow graph')}. "
+                           "Exportable: " + ", ".join(exportable_names()) + ".")
     loaded = registry.load(name)
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -228,7 +232,7 @@ def custom_ops(path: pathlib.Path) -> list[str]:
     """Names of the non-builtin ops in a TFLite file (custom or Flex): what TF Serving cannot load."""
     from engine import runtime
 
-    interpreter = runtime._interpreter_class()(model_path=str(path))
+    interpreter = runtime.TFLiteModel(path).interpreter
     builtin = tflite_builtin_op_names()
     return sorted({op["op_name"] for op in interpreter._get_ops_details()} - builtin)
 
@@ -261,7 +265,7 @@ def tflite_signature(path: pathlib.Path) -> tuple[tuple, tuple]:
     Each a sorted tuple of (name, shape, dtype)."""
     from engine import runtime
 
-    interpreter = runtime._interpreter_class()(model_path=str(path))
+    interpreter = runtime.TFLiteModel(path).interpreter
     if "serving_default" in interpreter.get_signature_list():
         runner = interpreter.get_signature_runner("serving_default")
         named = (runner.get_input_details().items(), runner.get_output_details().items())

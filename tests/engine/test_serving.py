@@ -50,6 +50,8 @@ def test_what_tf_serving_cannot_run_is_refused_with_the_reason(tmp_path):
     assert not (tmp_path / "x" / "1").exists()
     with pytest.raises(InvalidInput, match="pipeline"):
         serving.export("selective-search-efficientnet", tmp_path / "y")
+    with pytest.raises(InvalidInput, match="TF Hub model: TF Serving serves the SavedModel published at https://tfhub"):
+        serving.export("mask-rcnn-hub", tmp_path / "z")
 
 
 def test_every_model_here_exports_or_is_refused_with_a_reason():
