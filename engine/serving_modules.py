@@ -69,14 +69,17 @@ def capsnet_export(model) -> ModuleExport:
     """`capsules.read_digit` for a batch: uint8 digits (B, 28, 28) -> lengths, capsules, reconstruction."""
     import tensorflow as tf
 
+    from engine import capsnet
+
     encoder, decoder = model.encoder, model.decoder
+    classes = capsnet.NUM_CLASSES
 
     def serve(digits):
         capsules = encoder(tf.cast(digits, tf.float32)[..., None] / 255.0, training=False)  # (B, 10, 16)
         lengths = tf.norm(capsules, axis=-1)
         predicted = tf.argmax(lengths, axis=-1, output_type=tf.int32)
-        masked = capsules * tf.one_hot(predicted, 10)[..., None]
-        pixels = decoder(tf.reshape(masked, (-1, 160)), training=False)[..., 0]
+        masked = capsules * tf.one_hot(predicted, classes)[..., None]  # capsnet.MaskCapsules at inference
+        pixels = decoder(tf.reshape(masked, (-1, classes * capsnet.DIGIT_DIM)), training=False)[..., 0]
         return {"lengths": lengths, "predicted": predicted, "capsules": capsules, "reconstruction": pixels}
 
     doc = ("serving_default: digits uint8 (B, 28, 28), MNIST style (white digit on black, 20 px box centred by "
@@ -84,7 +87,7 @@ def capsnet_export(model) -> ModuleExport:
            "probabilities, not summing to 1), predicted (B,) the longest, capsules (B, 10, 16), reconstruction "
            "(B, 28, 28) in [0, 1] from the longest capsule alone (x 255 for pixels).")
     return ModuleExport((("serve", serve, [_spec([None, 28, 28], tf.uint8, "digits")]),),
-                        tuple(str(digit) for digit in range(10)), doc)
+                        tuple(str(digit) for digit in range(classes)), doc)
 
 
 # ----- Faster / Mask R-CNN
@@ -93,9 +96,9 @@ def faster_rcnn_export(network, min_score: float = 0.05, nms_iou: float = 0.5, m
     """`FasterRCNN.predict` (with masks for a Mask R-CNN) as one signature; thresholds fixed at export."""
     import tensorflow as tf
 
-    from engine import scenes
+    from engine import scene_faster_rcnn, scenes
 
-    size = scenes.SIZE
+    size, mask_size = scenes.SIZE, scene_faster_rcnn.MASK_SIZE
 
     def serve(images):
         features, probabilities, class_boxes, valid = network._infer(tf.cast(images, tf.float32))
@@ -105,14 +108,15 @@ def faster_rcnn_export(network, min_score: float = 0.05, nms_iou: float = 0.5, m
             labels = tf.reshape(result["detection_classes"], (-1,))
             image_index = tf.repeat(tf.range(batch), max_detections)
             masks = network._masks(features, tf.reshape(result["detection_boxes"], (-1, 4)), image_index, labels)
-            result["detection_masks"] = tf.reshape(masks, (batch, max_detections, 28, 28))
+            result["detection_masks"] = tf.reshape(masks, (batch, max_detections, mask_size, mask_size))
         return result
 
-    masks = (" detection_masks (B, K, 28, 28): each detection's mask probability along its box; the client resizes "
+    masks = (f" detection_masks (B, K, {mask_size}, {mask_size}): each detection's mask probability along its box; the client resizes "
              "it to the box (cv2.resize, bilinear) and keeps >= 0.5, as FasterRCNN.paste_masks does."
              if network.with_masks else "")
     doc = (f"serving_default: images uint8 (B, {size}, {size}, 3) RGB scenes (resize other images to {size} x {size} "
-           f"and scale the boxes back). Backbone, RPN ({len(network.anchors)} anchors, NMS 0.7, 48 proposals), ROI "
+           f"and scale the boxes back). Backbone, RPN ({len(network.anchors)} anchors, NMS 0.7, "
+           f"{scene_faster_rcnn.PROPOSALS} proposals), ROI "
            f"Align, head, then per-class NMS at IoU {nms_iou} of the scores >= {min_score}, best first: "
            f"detection_boxes (B, K={max_detections}, 4) x0 y0 x1 y1 pixels, detection_scores (B, K), detection_classes "
            f"(B, K) index into the labels (0 = digit 0), num_detections (B,): rows past it are padding." + masks)
