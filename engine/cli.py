@@ -4,6 +4,7 @@
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
     python -m engine train NAME [--epochs N] [--json]
+    python -m engine train NAME --workers N [--steps S] [--quick] [--json]   (engine/multiworker.py)
     python -m engine eval NAME [--json]
     python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
     python -m engine gradcam IMAGE --out OUT.png [--class NAME] [--json]
@@ -89,6 +90,14 @@ def _print_progress(fraction: float, message: str, preview=None) -> None:
 def _train(args: argparse.Namespace) -> int:
     from engine import registry
 
+    if args.workers is not None or args.steps is not None or args.quick:
+        from engine import multiworker
+
+        if args.epochs is not None or args.resume:
+            raise InvalidInput("Distributed training counts --steps, not --epochs, and cannot --resume.")
+        steps = multiworker.DEFAULT_STEPS if args.steps is None else args.steps
+        multiworker.print_result(multiworker.run(args.name, args.workers, steps, args.quick), args.json)
+        return 0
     trainer = registry.get_trainer(args.name)
     options = {}
     if args.resume:  # only trainers that can resume take it
@@ -133,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="default: as the committed weights")
     train.add_argument("--resume", action="store_true",
                        help="continue from the last checkpoint (models that support it, e.g. capsnet)")
+    train.add_argument("--workers", type=int, default=None,
+                       help="train on N workers (MultiWorkerMirroredStrategy): N local processes, or the "
+                            "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs")
+    train.add_argument("--steps", type=int, default=None, help="with --workers: synchronous steps (default 20)")
+    train.add_argument("--quick", action="store_true", help="with --workers: small batches (a check, not training)")
     train.add_argument("--json", action="store_true")
     train.set_defaults(run=_train)
 

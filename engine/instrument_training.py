@@ -81,6 +81,13 @@ def augment_images(images: np.ndarray, generator: np.random.Generator) -> np.nda
     return ((coloured + floor) / floor)[..., None].astype(np.float32)
 
 
+def per_note_loss(model, images, answers):
+    """Cross-entropy of each note's instrument (N,), the CNN in training mode."""
+    import keras
+
+    return keras.losses.sparse_categorical_crossentropy(answers, model(images, training=True))
+
+
 def _images(audio: np.ndarray) -> np.ndarray:
     return audio_features.log_mel_batch(audio)
 
@@ -183,8 +190,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     @tf.function(input_signature=signature)
     def step(batch, answers):  # one graph for the whole run (PERF-NOTES: eager steps cost ~50 ms each)
         with tf.GradientTape() as tape:
-            predicted = model(batch, training=True)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(answers, predicted))
+            loss = tf.reduce_mean(per_note_loss(model, batch, answers))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 

@@ -152,14 +152,16 @@ class FasterRCNN:
         @tf.function(reduce_retracing=True)
         def step(images, truth_boxes, truth_labels, truth_masks):
             with tf.GradientTape() as tape:
-                losses = self._losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=True)
+                losses = self.losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=True)
                 total = tf.add_n(list(losses.values()))
             optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
             return losses
 
         return step
 
-    def _losses(self, images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training: bool) -> dict:
+    def losses(self, images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training: bool) -> dict:
+        """A batch's training losses, each normalized over the batch's anchors, ROIs or masks:
+        rpn_class, rpn_box, head_class, head_box, and mask (Mask R-CNN)."""
         import tensorflow as tf
 
         valid_truth = truth_labels >= 0  # (B, T)
@@ -400,7 +402,7 @@ def train_mask_head(epochs: int = MASK_EPOCHS[0], on_progress: ProgressCallback 
     @tf.function(reduce_retracing=True)
     def step(images, truth_boxes, truth_labels, truth_masks):
         with tf.GradientTape() as tape:
-            loss = model._losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=False)["mask"]
+            loss = model.losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=False)["mask"]
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 

@@ -235,10 +235,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
                                   tf.TensorSpec([None, scenes.SIZE, scenes.SIZE], tf.int32)])
     def step(batch_images, batch_maps):  # traced once for the whole run
         with tf.GradientTape() as tape:
-            logits = network(batch_images, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(batch_maps, logits))
-            if JACCARD_WEIGHT:
-                loss += JACCARD_WEIGHT * soft_jaccard_loss(logits, batch_maps)
+            loss = batch_loss(network, batch_images, batch_maps)
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
@@ -280,6 +277,17 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         return {"name": "unet", "history": history}
     return {"name": "unet", "history": history,
             **finalize(history, validation_scenes, output)}
+
+
+def batch_loss(network, images, label_maps):
+    """Pixel cross-entropy averaged over the batch, + JACCARD_WEIGHT x the batch's soft Jaccard term."""
+    import tensorflow as tf
+
+    logits = network(images, training=True)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(label_maps, logits))
+    if JACCARD_WEIGHT:
+        loss += JACCARD_WEIGHT * soft_jaccard_loss(logits, label_maps)
+    return loss
 
 
 def soft_jaccard_loss(logits, label_maps):

@@ -85,6 +85,32 @@ def inference_ms(ways: video_models.SixWays, way: str, clip: np.ndarray, repeats
     return float(np.median(times))
 
 
+def per_clip_losses(ways: video_models.SixWays, frames, labels) -> dict:
+    """Each way's training cross-entropy per clip (N,), from uint8 clips (N, 16, 48, 48, 3).
+
+    As `train` feeds them: way 1 on every FRAME_STRIDE-th frame (its losses averaged per clip), ways 4
+    and 5 on the frozen MobileNetV2 features, way 6 on way 3's trunk features with no gradient
+    into the trunk (`train` freezes it after way 3 is trained).
+    """
+    import keras
+    import tensorflow as tf
+
+    def cross_entropy(model, inputs, answers):
+        return keras.losses.sparse_categorical_crossentropy(answers, model(inputs, training=True))
+
+    count, steps = tf.shape(frames)[0], video_clips.FRAMES // FRAME_STRIDE
+    sampled = tf.reshape(frames[:, ::FRAME_STRIDE], (-1, *video_models.FRAME_SHAPE))
+    per_frame = cross_entropy(ways.frame_cnn, sampled, tf.repeat(labels, steps))
+    mobilenet = tf.stop_gradient(tf.reshape(ways.mobilenet(tf.reshape(frames, (-1, *video_models.FRAME_SHAPE))),
+                                            (count, video_clips.FRAMES, video_models.FEATURE_SIZE)))
+    trunk = tf.stop_gradient(ways.conv3d_trunk(frames))
+    return {"frame_cnn": tf.reduce_mean(tf.reshape(per_frame, (count, steps)), axis=1),
+            "cnn_rnn": cross_entropy(ways.cnn_rnn, frames, labels), "conv3d": cross_entropy(ways.conv3d, frames, labels),
+            "features_rnn": cross_entropy(ways.features_rnn, mobilenet, labels),
+            "features_mlp": cross_entropy(ways.features_mlp, mobilenet, labels),
+            "conv3d_rnn": cross_entropy(ways.conv3d_rnn, trunk, labels)}
+
+
 def _fit(model, inputs: np.ndarray, labels: np.ndarray, validate, epochs: int, way: str,
          on_progress: ProgressCallback, seed: int) -> tuple[list[dict], float]:
     """Train with Adam, keep the epoch with the best validation accuracy; returns history, seconds."""

@@ -100,9 +100,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
     @tf.function(reduce_retracing=True)
     def step(inputs, targets, mask, instrument, pitch, phase):
         with tf.GradientTape() as tape:
-            logits = network([inputs, instrument, pitch, phase], training=True)
-            losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-            loss = tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
+            loss = window_loss(network, inputs, targets, mask, instrument, pitch, phase)
         optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables), network.trainable_variables))
         return loss
 
@@ -134,6 +132,16 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
     if max_steps is not None:
         return {"name": "wavenet", "steps": done}
     return {"name": "wavenet", "history": history, **finalize(epochs)}
+
+
+def window_loss(network, inputs, targets, mask, instrument, pitch, phase):
+    """Next-sample cross entropy averaged over the scored samples of a batch of windows (teacher forcing)."""
+    import keras
+    import tensorflow as tf
+
+    logits = network([inputs, instrument, pitch, phase], training=True)
+    losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    return tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
 
 
 def validation_loss(network, codes, instruments, pitches, frequencies) -> float:

@@ -1,30 +1,89 @@
-"""MultiWorkerMirroredStrategy: two local worker processes train the text CNN in lockstep."""
+"""Distributed training: two worker processes on loopback train every model trained here in lockstep."""
 
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from engine import multiworker
-from engine.errors import InvalidInput
+from engine import audio_notes, distributed_specs, multiworker, registry
+from engine.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT
 
 
-def test_two_workers_read_half_each_and_end_with_the_same_weights():
-    result = multiworker.launch(workers=2, train_limit=512, epochs=1, timeout_s=300)
-    steps = 512 // result.global_batch
-    assert result.global_batch == 2 * multiworker.PER_WORKER_BATCH
-    # Each worker read only its shard, yet both hold the same weights: the gradients were all-reduced.
-    assert result.examples_seen == (steps * multiworker.PER_WORKER_BATCH,) * 2
-    assert len(set(result.weight_hashes)) == 1
-    assert 0 < result.loss < 2 and 0 <= result.test_accuracy <= 1
+def _allowed_unavailable() -> set[str]:
+    """Models whose training data cannot exist on this machine: IMDB needs a network once, the audio
+    notes need FluidSynth (`make data`)."""
+    allowed = set()
+    if not (pathlib.Path.home() / ".keras" / "datasets" / "imdb.npz").exists():
+        allowed.add("imdb-cnn")
+    if not (audio_notes.cache_folder() / "notes.json").exists():
+        allowed |= {"instrument-cnn", "wavenet"}
+    if not (audio_notes.cache_folder() / "TimGM6mb.npz").exists():
+        allowed.add("instrument-cnn")
+    return allowed
 
 
-def test_bounds_are_checked_before_any_worker_starts():
+def test_the_specs_cover_exactly_the_models_trained_here():
+    registry._import_tasks()
+    assert set(distributed_specs.names()) == set(registry.TRAINERS)
+
+
+def test_two_workers_train_every_model_and_end_with_the_same_changed_weights():
+    # One pair of processes for all models: each builds one strategy, then trains each model in its scope.
+    result = multiworker.launch(list(distributed_specs.names()), workers=2, steps=2, quick=True, timeout_s=900)
+    assert set(result.unavailable) <= _allowed_unavailable()
+    assert {run.name for run in result.models} | set(result.unavailable) == set(distributed_specs.names())
+    assert (result.workers, result.replicas, result.strategy) == (2, 2, "MultiWorkerMirroredStrategy")
+    for run in result.models:
+        # All-reduced gradients (and averaged batch-norm statistics): byte-identical weights on both workers...
+        assert run.agree, run.name
+        # ... that moved away from the initial ones, in every graph that trains.
+        assert run.weight_hashes[0] != run.initial_hash and run.parts_changed == run.parts >= 1, run.name
+        assert run.global_batch == 2 * distributed_specs.get(run.name).quick_batch_size
+        assert np.isfinite([run.loss_first, run.loss_last]).all() and run.loss_first > 0, run.name
+
+
+def test_bounds_and_names_are_checked_before_any_worker_starts(monkeypatch):
     with pytest.raises(InvalidInput, match="local workers"):
-        multiworker.launch(workers=multiworker.MAX_LOCAL_WORKERS + 1)
-    completed = subprocess.run([sys.executable, "-m", "engine", "train-multiworker", "--epochs", "0"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=60, check=False)
-    assert completed.returncode == 2 and completed.stderr.startswith("error: Use 1 to 20 epochs")
-    assert json.dumps(multiworker.MultiWorkerResult(1, 64, 1, 1, 0.0, 0.0, ("a",), (64,), 0.0).to_json())
+        multiworker.launch(["yolo"], workers=multiworker.MAX_LOCAL_WORKERS + 1)
+    with pytest.raises(InvalidInput, match="steps"):
+        multiworker.launch(["yolo"], workers=2, steps=0)
+    with pytest.raises(InvalidInput, match="Trainable: capsnet, capsnet-baseline"):
+        multiworker.launch(["efficientnet-lite0"], workers=2)
+    cluster = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    with pytest.raises(InvalidInput, match="TF_CONFIG lists 2 workers but --workers says 3"):
+        multiworker.run("yolo", 3, 2)
+
+
+def test_a_model_without_its_data_is_refused_with_the_reason(monkeypatch):
+    monkeypatch.setattr(multiworker, "_run", lambda *args: multiworker.DistributedResult(
+        1, 1, "one device", (), {"imdb-cnn": "needs a network connection"}, 0.0))
+    with pytest.raises(ModelUnavailable, match="imdb-cnn cannot train here: needs a network"):
+        multiworker.run("imdb-cnn", 1, 2)
+
+
+def _engine(*arguments: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "engine", *arguments], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=False, env=environment)
+
+
+def test_cli_trains_in_this_process_with_one_worker_and_refuses_bad_requests():
+    completed = _engine("train", "capsnet-baseline", "--workers", "1", "--steps", "2", "--quick", "--json")
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    (model,) = result["models"]
+    assert (result["workers"], result["strategy"], model["name"], model["steps"], model["agree"]) == (
+        1, "one device", "capsnet-baseline", 2, True)
+    assert model["weight_hashes"][0] != model["initial_hash"]
+    refused = _engine("train", "efficientnet-lite0", "--workers", "2")
+    assert refused.returncode == 2 and "Trainable: capsnet" in refused.stderr and "yolo" in refused.stderr
+    alias = _engine("train-multiworker", "--workers", "9")
+    assert alias.returncode == 2 and alias.stderr.startswith("error: Use 1 to 4 local workers")
+    mixed = _engine("train", "yolo", "--workers", "2", "--epochs", "3")
+    assert mixed.returncode == 2 and "--steps, not --epochs" in mixed.stderr
