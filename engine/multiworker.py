@@ -75,11 +75,17 @@ class DistributedResult:
                                                        for run in self.models]}
 
 
-def choose_strategy():
+def choose_strategy(cpu_replicas: int = 0):
     """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, MirroredStrategy over several local
-    GPUs, else the default (one device)."""
+    GPUs, else the default (one device). `cpu_replicas` > 1: MirroredStrategy over that many logical
+    CPU devices, which checks the several-GPU path on a machine without GPUs (before TensorFlow
+    has initialized its devices)."""
     import tensorflow as tf
 
+    if cpu_replicas > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+        return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(cpu_replicas)])
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
@@ -170,11 +176,11 @@ def train_model(strategy, name: str, steps: int, quick: bool = False) -> dict:
             "step_seconds": float(np.mean(times[1:])) if steps > 1 else times[0]}
 
 
-def run_worker(names: list[str], steps: int, quick: bool = False) -> dict:
+def run_worker(names: list[str], steps: int, quick: bool = False, cpu_replicas: int = 0) -> dict:
     """This process's part: one strategy, then each model in turn in its scope."""
     from engine.errors import AssetError, ModelUnavailable
 
-    strategy = choose_strategy()
+    strategy = choose_strategy(cpu_replicas)
     models, unavailable = [], {}
     for name in names:
         try:
@@ -329,5 +335,7 @@ if __name__ == "__main__":
     arguments.add_argument("--out", required=True)
     arguments.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     arguments.add_argument("--quick", action="store_true")
+    arguments.add_argument("--cpu-replicas", type=int, default=0, help="MirroredStrategy over N logical CPUs (a check)")
     parsed = arguments.parse_args()
-    pathlib.Path(parsed.out).write_text(json.dumps(run_worker(parsed.names, parsed.steps, parsed.quick)))
+    pathlib.Path(parsed.out).write_text(json.dumps(run_worker(parsed.names, parsed.steps, parsed.quick,
+                                                              parsed.cpu_replicas)))

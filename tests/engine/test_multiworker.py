@@ -32,9 +32,14 @@ def test_the_specs_cover_exactly_the_models_trained_here():
     assert set(distributed_specs.names()) == set(registry.TRAINERS)
 
 
-def test_two_workers_train_every_model_and_end_with_the_same_changed_weights():
+@pytest.fixture(scope="module")
+def two_workers() -> multiworker.DistributedResult:
     # One pair of processes for all models: each builds one strategy, then trains each model in its scope.
-    result = multiworker.launch(list(distributed_specs.names()), workers=2, steps=2, quick=True, timeout_s=900)
+    return multiworker.launch(list(distributed_specs.names()), workers=2, steps=2, quick=True, timeout_s=900)
+
+
+def test_two_workers_train_every_model_and_end_with_the_same_changed_weights(two_workers):
+    result = two_workers
     assert set(result.unavailable) <= _allowed_unavailable()
     assert {run.name for run in result.models} | set(result.unavailable) == set(distributed_specs.names())
     assert (result.workers, result.replicas, result.strategy) == (2, 2, "MultiWorkerMirroredStrategy")
@@ -45,6 +50,22 @@ def test_two_workers_train_every_model_and_end_with_the_same_changed_weights():
         assert run.weight_hashes[0] != run.initial_hash and run.parts_changed == run.parts >= 1, run.name
         assert run.global_batch == 2 * distributed_specs.get(run.name).quick_batch_size
         assert np.isfinite([run.loss_first, run.loss_last]).all() and run.loss_first > 0, run.name
+
+
+def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_workers, tmp_path):
+    # The several-GPU path, on two logical CPUs: the same per-replica batches give the same weights,
+    # byte for byte, as two workers (YOLO has batch norm, the VQA model a clipped global gradient).
+    names = ["yolo", "vqa-cnn-lstm"]
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    subprocess.run([sys.executable, "-m", "engine.multiworker", "--out", str(tmp_path / "report.json"), "--steps", "2",
+                    "--quick", "--cpu-replicas", "2", *names], cwd=ROOT, env=environment, check=True, timeout=300,
+                   capture_output=True)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["strategy"], report["replicas"]) == ("MirroredStrategy", 2)
+    by_name = {run.name: run for run in two_workers.models}
+    for model in report["models"]:
+        assert model["weights_sha256"] == by_name[model["name"]].weight_hashes[0], model["name"]
+        assert model["loss_first"] == pytest.approx(by_name[model["name"]].loss_first, rel=1e-6)
 
 
 def test_bounds_and_names_are_checked_before_any_worker_starts(monkeypatch):
