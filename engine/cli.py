@@ -4,7 +4,7 @@
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
     python -m engine train NAME [--epochs N] [--json]
-    python -m engine train NAME --workers N [--steps S] [--quick] [--json]   (engine/multiworker.py)
+    python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]   (engine/multiworker.py)
     python -m engine eval NAME [--json]
     python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
     python -m engine gradcam IMAGE --out OUT.png [--class NAME] [--json]
@@ -90,13 +90,14 @@ def _print_progress(fraction: float, message: str, preview=None) -> None:
 def _train(args: argparse.Namespace) -> int:
     from engine import registry
 
-    if args.workers is not None or args.steps is not None or args.quick:
+    if args.workers is not None or args.steps is not None or args.quick or args.out:
         from engine import multiworker
 
         if args.epochs is not None or args.resume:
             raise InvalidInput("Distributed training counts --steps, not --epochs, and cannot --resume.")
         steps = multiworker.DEFAULT_STEPS if args.steps is None else args.steps
-        multiworker.print_result(multiworker.run(args.name, args.workers, steps, args.quick), args.json)
+        save = pathlib.Path(args.out) if args.out else None
+        multiworker.print_result(multiworker.run(args.name, args.workers, steps, args.quick, save), args.json)
         return 0
     trainer = registry.get_trainer(args.name)
     options = {}
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs")
     train.add_argument("--steps", type=int, default=None, help="with --workers: synchronous steps (default 20)")
     train.add_argument("--quick", action="store_true", help="with --workers: small batches (a check, not training)")
+    train.add_argument("--out", default=None, help="with --workers: worker 0 writes the trained weights here (.npz)")
     train.add_argument("--json", action="store_true")
     train.set_defaults(run=_train)
 

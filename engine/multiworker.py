@@ -103,8 +103,10 @@ def weights_digest(models) -> str:
     return digest.hexdigest()
 
 
-def train_model(strategy, name: str, steps: int, quick: bool = False) -> dict:
+def train_model(strategy, name: str, steps: int, quick: bool = False, save: pathlib.Path | None = None) -> dict:
     """Build `name` in the strategy's scope and train it `steps` synchronous steps; this worker's figures.
+
+    `save`: the chief (worker 0) writes the trained graphs' weights there (float16 .npz, as under assets/).
 
     Raises:
         AssetError / ModelUnavailable: the model's training data is missing here.
@@ -168,6 +170,10 @@ def train_model(strategy, name: str, steps: int, quick: bool = False) -> dict:
         losses.append(float(step(strategy.experimental_distribute_values_from_function(replica_batch))))
         times.append(time.perf_counter() - step_started)
     final = [weights_digest([part]) for part in trainee.parts]
+    if save is not None and (strategy.cluster_resolver is None or strategy.cluster_resolver.task_id in (0, None)):
+        from engine import weights_io
+
+        weights_io.save_float16(trainee.parts, save)
     return {"name": name, "unit": spec.unit, "steps": steps, "global_batch": global_batch,
             "loss_first": losses[0], "loss_last": losses[-1], "weights_sha256": weights_digest(trainee.parts),
             "initial_sha256": initial_all,
@@ -176,15 +182,16 @@ def train_model(strategy, name: str, steps: int, quick: bool = False) -> dict:
             "step_seconds": float(np.mean(times[1:])) if steps > 1 else times[0]}
 
 
-def run_worker(names: list[str], steps: int, quick: bool = False, cpu_replicas: int = 0) -> dict:
-    """This process's part: one strategy, then each model in turn in its scope."""
+def run_worker(names: list[str], steps: int, quick: bool = False, cpu_replicas: int = 0,
+               save: pathlib.Path | None = None) -> dict:
+    """This process's part: one strategy, then each model in turn in its scope (`save`: one name only)."""
     from engine.errors import AssetError, ModelUnavailable
 
     strategy = choose_strategy(cpu_replicas)
     models, unavailable = [], {}
     for name in names:
         try:
-            models.append(train_model(strategy, name, steps, quick))
+            models.append(train_model(strategy, name, steps, quick, save))
         except (AssetError, ModelUnavailable) as error:  # data missing here: the same on every local worker
             unavailable[name] = " ".join(str(error).split())
     return {"strategy": _label(strategy), "replicas": strategy.num_replicas_in_sync, "models": models,
@@ -232,7 +239,7 @@ def _combine(reports: list[dict], seconds: float) -> DistributedResult:
 
 
 def launch(names: list[str], workers: int = 2, steps: int = DEFAULT_STEPS, quick: bool = False,
-           timeout_s: float = 600) -> DistributedResult:
+           timeout_s: float = 600, save: pathlib.Path | None = None) -> DistributedResult:
     """Start `workers` local worker processes on loopback ports, wait for them, combine their reports.
 
     Raises:
@@ -248,7 +255,8 @@ def launch(names: list[str], workers: int = 2, steps: int = DEFAULT_STEPS, quick
             environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
                 {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}})}
             command = [sys.executable, "-m", "engine.multiworker", "--out", str(pathlib.Path(scratch) / f"{index}.json"),
-                       "--steps", str(steps), *(["--quick"] if quick else []), *names]
+                       "--steps", str(steps), *(["--quick"] if quick else []),
+                       *(["--save", str(pathlib.Path(save).resolve())] if save else []), *names]
             processes.append(subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.PIPE, text=True))
         failures = []
@@ -267,9 +275,10 @@ def launch(names: list[str], workers: int = 2, steps: int = DEFAULT_STEPS, quick
     return _combine(reports, time.perf_counter() - started)
 
 
-def run(name: str, workers: int | None, steps: int, quick: bool = False) -> DistributedResult:
+def run(name: str, workers: int | None, steps: int, quick: bool = False,
+        save: pathlib.Path | None = None) -> DistributedResult:
     """The `train NAME --workers` command: join the cluster in TF_CONFIG, else launch local workers
-    (one: in this process, MirroredStrategy over several GPUs).
+    (one: in this process, MirroredStrategy over several GPUs); `save`: where the chief writes the weights.
 
     Raises:
         InvalidInput: as `check`, or --workers disagrees with TF_CONFIG.
@@ -277,13 +286,13 @@ def run(name: str, workers: int | None, steps: int, quick: bool = False) -> Dist
     """
     from engine.errors import ModelUnavailable
 
-    result = _run(name, workers, steps, quick)
+    result = _run(name, workers, steps, quick, save)
     if name in result.unavailable:
         raise ModelUnavailable(f"{name} cannot train here: {result.unavailable[name]}")
     return result
 
 
-def _run(name: str, workers: int | None, steps: int, quick: bool) -> DistributedResult:
+def _run(name: str, workers: int | None, steps: int, quick: bool, save: pathlib.Path | None) -> DistributedResult:
     if os.environ.get("TF_CONFIG"):
         cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {}).get("worker", [])
         if workers is not None and workers != len(cluster):
@@ -291,14 +300,14 @@ def _run(name: str, workers: int | None, steps: int, quick: bool) -> Distributed
                                "give the same count, or leave --workers out.")
         check([name], 1, steps)
         started = time.perf_counter()
-        result = _combine([run_worker([name], steps, quick)], time.perf_counter() - started)
+        result = _combine([run_worker([name], steps, quick, save=save)], time.perf_counter() - started)
         return dataclasses.replace(result, workers=len(cluster))  # the hashes are this worker's only
     workers = 1 if workers is None else workers
     if workers == 1:
         check([name], workers, steps)
         started = time.perf_counter()
-        return _combine([run_worker([name], steps, quick)], time.perf_counter() - started)
-    return launch([name], workers, steps, quick)
+        return _combine([run_worker([name], steps, quick, save=save)], time.perf_counter() - started)
+    return launch([name], workers, steps, quick, save=save)
 
 
 def print_result(result: DistributedResult, as_json: bool) -> None:
@@ -336,6 +345,7 @@ if __name__ == "__main__":
     arguments.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     arguments.add_argument("--quick", action="store_true")
     arguments.add_argument("--cpu-replicas", type=int, default=0, help="MirroredStrategy over N logical CPUs (a check)")
+    arguments.add_argument("--save", type=pathlib.Path, default=None, help="the chief writes the weights here (one name)")
     parsed = arguments.parse_args()
     pathlib.Path(parsed.out).write_text(json.dumps(run_worker(parsed.names, parsed.steps, parsed.quick,
-                                                              parsed.cpu_replicas)))
+                                                              parsed.cpu_replicas, parsed.save)))

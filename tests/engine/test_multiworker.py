@@ -6,10 +6,11 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-from engine import audio_notes, distributed_specs, multiworker, registry
+from engine import audio_notes, capsnet_training, distributed_specs, multiworker, registry, weights_io
 from engine.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT
 
@@ -94,9 +95,16 @@ def _engine(*arguments: str) -> subprocess.CompletedProcess:
                           timeout=300, check=False, env=environment)
 
 
-def test_cli_trains_in_this_process_with_one_worker_and_refuses_bad_requests():
-    completed = _engine("train", "capsnet-baseline", "--workers", "1", "--steps", "2", "--quick", "--json")
+def test_cli_trains_in_this_process_with_one_worker_and_refuses_bad_requests(tmp_path):
+    completed = _engine("train", "capsnet-baseline", "--workers", "1", "--steps", "2", "--quick", "--json",
+                        "--out", str(tmp_path / "baseline.npz"))
     assert completed.returncode == 0, completed.stderr
+    keras.utils.set_random_seed(multiworker.SEED)
+    initial = capsnet_training.build("capsnet-baseline").network.get_weights()  # as the worker started
+    trained = capsnet_training.build("capsnet-baseline")
+    weights_io.load_float16(trained.parts, tmp_path / "baseline.npz")  # the committed format, shapes checked
+    moved = max(float(np.abs(after - before).max()) for after, before in zip(trained.network.get_weights(), initial))
+    assert 1e-4 < moved < 1e-2  # two Adam steps of 1e-3 each, then float16
     result = json.loads(completed.stdout)
     (model,) = result["models"]
     assert (result["workers"], result["strategy"], model["name"], model["steps"], model["agree"]) == (
