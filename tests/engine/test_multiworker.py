@@ -69,6 +69,29 @@ def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_worker
         assert model["loss_first"] == pytest.approx(by_name[model["name"]].loss_first, rel=1e-6)
 
 
+def test_the_same_command_on_each_machine_joins_the_cluster_in_tf_config(tmp_path):
+    # What the README tells several machines to run, here as two processes on loopback ports.
+    cluster = [f"127.0.0.1:{port}" for port in multiworker._free_ports(2)]
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "engine", "train", "capsnet-baseline", "--workers", "2", "--steps", "2", "--quick",
+         "--json", "--out", str(tmp_path / f"worker{index}.npz")], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}})}) for index in range(2)]
+    reports = [json.loads(process.communicate(timeout=300)[0]) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0]
+    (first,), (second,) = (report["models"] for report in reports)
+    assert (reports[0]["workers"], reports[0]["replicas"], first["global_batch"]) == (2, 2, 8)
+    assert first["weight_hashes"] == second["weight_hashes"] and first["weight_hashes"][0] != first["initial_hash"]
+    # Worker 0 alone writes the weights, in the committed format: two Adam steps away from the start.
+    assert not (tmp_path / "worker1.npz").exists()
+    keras.utils.set_random_seed(multiworker.SEED)
+    initial = capsnet_training.build("capsnet-baseline").network.get_weights()  # as the workers started
+    trained = capsnet_training.build("capsnet-baseline")
+    weights_io.load_float16(trained.parts, tmp_path / "worker0.npz")  # shapes checked
+    moved = max(float(np.abs(after - before).max()) for after, before in zip(trained.network.get_weights(), initial))
+    assert 1e-4 < moved < 1e-2  # two steps of Adam at 1e-3, then float16
+
+
 def test_bounds_and_names_are_checked_before_any_worker_starts(monkeypatch):
     with pytest.raises(InvalidInput, match="local workers"):
         multiworker.launch(["yolo"], workers=multiworker.MAX_LOCAL_WORKERS + 1)
@@ -95,21 +118,7 @@ def _engine(*arguments: str) -> subprocess.CompletedProcess:
                           timeout=300, check=False, env=environment)
 
 
-def test_cli_trains_in_this_process_with_one_worker_and_refuses_bad_requests(tmp_path):
-    completed = _engine("train", "capsnet-baseline", "--workers", "1", "--steps", "2", "--quick", "--json",
-                        "--out", str(tmp_path / "baseline.npz"))
-    assert completed.returncode == 0, completed.stderr
-    keras.utils.set_random_seed(multiworker.SEED)
-    initial = capsnet_training.build("capsnet-baseline").network.get_weights()  # as the worker started
-    trained = capsnet_training.build("capsnet-baseline")
-    weights_io.load_float16(trained.parts, tmp_path / "baseline.npz")  # the committed format, shapes checked
-    moved = max(float(np.abs(after - before).max()) for after, before in zip(trained.network.get_weights(), initial))
-    assert 1e-4 < moved < 1e-2  # two Adam steps of 1e-3 each, then float16
-    result = json.loads(completed.stdout)
-    (model,) = result["models"]
-    assert (result["workers"], result["strategy"], model["name"], model["steps"], model["agree"]) == (
-        1, "one device", "capsnet-baseline", 2, True)
-    assert model["weight_hashes"][0] != model["initial_hash"]
+def test_cli_refuses_bad_requests_with_one_line():
     refused = _engine("train", "efficientnet-lite0", "--workers", "2")
     assert refused.returncode == 2 and "Trainable: capsnet" in refused.stderr and "yolo" in refused.stderr
     alias = _engine("train-multiworker", "--workers", "9")
