@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -57,7 +59,9 @@ def clip_strip(frames: np.ndarray, every: int = 3) -> np.ndarray:
 
 
 def predictions_table(predictions: video.ClipPredictions, truth: str | None = None) -> pd.DataFrame:
-    rows = [{"way": item.title, "says": item.label, "score": round(item.score, 3), "ms": round(item.ms, 1)}
+    # st.table renders Markdown: "1. per-frame ..." would become a numbered list, so the "." is escaped.
+    rows = [{"way": re.sub(r"^(\d+)\. ", r"\1\\. ", item.title), "says": item.label, "score": round(item.score, 3),
+             "ms": round(item.ms, 1)}
             for item in predictions.predictions]
     frame = pd.DataFrame(rows)
     if truth is not None:

@@ -24,6 +24,8 @@ def test_upload_a_video_and_see_six_predictions(page, server_url, tmp_path):
     predictions.locator("tbody tr").nth(5).wait_for()
     assert predictions.locator("tbody tr").count() == 6  # one row per way
     shown = predictions.inner_text()
+    assert predictions.locator("ol, li").count() == 0, "a way's number turned into a Markdown list"
+    assert "1. per-frame 2D CNN" in shown, shown
     for name in ("per-frame 2D CNN", "TimeDistributed", "3D ConvNet", "MobileNetV2 features", "3D-CNN features"):
         assert name in shown, shown
     page.locator("video").first.wait_for()
