@@ -148,7 +148,8 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         output: where the float16 weights go (default: the committed file under assets/).
         encoders_from_cnn_lstm: Relation Network only: start its CNN and question encoder from the
             committed CNN + LSTM model's (same architecture) when that file exists, then train all of
-            it. From scratch and before its pair sum was normalised, the RN stayed at chance (validation ~0.50) for 28 epochs.
+            it. From scratch and before its pair sum was normalised, the RN stayed at chance
+            (validation ~0.50) for 28 epochs.
     Returns:
         Per-epoch history and the test figures of the best epoch, as measured.
     """
