@@ -40,12 +40,13 @@ MASK_SIZE = 28
 # 2-3 px strokes are lost at stride 8 (the role FPN's P2 level plays in the Mask R-CNN paper).
 MASK_STRIDE = 4
 MASK_LEVEL = "backbone_1_2_bn"
-MASK_EPOCHS = (3, 4)  # stage 2, the mask head alone on the frozen detector: epochs at 1e-3, then at 1e-3 / 3
+MASK_EPOCHS = (3, 4)  # stage 2, the mask head alone on the frozen detector: epochs at LEARNING_RATE, then at a third
 RPN_POSITIVE, RPN_NEGATIVE = 0.5, 0.3  # anchor IoU thresholds (the paper's 0.7 is too strict for 8-px cells)
 HEAD_POSITIVE = 0.5
 HEAD_SCALE = (10.0, 10.0, 5.0, 5.0)  # the head's targets scaled, the usual normalization, so the four offsets weigh alike
 TRAIN_SCENES, VALIDATION_SCENES = 10000, 200
 BATCH_SIZE = 32
+LEARNING_RATE = 1e-3  # Adam, both stages (stage 2 resumed at a third of it)
 DEFAULT_EPOCHS = 8
 WEIGHTS = {"faster-rcnn": "scene_detection/faster_rcnn.npz", "mask-rcnn": "scene_detection/mask_rcnn.npz"}
 
@@ -145,7 +146,7 @@ class FasterRCNN:
         import keras
         import tensorflow as tf
 
-        optimizer = keras.optimizers.Adam(1e-3)
+        optimizer = keras.optimizers.Adam(LEARNING_RATE)
         variables = [weight for part in self.parts for weight in part.trainable_weights]
         anchor_boxes = tf.constant(self.anchors)
 
@@ -395,7 +396,7 @@ def train_mask_head(epochs: int = MASK_EPOCHS[0], on_progress: ProgressCallback 
     if resume_after:
         weights_io.load_float16(model.parts, folder / "best.npz")
     data = scenes.batch("train", 0, train_scenes)
-    optimizer = keras.optimizers.Adam(1e-3 / 3 if resume_after else 1e-3)
+    optimizer = keras.optimizers.Adam(LEARNING_RATE / 3 if resume_after else LEARNING_RATE)
     variables = model.mask_head.trainable_weights
     anchor_boxes = tf.constant(model.anchors)
 
