@@ -105,11 +105,8 @@ def build(weights_path) -> scene_detectors.SceneDetector:
 
 def losses(model: FastRCNN, images, regions, image_indices, labels, targets):
     """(class cross-entropy, box smooth L1), each a mean over the regions, in training mode."""
-    import tensorflow as tf
-
     probabilities, deltas = model.forward(images, regions, image_indices, training=True)
-    classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
-    return classification, scene_proposals.box_loss(deltas, labels, targets)
+    return scene_proposals.region_losses(probabilities, deltas, labels, targets)
 
 
 def _train_step_function(model: FastRCNN, optimizer):

@@ -310,6 +310,15 @@ def time_per_scene(predict, count: int = 20, search: bool = True) -> float:
     return float(np.median(times))
 
 
+def region_losses(probabilities, deltas, labels, targets):
+    """(class cross-entropy averaged over the regions, box_loss): what R-CNN's and Fast R-CNN's region
+    heads minimize (Girshick 2015, eq. 1, lambda = 1)."""
+    import tensorflow as tf
+
+    classification = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities))
+    return classification, box_loss(deltas, labels, targets)
+
+
 def box_loss(deltas, labels, targets):
     """Smooth L1 between the true class's predicted deltas and the targets, objects only (Fast R-CNN eq. 3).
 
