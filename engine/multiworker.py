@@ -293,21 +293,18 @@ def run(name: str, workers: int | None, steps: int, quick: bool = False,
 
 
 def _run(name: str, workers: int | None, steps: int, quick: bool, save: pathlib.Path | None) -> DistributedResult:
+    cluster_size = 1  # workers this process trains with
     if os.environ.get("TF_CONFIG"):
-        cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {}).get("worker", [])
-        if workers is not None and workers != len(cluster):
-            raise InvalidInput(f"TF_CONFIG lists {len(cluster)} workers but --workers says {workers}: "
+        cluster_size = len(json.loads(os.environ["TF_CONFIG"]).get("cluster", {}).get("worker", []))
+        if workers is not None and workers != cluster_size:
+            raise InvalidInput(f"TF_CONFIG lists {cluster_size} workers but --workers says {workers}: "
                                "give the same count, or leave --workers out.")
-        check([name], 1, steps)
-        started = time.perf_counter()
-        result = _combine([run_worker([name], steps, quick, save=save)], time.perf_counter() - started)
-        return dataclasses.replace(result, workers=len(cluster))  # the hashes are this worker's only
-    workers = 1 if workers is None else workers
-    if workers == 1:
-        check([name], workers, steps)
-        started = time.perf_counter()
-        return _combine([run_worker([name], steps, quick, save=save)], time.perf_counter() - started)
-    return launch([name], workers, steps, quick, save=save)
+    elif workers not in (None, 1):
+        return launch([name], workers, steps, quick, save=save)
+    check([name], 1, steps)
+    started = time.perf_counter()
+    result = _combine([run_worker([name], steps, quick, save=save)], time.perf_counter() - started)
+    return dataclasses.replace(result, workers=cluster_size)  # in a cluster, the hashes are this worker's only
 
 
 def print_result(result: DistributedResult, as_json: bool) -> None:

@@ -80,22 +80,26 @@ def recalibrate_batch_norm(model, images: np.ndarray) -> None:
     so the traced training step keeps its own momentum. The Relation Network's normalised pair sum
     (in its head) is set the same way, on these images each asked one question of the table in turn.
     """
-    from keras import layers
-
     visual, question_encoder, head = (model.get_layer(part) for part in ("visual", "question_encoder", "head"))
     images = images.astype(np.float32)
-    for part, inputs in ((visual, lambda: images),
-                         (head, lambda: [visual(images), question_encoder(
-                             vqa_data.QUESTION_TOKENS[np.arange(len(images)) % len(vqa_data.QUESTION_TABLE)])])):
-        norms = [layer for layer in part._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
-        if not norms:
-            continue
-        saved = [layer.momentum for layer in norms]
-        for layer in norms:
-            layer.momentum = 0.0
-        part(inputs(), training=True)
-        for layer, momentum in zip(norms, saved):
-            layer.momentum = momentum
+    _set_batch_norm_statistics(visual, lambda: images)
+    _set_batch_norm_statistics(head, lambda: [visual(images), question_encoder(
+        vqa_data.QUESTION_TOKENS[np.arange(len(images)) % len(vqa_data.QUESTION_TABLE)])])
+
+
+def _set_batch_norm_statistics(part, inputs) -> None:
+    """One training-mode pass of `part` on `inputs()` (called only if `part` has BatchNorm) with momentum 0."""
+    from keras import layers
+
+    norms = [layer for layer in part._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    part(inputs(), training=True)
+    for layer, momentum in zip(norms, saved):
+        layer.momentum = momentum
 
 
 def per_question_loss(model, images, tokens, answers):
