@@ -47,6 +47,7 @@ HEAD_SCALE = (10.0, 10.0, 5.0, 5.0)  # the head's targets scaled, the usual norm
 TRAIN_SCENES, VALIDATION_SCENES = 10000, 200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3  # Adam, both stages (stage 2 resumed at a third of it)
+MIN_SCORE, NMS_IOU, MAX_DETECTIONS = 0.05, 0.5, 20  # `predict`'s defaults (and the served signature's)
 DEFAULT_EPOCHS = 8
 WEIGHTS = {"faster-rcnn": "scene_detection/faster_rcnn.npz", "mask-rcnn": "scene_detection/mask_rcnn.npz"}
 
@@ -264,8 +265,8 @@ class FasterRCNN:
 
         return masks
 
-    def predict(self, images: np.ndarray, min_score: float = 0.05, nms_iou: float = 0.5,
-                max_detections: int = 20, with_masks: bool = False) -> list:
+    def predict(self, images: np.ndarray, min_score: float = MIN_SCORE, nms_iou: float = NMS_IOU,
+                max_detections: int = MAX_DETECTIONS, with_masks: bool = False) -> list:
         """Detections per image (ImageDetections); with masks, also a list of (N, SIZE, SIZE) bool arrays."""
         # `features`: the mask head's level (stride 4) for Mask R-CNN, else the backbone output (unused).
         features, probabilities, boxes, valid = (value.numpy() for value in self._infer(images.astype(np.float32)))

@@ -92,11 +92,15 @@ def capsnet_export(model) -> ModuleExport:
 
 # ----- Faster / Mask R-CNN
 
-def faster_rcnn_export(network, min_score: float = 0.05, nms_iou: float = 0.5, max_detections: int = 20) -> ModuleExport:
-    """`FasterRCNN.predict` (with masks for a Mask R-CNN) as one signature; thresholds fixed at export."""
+def faster_rcnn_export(network, min_score: float | None = None) -> ModuleExport:
+    """`FasterRCNN.predict` (with masks for a Mask R-CNN) as one signature, at its default thresholds
+    (`min_score`: another score cut, as the instances page's); thresholds fixed at export."""
     import tensorflow as tf
 
     from engine import scene_faster_rcnn, scenes
+
+    min_score = scene_faster_rcnn.MIN_SCORE if min_score is None else min_score
+    nms_iou, max_detections = scene_faster_rcnn.NMS_IOU, scene_faster_rcnn.MAX_DETECTIONS
 
     size, mask_size = scenes.SIZE, scene_faster_rcnn.MASK_SIZE
 
