@@ -186,12 +186,11 @@ def _text(name: str) -> Trainee:
 
 
 def _instrument() -> Trainee:
-    from engine import audio_features, audio_notes, instrument_cnn, instrument_training
+    from engine import audio_features, instrument_cnn, instrument_training
 
-    fonts = [audio_notes.split(instrument_training.soundfont_notes(font), "train")
-             for font in instrument_training.TRAINING_SOUNDFONTS]
-    audio = np.concatenate([notes.audio for notes in fonts])
-    instruments = np.concatenate([notes.instruments for notes in fonts])
+    pooled = instrument_training.pooled_split([instrument_training.soundfont_notes(font)
+                                              for font in instrument_training.TRAINING_SOUNDFONTS], "train")
+    audio, instruments = pooled.audio, pooled.instruments
     model = instrument_cnn.build()
     augmented_share = instrument_training.AUGMENTED_COPIES / (1 + instrument_training.AUGMENTED_COPIES)
 

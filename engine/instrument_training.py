@@ -150,7 +150,9 @@ def unseen_soundfont_notes() -> audio_notes.Notes:
                                                   for _, program in audio_notes.INSTRUMENTS]), grid)
 
 
-def _concatenate(parts: list[audio_notes.Notes]) -> audio_notes.Notes:
+def pooled_split(fonts: list[audio_notes.Notes], name: str) -> audio_notes.Notes:
+    """One split ("train", "validation", "test") of several soundfonts' notes, pooled."""
+    parts = [audio_notes.split(notes, name) for notes in fonts]
     return audio_notes.Notes(*(np.concatenate([getattr(part, field) for part in parts])
                                for field in ("audio", "instruments", "pitches", "velocities")))
 
@@ -175,8 +177,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     keras.utils.set_random_seed(seed)
     generator = np.random.default_rng(seed)
     fonts = [soundfont_notes(font) for font in soundfonts]
-    train_notes = _concatenate([audio_notes.split(notes, "train") for notes in fonts])
-    validation = _concatenate([audio_notes.split(notes, "validation") for notes in fonts])
+    train_notes, validation = pooled_split(fonts, "train"), pooled_split(fonts, "validation")
     on_progress(0.0, f"log-mel spectrograms of {len(train_notes.audio) * (1 + AUGMENTED_COPIES)} training notes")
     copies = [train_notes.audio] + [augment(train_notes.audio, generator) for _ in range(AUGMENTED_COPIES)]
     images = _images(np.concatenate(copies))
