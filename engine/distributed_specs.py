@@ -206,16 +206,13 @@ def _instrument() -> Trainee:
 
 
 def _wavenet() -> Trainee:
-    from engine import audio_notes, wavenet, wavenet_training
+    from engine import wavenet, wavenet_training
 
     codes, instruments, pitches = wavenet_training.training_notes()
-    frequencies = audio_notes.midi_frequency(np.array(wavenet.PITCHES)[pitches])
     network = wavenet.build_network()
 
     def batch(rng, size):
-        inputs, targets, mask, notes, first = wavenet_training.windows(codes, rng, batch=size)
-        return (inputs.astype(np.int32), targets.astype(np.int32), mask, instruments[notes].astype(np.int32),
-                pitches[notes].astype(np.int32), wavenet.phase_features(frequencies[notes], first, inputs.shape[1]))
+        return wavenet_training.training_batch(codes, instruments, pitches, rng, batch=size)
 
     return Trainee([network], batch, lambda *batch: wavenet_training.window_loss(network, *batch))
 

@@ -74,6 +74,16 @@ def windows(codes: np.ndarray, rng: np.random.Generator, batch: int = BATCH, sco
     return inputs, targets, mask, notes, first
 
 
+def training_batch(codes: np.ndarray, instruments: np.ndarray, pitches: np.ndarray, rng: np.random.Generator,
+                   batch: int = BATCH) -> tuple[np.ndarray, ...]:
+    """`windows` of `training_notes()` as `window_loss` takes them: (inputs, targets, mask, instrument,
+    pitch, phase), the ids int32 and the phase the sine / cosine of each note's F0."""
+    inputs, targets, mask, notes, first = windows(codes, rng, batch=batch)
+    frequencies = audio_notes.midi_frequency(np.array(wavenet.PITCHES)[pitches[notes]])
+    return (inputs.astype(np.int32), targets.astype(np.int32), mask, instruments[notes].astype(np.int32),
+            pitches[notes].astype(np.int32), wavenet.phase_features(frequencies, first, inputs.shape[1]))
+
+
 def train(steps: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
           resume: bool = False, seed: int = 0, max_steps: int | None = None,
           input_noise: float = wavenet.INPUT_NOISE) -> dict:
@@ -86,7 +96,6 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
 
     epochs = steps or DEFAULT_EPOCHS
     codes, instruments, pitches = training_notes()
-    frequencies = audio_notes.midi_frequency(np.array(wavenet.PITCHES)[pitches])
     network = wavenet.build_network(input_noise=input_noise)
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
         LEARNING_RATE, epochs * STEPS_PER_EPOCH, alpha=0.05))
@@ -111,10 +120,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
         for index in range(STEPS_PER_EPOCH):
             if should_stop() or (max_steps is not None and done >= max_steps):
                 break
-            inputs, targets, mask, notes, first = windows(codes, rng)
-            loss = float(step(inputs.astype(np.int32), targets.astype(np.int32), mask,
-                              instruments[notes].astype(np.int32), pitches[notes].astype(np.int32),
-                              wavenet.phase_features(frequencies[notes], first, inputs.shape[1])))
+            loss = float(step(*training_batch(codes, instruments, pitches, rng)))
             total += loss
             done += 1
             if index % 10 == 0:
@@ -123,7 +129,7 @@ def train(steps: int | None = None, on_progress: ProgressCallback = no_progress,
         if max_steps is not None or should_stop():
             break
         history.append({"epoch": epoch + 1, "loss": total / STEPS_PER_EPOCH,
-                        "validation_loss": validation_loss(network, codes, instruments, pitches, frequencies),
+                        "validation_loss": validation_loss(network, codes, instruments, pitches),
                         "seconds": time.perf_counter() - started})
         on_progress((epoch + 1) / epochs, f"wavenet epoch {epoch + 1}: loss {history[-1]['loss']:.3f}, "
                     f"fixed windows {history[-1]['validation_loss']:.3f}", history[-1])
@@ -144,16 +150,14 @@ def window_loss(network, inputs, targets, mask, instrument, pitch, phase):
     return tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
 
 
-def validation_loss(network, codes, instruments, pitches, frequencies) -> float:
+def validation_loss(network, codes, instruments, pitches) -> float:
     """Mean scored cross entropy on 48 fixed windows (same seed every time; the data has no held-out
     notes, since every pitch must be seen, so this tracks fit, not generalisation)."""
     import keras
 
-    inputs, targets, mask, notes, first = windows(codes, np.random.default_rng(12345), batch=48)
-    logits = network.predict([inputs.astype(np.int32), instruments[notes].astype(np.int32),
-                              pitches[notes].astype(np.int32),
-                              wavenet.phase_features(frequencies[notes], first, inputs.shape[1])],
-                             batch_size=12, verbose=0)
+    inputs, targets, mask, instrument, pitch, phase = training_batch(codes, instruments, pitches,
+                                                                     np.random.default_rng(12345), batch=48)
+    logits = network.predict([inputs, instrument, pitch, phase], batch_size=12, verbose=0)
     losses = keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
     return float((losses * mask).sum() / mask.sum())
 
