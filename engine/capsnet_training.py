@@ -166,8 +166,10 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
     if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
         for checkpoint in ("last.npz", "best.npz"):  # seed the cache from the committed state
             (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
-        log_path.write_text(_history_path(name).read_text())
-    if not resume:
+        # The committed weights are the best epoch's, so the run goes on from that epoch.
+        committed_history = json.loads(_history_path(name).read_text())
+        log_path.write_text(json.dumps(committed_history[:best_epoch(committed_history)["epoch"]], indent=1))
+    if not resume and max_batches is None:  # a smoke run saves nothing, so it must not drop the log either
         log_path.unlink(missing_ok=True)
     history = json.loads(log_path.read_text()) if log_path.exists() and max_batches is None else []
     step = _train_step_function(name, model, optimizer)
@@ -216,22 +218,31 @@ def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None =
     """Measure the best checkpoint as stored in float16, copy it under assets/ and record it."""
     checkpoint_dir = CHECKPOINTS / name
     history = json.loads((checkpoint_dir / "history.json").read_text())
-    best = build(name)
-    weights_io.load_float16(best.parts, checkpoint_dir / "best.npz")
-    figures = evaluate_model(name, best)  # on the float16 weights we commit, not the float32 ones
+    stored = build(name)
+    weights_io.load_float16(stored.parts, checkpoint_dir / "best.npz")
+    figures = evaluate_model(name, stored)  # on the float16 weights we commit, not the float32 ones
     target = output or PROJECT_ASSETS / WEIGHTS[name]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes((checkpoint_dir / "best.npz").read_bytes())
     if output is None:
         _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
-        best_epoch = max(history, key=lambda entry: entry["validation_accuracy"])
+        best = best_epoch(history)
+        timed = [entry["seconds"] for entry in history if "seconds" in entry]  # lost logs have no time
+        untimed = f", {len(history) - len(timed)} more epochs whose time was not logged" if len(timed) < len(history) else ""
         project_weights.record(
             WEIGHTS[name], f"python -m engine train {name} --epochs {epochs or len(history)} (best of "
-            f"{len(history)} epochs on validation: epoch {best_epoch['epoch']}; "
-            f"{sum(e['seconds'] for e in history) / 60:.0f} min on 2 shared CPU cores)",
+            f"{len(history)} epochs on validation: epoch {best['epoch']}; "
+            f"{sum(timed) / 60:.0f} min for {len(timed)} epochs on 2 shared CPU cores{untimed})",
             f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
             f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
     return figures
+
+
+def best_epoch(history: list[dict]) -> dict:
+    """The epoch whose weights are in best.npz: the last to reach the top validation accuracy (ties go
+    to the later epoch, as `train` saves on >=)."""
+    top = max(entry["validation_accuracy"] for entry in history)
+    return [entry for entry in history if entry["validation_accuracy"] == top][-1]
 
 
 def _history_path(name: str) -> pathlib.Path:

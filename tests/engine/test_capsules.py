@@ -1,3 +1,5 @@
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -114,3 +116,22 @@ def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor
     subset = mnist.DigitSplit(test.images[:1000], test.labels[:1000])
     # Measured when committed: capsnet 0.994, baseline 0.990 on these 1,000 digits.
     assert capsnet_training.accuracy(registry.load(name).model, subset) >= floor
+
+
+def test_best_epoch_is_the_last_to_reach_the_top_validation_accuracy():
+    history = [{"epoch": 1, "validation_accuracy": 0.98}, {"epoch": 2, "validation_accuracy": 0.99},
+               {"epoch": 3, "validation_accuracy": 0.99}, {"epoch": 4, "validation_accuracy": 0.985}]
+    assert capsnet_training.best_epoch(history)["epoch"] == 3  # `train` saves best.npz on >=
+
+
+def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(capsnet_training, "CHECKPOINTS", tmp_path)
+    log = tmp_path / "capsnet-baseline" / "history.json"
+    capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1, resume=True)
+    committed = json.loads(capsnet_training._history_path("capsnet-baseline").read_text())
+    seeded = json.loads(log.read_text())
+    # The committed weights are the best epoch's: the seeded log ends there, not at the last epoch.
+    assert seeded == committed[:capsnet_training.best_epoch(committed)["epoch"]]
+    assert seeded[-1]["validation_accuracy"] == max(entry["validation_accuracy"] for entry in committed)
+    capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1)  # a smoke run from scratch
+    assert json.loads(log.read_text()) == seeded
