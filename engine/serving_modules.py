@@ -116,7 +116,9 @@ def faster_rcnn_export(network, min_score: float | None = None) -> ModuleExport:
         return result
 
     masks = (f" detection_masks (B, K, {mask_size}, {mask_size}): each detection's mask probability along its box; the client resizes "
-             "it to the box (cv2.resize, bilinear) and keeps >= 0.5, as FasterRCNN.paste_masks does."
+             f"it to the box (cv2.resize, bilinear), keeps >= {scene_faster_rcnn.MASK_THRESHOLD} and multiplies the "
+             f"detection's score by the mean kept probability ** {scene_faster_rcnn.MASKNESS_POWER}, as "
+             "FasterRCNN.paste_masks and predict(with_masks=True) do (detection_scores are the box head's)."
              if network.with_masks else "")
     doc = (f"serving_default: images uint8 (B, {size}, {size}, 3) RGB scenes (resize other images to {size} x {size} "
            f"and scale the boxes back). Backbone, RPN ({len(network.anchors)} anchors, NMS 0.7, "
