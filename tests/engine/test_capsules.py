@@ -108,13 +108,14 @@ def test_blank_image_is_not_a_digit():
         capsules.prepare_digit(np.full((50, 50, 3), 200, np.uint8))
 
 
-@pytest.mark.parametrize("name, floor", [("capsnet", 0.99), ("capsnet-baseline", 0.985)])
+@pytest.mark.parametrize("name, floor", [("capsnet", 0.993), ("capsnet-baseline", 0.992)])
 def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor):
     from engine import registry
 
     test = mnist.load_mnist().test
     subset = mnist.DigitSplit(test.images[:1000], test.labels[:1000])
-    # Measured when committed: capsnet 0.994, baseline 0.990 on these 1,000 digits.
+    # Measured when committed: capsnet 0.995, baseline 0.994 on these 1,000 digits (all 10,000: 0.9945, 0.9958);
+    # the floors allow two digits for float round-off across machines.
     assert capsnet_training.accuracy(registry.load(name).model, subset) >= floor
 
 
