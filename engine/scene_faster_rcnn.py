@@ -417,7 +417,7 @@ def train_mask_head(cycle: int = 0, on_progress: ProgressCallback = no_progress,
     import tensorflow as tf
 
     epochs, learning_rate = MASK_CYCLES[cycle].epochs, MASK_CYCLES[cycle].learning_rate
-    resume_after = sum(earlier.epochs for earlier in MASK_CYCLES[:cycle])
+    earlier_epochs = sum(earlier.epochs for earlier in MASK_CYCLES[:cycle])
     first_scene = train_scenes * sum(earlier.new_scenes for earlier in MASK_CYCLES[:cycle + 1])
     folder = _checkpoint_dir("mask-rcnn")
     model = FasterRCNN(with_masks=True)
@@ -436,13 +436,13 @@ def train_mask_head(cycle: int = 0, on_progress: ProgressCallback = no_progress,
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    rng = np.random.default_rng(1 + resume_after)
+    rng = np.random.default_rng(1 + earlier_epochs)
     steps = len(data.images) // BATCH_SIZE
     history: list[dict] = []
     best_so_far = -1.0
-    if resume_after:
+    if cycle:  # the best mask head so far sets the bar
         best_so_far = evaluate_masks(model, VALIDATION_SCENES, split="validation")["mean_mask_iou"]
-    for epoch in range(resume_after, resume_after + epochs):
+    for epoch in range(earlier_epochs, earlier_epochs + epochs):
         started, total = time.perf_counter(), 0.0
         order = rng.permutation(len(data.images))
         for batch in range(steps):
@@ -452,14 +452,14 @@ def train_mask_head(cycle: int = 0, on_progress: ProgressCallback = no_progress,
             total += float(step(data.images[index].astype(np.float32), data.boxes[index],
                                 data.labels[index].astype(np.int32), data.masks[index])) / steps
             if batch % 20 == 0:
-                on_progress((epoch - resume_after + batch / steps) / epochs, f"mask head epoch {epoch + 1}, batch {batch}/"
+                on_progress((epoch - earlier_epochs + batch / steps) / epochs, f"mask head epoch {epoch + 1}, batch {batch}/"
                             f"{steps}, mask {total * steps / (batch + 1):.3f}")
         figures = evaluate_masks(model, VALIDATION_SCENES, split="validation")
         history.append({"stage": 2, "epoch": epoch + 1, "mask": round(total, 5),
                         "validation_mean_mask_iou": figures["mean_mask_iou"],
                         "validation_mask_map50": figures["mask_map50"], "seconds": round(time.perf_counter() - started, 1),
                         "train_scenes_from": first_scene, "learning_rate": learning_rate})
-        on_progress((epoch - resume_after + 1) / epochs, f"mask head epoch {epoch + 1}: validation mean mask IoU "
+        on_progress((epoch - earlier_epochs + 1) / epochs, f"mask head epoch {epoch + 1}: validation mean mask IoU "
                     f"{figures['mean_mask_iou']:.4f}, mask AP@0.5 {figures['mask_map50']:.4f}", history[-1])
         if figures["mean_mask_iou"] >= best_so_far:
             best_so_far = figures["mean_mask_iou"]
