@@ -168,7 +168,7 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
             (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
         # The committed weights are the best epoch's, so the run goes on from that epoch.
         committed_history = json.loads(_history_path(name).read_text())
-        log_path.write_text(json.dumps(committed_history[:best_epoch(committed_history)["epoch"]], indent=1))
+        log_path.write_text(json.dumps(committed_history[:project_weights.best_epoch(committed_history)["epoch"]], indent=1))
     if not resume and max_batches is None:  # a smoke run saves nothing, so it must not drop the log either
         log_path.unlink(missing_ok=True)
     history = json.loads(log_path.read_text()) if log_path.exists() and max_batches is None else []
@@ -226,7 +226,7 @@ def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None =
     target.write_bytes((checkpoint_dir / "best.npz").read_bytes())
     if output is None:
         _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
-        best = best_epoch(history)
+        best = project_weights.best_epoch(history)
         timed = [entry["seconds"] for entry in history if "seconds" in entry]  # lost logs have no time
         untimed = f", {len(history) - len(timed)} more epochs whose time was not logged" if len(timed) < len(history) else ""
         project_weights.record(
@@ -236,13 +236,6 @@ def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None =
             f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
             f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
     return figures
-
-
-def best_epoch(history: list[dict]) -> dict:
-    """The epoch whose weights are in best.npz: the last to reach the top validation accuracy (ties go
-    to the later epoch, as `train` saves on >=)."""
-    top = max(entry["validation_accuracy"] for entry in history)
-    return [entry for entry in history if entry["validation_accuracy"] == top][-1]
 
 
 def _history_path(name: str) -> pathlib.Path:

@@ -58,3 +58,10 @@ def verified(relative_path: str) -> pathlib.Path:
         raise ModelUnavailable(f"assets/{relative_path} does not match its manifest checksum; restore it "
                                f"with git or remake it: {entry['how']}")
     return path
+
+
+def best_epoch(history: list[dict], key: str = "validation_accuracy") -> dict:
+    """The log entry whose weights a trainer's best.npz holds: the last to reach the top `key` (trainers
+    save best.npz on >=, so ties go to the later epoch)."""
+    top = max(entry[key] for entry in history)
+    return [entry for entry in history if entry[key] == top][-1]

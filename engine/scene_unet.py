@@ -6,10 +6,10 @@ doubles the filters at each level, and an expanding path that upsamples with 2x2
 convolutions and concatenates the contracting path's feature map of the same size (the skip
 connection) before two more 3x3 convolutions, so the coarse "what" from the bottleneck meets the
 fine "where" of the early layers. A 1x1 convolution gives a score per label and pixel. This one is
-small: 3 poolings (96 -> 48 -> 24 -> 12), 16-32-64 filters down, 128 in the bottleneck; "same"
-padding (the paper crops instead) and batch normalization after each convolution. One addition
-from FCN (Long, Shelhamer & Darrell, CVPR 2015): the two coarsest decoder levels also score the
-labels, and their scores, upsampled bilinearly, are added to the 1x1 scores of the top level.
+small: 4 poolings (96 -> 48 -> 24 -> 12 -> 6), 16-32-64-128 filters down, 256 in the bottleneck;
+"same" padding (the paper crops instead) and batch normalization after each convolution. One
+addition from FCN (Long, Shelhamer & Darrell, CVPR 2015): the three coarsest decoder levels also
+score the labels, and their scores, upsampled bilinearly, are added to the 1x1 scores of the top level.
 
 Trained on pre-generated training scenes (each with MAX_OBJECTS objects) with Adam on cross-entropy plus a
 soft Jaccard term (1 - soft IoU per label, averaged over the labels present in the batch; Rahman & Wang,
@@ -30,18 +30,23 @@ import time
 import numpy as np
 
 from engine import assets, project_weights, scene_metrics, scenes, weights_io
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, ModelUnavailable
 from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.registry import PROJECT_ASSETS
 
 WEIGHTS = "scene_segmentation/unet.npz"  # under assets/, float16
 LABELS = ("background", *scenes.CLASSES)  # index = value in the label map (scenes.Scene.label_map)
-FILTERS = (16, 32, 64, 128)  # per level of the contracting path; the last is the 12 x 12 bottleneck
-# The two coarsest levels of the expanding path (12 x 12 x 128, 24 x 24 x 64) also score the labels, and
-# those scores, upsampled, are added to the full-size ones: which class an object is gets decided where
-# the features are wide and see the whole object, instead of squeezing through the 16 channels of the
-# top level (a first run without them sat at validation mean IoU 0.13 after 8000 scenes).
-COARSE_HEADS = 2
+FILTERS = (16, 32, 64, 128, 256)  # per level of the contracting path; the last is the 6 x 6 bottleneck
+# The three coarsest levels of the expanding path (6 x 6 x 256, 12 x 12 x 128, 24 x 24 x 64) also score the
+# labels, and those scores, upsampled, are added to the full-size ones: which class an object is gets
+# decided where the features are wide and see the whole object, instead of squeezing through the 16
+# channels of the top level (a first run without them sat at validation mean IoU 0.13 after 8000 scenes).
+COARSE_HEADS = 3
+# The 3-level U-Net (FILTERS[:-1], two coarse heads) reached validation mean IoU 0.839 in 7 epochs and
+# then mostly mistook whole objects (sneaker for ankle boot, 1 for dress): the fourth level sees a whole
+# object at 6 x 6 with 256 channels. `grow` starts it from the 3-level weights (`--resume` does this).
+GROWN_LAYERS = {"bottleneck": "down3"}
+GROWTH_CALIBRATION_SCENES = 256  # training scenes that measure the statistics `grow` needs  # 3-level layer -> its place in the 4-level network; the rest keep their names
 DEFAULT_EPOCHS = 3
 TRAIN_SCENES = 8000  # pre-generated once per run (about 2 ms each); 3 epochs take ~20 min on one shared core
 RESUME_TRAIN_SCENES = 16000  # new scenes per further cycle (`--resume`): fresh data rather than more passes
@@ -55,7 +60,7 @@ PREDICT_BATCH = 100
 CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # float32 best checkpoint, outside git
 
 
-def build_network(filters: tuple[int, ...] = FILTERS):
+def build_network(filters: tuple[int, ...] = FILTERS, coarse_heads: int = COARSE_HEADS):
     """The Keras U-Net: uint8-range RGB (B, 96, 96, 3) -> label scores (B, 96, 96, len(LABELS)) (logits)."""
     import keras
 
@@ -76,7 +81,7 @@ def build_network(filters: tuple[int, ...] = FILTERS):
     x = double_conv(x, filters[-1], "bottleneck")
     coarse_scores = []  # label scores of the coarse levels, upsampled to full size (FCN-style side outputs)
     for level in reversed(range(len(filters) - 1)):
-        if level >= len(filters) - 1 - COARSE_HEADS:
+        if level >= len(filters) - 1 - coarse_heads:
             factor = 2 ** (level + 1)
             scores = keras.layers.Conv2D(len(LABELS), 1, name=f"coarse{level + 1}_scores")(x)
             coarse_scores.append(keras.layers.UpSampling2D(factor, interpolation="bilinear",
@@ -88,6 +93,63 @@ def build_network(filters: tuple[int, ...] = FILTERS):
     fine_scores = keras.layers.Conv2D(len(LABELS), 1, name="fine_scores")(x)
     outputs = keras.layers.Add(name="label_scores")([fine_scores, *coarse_scores]) if coarse_scores else fine_scores
     return keras.Model(inputs, outputs, name="unet")
+
+
+def grow(network, path: pathlib.Path, calibration_images: np.ndarray) -> None:
+    """Start this 4-level U-Net from a 3-level one's stored weights so that it computes what that one did.
+
+    Every stored layer goes to its counterpart: the 3-level bottleneck becomes the fourth encoder level
+    (GROWN_LAYERS), the rest keep their names and shapes. The new decoder level up3 starts as the identity
+    on its skip input, i.e. on that same fourth level's output: the centre tap of each 3x3 kernel passes
+    those channels through and every other weight is zero (the upsampled bottleneck's included: they
+    get gradients from the first step, like a zero-initialised residual branch), and each of its batch
+    norms undoes its own normalisation: its moving statistics are the skip input's, measured on
+    `calibration_images` (uint8 scenes), gamma is their standard deviation and beta their mean.
+    The skip input is a ReLU's output, so the ReLUs pass it unchanged. The new coarsest score head starts
+    at zero. At inference the grown network then gives the 3-level one's scores exactly (in training,
+    up to the batch statistics); the new bottleneck starts from its random initialisation. Growing a
+    trained network function-preservingly is Net2Net's idea (Chen, Goodfellow & Shlens, ICLR 2016).
+    """
+    import keras
+
+    with np.load(path) as stored:
+        arrays = {key.split(":", 1)[1]: stored[key].astype(np.float32) for key in stored.files}
+    for key, values in arrays.items():
+        layer_name, variable_name = key.split("/", 1)
+        prefix, _, rest = layer_name.partition("_")
+        variable = _variable(network, f"{GROWN_LAYERS.get(prefix, prefix)}_{rest}", variable_name)
+        if tuple(variable.shape) != values.shape:
+            raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, the grown U-Net "
+                                   f"expects {tuple(variable.shape)}; it is not the 3-level U-Net's.")
+        variable.assign(values)
+    width = FILTERS[-2]  # the new decoder level's width = its skip input's
+    identity = np.zeros((3, 3, 2 * width, width), np.float32)
+    identity[1, 1, width:, :] = np.eye(width)  # the concatenation is [upsampled bottleneck, skip]
+    _variable(network, "up3_conv1", "kernel").assign(identity)
+    _variable(network, "up3_conv2", "kernel").assign(identity[:, :, width:, :])
+    skip = keras.Model(network.input, network.get_layer("down3_relu2").output)
+    features = np.asarray(skip.predict_on_batch(calibration_images.astype(np.float32)))
+    mean, variance = features.mean(axis=(0, 1, 2)), features.var(axis=(0, 1, 2))
+    for norm in ("up3_bn1", "up3_bn2"):  # both see the skip input: the identity passes it on unchanged
+        layer = network.get_layer(norm)
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(variance)
+        layer.gamma.assign(np.sqrt(variance + layer.epsilon))  # undoes the normalisation, at inference exactly
+        layer.beta.assign(mean)
+    head = network.get_layer(f"coarse{len(FILTERS) - 1}_scores")
+    for variable in head.weights:
+        variable.assign(np.zeros(variable.shape, np.float32))
+
+
+def _variable(network, layer_name: str, variable_name: str):
+    return next(variable for variable in network.get_layer(layer_name).weights if variable.name == variable_name)
+
+
+def is_three_level(path: pathlib.Path) -> bool:
+    """Whether a stored U-Net is the 3-level one (its bottleneck has FILTERS[-2] filters), which `grow` takes."""
+    with np.load(path) as stored:
+        key = "unet:bottleneck_conv1/kernel"
+        return key in stored.files and stored[key].shape[-1] == FILTERS[-2]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +256,9 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         resume: a further cycle (warm restart, as in SGDR, Loshchilov & Hutter 2017): start from the
             best weights so far (the cache's checkpoint, else the committed file) and their history,
             on the next `train_scenes` training scenes not seen yet, learning rate from
-            RESUME_LEARNING_RATE cosine-decayed to zero; the best epoch over all cycles is kept.
+            RESUME_LEARNING_RATE cosine-decayed to zero; the best epoch over all cycles is kept. When
+            those best weights are the 3-level U-Net's, the network is first grown from them (`grow`),
+            and the best epoch is kept among the grown network's.
         train_scenes: how many training scenes to pre-generate (default TRAIN_SCENES, RESUME_TRAIN_SCENES
             when resuming).
         validation_scenes: how many validation scenes measure each epoch.
@@ -219,9 +283,15 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     validation_images, validation_maps = generate("validation", validation_scenes)
     keras.utils.set_random_seed(seed + cycle)
     network = build_network()
+    grown = False
     if resume:
         best_so_far = CHECKPOINTS / "best.npz"
-        weights_io.load_float16(network, best_so_far if best_so_far.exists() else project_weights.verified(WEIGHTS))
+        start_from = best_so_far if best_so_far.exists() else project_weights.verified(WEIGHTS)
+        grown = is_three_level(start_from)
+        if grown:
+            grow(network, start_from, images[:GROWTH_CALIBRATION_SCENES])
+        else:
+            weights_io.load_float16(network, start_from)
     segmenter = SceneSegmenter(network)
     steps_per_epoch = train_scenes // BATCH_SIZE
     if max_batches is not None:
@@ -240,7 +310,8 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         return loss
 
     rng = np.random.default_rng(seed + cycle)
-    best_iou = max((entry["validation_mean_iou"] for entry in history), default=-1.0)
+    # A grown network cannot be saved over the 3-level one it grew from, so its first epoch is kept whatever it scores.
+    best_iou = -1.0 if grown else max((entry["validation_mean_iou"] for entry in history), default=-1.0)
     CHECKPOINTS.mkdir(parents=True, exist_ok=True)
     for epoch in range(epochs):
         started = time.perf_counter()
@@ -259,7 +330,8 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         if seen == 0:
             break
         validation = measure(segmenter, validation_images, validation_maps)
-        history.append({"epoch": len(history) + 1, "cycle": cycle, "train_scenes": train_scenes,
+        history.append({"epoch": len(history) + 1, "cycle": cycle, "levels": len(FILTERS) - 1, "grown": grown,
+                        "train_scenes": train_scenes,
                         "jaccard_weight": JACCARD_WEIGHT, "loss": total_loss / seen,
                         "validation_mean_iou": validation["mean_iou"],
                         "validation_pixel_accuracy": validation["pixel_accuracy"],
@@ -332,6 +404,7 @@ def finalize(history: list[dict], validation_scenes: int,
         scene_counts = " + ".join(str(count) for count in _cycle_scenes(history).values())
         losses = " / ".join(f"cycle {entry['cycle']}: " + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight")
                                                            else "cross-entropy")
+                            + (f", grown to {entry['levels']} levels" if entry.get("grown") else "")
                             for entry in {entry["cycle"]: entry for entry in history}.values())
         project_weights.record(
             WEIGHTS, f"{command} ({scene_counts} new training scenes of {TRAIN_OBJECTS} objects, per cycle; {losses}; "

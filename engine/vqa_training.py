@@ -7,8 +7,10 @@ equally often: half non-relational, a third relational, a sixth counting);
 an "epoch" is STEPS_PER_EPOCH batches. The best epoch by accuracy on validation scenes is kept;
 test scenes are touched only for the reported figures. Each epoch ends with a float32 checkpoint in
 the cache, so `python -m engine train NAME --resume --epochs N` continues towards N epochs (on a
-machine without the cache, from the committed weights and their history). The optimizer's moments
-are not checkpointed: a resumed run restarts Adam's averages.
+machine without the cache, from the committed weights and their history). A resumed run is an annealing
+cycle: its epochs' learning rate follows a cosine from LEARNING_RATE down to zero (Loshchilov & Hutter,
+"SGDR", ICLR 2017), where a first run keeps LEARNING_RATE throughout. The optimizer's moments are not
+checkpointed: a resumed run restarts Adam's averages.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.registry import PROJECT_ASSETS
 
 WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/relation_network.npz"}
-DEFAULT_EPOCHS = {"vqa-cnn-lstm": 100, "vqa-relation-network": 480}  # as committed: 21 + 73 min on 2 shared cores
+# A first run's epochs. The committed RN then had a resumed (annealed) run to epoch 600: 21 + 90 min on 2 shared cores.
+DEFAULT_EPOCHS = {"vqa-cnn-lstm": 100, "vqa-relation-network": 480}
 # The RN sat at validation ~0.72 from epoch 30 to 100, then rose in two steps (0.80 by epoch 110, 0.85 by 127;
 # 0.90 by 192, 0.92 by 200) as it learned to bind the asked colour to its cells: stopping early loses that.
 CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch checkpoints and logs, outside git
@@ -147,7 +150,8 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     Args:
         epochs: total epochs (default DEFAULT_EPOCHS[name]), each STEPS_PER_EPOCH batches.
         resume: continue towards `epochs` from the last checkpoint in the cache or, without one, from
-            the committed weights and their history (assets/vqa/).
+            the committed weights and their history (assets/vqa/), with the learning rate annealed from
+            LEARNING_RATE to zero over the epochs this run adds (`annealed_learning_rate`).
         max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
         train_scenes: how many training scenes to pre-generate.
         validation_scenes: validation scenes (x 36 questions) measured after each epoch.
@@ -176,7 +180,11 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
         for checkpoint in ("last.npz", "best.npz"):  # seed the cache from the committed state
             (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
-        log_path.write_text(_history_path(name).read_text())
+        # The run goes on from the epoch the committed weights hold (`finalize` marks it; logs from before
+        # the mark have none and go on from their end).
+        committed_history = json.loads(_history_path(name).read_text())
+        marked = [entry["epoch"] for entry in committed_history if entry.get("committed")]
+        log_path.write_text(json.dumps(committed_history[:marked[-1]] if marked else committed_history, indent=1))
     if not resume and max_batches is None:
         log_path.unlink(missing_ok=True)
     history = json.loads(log_path.read_text()) if resume and log_path.exists() and max_batches is None else []
@@ -186,8 +194,11 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     if history:
         weights_io.load_float16(model, checkpoint_dir / "last.npz")
     rng = np.random.default_rng(seed + len(history))
-    for epoch in range(len(history), epochs):
+    first_epoch = len(history)
+    for epoch in range(first_epoch, epochs):
         started = time.perf_counter()
+        learning_rate = annealed_learning_rate(epoch - first_epoch, epochs - first_epoch) if resume else LEARNING_RATE
+        optimizer.learning_rate.assign(learning_rate)
         total_loss, total_correct, seen = 0.0, 0.0, 0
         batches = STEPS_PER_EPOCH if max_batches is None else min(max_batches, STEPS_PER_EPOCH)
         for batch in range(batches):
@@ -210,7 +221,8 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         images, tokens, answers, _ = validation
         valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
         history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
-                        "validation_accuracy": valid, "seconds": time.perf_counter() - started})
+                        "validation_accuracy": valid, "learning_rate": learning_rate,
+                        "annealed": resume, "seconds": time.perf_counter() - started})
         on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
                     f"validation accuracy {valid:.4f}", history[-1])
         if max_batches is not None:
@@ -222,6 +234,12 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     if max_batches is not None:
         return {"name": name, "history": history}
     return {"name": name, "history": history, **finalize(name, output)}
+
+
+def annealed_learning_rate(epoch: int, epochs: int) -> float:
+    """Learning rate of epoch `epoch` (0-based) of a resumed run of `epochs` epochs: a half cosine from
+    LEARNING_RATE (first epoch) towards zero (after the last), held for each whole epoch."""
+    return LEARNING_RATE * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
 
 
 def _copy_encoders(model) -> bool:
@@ -258,12 +276,19 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
     figures = accuracy_by_type(best)  # on the float16 weights we commit, not the float32 ones
     figures["checkpoint"] = f"{chosen}, validation accuracy {valid:.4f} after BatchNorm recalibration"
     if output is None:
+        committed_epoch = (project_weights.best_epoch(history) if chosen == "best.npz" else history[-1])["epoch"]
+        history = [{**{key: value for key, value in entry.items() if key != "committed"},
+                    **({"committed": True} if entry["epoch"] == committed_epoch else {})} for entry in history]
         _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
+        constant = sum(1 for entry in history if not entry.get("annealed"))  # the rest: one annealing cycle
+        command = f"python -m engine train {name} --epochs {constant}" + (
+            f", then --resume --epochs {len(history)}" if constant < len(history) else "")
         project_weights.record(
-            WEIGHTS[name], f"python -m engine train {name} --epochs {len(history)} ({len(history)} epochs of "
-            f"{STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
+            WEIGHTS[name], f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
             + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
-            + f"kept the {chosen.split('.')[0]} checkpoint by validation; "
+            + f"learning rate {LEARNING_RATE:g} for {constant} epochs"
+            + (f", then cosine-annealed to zero over {len(history) - constant}" if constant < len(history) else "")
+            + f"; kept the {chosen.split('.')[0]} checkpoint by validation; "
             f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
             metric_text(figures))
     return figures

@@ -25,19 +25,44 @@ def unet() -> scene_unet.SceneSegmenter:
 def test_architecture_is_a_unet_with_skips_and_transposed_convolutions():
     rows = scene_unet.describe_architecture()
     by_name = {row.name: row for row in rows}
-    assert [row.name for row in rows if row.kind == "Conv2DTranspose"] == ["up2_transpose", "up1_transpose", "up0_transpose"]
+    assert [row.name for row in rows if row.kind == "Conv2DTranspose"] == [
+        "up3_transpose", "up2_transpose", "up1_transpose", "up0_transpose"]
     # Each skip concatenates the upsampled map with the same-size map of the way down: channels double.
     for level, width in enumerate(scene_unet.FILTERS[:-1]):
         side = scenes.SIZE // 2 ** level
         assert by_name[f"down{level}_relu2"].output_shape == f"{side} x {side} x {width}"
         assert by_name[f"up{level}_transpose"].output_shape == f"{side} x {side} x {width}"
         assert by_name[f"up{level}_skip"].output_shape == f"{side} x {side} x {2 * width}"
-    assert by_name["bottleneck_relu2"].output_shape == "12 x 12 x 128"
-    # Full-size scores = the top level's 1x1 scores + the two coarse levels' scores, upsampled.
+    assert by_name["bottleneck_relu2"].output_shape == "6 x 6 x 256"
+    # Full-size scores = the top level's 1x1 scores + the three coarse levels' scores, upsampled.
+    assert by_name["coarse4_scores"].output_shape == "6 x 6 x 17"
     assert by_name["coarse3_scores"].output_shape == "12 x 12 x 17"
     assert by_name["coarse2_scores"].output_shape == "24 x 24 x 17"
     assert rows[-1].kind == "Add" and rows[-1].output_shape == "96 x 96 x 17"
-    assert sum(row.parameters for row in rows) == scene_unet.build_network().count_params() == 487715
+    assert sum(row.parameters for row in rows) == scene_unet.build_network().count_params() == 1953460
+
+
+def test_growing_the_three_level_unet_keeps_its_scores(tmp_path):
+    """`grow` maps a trained 3-level U-Net into the 4-level one; at inference the two give the same scores."""
+    from engine import weights_io
+
+    small = scene_unet.build_network(scene_unet.FILTERS[:-1], coarse_heads=2)
+    rng = np.random.default_rng(0)
+    for variable in small.weights:  # random weights and batch statistics, as a trained network would have
+        values = rng.normal(0.0, 0.2, variable.shape)
+        variable.assign(np.abs(values) + 0.5 if "variance" in variable.path else values)
+    path = tmp_path / "three_level.npz"
+    weights_io.save_float16(small, path, dtype=np.float32)
+    assert scene_unet.is_three_level(path)
+    grown = scene_unet.build_network()
+    images, _ = scene_unet.generate("validation", 6)
+    scene_unet.grow(grown, path, images[:4])
+    before = np.asarray(small.predict_on_batch(images.astype(np.float32)))
+    after = np.asarray(grown.predict_on_batch(images.astype(np.float32)))
+    assert np.abs(after - before).max() < 1e-3 * np.abs(before).max()
+    assert np.any(grown.get_layer("bottleneck_conv1").get_weights()[0])  # the new level is not left at zero
+    weights_io.save_float16(grown, tmp_path / "four_level.npz", dtype=np.float32)
+    assert not scene_unet.is_three_level(tmp_path / "four_level.npz")
 
 
 def test_held_out_figures_on_the_first_test_scenes(unet):
