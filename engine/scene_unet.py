@@ -45,8 +45,8 @@ COARSE_HEADS = 3
 # The 3-level U-Net (FILTERS[:-1], two coarse heads) reached validation mean IoU 0.839 in 7 epochs and
 # then mostly mistook whole objects (sneaker for ankle boot, 1 for dress): the fourth level sees a whole
 # object at 6 x 6 with 256 channels. `grow` starts it from the 3-level weights (`--resume` does this).
-GROWN_LAYERS = {"bottleneck": "down3"}
-GROWTH_CALIBRATION_SCENES = 256  # training scenes that measure the statistics `grow` needs  # 3-level layer -> its place in the 4-level network; the rest keep their names
+GROWN_LAYERS = {"bottleneck": "down3"}  # 3-level layer -> its place in the 4-level network; the rest keep their names
+GROWTH_CALIBRATION_SCENES = 256  # training scenes that measure the statistics `grow` needs
 DEFAULT_EPOCHS = 3
 TRAIN_SCENES = 8000  # pre-generated once per run (about 2 ms each); 3 epochs take ~20 min on one shared core
 RESUME_TRAIN_SCENES = 16000  # new scenes per further cycle (`--resume`): fresh data rather than more passes

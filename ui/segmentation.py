@@ -74,12 +74,12 @@ def architecture_notes() -> None:
         table = _architecture()
         st.markdown(
             "**U-Net** (Ronneberger et al. 2015), as trained here on the scenes: going down, two 3 x 3 "
-            "convolutions per level and a 2 x 2 max pooling (96 -> 48 -> 24 -> 12 pixels, 16 -> 32 -> 64 -> "
-            "128 filters); going up, a 2 x 2 *transposed convolution* doubles the size and its output is "
+            "convolutions per level and a 2 x 2 max pooling (96 -> 48 -> 24 -> 12 -> 6 pixels, 16 -> 32 -> 64 "
+            "-> 128 -> 256 filters); going up, a 2 x 2 *transposed convolution* doubles the size and its output is "
             "*concatenated* with the same-size map from the way down (the `_skip` rows: the channels "
             "double), so fine edges from early layers rejoin the coarse class evidence of the bottleneck. "
-            "A 1 x 1 convolution scores the 17 labels at every pixel; as in FCN, the two coarsest levels "
-            "(`coarse3`, `coarse2`) score them too, and their upsampled scores are added, so the class of an "
+            "A 1 x 1 convolution scores the 17 labels at every pixel; as in FCN, the three coarsest levels "
+            "(`coarse4`, `coarse3`, `coarse2`) score them too, and their upsampled scores are added, so the class of an "
             "object is decided where the features are wide and see all of it. "
             f"{int(table['parameters'].sum()):,} parameters in all.")
         st.dataframe(table, hide_index=True, width="stretch")

@@ -43,7 +43,7 @@ def test_generated_scene_with_the_unet_shows_truth_figures_and_architecture():
     figures = {metric.label: float(metric.value) for metric in at.metric}
     assert figures["mean IoU on this scene"] > 0.7 and figures["pixel accuracy on this scene"] > 0.98
     table = at.dataframe[0].value
-    assert list(table["type"]).count("Conv2DTranspose") == 3 and table["parameters"].sum() == 487715
+    assert list(table["type"]).count("Conv2DTranspose") == 4 and table["parameters"].sum() == 1953460
     assert any("atrous" in markdown.value.lower() for markdown in at.markdown)
 
 
