@@ -57,6 +57,12 @@ LEARNING_RATE = 2e-3  # Adam, cosine-decayed to zero over the run
 RESUME_LEARNING_RATE = 1e-3  # peak of a further cosine cycle started from the best weights (`--resume`)
 JACCARD_WEIGHT = 1.0  # weight of the soft Jaccard term next to the cross-entropy (0: cross-entropy only)
 PREDICT_BATCH = 100
+# Test-time augmentation: label probabilities are averaged over the scene and these shifted copies (dx, dy).
+# A convolutional network is only roughly shift-equivariant (its poolings), so the copies disagree near
+# edges and on doubtful objects, and their mean is steadier. The 8 one-pixel neighbours were chosen on the
+# 200 validation scenes (mean IoU 0.8823 alone; 4 / 8 shifts of 1 px 0.8874 / 0.8887, of 2 px 0.8870 / 0.8880,
+# of 3 px 0.8873 / 0.8886, of 4 px 0.8870 / 0.8816), at 9 times the compute.
+TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # float32 best checkpoint, outside git
 
 
@@ -188,9 +194,16 @@ class SceneSegmenter:
                                    input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32)])
 
     def scores(self, images: np.ndarray) -> np.ndarray:
-        """Label probabilities (B, 96, 96, len(LABELS)) for uint8 scenes (B, 96, 96, 3)."""
+        """Label probabilities (B, 96, 96, len(LABELS)) for uint8 scenes (B, 96, 96, 3): the mean over the
+        scene and its TEST_TIME_SHIFTS copies, each shifted back."""
         if images.ndim != 4 or images.shape[1:] != (scenes.SIZE, scenes.SIZE, 3):
             raise InvalidInput(f"Expected scenes of {scenes.SIZE} x {scenes.SIZE} RGB pixels.")
+        total = self._unshifted_scores(images)
+        for shift in TEST_TIME_SHIFTS:
+            total += shift_back(self._unshifted_scores(shift_scenes(images, shift)), shift)
+        return total / (1 + len(TEST_TIME_SHIFTS))
+
+    def _unshifted_scores(self, images: np.ndarray) -> np.ndarray:
         return np.concatenate([self._scores(images[start:start + PREDICT_BATCH].astype(np.float32)).numpy()
                                for start in range(0, len(images), PREDICT_BATCH)])
 
@@ -211,6 +224,24 @@ class SceneSegmenter:
                                                interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
                                     for start in range(0, scores.shape[-1], 4)], axis=-1)
         return upsampled.argmax(-1).astype(np.uint8)
+
+
+def shift_scenes(images: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """Scenes (B, H, W, C) moved by shift = (dx, dy) pixels, the uncovered border mirrored from the scene."""
+    dx, dy = shift
+    margin = max(abs(dx), abs(dy))
+    padded = np.pad(images, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="reflect")
+    height, width = images.shape[1:3]
+    return np.ascontiguousarray(padded[:, margin - dy:margin - dy + height, margin - dx:margin - dx + width])
+
+
+def shift_back(scores: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """Undo `shift_scenes` on per-pixel scores (B, H, W, L); the border the shift lost repeats its edge."""
+    dx, dy = shift
+    margin = max(abs(dx), abs(dy))
+    padded = np.pad(scores, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="edge")
+    height, width = scores.shape[1:3]
+    return padded[:, margin + dy:margin + dy + height, margin + dx:margin + dx + width]
 
 
 def build(weights_path: pathlib.Path) -> SceneSegmenter:

@@ -80,7 +80,8 @@ def architecture_notes() -> None:
             "double), so fine edges from early layers rejoin the coarse class evidence of the bottleneck. "
             "A 1 x 1 convolution scores the 17 labels at every pixel; as in FCN, the three coarsest levels "
             "(`coarse4`, `coarse3`, `coarse2`) score them too, and their upsampled scores are added, so the class of an "
-            "object is decided where the features are wide and see all of it. "
+            "object is decided where the features are wide and see all of it. The page averages the label "
+            "probabilities over the scene and its 8 copies shifted by one pixel (test-time augmentation). "
             f"{int(table['parameters'].sum()):,} parameters in all.")
         st.dataframe(table, hide_index=True, width="stretch")
         st.markdown(
