@@ -198,10 +198,16 @@ class SceneSegmenter:
         scene and its TEST_TIME_SHIFTS copies, each shifted back."""
         if images.ndim != 4 or images.shape[1:] != (scenes.SIZE, scenes.SIZE, 3):
             raise InvalidInput(f"Expected scenes of {scenes.SIZE} x {scenes.SIZE} RGB pixels.")
-        total = self._unshifted_scores(images)
-        for shift in TEST_TIME_SHIFTS:
-            total += shift_back(self._unshifted_scores(shift_scenes(images, shift)), shift)
-        return total / (1 + len(TEST_TIME_SHIFTS))
+        copies = 1 + len(TEST_TIME_SHIFTS)
+        chunk = max(1, PREDICT_BATCH // copies)  # the scenes whose copies go through the network as one batch
+        averaged = []
+        for start in range(0, len(images), chunk):
+            part = images[start:start + chunk]
+            batch = np.concatenate([part, *(shift_scenes(part, shift) for shift in TEST_TIME_SHIFTS)])
+            scores = self._unshifted_scores(batch).reshape(copies, len(part), *batch.shape[1:3], len(LABELS))
+            total = scores[0] + sum(shift_back(scores[index + 1], shift) for index, shift in enumerate(TEST_TIME_SHIFTS))
+            averaged.append(total / copies)
+        return np.concatenate(averaged)
 
     def _unshifted_scores(self, images: np.ndarray) -> np.ndarray:
         return np.concatenate([self._scores(images[start:start + PREDICT_BATCH].astype(np.float32)).numpy()
