@@ -164,11 +164,10 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
     log_path = checkpoint_dir / "history.json"
     committed = PROJECT_ASSETS / WEIGHTS[name]
     if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
-        for checkpoint in ("last.npz", "best.npz"):  # seed the cache from the committed state
-            (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
-        # The committed weights are the best epoch's, so the run goes on from that epoch.
         committed_history = json.loads(_history_path(name).read_text())
-        log_path.write_text(json.dumps(committed_history[:project_weights.best_epoch(committed_history)["epoch"]], indent=1))
+        # The committed weights are the best epoch's, so the run goes on from that epoch.
+        project_weights.seed_cache(committed, checkpoint_dir, committed_history,
+                                   project_weights.best_epoch(committed_history)["epoch"])
     if not resume and max_batches is None:  # a smoke run saves nothing, so it must not drop the log either
         log_path.unlink(missing_ok=True)
     history = json.loads(log_path.read_text()) if log_path.exists() and max_batches is None else []

@@ -65,3 +65,12 @@ def best_epoch(history: list[dict], key: str = "validation_accuracy") -> dict:
     save best.npz on >=, so ties go to the later epoch)."""
     top = max(entry[key] for entry in history)
     return [entry for entry in history if entry[key] == top][-1]
+
+
+def seed_cache(committed: pathlib.Path, checkpoint_dir: pathlib.Path, history: list[dict], epoch: int) -> None:
+    """Seed a trainer's checkpoint folder from its committed weights, so `--resume` works without the cache:
+    last.npz and best.npz become the committed file, and the log (`history`, the committed one) ends at
+    `epoch`, the epoch those weights hold, so the run goes on from there."""
+    for checkpoint in ("last.npz", "best.npz"):
+        (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
+    (checkpoint_dir / "history.json").write_text(json.dumps(history[:epoch], indent=1))

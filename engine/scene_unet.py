@@ -204,14 +204,10 @@ class SceneSegmenter:
         for start in range(0, len(images), chunk):
             part = images[start:start + chunk]
             batch = np.concatenate([part, *(shift_scenes(part, shift) for shift in TEST_TIME_SHIFTS)])
-            scores = self._unshifted_scores(batch).reshape(copies, len(part), *batch.shape[1:3], len(LABELS))
+            scores = self._scores(batch.astype(np.float32)).numpy().reshape(copies, len(part), *batch.shape[1:3], -1)
             total = scores[0] + sum(shift_back(scores[index + 1], shift) for index, shift in enumerate(TEST_TIME_SHIFTS))
             averaged.append(total / copies)
         return np.concatenate(averaged)
-
-    def _unshifted_scores(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._scores(images[start:start + PREDICT_BATCH].astype(np.float32)).numpy()
-                               for start in range(0, len(images), PREDICT_BATCH)])
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """uint8 label maps (B, 96, 96) for uint8 scenes (B, 96, 96, 3)."""
@@ -234,20 +230,21 @@ class SceneSegmenter:
 
 def shift_scenes(images: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
     """Scenes (B, H, W, C) moved by shift = (dx, dy) pixels, the uncovered border mirrored from the scene."""
-    dx, dy = shift
-    margin = max(abs(dx), abs(dy))
-    padded = np.pad(images, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="reflect")
-    height, width = images.shape[1:3]
-    return np.ascontiguousarray(padded[:, margin - dy:margin - dy + height, margin - dx:margin - dx + width])
+    return _shifted(images, shift, "reflect")
 
 
 def shift_back(scores: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
     """Undo `shift_scenes` on per-pixel scores (B, H, W, L); the border the shift lost repeats its edge."""
+    return _shifted(scores, (-shift[0], -shift[1]), "edge")
+
+
+def _shifted(array: np.ndarray, shift: tuple[int, int], border: str) -> np.ndarray:
+    """(B, H, W, C) moved by (dx, dy) pixels, the uncovered border filled by np.pad's `border` mode."""
     dx, dy = shift
     margin = max(abs(dx), abs(dy))
-    padded = np.pad(scores, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="edge")
-    height, width = scores.shape[1:3]
-    return padded[:, margin + dy:margin + dy + height, margin + dx:margin + dx + width]
+    padded = np.pad(array, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode=border)
+    height, width = array.shape[1:3]
+    return np.ascontiguousarray(padded[:, margin - dy:margin - dy + height, margin - dx:margin - dx + width])
 
 
 def build(weights_path: pathlib.Path) -> SceneSegmenter:

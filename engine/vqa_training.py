@@ -178,13 +178,12 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     log_path = checkpoint_dir / "history.json"
     committed = PROJECT_ASSETS / WEIGHTS[name]
     if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
-        for checkpoint in ("last.npz", "best.npz"):  # seed the cache from the committed state
-            (checkpoint_dir / checkpoint).write_bytes(committed.read_bytes())
         # The run goes on from the epoch the committed weights hold (`finalize` marks it; logs from before
         # the mark have none and go on from their end).
         committed_history = json.loads(_history_path(name).read_text())
         marked = [entry["epoch"] for entry in committed_history if entry.get("committed")]
-        log_path.write_text(json.dumps(committed_history[:marked[-1]] if marked else committed_history, indent=1))
+        project_weights.seed_cache(committed, checkpoint_dir, committed_history,
+                                   marked[-1] if marked else len(committed_history))
     if not resume and max_batches is None:
         log_path.unlink(missing_ok=True)
     history = json.loads(log_path.read_text()) if resume and log_path.exists() and max_batches is None else []

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine import registry, scene_unet, scenes, segmentation
+from engine import registry, scene_unet, scenes, segmentation, weights_io
 from engine.errors import InvalidInput
 from tests.conftest import ROOT, SAMPLES
 
@@ -44,8 +44,6 @@ def test_architecture_is_a_unet_with_skips_and_transposed_convolutions():
 
 def test_growing_the_three_level_unet_keeps_its_scores(tmp_path):
     """`grow` maps a trained 3-level U-Net into the 4-level one; at inference the two give the same scores."""
-    from engine import weights_io
-
     small = scene_unet.build_network(scene_unet.FILTERS[:-1], coarse_heads=2)
     rng = np.random.default_rng(0)
     for variable in small.weights:  # random weights and batch statistics, as a trained network would have
