@@ -124,3 +124,22 @@ def test_test_time_shifts_give_probabilities_of_the_scene_size(unet, monkeypatch
     averaged = unet.scores(item.image[None])
     assert averaged.shape == plain.shape == (1, 96, 96, len(scene_unet.LABELS))
     assert np.allclose(averaged.sum(-1), 1, atol=1e-4) and not np.allclose(averaged, plain)
+
+
+def test_scenes_showing_the_oversampled_labels_weigh_more():
+    maps = np.zeros((3, 8, 8), np.uint8)
+    maps[1, 2, 2] = scene_unet.LABELS.index("sneaker")
+    maps[2, 2, 2], maps[2, 5, 5] = scene_unet.LABELS.index("sneaker"), scene_unet.LABELS.index("1")
+    maps[2, 6, 6] = scene_unet.LABELS.index("dress")  # not oversampled
+    weights = scene_unet.scene_weights(maps, {"sneaker": 2.0, "1": 1.0})
+    assert weights.tolist() == [1.0, 3.0, 4.0]
+
+
+def test_the_kept_epoch_is_the_one_best_npz_holds():
+    old = [{"epoch": 1, "validation_mean_iou": 0.80}, {"epoch": 2, "validation_mean_iou": 0.85}]
+    # New epochs are measured with test-time shifts, so their figures can beat the old best without being kept.
+    unkept = old + [{"epoch": 3, "validation_mean_iou": 0.86, "kept": False}]
+    assert scene_unet.best_entry(unkept)["epoch"] == 2
+    kept = unkept + [{"epoch": 4, "validation_mean_iou": 0.90, "kept": True},
+                     {"epoch": 5, "validation_mean_iou": 0.89, "kept": False}]
+    assert scene_unet.best_entry(kept)["epoch"] == 4
