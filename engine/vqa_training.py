@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from engine import assets, project_weights, vqa_data, vqa_models, weights_io
+from engine import assets, project_weights, vqa_data, vqa_models, vqa_widening, weights_io
 from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.registry import PROJECT_ASSETS
 
@@ -190,7 +190,14 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     step = _train_step_function(model, optimizer)
     if name == "vqa-relation-network" and encoders_from_cnn_lstm and not history:
         _copy_encoders(model)
-    if history:
+    widened_from = None
+    if history and name == "vqa-relation-network" and \
+            vqa_widening.stored_g_width(checkpoint_dir / "last.npz") != vqa_models.G_UNITS[0]:
+        widened_from = vqa_widening.stored_g_width(checkpoint_dir / "last.npz")
+        vqa_widening.widen(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
+        if max_batches is None:  # best.npz holds the narrow network, which this one cannot load: the widened start stands in
+            weights_io.save_float16(model, checkpoint_dir / "best.npz")
+    elif history:
         weights_io.load_float16(model, checkpoint_dir / "last.npz")
     rng = np.random.default_rng(seed + len(history))
     first_epoch = len(history)
@@ -221,7 +228,9 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
         history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
                         "validation_accuracy": valid, "learning_rate": learning_rate,
-                        "annealed": resume, "seconds": time.perf_counter() - started})
+                        "annealed": resume, "seconds": time.perf_counter() - started,
+                        **({"g_units": list(vqa_models.G_UNITS)} if name == "vqa-relation-network" else {}),
+                        **({"widened_from": widened_from} if widened_from and epoch == first_epoch else {})})
         on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
                     f"validation accuracy {valid:.4f}", history[-1])
         if max_batches is not None:
@@ -279,18 +288,33 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
         history = [{**{key: value for key, value in entry.items() if key != "committed"},
                     **({"committed": True} if entry["epoch"] == committed_epoch else {})} for entry in history]
         _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
-        constant = sum(1 for entry in history if not entry.get("annealed"))  # the rest: one annealing cycle
-        command = f"python -m engine train {name} --epochs {constant}" + (
-            f", then --resume --epochs {len(history)}" if constant < len(history) else "")
+        runs = training_runs(history)
+        command = f"python -m engine train {name} --epochs {len(runs[0])}" + "".join(
+            f", then --resume (epochs {run[0]['epoch']}-{run[-1]['epoch']} kept)" for run in runs[1:])
         project_weights.record(
             WEIGHTS[name], f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
             + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
-            + f"learning rate {LEARNING_RATE:g} for {constant} epochs"
-            + (f", then cosine-annealed to zero over {len(history) - constant}" if constant < len(history) else "")
+            + f"learning rate {LEARNING_RATE:g} for {len(runs[0])} epochs"
+            + "".join(f", then cosine-annealed to zero over epochs {run[0]['epoch']}-{run[-1]['epoch']}"
+                      + (f" with g widened from {run[0]['widened_from']} to {run[0]['g_units'][0]} units (Net2WiderNet)"
+                         if run[0].get("widened_from") else "") for run in runs[1:])
             + f"; kept the {chosen.split('.')[0]} checkpoint by validation; "
             f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
             metric_text(figures))
     return figures
+
+
+def training_runs(history: list[dict]) -> list[list[dict]]:
+    """The log split into the runs that made it: the first at constant learning rate, then each resumed
+    (annealed) run, which starts again at the full LEARNING_RATE."""
+    runs: list[list[dict]] = []
+    for entry in history:
+        starts = not runs or (entry.get("annealed") and (not runs[-1][-1].get("annealed")
+                                                         or entry.get("learning_rate") == LEARNING_RATE))
+        if starts:
+            runs.append([])
+        runs[-1].append(entry)
+    return runs
 
 
 def metric_text(figures: dict) -> str:

@@ -105,3 +105,31 @@ def test_a_resumed_run_anneals_the_learning_rate_to_zero():
     rates = [vqa_training.annealed_learning_rate(epoch, 120) for epoch in range(120)]
     assert rates[0] == vqa_training.LEARNING_RATE and all(a > b for a, b in zip(rates, rates[1:]))
     assert rates[60] == pytest.approx(vqa_training.LEARNING_RATE / 2) and 0 < rates[-1] < 1e-6
+
+
+def test_widening_g_keeps_the_answers_and_breaks_the_copies_apart(tmp_path, monkeypatch):
+    from engine import vqa_models, vqa_widening, weights_io
+
+    monkeypatch.setattr(vqa_models, "G_UNITS", (8, 8, 8))
+    narrow = vqa_models.build("vqa-relation-network")  # random weights: the copies must reproduce any function
+    weights_io.save_float16(narrow, tmp_path / "narrow.npz", dtype=np.float32)
+    assert vqa_widening.stored_g_width(tmp_path / "narrow.npz") == 8
+    images, tokens, _, _ = vqa_training.question_set("validation", 0, 2)
+    before = vqa_models.probabilities(narrow, images, tokens)
+    monkeypatch.setattr(vqa_models, "G_UNITS", (20, 20, 20))
+    exact, noisy = vqa_models.build("vqa-relation-network"), vqa_models.build("vqa-relation-network")
+    vqa_widening.widen(exact, tmp_path / "narrow.npz", np.random.default_rng(0), noise=0.0)
+    vqa_widening.widen(noisy, tmp_path / "narrow.npz", np.random.default_rng(0))
+    assert np.abs(vqa_models.probabilities(exact, images, tokens) - before).max() < 1e-5
+    assert np.abs(vqa_models.probabilities(noisy, images, tokens) - before).max() < 0.05
+    kernel = noisy.get_layer("head").get_layer("g2").get_weights()[0]  # (20, 20): 12 copied units
+    assert kernel.shape == (20, 20) and len({tuple(np.round(column, 6)) for column in kernel.T}) == 20
+
+
+def test_the_log_splits_into_the_runs_that_made_it():
+    rate = vqa_training.LEARNING_RATE
+    history = ([{"epoch": epoch} for epoch in (1, 2)]
+               + [{"epoch": 3, "annealed": True, "learning_rate": rate}, {"epoch": 4, "annealed": True, "learning_rate": rate / 2}]
+               + [{"epoch": 5, "annealed": True, "learning_rate": rate, "widened_from": 64}])
+    runs = vqa_training.training_runs(history)
+    assert [[entry["epoch"] for entry in run] for run in runs] == [[1, 2], [3, 4], [5]]
