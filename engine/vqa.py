@@ -110,11 +110,15 @@ def ask(name: str, model, image: np.ndarray, question: str) -> VqaAnswer:
         InvalidInput: empty question, unknown words (listed with the known ones), wrong image.
     """
     tokens = vqa_data.tokenize(question)
+    from engine import vqa_models
+
     image = to_scene_image(image)
     started = time.perf_counter()
     output = model.predict_on_batch([image[None].astype(np.float32), tokens[None]])
     probabilities, pairs = (output[0], output[1]) if isinstance(output, (list, tuple)) else (output, None)
     probabilities = np.asarray(probabilities)[0]
+    if vqa_models.SYMMETRIC_VIEWS.get(model.name):  # the answer is the mean over its invariant views; pairs: as seen
+        probabilities = vqa_models.answer_probabilities(model, image[None], tokens[None])[0]
     best = int(probabilities.argmax())
     return VqaAnswer(name, question, vqa_data.ANSWERS[best],
                      {label: float(value) for label, value in zip(vqa_data.ANSWERS, probabilities)},

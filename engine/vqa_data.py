@@ -289,3 +289,31 @@ def canonical_question_ids() -> np.ndarray:
     """Indices into QUESTION_TABLE of the canonical phrasing of each (kind, colour), KINDS order."""
     return np.array([index for index, question in enumerate(QUESTION_TABLE)
                      if question.text == TEMPLATES[question.kind][0].format(question.colour)])
+
+
+# --- Symmetric views ------------------------------------------------------------------------------
+
+# The 8 symmetries of the square image, as (transpose, mirror left-right, flip top-bottom). Each maps a scene to
+# another valid scene (a square's pixels span centre - 5 .. centre + 4, so a mirrored square sits half a pixel off
+# a generated one) with the same shapes, colours and distances between centres.
+VIEWS = tuple((transpose, mirror, flip) for transpose in (False, True) for mirror in (False, True) for flip in (False, True))
+IDENTITY = (False, False, False)
+# The views that leave each kind's answer unchanged: all 8 for shape, closest, furthest and count; "on the left"
+# only survives flips top-bottom, "on the top" only mirrors left-right.
+INVARIANT_VIEWS = {"shape": VIEWS, "closest": VIEWS, "furthest": VIEWS, "count": VIEWS,
+                   "left": (IDENTITY, (False, False, True)), "top": (IDENTITY, (False, True, False))}
+_KIND_OF_TOKENS = {tuple(tokens): question.kind for tokens, question in zip(QUESTION_TOKENS, QUESTION_TABLE)}
+
+
+def view(images: np.ndarray, which: tuple[bool, bool, bool]) -> np.ndarray:
+    """Images (N, H, W, C) seen through one of VIEWS: transposed (x <-> y) first, then mirrored and / or flipped."""
+    transpose, mirror, flip = which
+    out = images.transpose(0, 2, 1, 3) if transpose else images
+    out = out[:, :, ::-1] if mirror else out
+    return np.ascontiguousarray(out[:, ::-1] if flip else out)
+
+
+def invariant_views(tokens: np.ndarray) -> list[tuple[tuple[bool, bool, bool], ...]]:
+    """For each question (N, MAX_WORDS) of the table, the views its answer does not change under; the
+    identity alone for token sequences that are no template question."""
+    return [INVARIANT_VIEWS[kind] if (kind := _KIND_OF_TOKENS.get(tuple(row))) else (IDENTITY,) for row in tokens]

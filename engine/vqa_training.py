@@ -66,7 +66,7 @@ def question_set(split: str, start: int, count: int) -> tuple[np.ndarray, np.nda
 def accuracy_by_type(model, split: str = "test", count: int = vqa_data.TEST_SCENES, start: int = 0) -> dict:
     """Accuracy per question type and per kind on `count` scenes x 36 questions."""
     images, tokens, answers, kinds = question_set(split, start, count)
-    correct = vqa_models.probabilities(model, images, tokens).argmax(-1) == answers
+    correct = vqa_models.answer_probabilities(model, images, tokens).argmax(-1) == answers
     kind_names = np.array(vqa_data.KINDS)[kinds]
     types = np.array([vqa_data.KIND_TYPE[kind] for kind in kind_names])
     figures = {"split": split, "scenes": count, "questions": int(len(answers)), "overall": float(correct.mean())}

@@ -86,3 +86,45 @@ def test_compose_refuses_overlap_and_repeats():
         vqa_data.compose([red, vqa_data.SceneObject("red", "circle", 50, 50)])
     with pytest.raises(InvalidInput, match="centre"):
         vqa_data.compose([vqa_data.SceneObject("red", "circle", 2, 50)])
+
+
+def _seen(objects, which):
+    """The object table a view of its image shows (centres moved as the pixels are)."""
+    transpose, mirror, flip = which
+    moved = []
+    for item in objects:
+        x, y = (item.y, item.x) if transpose else (item.x, item.y)
+        moved.append(vqa_data.SceneObject(item.colour, item.shape, vqa_data.SIZE - 1 - x if mirror else x,
+                                          vqa_data.SIZE - 1 - y if flip else y))
+    return moved
+
+
+def test_each_kind_keeps_its_answer_in_its_invariant_views_and_only_there():
+    changed = set()
+    for index in range(40):
+        objects = vqa_data.scene("validation", index).objects
+        for kind in vqa_data.KINDS:
+            for which in vqa_data.VIEWS:
+                same = all(vqa_data.answer(_seen(objects, which), kind, colour) == vqa_data.answer(objects, kind, colour)
+                           for colour in vqa_data.COLOURS)
+                if which in vqa_data.INVARIANT_VIEWS[kind]:
+                    assert same, (kind, which)
+                elif not same:
+                    changed.add((kind, which))
+    assert {kind for kind, _ in changed} == {"left", "top"}  # the views left out would change their answers
+
+
+def test_a_view_of_the_image_is_the_image_of_the_moved_table():
+    objects = [vqa_data.SceneObject(colour, "circle", 10 + 11 * position, 15 + 7 * position)
+               for position, colour in enumerate(vqa_data.COLOURS)]  # circles: symmetric about their centre pixel
+    image = vqa_data.render(objects)[None]
+    for which in vqa_data.VIEWS:
+        expected = vqa_data.render(_seen(objects, which))
+        assert np.abs(vqa_data.view(image, which)[0].astype(int) - expected).mean() < 0.5, which
+
+
+def test_questions_map_to_their_views():
+    tokens = np.stack([vqa_data.tokenize("what shape is the red object"), vqa_data.tokenize("is the blue object on the left"),
+                       vqa_data.tokenize("red red red")])
+    views = vqa_data.invariant_views(tokens)
+    assert len(views[0]) == 8 and views[1] == (vqa_data.IDENTITY, (False, False, True)) and views[2] == (vqa_data.IDENTITY,)
