@@ -55,6 +55,11 @@ with right:
         st.text(f"{vqa.TITLES[result.model]}: {result.answer}{verdict}, {result.ms:.0f} ms")
     for column, result in zip(st.columns(len(results)), results):
         column.plotly_chart(vqa_ui.probability_chart(result), width="stretch")
+    st.caption("The Relation Network's probabilities are the mean over the views of the scene that cannot change "
+               "the answer: its 8 mirror images and transpositions for shape, closest, furthest and counting "
+               "questions, the scene and its top-bottom (left) or left-right (top) mirror image. On the validation "
+               "scenes that raised its relational accuracy from 0.822 to 0.842; the CNN + LSTM gained nothing and "
+               "answers from the scene alone.")
 
 st.subheader("Which object pairs weighed most")
 st.caption("For every ordered pair of the 25 feature cells (5 x 5 grid over the image), the length of g's "
