@@ -150,3 +150,12 @@ def test_the_relation_network_averages_each_answer_over_its_invariant_views(mode
     assert np.allclose(list(answer.probabilities.values()), averaged[0], atol=1e-5)
     plain = models["vqa-cnn-lstm"]  # chosen on validation: no views for the CNN + LSTM
     assert np.allclose(vqa_models.answer_probabilities(plain, images, tokens), vqa_models.probabilities(plain, images, tokens))
+
+
+def test_training_asks_each_kind_as_often_as_its_weight():
+    shares = vqa_training.question_probabilities({"shape": 1.0, "left": 1.0, "top": 1.0, "closest": 3.0,
+                                                  "furthest": 3.0, "count": 1.0})
+    kinds = np.array([question.kind for question in vqa_data.QUESTION_TABLE])
+    assert shares.sum() == pytest.approx(1.0)
+    assert shares[kinds == "furthest"].sum() == pytest.approx(0.3) and shares[kinds == "shape"].sum() == pytest.approx(0.1)
+    assert np.allclose(vqa_training.question_probabilities({kind: 1.0 for kind in vqa_data.KINDS}), 1 / len(kinds))
