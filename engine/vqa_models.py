@@ -11,7 +11,8 @@
    625 outputs are summed and an MLP f gives the answer: RN(O, q) = f(sum_ij g(o_i, o_j, q)).
 
 Both share the paper's image encoder (4 conv layers of 24 channels, stride 2: 75 -> 38 -> 19 -> 10
--> 5) and question encoder. Sizes are cut to fit two shared CPU cores (g is 3 x 64, not 4 x 256).
+-> 5) and question encoder. Sizes are cut to fit two shared CPU cores (g is 3 x 128, not 4 x 256; it was
+3 x 64 for the first 576 epochs and then widened, engine/vqa_widening.py).
 g's first layer is linear in the concatenation [o_i, o_j, q], so it is computed as
 W_a o_i + W_b o_j + W_q q, each once per object, then broadcast over the pairs: the same function as
 the paper's, at a fraction of the cost. The pairs are averaged rather than summed (the same
@@ -31,7 +32,10 @@ EMBEDDING_DIM = 32  # word vectors
 EMBEDDING_INIT = 1.0  # std of the initial word vectors: distinct colour words from the first step (Keras: U(-0.05, 0.05))
 QUESTION_DIM = 64  # LSTM units
 CNN_LSTM_HIDDEN = 256  # the chapter model's hidden Dense layer
-G_UNITS = (64, 64, 64)  # RN g: paper 4 x 256, cut to fit a shared CPU (cost grows with the square)
+# RN g: paper 4 x 256, cut to fit a shared CPU (cost grows with the square: 8.5 s per epoch at 3 x 64 alone, 29 s at
+# 3 x 128 beside a U-Net training).
+# 3 x 64 trained to epoch 576 with train accuracy no better than validation (underfitting); widened then.
+G_UNITS = (128, 128, 128)
 F_UNITS = (128,)  # RN f hidden layers before the softmax (paper: 256, 256)
 DROPOUT = 0.25  # in f, as the paper's dropout before the last layer
 
