@@ -13,7 +13,7 @@ import time
 import cv2
 import numpy as np
 
-from engine import project_weights, registry, vqa_data
+from engine import project_weights, registry, vqa_data, vqa_models
 from engine.errors import InvalidInput
 
 MODELS = ("vqa-cnn-lstm", "vqa-relation-network")
@@ -110,8 +110,6 @@ def ask(name: str, model, image: np.ndarray, question: str) -> VqaAnswer:
         InvalidInput: empty question, unknown words (listed with the known ones), wrong image.
     """
     tokens = vqa_data.tokenize(question)
-    from engine import vqa_models
-
     image = to_scene_image(image)
     started = time.perf_counter()
     output = model.predict_on_batch([image[None].astype(np.float32), tokens[None]])

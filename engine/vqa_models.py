@@ -182,7 +182,6 @@ def answer_probabilities(model, images, tokens, chunk: int = 256) -> np.ndarray:
 
 def probabilities(model, images, tokens, batch_size: int = 256):
     """Answer probabilities (N, len(ANSWERS)) for uint8 images (N, 75, 75, 3) and int32 tokens, either model."""
-
     out = []
     for start in range(0, len(images), batch_size):
         result = model.predict_on_batch([images[start:start + batch_size].astype(np.float32),

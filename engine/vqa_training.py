@@ -195,9 +195,10 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     if name == "vqa-relation-network" and encoders_from_cnn_lstm and not history:
         _copy_encoders(model)
     widened_from = None
-    if history and name == "vqa-relation-network" and \
-            vqa_widening.stored_g_width(checkpoint_dir / "last.npz") != vqa_models.G_UNITS[0]:
-        widened_from = vqa_widening.stored_g_width(checkpoint_dir / "last.npz")
+    if history and name == "vqa-relation-network":
+        stored_width = vqa_widening.stored_g_width(checkpoint_dir / "last.npz")
+        widened_from = stored_width if stored_width != vqa_models.G_UNITS[0] else None
+    if widened_from:
         vqa_widening.widen(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
         if max_batches is None:  # best.npz holds the narrow network, which this one cannot load: the widened start stands in
             weights_io.save_float16(model, checkpoint_dir / "best.npz")
