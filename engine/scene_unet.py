@@ -126,9 +126,7 @@ def grow(network, path: pathlib.Path, calibration_images: np.ndarray) -> None:
     """
     import keras
 
-    with np.load(path) as stored:
-        arrays = {key.split(":", 1)[1]: stored[key].astype(np.float32) for key in stored.files}
-    for key, values in arrays.items():
+    for key, values in weights_io.stored_arrays(path).items():
         layer_name, variable_name = key.split("/", 1)
         prefix, _, rest = layer_name.partition("_")
         variable = _variable(network, f"{GROWN_LAYERS.get(prefix, prefix)}_{rest}", variable_name)

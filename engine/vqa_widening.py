@@ -15,6 +15,7 @@ import pathlib
 
 import numpy as np
 
+from engine import weights_io
 from engine.errors import ModelUnavailable
 
 NOISE = 0.01  # of each kernel's standard deviation, on the new units' incoming weights
@@ -34,17 +35,16 @@ def stored_g_width(path: pathlib.Path) -> int:
 def widen(model, path: pathlib.Path, rng: np.random.Generator, noise: float = NOISE) -> None:
     """Load the narrower Relation Network stored at `path` into `model`, whose g is wider, function-preservingly
     (up to the noise on the copies; exactly with noise=0)."""
-    with np.load(path) as stored:
-        arrays = [(key.split(":", 1)[1], stored[key].astype(np.float32)) for key in stored.files]
+    arrays = weights_io.stored_arrays(path)
     if len(arrays) != len(model.weights):
         raise ModelUnavailable(f"{pathlib.Path(path).name} is not a Relation Network of this architecture.")
-    old = dict(arrays)["g2/kernel"].shape[0]
+    old = arrays["g2/kernel"].shape[0]
     new = model.get_layer("head").get_layer("g2").units
     if new < old:
         raise ModelUnavailable(f"{pathlib.Path(path).name} has a wider g ({old}) than this model ({new}).")
     source = np.concatenate([np.arange(old), rng.integers(0, old, new - old)])  # new unit -> the old unit it copies
     copies = np.bincount(source, minlength=old)[source].astype(np.float32)  # how many units share its original
-    for (key, values), variable in zip(arrays, model.weights):  # by position, as weights_io.load_float16
+    for (key, values), variable in zip(arrays.items(), model.weights):  # by position, as weights_io.load_float16
         layer, name = key.split("/", 1)
         if layer in G_LAYERS or layer == "sum_norm":
             values = values[..., source]  # each new unit (column, or per-feature vector) is its original's copy

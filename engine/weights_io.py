@@ -28,6 +28,13 @@ def save_float16(models, path: pathlib.Path, dtype=np.float16) -> None:
         np.savez_compressed(handle, **arrays)
 
 
+def stored_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
+    """A weight file's arrays as float32, keyed by variable path without the model name ("g2/kernel"), in
+    stored order: for code that maps them onto a different architecture (growing, widening)."""
+    with np.load(path) as stored:
+        return {key.split(":", 1)[1]: stored[key].astype(np.float32) for key in stored.files}
+
+
 def load_float16(models, path: pathlib.Path) -> None:
     """Assign stored values to the model(s)' variables, in order, shapes checked.
 
