@@ -143,3 +143,25 @@ def test_the_kept_epoch_is_the_one_best_npz_holds():
     kept = unkept + [{"epoch": 4, "validation_mean_iou": 0.90, "kept": True},
                      {"epoch": 5, "validation_mean_iou": 0.89, "kept": False}]
     assert scene_unet.best_entry(kept)["epoch"] == 4
+
+
+def test_boundary_pixels_are_the_rims_on_both_sides_of_a_label_edge():
+    label_map = np.zeros((1, 12, 12), np.int32)
+    label_map[0, 3:8, 3:8] = 5  # a 5 x 5 object
+    label_map[0, 3:8, 8:10] = 7  # touching another on its right
+    rims = scene_unet.boundary_pixels(label_map).numpy()[0].astype(bool)
+    expected = np.zeros((12, 12), bool)
+    expected[2:9, 2:11] = True  # the objects and a one-pixel ring of background around them ...
+    expected[4:7, 4:7] = False  # ... but not the first object's interior
+    assert (rims == expected).all()
+
+
+def test_the_boundary_weight_changes_the_loss():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    network = scene_unet.build_network()
+    images, label_maps = scene_unet.generate("train", 2, objects=4)
+    plain = float(scene_unet.batch_loss(network, images.astype(np.float32), label_maps.astype(np.int32), 0.0))
+    weighted = float(scene_unet.batch_loss(network, images.astype(np.float32), label_maps.astype(np.int32), 2.0))
+    assert weighted != pytest.approx(plain, rel=1e-4)
