@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from engine import assets, project_weights, vqa_data, vqa_models, vqa_widening, weights_io
+from engine import assets, project_weights, vqa_data, vqa_growth, vqa_models, weights_io
 from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.registry import PROJECT_ASSETS
 
@@ -194,13 +194,13 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     step = _train_step_function(model, optimizer)
     if name == "vqa-relation-network" and encoders_from_cnn_lstm and not history:
         _copy_encoders(model)
-    widened_from = None
+    grown_from = None
     if history and name == "vqa-relation-network":
-        stored_width = vqa_widening.stored_g_width(checkpoint_dir / "last.npz")
-        widened_from = stored_width if stored_width != vqa_models.G_UNITS[0] else None
-    if widened_from:
-        vqa_widening.widen(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
-        if max_batches is None:  # best.npz holds the narrow network, which this one cannot load: the widened start stands in
+        stored = vqa_growth.stored_architecture(checkpoint_dir / "last.npz")
+        grown_from = stored if stored != vqa_growth.architecture(vqa_growth.model_arrays(model)) else None
+    if grown_from:
+        vqa_growth.grow(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
+        if max_batches is None:  # best.npz holds the smaller network, which this one cannot load: the grown start stands in
             weights_io.save_float16(model, checkpoint_dir / "best.npz")
     elif history:
         weights_io.load_float16(model, checkpoint_dir / "last.npz")
@@ -234,8 +234,9 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
                         "validation_accuracy": valid, "learning_rate": learning_rate,
                         "annealed": resume, "kind_weights": KIND_WEIGHTS, "seconds": time.perf_counter() - started,
-                        **({"g_units": list(vqa_models.G_UNITS)} if name == "vqa-relation-network" else {}),
-                        **({"widened_from": widened_from} if widened_from and epoch == first_epoch else {})})
+                        **(vqa_growth.architecture(vqa_growth.model_arrays(model))
+                           if name == "vqa-relation-network" else {}),
+                        **({"grown_from": grown_from} if grown_from and epoch == first_epoch else {})})
         on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
                     f"validation accuracy {valid:.4f}", history[-1])
         if max_batches is not None:
@@ -270,7 +271,10 @@ def _copy_encoders(model) -> bool:
         return False
     source = build("vqa-cnn-lstm")
     weights_io.load_float16(source, source_path)
-    model.get_layer("visual").get_layer("cnn").set_weights(source.get_layer("visual").get_layer("cnn").get_weights())
+    target_cnn = model.get_layer("visual").get_layer("cnn")
+    # The RN's first convolution also reads the pixel coordinates (vqa_models.PIXEL_COORDINATES): those start at zero.
+    target_cnn.set_weights([vqa_growth.embed(values, tuple(variable.shape)) for values, variable in
+                            zip(source.get_layer("visual").get_layer("cnn").get_weights(), target_cnn.weights)])
     model.get_layer("question_encoder").set_weights(source.get_layer("question_encoder").get_weights())
     return True
 
@@ -309,8 +313,7 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
             + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
             + f"learning rate {LEARNING_RATE:g} for {len(runs[0])} epochs"
             + "".join(f", then cosine-annealed to zero over epochs {run[0]['epoch']}-{run[-1]['epoch']}"
-                      + (f" with g widened from {run[0]['widened_from']} to {run[0]['g_units'][0]} units (Net2WiderNet)"
-                         if run[0].get("widened_from") else "")
+                      + growth_text(run[0])
                       + (", asking closest / furthest more often (" + ", ".join(
                           f"{kind} {weight:g}" for kind, weight in run[0]["kind_weights"].items()) + ")"
                          if len(set(run[0].get("kind_weights", {}).values())) > 1 else "") for run in runs[1:])
@@ -331,6 +334,24 @@ def training_runs(history: list[dict]) -> list[list[dict]]:
             runs.append([])
         runs[-1].append(entry)
     return runs
+
+
+def growth_text(entry: dict) -> str:
+    """How the network of a run's first epoch was grown from the one before, for the manifest ("" if it was not)."""
+    if "widened_from" in entry:  # logs from before vqa_growth recorded the whole architecture
+        return f" with g widened from {entry['widened_from']} to {entry['g_units'][0]} units (Net2WiderNet)"
+    old = entry.get("grown_from")
+    if not old:
+        return ""
+    changes = []
+    if old["g_units"] != entry["g_units"]:
+        changes.append(f"g widened from {old['g_units']} to {entry['g_units']} units (Net2WiderNet)")
+    if old["f_units"] != entry["f_units"]:
+        changes.append(f"f grown from {' x '.join(map(str, old['f_units']))} to "
+                       f"{' x '.join(map(str, entry['f_units']))} units")
+    if old["input_channels"] != entry["input_channels"]:
+        changes.append("pixel coordinates added to the CNN's input (CoordConv)")
+    return " with " + " and ".join(changes)
 
 
 def metric_text(figures: dict) -> str:
