@@ -105,6 +105,10 @@ def _train(args: argparse.Namespace) -> int:
         if "resume" not in inspect.signature(trainer).parameters:
             raise InvalidInput(f"{args.name} cannot resume; train it without --resume.")
         options["resume"] = True
+    if args.peak_learning_rate is not None:
+        if "peak_learning_rate" not in inspect.signature(trainer).parameters:
+            raise InvalidInput(f"{args.name} takes no --peak-learning-rate; train it without.")
+        options["peak_learning_rate"] = args.peak_learning_rate
     result = trainer(epochs=args.epochs, on_progress=_print_progress, **options)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
@@ -143,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="default: as the committed weights")
     train.add_argument("--resume", action="store_true",
                        help="continue from the last checkpoint (models that support it, e.g. capsnet)")
+    train.add_argument("--peak-learning-rate", type=float, default=None,
+                       help="the peak of the cycle's cosine schedule (U-Net; default: the trainer's)")
     train.add_argument("--workers", type=int, default=None,
                        help="train on N workers (MultiWorkerMirroredStrategy): N local processes, or the "
                             "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs")

@@ -300,7 +300,7 @@ def evaluate_model(segmenter: SceneSegmenter, count: int = scenes.TEST_SCENES, s
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
           train_scenes: int | None = None, validation_scenes: int = VALIDATION_SCENES,
           max_batches: int | None = None, seed: int = 0, output: pathlib.Path | None = None,
-          resume: bool = False) -> dict:
+          resume: bool = False, peak_learning_rate: float | None = None) -> dict:
     """Train the U-Net from scratch; keep the epoch with the best validation mean IoU.
 
     Args:
@@ -316,6 +316,8 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         validation_scenes: how many validation scenes measure each epoch.
         max_batches: stop each epoch after this many batches (smoke tests; nothing is saved).
         output: where the float16 weights go (default: assets/WEIGHTS, recorded in the manifest).
+        peak_learning_rate: the cosine schedule's start (default LEARNING_RATE, RESUME_LEARNING_RATE when
+            resuming); a lower one fine-tunes without the dip a full restart costs.
     Returns:
         Per-epoch history and the test figures of the float16 weights, as measured.
     """
@@ -348,7 +350,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     steps_per_epoch = train_scenes // BATCH_SIZE
     if max_batches is not None:
         steps_per_epoch = min(steps_per_epoch, max_batches)
-    peak = RESUME_LEARNING_RATE if resume else LEARNING_RATE
+    peak = peak_learning_rate or (RESUME_LEARNING_RATE if resume else LEARNING_RATE)
     schedule = keras.optimizers.schedules.CosineDecay(peak, epochs * steps_per_epoch)
     optimizer = keras.optimizers.Adam(schedule)
     variables = network.trainable_variables
@@ -392,6 +394,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
                         "train_scenes": train_scenes,
                         "jaccard_weight": JACCARD_WEIGHT, "oversampled": OVERSAMPLED_LABELS,
                         "boundary_weight": BOUNDARY_WEIGHT, "validation_scenes": validation_scenes,
+                        "peak_learning_rate": peak,
                         "test_time_shifts": len(TEST_TIME_SHIFTS), "loss": total_loss / seen,
                         "validation_mean_iou": validation["mean_iou"],
                         "validation_pixel_accuracy": validation["pixel_accuracy"],
@@ -490,8 +493,11 @@ def finalize(history: list[dict], validation_scenes: int,
         target.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
         best = best_entry(history)
         cycles = [sum(1 for entry in history if entry["cycle"] == cycle) for cycle in range(history[-1]["cycle"] + 1)]
+        peaks = {entry["cycle"]: entry.get("peak_learning_rate", RESUME_LEARNING_RATE) for entry in history}
         command = f"python -m engine train unet --epochs {cycles[0]}" + "".join(
-            f", then --resume --epochs {count}" for count in cycles[1:])
+            f", then --resume --epochs {count}" + (f" --peak-learning-rate {peaks[cycle]:g}"
+                                                   if peaks[cycle] != RESUME_LEARNING_RATE else "")
+            for cycle, count in enumerate(cycles[1:], start=1))
         scene_counts = " + ".join(str(count) for count in _cycle_scenes(history).values())
         losses = " / ".join(f"cycle {entry['cycle']}: " + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight")
                                                            else "cross-entropy")

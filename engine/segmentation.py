@@ -168,10 +168,12 @@ def _build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
     return scene_unet.build(project_weights.verified(source.reference))
 
 
-def _train_unet(epochs: int | None = None, on_progress=None, resume: bool = False) -> dict:
+def _train_unet(epochs: int | None = None, on_progress=None, resume: bool = False,
+                peak_learning_rate: float | None = None) -> dict:
     from engine import scene_unet
 
-    return scene_unet.train(epochs=epochs, resume=resume, **({"on_progress": on_progress} if on_progress else {}))
+    return scene_unet.train(epochs=epochs, resume=resume, peak_learning_rate=peak_learning_rate,
+                            **({"on_progress": on_progress} if on_progress else {}))
 
 
 def _evaluate_unet() -> dict:

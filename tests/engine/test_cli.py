@@ -49,3 +49,9 @@ def test_models_json_lists_sources_and_availability():
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["efficientnet-lite0"]["available"]
     assert rows["mobilenet-v2-hub"]["sources"][0]["kind"] == "hub"
+
+
+def test_a_peak_learning_rate_is_refused_by_trainers_that_take_none():
+    result = run_cli("train", "yolo", "--peak-learning-rate", "0.0003")
+    assert result.returncode == 2 and "takes no --peak-learning-rate" in result.stderr
+    assert "Traceback" not in result.stderr
