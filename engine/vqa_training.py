@@ -195,9 +195,11 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     if name == "vqa-relation-network" and encoders_from_cnn_lstm and not history:
         _copy_encoders(model)
     grown_from = None
+    # The RN's architecture (g, f widths, input channels): fixed for the run, logged with every epoch.
+    shape = vqa_growth.architecture(vqa_growth.model_arrays(model)) if name == "vqa-relation-network" else {}
     if history and name == "vqa-relation-network":
         stored = vqa_growth.stored_architecture(checkpoint_dir / "last.npz")
-        grown_from = stored if stored != vqa_growth.architecture(vqa_growth.model_arrays(model)) else None
+        grown_from = stored if stored != shape else None
     if grown_from:
         vqa_growth.grow(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
         if max_batches is None:  # best.npz holds the smaller network, which this one cannot load: the grown start stands in
@@ -234,8 +236,7 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
                         "validation_accuracy": valid, "learning_rate": learning_rate,
                         "annealed": resume, "kind_weights": KIND_WEIGHTS, "seconds": time.perf_counter() - started,
-                        **(vqa_growth.architecture(vqa_growth.model_arrays(model))
-                           if name == "vqa-relation-network" else {}),
+                        **shape,
                         **({"grown_from": grown_from} if grown_from and epoch == first_epoch else {})})
         on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
                     f"validation accuracy {valid:.4f}", history[-1])
