@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue from the last checkpoint (models that support it, e.g. capsnet)")
     train.add_argument("--peak-learning-rate", type=float, default=None,
-                       help="the peak of the cycle's cosine schedule (U-Net; default: the trainer's)")
+                       help="the peak of a resumed cycle's cosine schedule (U-Net, VQA; default: the trainer's)")
     train.add_argument("--workers", type=int, default=None,
                        help="train on N workers (MultiWorkerMirroredStrategy): N local processes, or the "
                             "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs")

@@ -35,10 +35,10 @@ def _build(spec: registry.ModelSpec, source: registry.WeightSource):
 
 
 def _train(name: str):
-    def run(epochs=None, on_progress=None, resume=False):
+    def run(epochs=None, on_progress=None, resume=False, peak_learning_rate=None):
         from engine import vqa_training
 
-        return vqa_training.train(name, epochs=epochs, resume=resume,
+        return vqa_training.train(name, epochs=epochs, resume=resume, peak_learning_rate=peak_learning_rate,
                                   **({"on_progress": on_progress} if on_progress else {}))
     return run
 

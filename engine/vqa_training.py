@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from engine import assets, project_weights, vqa_data, vqa_growth, vqa_models, weights_io
+from engine.errors import InvalidInput
 from engine.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.registry import PROJECT_ASSETS
 
@@ -148,14 +149,18 @@ def _train_step_function(model, optimizer):
 def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
           should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
           train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
-          output: pathlib.Path | None = None, resume: bool = False, encoders_from_cnn_lstm: bool = True) -> dict:
+          output: pathlib.Path | None = None, resume: bool = False, encoders_from_cnn_lstm: bool = True,
+          peak_learning_rate: float | None = None) -> dict:
     """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it.
 
     Args:
         epochs: total epochs (default DEFAULT_EPOCHS[name]), each STEPS_PER_EPOCH batches.
         resume: continue towards `epochs` from the last checkpoint in the cache or, without one, from
             the committed weights and their history (assets/vqa/), with the learning rate annealed from
-            LEARNING_RATE to zero over the epochs this run adds (`annealed_learning_rate`).
+            `peak_learning_rate` to zero over the epochs this run adds (`annealed_learning_rate`).
+        peak_learning_rate: where a resumed run's cosine starts (default LEARNING_RATE); lower
+            refines instead of first climbing out of the old optimum (a restart at 1e-3 from epoch 736
+            cost ~80 of 200 epochs to get back above its starting validation accuracy).
         max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
         train_scenes: how many training scenes to pre-generate.
         validation_scenes: validation scenes (x 36 questions) measured after each epoch.
@@ -172,6 +177,9 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     if name not in WEIGHTS:
         raise ValueError(f"No VQA model named {name}.")
     epochs = epochs or DEFAULT_EPOCHS[name]
+    if peak_learning_rate is not None and not resume:
+        raise InvalidInput("--peak-learning-rate shapes a resumed run's schedule: add --resume.")
+    peak = peak_learning_rate or LEARNING_RATE
     on_progress(0.0, f"{name}: generating {train_scenes} training scenes")
     data = vqa_data.scene_set("train", 0, train_scenes)
     validation = question_set("validation", 0, validation_scenes)
@@ -210,7 +218,8 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     first_epoch = len(history)
     for epoch in range(first_epoch, epochs):
         started = time.perf_counter()
-        learning_rate = annealed_learning_rate(epoch - first_epoch, epochs - first_epoch) if resume else LEARNING_RATE
+        learning_rate = (annealed_learning_rate(epoch - first_epoch, epochs - first_epoch, peak)
+                         if resume else LEARNING_RATE)
         optimizer.learning_rate.assign(learning_rate)
         total_loss, total_correct, seen = 0.0, 0.0, 0
         batches = STEPS_PER_EPOCH if max_batches is None else min(max_batches, STEPS_PER_EPOCH)
@@ -235,6 +244,7 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
         valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
         history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
                         "validation_accuracy": valid, "learning_rate": learning_rate,
+                        **({"peak_learning_rate": peak} if resume else {}),
                         "annealed": resume, "kind_weights": KIND_WEIGHTS, "seconds": time.perf_counter() - started,
                         **shape,
                         **({"grown_from": grown_from} if grown_from and epoch == first_epoch else {})})
@@ -259,10 +269,10 @@ def question_probabilities(weights: dict[str, float] | None = None) -> np.ndarra
     return raw / raw.sum()
 
 
-def annealed_learning_rate(epoch: int, epochs: int) -> float:
+def annealed_learning_rate(epoch: int, epochs: int, peak: float = LEARNING_RATE) -> float:
     """Learning rate of epoch `epoch` (0-based) of a resumed run of `epochs` epochs: a half cosine from
-    LEARNING_RATE (first epoch) towards zero (after the last), held for each whole epoch."""
-    return LEARNING_RATE * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+    `peak` (first epoch) towards zero (after the last), held for each whole epoch."""
+    return peak * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
 
 
 def _copy_encoders(model) -> bool:
@@ -308,12 +318,13 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
         _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
         runs = training_runs(history)
         command = f"python -m engine train {name} --epochs {len(runs[0])}" + "".join(
-            f", then --resume (epochs {run[0]['epoch']}-{run[-1]['epoch']} kept)" for run in runs[1:])
+            f", then --resume{peak_flag(run[0])} (epochs {run[0]['epoch']}-{run[-1]['epoch']} kept)" for run in runs[1:])
         project_weights.record(
             WEIGHTS[name], f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
             + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
             + f"learning rate {LEARNING_RATE:g} for {len(runs[0])} epochs"
-            + "".join(f", then cosine-annealed to zero over epochs {run[0]['epoch']}-{run[-1]['epoch']}"
+            + "".join(f", then cosine-annealed from {run[0]['learning_rate']:g} to zero over epochs "
+                      f"{run[0]['epoch']}-{run[-1]['epoch']}"
                       + growth_text(run[0])
                       + (", asking closest / furthest more often (" + ", ".join(
                           f"{kind} {weight:g}" for kind, weight in run[0]["kind_weights"].items()) + ")"
@@ -326,15 +337,21 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
 
 def training_runs(history: list[dict]) -> list[list[dict]]:
     """The log split into the runs that made it: the first at constant learning rate, then each resumed
-    (annealed) run, which starts again at the full LEARNING_RATE."""
+    (annealed) run, which starts again at its peak learning rate (LEARNING_RATE in logs that name none)."""
     runs: list[list[dict]] = []
     for entry in history:
+        peak = entry.get("peak_learning_rate", LEARNING_RATE)
         starts = not runs or (entry.get("annealed") and (not runs[-1][-1].get("annealed")
-                                                         or entry.get("learning_rate") == LEARNING_RATE))
+                                                         or entry.get("learning_rate") == peak))
         if starts:
             runs.append([])
         runs[-1].append(entry)
     return runs
+
+
+def peak_flag(entry: dict) -> str:
+    peak = entry.get("peak_learning_rate", LEARNING_RATE)
+    return f" --peak-learning-rate {peak:g}" if peak != LEARNING_RATE else ""
 
 
 def growth_text(entry: dict) -> str:

@@ -70,3 +70,9 @@ def page(browser):
     page.set_default_timeout(90_000)
     yield page
     context.close()
+
+
+def current(page):
+    """The page's elements that the latest run drew: while a rerun is under way Streamlit keeps the previous
+    run's elements on screen, marked stale, so a widget can show twice (a stale and a fresh copy)."""
+    return page.locator('[data-testid="stElementContainer"]:not([data-stale="true"])')

@@ -105,6 +105,14 @@ def test_a_resumed_run_anneals_the_learning_rate_to_zero():
     rates = [vqa_training.annealed_learning_rate(epoch, 120) for epoch in range(120)]
     assert rates[0] == vqa_training.LEARNING_RATE and all(a > b for a, b in zip(rates, rates[1:]))
     assert rates[60] == pytest.approx(vqa_training.LEARNING_RATE / 2) and 0 < rates[-1] < 1e-6
+    lower = [vqa_training.annealed_learning_rate(epoch, 120, peak=5e-4) for epoch in range(120)]
+    assert lower[0] == 5e-4 and np.allclose(lower, np.array(rates) / 2)
+
+
+def test_a_peak_learning_rate_needs_a_resumed_run():
+    with pytest.raises(InvalidInput, match="--resume"):
+        vqa_training.train("vqa-relation-network", epochs=1, max_batches=1, train_scenes=8, validation_scenes=2,
+                           peak_learning_rate=5e-4)
 
 
 def test_growing_the_relation_network_keeps_its_answers_and_breaks_the_copies_apart(tmp_path, monkeypatch):
@@ -153,9 +161,12 @@ def test_the_log_splits_into_the_runs_that_made_it():
     rate = vqa_training.LEARNING_RATE
     history = ([{"epoch": epoch} for epoch in (1, 2)]
                + [{"epoch": 3, "annealed": True, "learning_rate": rate}, {"epoch": 4, "annealed": True, "learning_rate": rate / 2}]
-               + [{"epoch": 5, "annealed": True, "learning_rate": rate, "widened_from": 64}])
+               + [{"epoch": 5, "annealed": True, "learning_rate": rate, "widened_from": 64}]
+               + [{"epoch": epoch, "annealed": True, "learning_rate": lr, "peak_learning_rate": rate / 2}
+                  for epoch, lr in ((6, rate / 2), (7, rate / 4), (8, rate / 2))])
     runs = vqa_training.training_runs(history)
-    assert [[entry["epoch"] for entry in run] for run in runs] == [[1, 2], [3, 4], [5]]
+    assert [[entry["epoch"] for entry in run] for run in runs] == [[1, 2], [3, 4], [5], [6, 7], [8]]
+    assert vqa_training.peak_flag(runs[3][0]) == " --peak-learning-rate 0.0005" and not vqa_training.peak_flag(runs[2][0])
 
 
 def test_the_relation_network_averages_each_answer_over_its_invariant_views(models):
