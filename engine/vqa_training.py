@@ -323,8 +323,7 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
             WEIGHTS[name], f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
             + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
             + f"learning rate {LEARNING_RATE:g} for {len(runs[0])} epochs"
-            + "".join(f", then cosine-annealed from {run[0]['learning_rate']:g} to zero over epochs "
-                      f"{run[0]['epoch']}-{run[-1]['epoch']}"
+            + "".join(f", then {schedule_text(run)} over epochs {run[0]['epoch']}-{run[-1]['epoch']}"
                       + growth_text(run[0])
                       + (", asking closest / furthest more often (" + ", ".join(
                           f"{kind} {weight:g}" for kind, weight in run[0]["kind_weights"].items()) + ")"
@@ -347,6 +346,15 @@ def training_runs(history: list[dict]) -> list[list[dict]]:
             runs.append([])
         runs[-1].append(entry)
     return runs
+
+
+def schedule_text(run: list[dict]) -> str:
+    """A resumed run's learning rates as the log keeps them: annealed to (near) zero, or ending higher where the
+    run was stopped, or its later epochs dropped, and the next run went on from its last kept epoch."""
+    first, last = run[0]["learning_rate"], run[-1]["learning_rate"]
+    if last < 0.01 * first:
+        return f"cosine-annealed from {first:g} to zero"
+    return f"cosine-annealed from {first:g} (the next run went on from its last epoch here, at {last:.2g})"
 
 
 def peak_flag(entry: dict) -> str:

@@ -167,6 +167,10 @@ def test_the_log_splits_into_the_runs_that_made_it():
     runs = vqa_training.training_runs(history)
     assert [[entry["epoch"] for entry in run] for run in runs] == [[1, 2], [3, 4], [5], [6, 7], [8]]
     assert vqa_training.peak_flag(runs[3][0]) == " --peak-learning-rate 0.0005" and not vqa_training.peak_flag(runs[2][0])
+    assert vqa_training.schedule_text(runs[3]) == (
+        "cosine-annealed from 0.0005 (the next run went on from its last epoch here, at 0.00025)")
+    assert vqa_training.schedule_text([{"learning_rate": rate}, {"learning_rate": rate * 1e-4}]) == (
+        "cosine-annealed from 0.001 to zero")
 
 
 def test_the_relation_network_averages_each_answer_over_its_invariant_views(models):
