@@ -13,7 +13,12 @@ import io
 import numpy as np
 
 from bench.timing import median_ms
-from engine import audio_features, audio_io, audio_notes, instrument_cnn, pitch, registry
+from engine.audio import features
+from engine.audio import io as audio_io
+from engine.data import notes as audio_notes
+from engine.audio.instrument import model as instrument_cnn
+from engine.audio import pitch
+from engine.core import registry
 
 BATCH = 16
 
@@ -41,7 +46,7 @@ def main() -> None:
     classifier = _classifier()
     transcriber = registry.load(pitch.MODEL_NAME).model
     rows = [
-        ("log-mel picture (numpy), 1 s note", median_ms(lambda: audio_features.log_mel(notes[0]), repeats=20)),
+        ("log-mel picture (numpy), 1 s note", median_ms(lambda: features.log_mel(notes[0]), repeats=20)),
         ("instrument CNN, 1 s note (picture + predict_on_batch)",
          median_ms(lambda: instrument_cnn.classify(classifier, notes[0]), repeats=20)),
         (f"instrument CNN, batch of {BATCH}, per note",

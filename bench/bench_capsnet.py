@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.timing import median_ms
-from engine import capsnet_training
+from engine.capsules import train as capsnet_training
 
 BATCH = 256
 

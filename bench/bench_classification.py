@@ -15,8 +15,10 @@ import numpy as np
 from PIL import Image
 
 from bench.timing import median_ms, report
-from engine import classification, media, registry
-from engine.registry import PROJECT_ASSETS
+from engine.classification import classify as classification
+from engine.core import media
+from engine.core import registry
+from engine.core.registry import PROJECT_ASSETS
 
 
 def phone_photo() -> bytes:

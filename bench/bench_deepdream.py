@@ -1,6 +1,6 @@
 """DeepDream step: our compiled step against the chapter's eager loop (issue: DeepDream page).
 
-Same model (the offline MobileNetV2 features), same photo (chelsea.jpg at 512 px), same layers, same
+Same model (the offline MobileNetV2 extractors), same photo (chelsea.jpg at 512 px), same layers, same
 number of steps. Baseline: the loop as the chapter and the TensorFlow DeepDream tutorial write it,
 eager `GradientTape`, `gradients /= gradients.numpy().std() + 1e-8`, `img.assign_add(...)`. Ours:
 `Dreamer.step`, one `tf.function` with a fixed input signature (random roll, tiled gradients,
@@ -14,8 +14,11 @@ import time
 
 import numpy as np
 
-from engine import deepdream, features, media, registry
-from engine.registry import PROJECT_ASSETS
+from engine.features import deepdream
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
+from engine.core.registry import PROJECT_ASSETS
 
 SIDE = 512  # longest side, pixels
 STEPS = 10  # timed steps per round
@@ -56,7 +59,7 @@ def our_loop(dreamer: deepdream.Dreamer, image: np.ndarray, steps: int) -> float
 
 
 def main() -> None:
-    loaded = registry.load(features.DEFAULT_MODEL)
+    loaded = registry.load(extractors.DEFAULT_MODEL)
     model = loaded.model
     layers = model.dream_layers
     pixels = media.decode_image((PROJECT_ASSETS / "samples" / "chelsea.jpg").read_bytes()).pixels

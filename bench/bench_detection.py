@@ -10,8 +10,10 @@ remove. Hub detectors need a network and are skipped offline.
 from __future__ import annotations
 
 from bench.timing import median_ms
-from engine import detection, media, registry
-from engine.registry import PROJECT_ASSETS
+from engine.detection import api as detection
+from engine.core import media
+from engine.core import registry
+from engine.core.registry import PROJECT_ASSETS
 
 SAMPLES = ("astronaut", "chelsea", "coffee")
 

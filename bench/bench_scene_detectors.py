@@ -2,7 +2,7 @@
 
 Each trained detector runs `find()` on the same 20 test scenes (96 x 96), median of 3 runs per scene
 after a warm-up; then R-CNN, Fast R-CNN and Faster R-CNN are timed side by side on each of those
-scenes (engine.scene_detectors.time_family, the page's speed panel) and the median ratios printed
+scenes (engine.detection.trained.common.time_family, the page's speed panel) and the median ratios printed
 next to the chapter's claims.
 """
 
@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from bench.timing import median_ms
-from engine import registry, scene_detectors, scenes
-from engine.detection import DetectSettings
-from engine.progress import never_stop, no_progress
+from engine.core import registry
+from engine.detection.trained import common as scene_detectors
+from engine.data import scenes
+from engine.detection.api import DetectSettings
+from engine.core.progress import never_stop, no_progress
 
 SCENES = 20
 

@@ -1,6 +1,6 @@
 """Latency per segmentation model at 512 x 512 px, side by side in one run (issue 4).
 
-Each model goes through `engine.segmentation.segment` (the page's and CLI's path: resize to the
+Each model goes through `engine.segmentation.api.segment` (the page's and CLI's path: resize to the
 model's input, inference, label map back at 512 x 512), median of repeated runs after a warm-up.
 
 - Photo models (DeepLabV3, selfie, SSD + selfie people) get the astronaut photo resized to 512 x 512,
@@ -18,8 +18,11 @@ import cv2
 import numpy as np
 
 from bench.timing import median_ms
-from engine import media, registry, scenes, segmentation
-from engine.registry import PROJECT_ASSETS
+from engine.core import media
+from engine.core import registry
+from engine.data import scenes
+from engine.segmentation import api as segmentation
+from engine.core.registry import PROJECT_ASSETS
 
 SIDE = 512
 REPEATS = 10

@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 
 from bench.timing import median_ms, report
-from engine import registry, text, text_data, text_training
+from engine.core import registry
+from engine.text import sentiment as text
+from engine.data import text as text_data
+from engine.text import train as text_training
 
 SENTENCE = "The flight was delayed three hours and the crew was rude. Never flying with them again!"
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from bench.timing import median_ms
-from engine import classification, features, registry, video, video_clips, video_io, video_models
+from engine.classification import classify as classification
+from engine.features import extractors as features
+from engine.core import registry
+from engine.video import api as video
+from engine.data import clips as video_clips
+from engine.video import io as video_io
+from engine.video import models as video_models
 
 BATCH = 32
 TIMELINE_FRAMES = 16

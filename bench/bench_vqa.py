@@ -13,20 +13,23 @@ import time
 import numpy as np
 
 from bench.timing import median_ms
-from engine import vqa, vqa_data, vqa_models, vqa_training
+from engine.vqa import api as vqa
+from engine.data import sort_of_clevr
+from engine.vqa import models as vqa_models
+from engine.vqa import train as vqa_training
 
 BATCH = 64
 TIMED_STEPS = 10
 
 
 def main() -> None:
-    data = vqa_data.scene_set("test", 0, BATCH)
-    questions = np.arange(BATCH) % len(vqa_data.QUESTION_TABLE)
-    tokens = vqa_data.QUESTION_TOKENS[questions]
+    data = sort_of_clevr.scene_set("test", 0, BATCH)
+    questions = np.arange(BATCH) % len(sort_of_clevr.QUESTION_TABLE)
+    tokens = sort_of_clevr.QUESTION_TOKENS[questions]
     rows = []
     for name in vqa.MODELS:
         model = vqa_models.build(name)
-        one = median_ms(lambda: vqa.ask(name, model, data.images[0], vqa_data.EXAMPLES[3]), repeats=20, warmup=2)
+        one = median_ms(lambda: vqa.ask(name, model, data.images[0], sort_of_clevr.EXAMPLES[3]), repeats=20, warmup=2)
         batched = median_ms(lambda: vqa_models.probabilities(model, data.images, tokens, BATCH), repeats=5, warmup=1)
         # As the page and the evaluation answer: the RN averages each answer over its invariant views.
         viewed = median_ms(lambda: vqa_models.answer_probabilities(model, data.images, tokens, BATCH), repeats=5, warmup=1)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import wavenet
-from engine.errors import StudioError
+from engine.audio.wavenet import model as wavenet
+from engine.core.errors import StudioError
 
 DEFAULT_BATCH = 8  # notes generated together, as the page's chord / blend sweep does
 FAST_SECONDS = 0.5

@@ -4,7 +4,7 @@
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
     python -m engine train NAME [--epochs N] [--json]
-    python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]   (engine/multiworker.py)
+    python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]   (engine/distributed/multiworker.py)
     python -m engine eval NAME [--json]
     python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
     python -m engine gradcam IMAGE --out OUT.png [--class NAME] [--json]
@@ -26,12 +26,12 @@ import os
 import pathlib
 import sys
 
-from engine.errors import InvalidInput, InvalidMedia, StudioError
+from engine.core.errors import InvalidInput, InvalidMedia, StudioError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 DEBUG_ENV_VAR = "CONVNET_STUDIO_DEBUG"  # set it to see the traceback of an unexpected failure
-CLI_MODULES: tuple[str, ...] = ("engine.segmentation_cli", "engine.visualize_cli", "engine.text_cli", "engine.capsules_cli", "engine.detection_cli", "engine.serving_cli", "engine.multiworker", "engine.video_cli", "engine.vqa_cli", "engine.audio_cli", "engine.wavenet_cli")  # each defines add_commands(subparsers)
+CLI_MODULES: tuple[str, ...] = ("engine.segmentation.cli", "engine.features.cli", "engine.text.cli", "engine.capsules.cli", "engine.detection.cli", "engine.serving.cli", "engine.distributed.multiworker", "engine.video.cli", "engine.vqa.cli", "engine.audio.cli", "engine.audio.wavenet.cli")  # each defines add_commands(subparsers)
 
 
 def _read_input_file(path: str, limit: int) -> bytes:
@@ -47,7 +47,7 @@ def _read_input_file(path: str, limit: int) -> bytes:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from engine import registry
+    from engine.core import registry
 
     rows = registry.describe_all()
     if args.json:
@@ -61,7 +61,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _assets(args: argparse.Namespace) -> int:
-    from engine import assets
+    from engine.core import assets
 
     paths = assets.fetch(group=args.group, on_progress=_print_progress)
     total = sum(path.stat().st_size for path in paths)
@@ -70,7 +70,8 @@ def _assets(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from engine import classification, media
+    from engine.classification import classify as classification
+    from engine.core import media
 
     data = _read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     result = classification.classify_bytes(data, args.model, args.top)
@@ -88,10 +89,10 @@ def _print_progress(fraction: float, message: str, preview=None) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engine import registry
+    from engine.core import registry
 
     if args.workers is not None or args.steps is not None or args.quick or args.out:
-        from engine import multiworker
+        from engine.distributed import multiworker
 
         if args.epochs is not None or args.resume:
             raise InvalidInput("Distributed training counts --steps, not --epochs, and cannot --resume.")
@@ -115,7 +116,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from engine import registry
+    from engine.core import registry
 
     result = registry.get_evaluator(args.name)()
     print(json.dumps(result, indent=None if args.json else 2))

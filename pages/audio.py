@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from engine.errors import StudioError
+from engine.core.errors import StudioError
 from ui import audio as audio_ui
 from ui import audio_wavenet
 from ui.audio_plots import receptive_field_figure

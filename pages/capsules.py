@@ -5,7 +5,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import capsules, media, mnist, project_weights, registry
+from engine.capsules import api as capsules
+from engine.core import media
+from engine.data import mnist
+from engine.core import manifest
+from engine.core import registry
 from ui.errors import user_errors
 from ui.inputs import IMAGE_TYPES
 from ui.models import get_model
@@ -21,7 +25,7 @@ with user_errors():
     capsnet = get_model("capsnet")
     baseline = get_model("capsnet-baseline")
 figures = pd.DataFrame([{"model": spec.title, "weights": spec.sources[0].reference,
-                         "held-out figures (as measured when trained)": project_weights.entries()
+                         "held-out figures (as measured when trained)": manifest.entries()
                          .get(spec.sources[0].reference, {}).get("metric", "not trained")}
                         for spec in registry.all_specs("capsules")])
 st.dataframe(figures, hide_index=True, width="stretch")

@@ -6,7 +6,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import classification, media, registry
+from engine.classification import classify as classification
+from engine.core import media
+from engine.core import registry
 from ui.errors import user_errors
 from ui.shell import ensure_app_shell
 from ui.inputs import image_source

@@ -4,7 +4,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import convolutions, media
+from engine.convolutions import catalog as convolutions
+from engine.core import media
 from ui.receptive_field import receptive_field_figure
 from ui.errors import user_errors
 from ui.inputs import image_source

@@ -2,7 +2,10 @@
 
 import streamlit as st
 
-from engine import deepdream, features, media, registry
+from engine.features import deepdream
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
 from ui.errors import user_errors
 from ui.inputs import image_source
 from ui.models import get_model
@@ -19,14 +22,14 @@ st.caption("Gradient *ascent* on the image: each step changes the pixels to rais
 def model_choice() -> str:
     """The chapter's InceptionV3 when its weights are cached, else the offline MobileNetV2."""
     specs = [spec for spec in registry.all_specs("features") if registry.available_source(spec)]
-    names = [spec.name for spec in sorted(specs, key=lambda spec: spec.name != features.CHAPTER_MODEL)]
+    names = [spec.name for spec in sorted(specs, key=lambda spec: spec.name != extractors.CHAPTER_MODEL)]
     if not names:
         st.error("No feature model is available: run `python -m engine assets fetch` once.")
         st.stop()
     return st.radio("Feature model", names, format_func=lambda name: registry.get_spec(name).title)
 
 
-def dream_settings(model: features.FeatureModel) -> tuple[deepdream.DreamSettings, bool]:
+def dream_settings(model: extractors.FeatureModel) -> tuple[deepdream.DreamSettings, bool]:
     """The settings form; returns (settings, whether Dream was pressed)."""
     with st.form("dream-settings"):
         layers = st.multiselect("Layers to amplify (deeper: eyes, faces, animals; shallower: textures)",
@@ -47,9 +50,9 @@ with left:
     model_name = model_choice()
     with user_errors():
         loaded = get_model(model_name)
-    model = features.feature_model_of(loaded)
+    model = extractors.feature_model_of(loaded)
     st.caption(f"In use: **{loaded.spec.title}** · weights: {loaded.source.describe()}")
-    if model_name != features.CHAPTER_MODEL:
+    if model_name != extractors.CHAPTER_MODEL:
         st.caption("The chapter dreams with InceptionV3 (`mixed2`..`mixed5`); its weights need a network once "
                    "(they are read from ~/.keras/models afterwards), so this offline MobileNetV2 stands in.")
     picked = image_source("deepdream")

@@ -7,7 +7,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from engine import detection, media, registry
+from engine.detection import api as detection
+from engine.core import media
+from engine.core import registry
 from ui import detection as widgets
 from ui.errors import user_errors
 from ui.models import get_model

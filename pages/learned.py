@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from engine import features, media, registry
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
 from ui import learned
 from ui.errors import user_errors
 from ui.inputs import image_source
@@ -17,7 +19,7 @@ st.caption("Four ways to look inside a CNN: where the evidence for a class lies 
            "sees in your photo (activation maps), what a channel responds to most (feature visualization), "
            "and a map of the layer's whole activation space (an activation atlas, after Carter et al. 2019).")
 
-specs = [spec for spec in features.inspectable_specs() if registry.available_source(spec)]
+specs = [spec for spec in extractors.inspectable_specs() if registry.available_source(spec)]
 if not specs:
     st.error("No inspectable model is available: run `python -m engine assets fetch` once.")
     st.stop()
@@ -27,7 +29,7 @@ with left:
                               format_func=lambda name: registry.get_spec(name).title)
     with user_errors():
         loaded = get_model(model_name)
-        model = features.feature_model_of(loaded)
+        model = extractors.feature_model_of(loaded)
     st.caption(f"Weights: {loaded.source.describe()}. Layers offered: {model.layers[0]} .. {model.layers[-1]} "
                f"({len(model.layers)}), all with their pretrained weights.")
     view = st.radio("View", VIEWS, horizontal=True, key="view")

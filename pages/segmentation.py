@@ -5,7 +5,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import instances, media, registry, segmentation, segmentation_render
+from engine.pipelines import instances
+from engine.core import media
+from engine.core import registry
+from engine.segmentation import api as segmentation
+from engine.segmentation import render
 from ui.errors import user_errors
 from ui.models import get_model
 from ui.segmentation import architecture_notes, enlarge, input_picker, scene_figures
@@ -44,10 +48,10 @@ with left:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05)
     shown = st.multiselect("Classes to colour", present, default=present)
     visible = {result.labels.index(label) for label in shown}
-    colours = segmentation_render.palette(len(result.labels))
+    colours = render.palette(len(result.labels))
     st.caption("Legend: " + " · ".join(f"{label} (rgb{tuple(int(v) for v in colours[result.labels.index(label)])})"
                                        for label in present) if present else "No object classes found.")
-drawn = segmentation_render.overlay(picked.pixels, result.label_map, opacity, visible)
+drawn = render.overlay(picked.pixels, result.label_map, opacity, visible)
 if result.instances:  # instance models: each object in its own colour, with its box and label
     drawn = instances.draw(picked.pixels, [item for item in result.instances if item.label in shown], opacity)
 with right:
@@ -57,7 +61,7 @@ with right:
         columns = st.columns(2)
         columns[0].image(enlarge(drawn), caption=f"{loaded.spec.title} · {result.ms:.0f} ms · weights: {result.source}",
                          width="stretch")
-        columns[1].image(enlarge(segmentation_render.overlay(picked.pixels, picked.truth, opacity)),
+        columns[1].image(enlarge(render.overlay(picked.pixels, picked.truth, opacity)),
                          caption="the scene's true label map", width="stretch")
         if model_name == "unet":
             figures = scene_figures(result.label_map, picked.truth)
@@ -81,10 +85,10 @@ if model_name == "selfie-segmentation":
     probability = loaded.model.probability(picked.pixels)
     if effect == "blur":
         strength = st.slider("Blur strength", 3, 99, 41, 2)
-        edited = segmentation_render.blur_background(picked.pixels, probability, strength)
+        edited = render.blur_background(picked.pixels, probability, strength)
     else:
         hex_colour = st.color_picker("Background colour", "#2E7D32")
-        edited = segmentation_render.replace_background(
+        edited = render.replace_background(
             picked.pixels, probability, tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
     st.image(edited, width="stretch")
     st.download_button("Download the edited photo (PNG)", media.encode_png(edited), "background.png", "image/png")

@@ -4,8 +4,9 @@ import json
 
 import streamlit as st
 
-from engine import text, text_data
-from engine.errors import StudioError
+from engine.text import sentiment as text
+from engine.data import text as text_data
+from engine.core.errors import StudioError
 from ui.models import get_model
 from ui.shell import ensure_app_shell
 from ui.text import figures_table, show_result

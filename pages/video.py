@@ -2,7 +2,11 @@
 
 import streamlit as st
 
-from engine import classification, video, video_clips, video_io, video_training
+from engine.classification import classify as classification
+from engine.video import api as video
+from engine.data import clips as video_clips
+from engine.video import io as video_io
+from engine.video import train as video_training
 from ui.errors import user_errors
 from ui.models import get_model
 from ui.shell import ensure_app_shell

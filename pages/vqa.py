@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from engine import vqa, vqa_data
-from engine.errors import InvalidInput
+from engine.vqa import api as vqa
+from engine.data import sort_of_clevr
+from engine.core.errors import InvalidInput
 from ui import vqa as vqa_ui
 from ui.errors import user_errors
 from ui.models import get_model
@@ -28,10 +29,10 @@ with user_errors():
 
 st.caption("Example questions (click one to ask it):")
 vqa_ui.example_buttons()
-st.session_state.setdefault(vqa_ui.QUESTION_KEY, vqa_data.EXAMPLES[3])
+st.session_state.setdefault(vqa_ui.QUESTION_KEY, sort_of_clevr.EXAMPLES[3])
 question = st.text_input("Your question about the scene", key=vqa_ui.QUESTION_KEY, max_chars=200)
 try:
-    vqa_data.tokenize(question)
+    sort_of_clevr.tokenize(question)
 except InvalidInput as error:
     st.error(str(error))
     st.stop()

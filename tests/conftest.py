@@ -16,7 +16,7 @@ SAMPLES = ROOT / "assets" / "samples"
 @pytest.fixture(scope="session", autouse=True)
 def offline_models():
     """Fetch (or verify) the run-time model files once; a no-op when they are cached."""
-    from engine import assets
+    from engine.core import assets
 
     assets.fetch(group="models")
 

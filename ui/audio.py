@@ -7,7 +7,11 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from engine import audio_io, audio_notes, instrument_cnn, pitch, registry
+from engine.audio import io as audio_io
+from engine.data import notes as audio_notes
+from engine.audio.instrument import model as instrument_cnn
+from engine.audio import pitch
+from engine.core import registry
 from ui import audio_plots
 from ui.inputs import display_name
 from ui.models import get_model

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from engine import audio_features, audio_notes, pitch
+from engine.audio import features
+from engine.data import notes
+from engine.audio import pitch
 
 MAX_WAVEFORM_POINTS = 4000  # longer waveforms are drawn as a min/max envelope per column
 STACK_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
@@ -29,20 +31,20 @@ def waveform_figure(audio: np.ndarray, rate: int, title: str = "waveform") -> go
     return figure
 
 
-def spectrogram_figure(audio: np.ndarray, rate: int = audio_features.SAMPLE_RATE,
+def spectrogram_figure(audio: np.ndarray, rate: int = features.SAMPLE_RATE,
                        title: str = "log-mel spectrogram (what the CNN sees)") -> go.Figure:
     """The log-mel picture: time across, mel bands up, dB below the loudest bin as colour."""
-    image = audio_features.log_mel(np.asarray(audio, np.float32), rate)
-    times = np.arange(image.shape[1]) * audio_features.HOP / rate
+    image = features.log_mel(np.asarray(audio, np.float32), rate)
+    times = np.arange(image.shape[1]) * features.HOP / rate
     figure = go.Figure(go.Heatmap(
-        z=image, x=times, y=np.arange(audio_features.MEL_BANDS), colorscale="Magma",
-        zmin=audio_features.FLOOR_DB, zmax=0, colorbar=dict(title="dB"),
-        customdata=np.repeat(audio_features.band_centres_hz()[:, None], image.shape[1], axis=1),
+        z=image, x=times, y=np.arange(features.MEL_BANDS), colorscale="Magma",
+        zmin=features.FLOOR_DB, zmax=0, colorbar=dict(title="dB"),
+        customdata=np.repeat(features.band_centres_hz()[:, None], image.shape[1], axis=1),
         hovertemplate="%{x:.2f} s, band %{y} (%{customdata:.0f} Hz): %{z:.0f} dB<extra></extra>"))
-    ticks = [0, 16, 32, 48, audio_features.MEL_BANDS - 1]
+    ticks = [0, 16, 32, 48, features.MEL_BANDS - 1]
     figure.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="seconds",
                          yaxis=dict(title="Hz (mel scale)", tickvals=ticks,
-                                    ticktext=[f"{audio_features.band_centres_hz()[t]:.0f}" for t in ticks]))
+                                    ticktext=[f"{features.band_centres_hz()[t]:.0f}" for t in ticks]))
     return figure
 
 
@@ -69,7 +71,7 @@ def posteriorgram_figure(estimate: pitch.PitchEstimate, span: int = 18) -> go.Fi
         z=gram[:, keys - pitch.LOWEST_MIDI].T, x=np.arange(gram.shape[0]) / pitch.FRAMES_PER_SECOND, y=keys,
         colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="p"),
         hovertemplate="%{x:.2f} s, MIDI %{y}: %{z:.2f}<extra></extra>"))
-    labels = [f"{key} {audio_notes.pitch_name(int(key))}" for key in keys[::6]]
+    labels = [f"{key} {notes.pitch_name(int(key))}" for key in keys[::6]]
     figure.update_layout(title="basic-pitch note posteriorgram", height=300, margin=dict(l=10, r=10, t=40, b=10),
                          xaxis_title="seconds", yaxis=dict(title="MIDI key", tickvals=keys[::6], ticktext=labels))
     return figure

@@ -6,7 +6,11 @@ import dataclasses
 
 import streamlit as st
 
-from engine import audio_io, audio_notes, pitch, wavenet, wavenet_training
+from engine.audio import io as audio_io
+from engine.data import notes
+from engine.audio import pitch
+from engine.audio.wavenet import model as wavenet
+from engine.audio.wavenet import train as wavenet_training
 from ui import audio_plots
 from ui.models import get_model
 
@@ -31,7 +35,7 @@ class Settings:
     def describe(self) -> str:
         sound = (self.instrument if isinstance(self.instrument, str)
                  else " + ".join(f"{weight:.0%} {name}" for name, weight in self.instrument))
-        return (f"{sound}, {audio_notes.pitch_name(self.pitch)} (MIDI {self.pitch}), {self.seconds:g} s, "
+        return (f"{sound}, {notes.pitch_name(self.pitch)} (MIDI {self.pitch}), {self.seconds:g} s, "
                 f"temperature {self.temperature:g}, seed {self.seed}, {self.method} generation")
 
 
@@ -43,7 +47,7 @@ def settings(model: wavenet.WaveNet) -> Settings:
     instrument = left.selectbox("Instrument", model.instruments, key="wavenet-instrument")
     pitches = list(model.pitches)
     midi = middle.selectbox("Pitch", pitches, index=pitches.index(60) if 60 in pitches else 0,
-                            format_func=lambda p: f"{audio_notes.pitch_name(p)} (MIDI {p})", key="wavenet-pitch")
+                            format_func=lambda p: f"{notes.pitch_name(p)} (MIDI {p})", key="wavenet-pitch")
     if method == "naive":
         seconds = right.slider("Duration (s)", 0.05, NAIVE_MAX_SECONDS, NAIVE_MAX_SECONDS, 0.05,
                                key="wavenet-seconds-naive")
@@ -96,10 +100,10 @@ def show_result(chosen: Settings) -> None:
     speed = generation.samples_per_second / generation.sample_rate
     st.caption(f"{chosen.describe()}: {audio.size:,} samples in {generation.seconds:.1f} s, "
                f"{generation.samples_per_second:,.0f} samples/s ({speed:.2f}x real time)")
-    heard_text = "no pitch" if heard is None else f"{audio_notes.pitch_name(heard)} (MIDI {heard})"
+    heard_text = "no pitch" if heard is None else f"{notes.pitch_name(heard)} (MIDI {heard})"
     verdict = "matches" if heard == chosen.pitch else "does not match"
     st.markdown(f"**Pitch check:** basic-pitch hears {heard_text}; requested "
-                f"{audio_notes.pitch_name(chosen.pitch)} (MIDI {chosen.pitch}): {verdict}.")
+                f"{notes.pitch_name(chosen.pitch)} (MIDI {chosen.pitch}): {verdict}.")
     left, right = st.columns(2)
     left.plotly_chart(audio_plots.waveform_figure(audio, generation.sample_rate, "generated waveform"), width="stretch")
     right.plotly_chart(audio_plots.spectrogram_figure(audio, generation.sample_rate, "generated log-mel spectrogram"),

@@ -9,7 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import media, registry, scene_detectors, scenes
+from engine.core import media
+from engine.core import registry
+from engine.detection.trained import common as scene_detectors
+from engine.data import scenes
 from ui.inputs import image_source
 from ui.models import get_model
 
@@ -27,7 +30,7 @@ class Picked:
 
 def pick_input(key: str) -> Picked | None:
     source = st.radio("Input", [PHOTO, SCENE], horizontal=True, key=f"{key}-input",
-                      help="A generated scene is a 96 x 96 image from the test split of engine/scenes.py (objects "
+                      help="A generated scene is a 96 x 96 image from the test split of engine/data/scenes.py (objects "
                            "never seen in training); the same seed and count always give the same scene.")
     if source == SCENE:
         seed = int(st.number_input("Scene seed", 0, MAX_SEED, 0, 1, key=f"{key}-seed"))

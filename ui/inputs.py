@@ -7,7 +7,8 @@ import re
 
 import streamlit as st
 
-from engine import media, registry
+from engine.core import media
+from engine.core import registry
 
 SAMPLES = registry.PROJECT_ASSETS / "samples"
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]

@@ -11,7 +11,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import atlas, classification, explain, features, media, registry
+from engine.features import atlas
+from engine.classification import classify as classification
+from engine.features import explain
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
 from ui.errors import user_errors
 from ui.inputs import sample_images
 from ui.models import get_model
@@ -19,7 +24,7 @@ from ui.models import get_model
 TOP = "(top class)"
 
 
-def gradcam_view(image: np.ndarray, loaded: registry.LoadedModel, model: features.FeatureModel) -> None:
+def gradcam_view(image: np.ndarray, loaded: registry.LoadedModel, model: extractors.FeatureModel) -> None:
     if model.classifier is None:
         st.info(f"{loaded.spec.title} has no classifier head, so there is no class to explain. "
                 "Choose the MobileNetV2 model (its dog-breed head) for Grad-CAM.")
@@ -41,7 +46,7 @@ def gradcam_view(image: np.ndarray, loaded: registry.LoadedModel, model: feature
                        "gradcam.png", "image/png")
 
 
-def activations_view(image: np.ndarray, loaded: registry.LoadedModel, model: features.FeatureModel) -> None:
+def activations_view(image: np.ndarray, loaded: registry.LoadedModel, model: extractors.FeatureModel) -> None:
     layer = st.selectbox("Layer", model.layers, index=len(model.layers) // 2, key="activation-layer")
     count = st.slider("Channels to show (strongest first)", 4, explain.MAX_CHANNELS_SHOWN, 16, 4, key="activation-count")
     with user_errors():
@@ -52,7 +57,7 @@ def activations_view(image: np.ndarray, loaded: registry.LoadedModel, model: fea
     st.session_state["strongest-channel"] = (layer, maps.channels[0])
 
 
-def visualization_view(loaded: registry.LoadedModel, model: features.FeatureModel) -> None:
+def visualization_view(loaded: registry.LoadedModel, model: extractors.FeatureModel) -> None:
     strongest = st.session_state.get("strongest-channel", (model.layers[len(model.layers) // 2], 0))
     with st.form("feature-visualization"):
         layer = st.selectbox("Layer", model.layers, index=model.layers.index(strongest[0])
@@ -77,7 +82,7 @@ def visualization_view(loaded: registry.LoadedModel, model: features.FeatureMode
                  f"objective {result.objectives[0]:.2f} -> {result.objectives[-1]:.2f}")
 
 
-def atlas_view(upload: tuple[str, bytes] | None, loaded: registry.LoadedModel, model: features.FeatureModel) -> None:
+def atlas_view(upload: tuple[str, bytes] | None, loaded: registry.LoadedModel, model: extractors.FeatureModel) -> None:
     st.caption("Patches of the sample photos (and your upload) placed by their activations, reduced to 2-D "
                "with PCA and binned; each cell is drawn as the feature visualization of its mean.")
     with st.form("atlas"):

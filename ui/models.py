@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import registry
+from engine.core import registry
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server process)...")
@@ -19,6 +19,6 @@ def get_model(name: str) -> registry.LoadedModel:
 
 @st.cache_resource(show_spinner="Loading the TF Hub model...", max_entries=4)
 def get_custom_hub_classifier(reference: str) -> registry.LoadedModel:
-    from engine import classification
+    from engine.classification import classify as classification
 
     return classification.load_custom_hub(reference)

@@ -1,6 +1,6 @@
 """The animated receptive-field picture: which inputs feed each output, one frame per output.
 
-Plain data in (engine.convolutions.ReceptiveFields), a plotly figure out.
+Plain data in (engine.convolutions.catalog.ReceptiveFields), a plotly figure out.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.convolutions import ReceptiveFields
+from engine.convolutions.catalog import ReceptiveFields
 
 INPUT_COLOURS = [[0, "#f1f3f6"], [1, "#1f77b4"]]
 OUTPUT_COLOURS = [[0, "#f1f3f6"], [1, "#d62728"]]

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine import media, scenes
-from engine.errors import InvalidInput
+from engine.core import media
+from engine.data import scenes
+from engine.core.errors import InvalidInput
 from ui.inputs import image_source
 
 PHOTO, SCENE = "Photo", "Generated scene"
@@ -32,7 +33,7 @@ def _scene(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def input_picker(key: str, decode_limit: int) -> PickedInput | None:
     """A photo (upload or sample, decoded within `decode_limit` pixels) or a test-split scene by seed."""
     source = st.radio("Input", [PHOTO, SCENE], horizontal=True, key=f"{key}-input",
-                      help="A generated scene is a 96 x 96 image from the test split of engine/scenes.py, "
+                      help="A generated scene is a 96 x 96 image from the test split of engine/data/scenes.py, "
                            "never seen in training; the same seed always gives the same scene.")
     if source == SCENE:
         seed = int(st.number_input("Scene seed", 0, MAX_SEED, 0, 1, key=f"{key}-seed"))
@@ -51,19 +52,19 @@ def enlarge(pixels: np.ndarray, factor: int = 4) -> np.ndarray:
 
 def scene_figures(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Pixel accuracy and mean IoU (labels present in either map) of one scene's prediction."""
-    from engine import scene_metrics
+    from engine.ops import metrics
 
     if predicted.shape != truth.shape:
         raise InvalidInput("The prediction and the scene's label map differ in size.")
     return {"pixel accuracy": float(np.mean(predicted == truth)),
-            "mean IoU": scene_metrics.mean_iou(predicted, truth, len(scenes.CLASSES) + 1)["mean_iou"]}
+            "mean IoU": metrics.mean_iou(predicted, truth, len(scenes.CLASSES) + 1)["mean_iou"]}
 
 
 @st.cache_resource(show_spinner="Building the U-Net layer table...")
 def _architecture() -> pd.DataFrame:
-    from engine import scene_unet
+    from engine.segmentation import unet
 
-    rows = scene_unet.describe_architecture()
+    rows = unet.describe_architecture()
     return pd.DataFrame([{"layer": row.name, "type": row.kind, "output shape": row.output_shape,
                           "parameters": row.parameters} for row in rows])
 

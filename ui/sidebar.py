@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import device, registry
+from engine.core import device
+from engine.core import registry
 
 
 def render_sidebar() -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import text
+from engine.text import sentiment as text
 
 SUPPORT_RGB, AGAINST_RGB = "46, 160, 67", "220, 53, 69"  # green for the label, red against it
 

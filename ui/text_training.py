@@ -13,7 +13,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import registry, text, text_training
+from engine.core import registry
+from engine.text import sentiment as text
+from engine.text import train as text_training
 from ui.errors import user_errors
 
 MAX_BROWSER_EPOCHS = 10

@@ -10,7 +10,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import video, video_clips, video_io
+from engine.video import api as video
+from engine.data import clips as video_clips
+from engine.video import io as video_io
 
 GROUP_SHORT = {"left / right / up / down": "direction", "clockwise / counter-clockwise": "rotation",
                "growing / shrinking": "scale", "single frame tells": "single frame"}

@@ -8,7 +8,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from engine import project_weights, registry, vqa, vqa_data
+from engine.core import manifest
+from engine.core import registry
+from engine.vqa import api as vqa
+from engine.data import sort_of_clevr
 
 ZOOM = 6  # the 75 px scene is drawn at 450 px
 QUESTION_KEY = "vqa_question"
@@ -18,7 +21,7 @@ def figures_table() -> pd.DataFrame:
     """Both models' held-out accuracy by question type, as recorded when trained."""
     rows = []
     for spec in registry.all_specs("vqa"):
-        entry = project_weights.entries().get(spec.sources[0].reference)
+        entry = manifest.entries().get(spec.sources[0].reference)
         rows.append({"model": spec.title, "held-out accuracy (as measured when trained)":
                      entry["metric"] if entry else "not trained yet", "how": entry["how"] if entry else ""})
     return pd.DataFrame(rows)
@@ -26,7 +29,7 @@ def figures_table() -> pd.DataFrame:
 
 def training_curves():
     """Validation accuracy per epoch of both models (the committed histories), or None."""
-    from engine import vqa_training
+    from engine.vqa import train as vqa_training
 
     rows = [{"model": vqa.TITLES[name], "epoch": entry["epoch"], "validation accuracy": entry["validation_accuracy"]}
             for name in vqa.MODELS for entry in vqa_training.history(name)]
@@ -36,22 +39,22 @@ def training_curves():
                    title="Training curves (validation scenes)")
 
 
-def scene_input() -> vqa_data.Scene:
+def scene_input() -> sort_of_clevr.Scene:
     """Radio: a generated test scene by number, or an object table the user composes."""
     how = st.radio("Scene", ["generate by seed", "compose one"], horizontal=True)
     if how == "generate by seed":
-        index = st.number_input("Seed (test scene number)", 0, vqa_data.MAX_INDEX - 1, 0)
-        return vqa_data.scene("test", int(index))
-    start = vqa_data.scene("test", 0).objects
+        index = st.number_input("Seed (test scene number)", 0, sort_of_clevr.MAX_INDEX - 1, 0)
+        return sort_of_clevr.scene("test", int(index))
+    start = sort_of_clevr.scene("test", 0).objects
     table = pd.DataFrame([{"include": True, "colour": item.colour, "shape": item.shape, "x": item.x, "y": item.y}
                           for item in start])
-    low, high = vqa_data.OBJECT_HALF, vqa_data.SIZE - vqa_data.OBJECT_HALF
+    low, high = sort_of_clevr.OBJECT_HALF, sort_of_clevr.SIZE - sort_of_clevr.OBJECT_HALF
     edited = st.data_editor(table, hide_index=True, disabled=["colour"], column_config={
-        "shape": st.column_config.SelectboxColumn("shape", options=list(vqa_data.SHAPES), required=True),
+        "shape": st.column_config.SelectboxColumn("shape", options=list(sort_of_clevr.SHAPES), required=True),
         "x": st.column_config.NumberColumn("x (centre, px)", min_value=low, max_value=high, step=1, required=True),
         "y": st.column_config.NumberColumn("y (centre, px)", min_value=low, max_value=high, step=1, required=True)})
     chosen = edited[edited["include"]]
-    return vqa_data.compose([vqa_data.SceneObject(row.colour, row.shape, int(row.x), int(row.y))
+    return sort_of_clevr.compose([sort_of_clevr.SceneObject(row.colour, row.shape, int(row.x), int(row.y))
                              for row in chosen.itertuples()])
 
 
@@ -62,7 +65,7 @@ def _use_example(text: str) -> None:
 def example_buttons() -> None:
     """One button per example question; a click puts it in the question box."""
     columns = st.columns(3)
-    for index, text in enumerate(vqa_data.EXAMPLES):
+    for index, text in enumerate(sort_of_clevr.EXAMPLES):
         columns[index % 3].button(text, key=f"vqa_example_{index}", on_click=_use_example, args=(text,))
 
 

@@ -1,6 +1,6 @@
 """In a real browser: the capsule page reads a test digit and redraws it when a dimension moves."""
 
-from engine import mnist
+from engine.data import mnist
 
 
 def test_test_digit_is_read_and_perturbation_sliders_exist(page, server_url):

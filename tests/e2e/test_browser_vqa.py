@@ -1,6 +1,6 @@
 """In a real browser: type a question about the default scene and see both models answer it."""
 
-from engine import vqa_data
+from engine.data import sort_of_clevr
 
 
 def test_typed_question_gets_answers_and_bad_words_an_alert(page, server_url):
@@ -11,7 +11,7 @@ def test_typed_question_gets_answers_and_bad_words_an_alert(page, server_url):
     box.fill(question)
     box.press("Enter")
     page.get_by_text(f"Question: {question}").wait_for()
-    truth = vqa_data.answer(vqa_data.scene("test", 0).objects, "top", "blue")
+    truth = sort_of_clevr.answer(sort_of_clevr.scene("test", 0).objects, "top", "blue")
     page.get_by_text(f"Exact answer (from the object table): {truth}").wait_for()
     page.get_by_text("Relation Network: ", exact=False).first.wait_for()
     box.fill("<script>alert(1)</script> what")

@@ -2,13 +2,15 @@
 
 import pytest
 
-from engine import features, media, registry
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
 
 
 @pytest.fixture(scope="module")
 def loaded():
-    """The offline ImageNet MobileNetV2 features."""
-    return registry.load(features.DEFAULT_MODEL)
+    """The offline ImageNet MobileNetV2 extractors."""
+    return registry.load(extractors.DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="module")

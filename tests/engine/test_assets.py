@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from engine import assets
-from engine.errors import AssetError
+from engine.core import assets
+from engine.core.errors import AssetError
 
 PAYLOAD = b"weights of a tiny model\n" * 100
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine import audio_io
-from engine.errors import InvalidMedia
+from engine.audio import io as audio_io
+from engine.core.errors import InvalidMedia
 from tests.conftest import SAMPLES
 
 

@@ -4,8 +4,12 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import capsnet, capsnet_training, capsules, mnist, project_weights
-from engine.errors import InvalidInput, InvalidMedia
+from engine.capsules import model as capsnet
+from engine.capsules import train as capsnet_training
+from engine.capsules import api as capsules
+from engine.data import mnist
+from engine.core import manifest
+from engine.core.errors import InvalidInput, InvalidMedia
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +114,7 @@ def test_blank_image_is_not_a_digit():
 
 @pytest.mark.parametrize("name, floor", [("capsnet", 0.993), ("capsnet-baseline", 0.992)])
 def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor):
-    from engine import registry
+    from engine.core import registry
 
     test = mnist.load_mnist().test
     subset = mnist.DigitSplit(test.images[:1000], test.labels[:1000])
@@ -122,7 +126,7 @@ def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor
 def test_best_epoch_is_the_last_to_reach_the_top_validation_accuracy():
     history = [{"epoch": 1, "validation_accuracy": 0.98}, {"epoch": 2, "validation_accuracy": 0.99},
                {"epoch": 3, "validation_accuracy": 0.99}, {"epoch": 4, "validation_accuracy": 0.985}]
-    assert project_weights.best_epoch(history)["epoch"] == 3  # `train` saves best.npz on >=
+    assert manifest.best_epoch(history)["epoch"] == 3  # `train` saves best.npz on >=
 
 
 def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log(tmp_path, monkeypatch):
@@ -132,7 +136,7 @@ def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log
     committed = json.loads(capsnet_training._history_path("capsnet-baseline").read_text())
     seeded = json.loads(log.read_text())
     # The committed weights are the best epoch's: the seeded log ends there, not at the last epoch.
-    assert seeded == committed[:project_weights.best_epoch(committed)["epoch"]]
+    assert seeded == committed[:manifest.best_epoch(committed)["epoch"]]
     assert seeded[-1]["validation_accuracy"] == max(entry["validation_accuracy"] for entry in committed)
     capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1)  # a smoke run from scratch
     assert json.loads(log.read_text()) == seeded

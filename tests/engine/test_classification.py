@@ -3,8 +3,9 @@ import threading
 import numpy as np
 import pytest
 
-from engine import classification, registry
-from engine.errors import InvalidInput, InvalidMedia, UnknownModel
+from engine.classification import classify as classification
+from engine.core import registry
+from engine.core.errors import InvalidInput, InvalidMedia, UnknownModel
 
 
 def labels_of(result, count=3):

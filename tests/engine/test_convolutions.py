@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engine import convolutions
-from engine.convolutions import ConvSettings
-from engine.errors import InvalidInput
+from engine.convolutions import catalog as convolutions
+from engine.convolutions.catalog import ConvSettings
+from engine.core.errors import InvalidInput
 
 
 def by_kind(settings):

@@ -8,8 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from engine import deepdream, features, registry
-from engine.errors import InvalidInput, ModelUnavailable
+from engine.features import deepdream
+from engine.features import extractors
+from engine.core import registry
+from engine.core.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT
 
 LAYERS = ("block_6_expand_relu", "block_10_expand_relu")
@@ -86,7 +88,8 @@ def test_grey_image_is_refused(loaded):
 MEMORY_PROBE = """
 import json, resource, sys
 import numpy as np
-from engine import deepdream, registry
+from engine.features import deepdream
+from engine.core import registry
 loaded = registry.load("mobilenet-v2-features")
 image = np.random.default_rng(0).integers(0, 256, (1536, 1536, 3), dtype=np.uint8)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -109,11 +112,11 @@ def test_tiling_keeps_a_large_image_within_a_memory_bound():
 
 
 def test_inception_needs_the_keras_cache_or_a_network():
-    spec = registry.get_spec(features.CHAPTER_MODEL)
+    spec = registry.get_spec(extractors.CHAPTER_MODEL)
     if registry.available_source(spec):
         pytest.skip("InceptionV3 weights are cached on this machine")
     with pytest.raises(ModelUnavailable, match="network"):
-        registry.load(features.CHAPTER_MODEL)
+        registry.load(extractors.CHAPTER_MODEL)
 
 
 def test_chapter_layers_dream_on_an_inception_v3_architecture(cat):
@@ -121,9 +124,9 @@ def test_chapter_layers_dream_on_an_inception_v3_architecture(cat):
     import keras
 
     backbone = keras.applications.InceptionV3(weights=None, include_top=False)
-    model = features.from_backbone(backbone, features.CHAPTER_DREAM_LAYERS, min_side=75)
-    spec = registry.get_spec(features.CHAPTER_MODEL)
+    model = extractors.from_backbone(backbone, extractors.CHAPTER_DREAM_LAYERS, min_side=75)
+    spec = registry.get_spec(extractors.CHAPTER_MODEL)
     loaded = registry.LoadedModel(spec, spec.sources[0], model, 0.0)
-    settings = deepdream.DreamSettings(layers=features.CHAPTER_DREAM_LAYERS, steps=2, octaves=1, output_size=128)
+    settings = deepdream.DreamSettings(layers=extractors.CHAPTER_DREAM_LAYERS, steps=2, octaves=1, output_size=128)
     result = deepdream.dream(cat, loaded, settings)
     assert result.pixels.shape == (85, 128, 3) and len(result.losses) == 2

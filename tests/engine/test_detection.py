@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import boxes, detection, registry
-from engine.detectors_faces import FULL_RANGE, SHORT_RANGE, ssd_anchor_centres
-from engine.errors import InvalidInput, InvalidMedia, UnknownModel
+from engine.ops import boxes
+from engine.detection import api as detection
+from engine.core import registry
+from engine.detection.faces import FULL_RANGE, SHORT_RANGE, ssd_anchor_centres
+from engine.core.errors import InvalidInput, InvalidMedia, UnknownModel
 from tests.conftest import ROOT, SAMPLES, encode
 
 FAST_OFFLINE = ["ssdlite-person", "blazeface-short", "blazeface-full", "mtcnn", "haar-face"]
@@ -148,7 +150,7 @@ def test_hub_detector_decodes_object_detection_api_outputs(tmp_path):
     """A SavedModel in the TF2 Object Detection API's format, written here (no network)."""
     import tensorflow as tf
 
-    from engine.detectors_objects import HubDetector
+    from engine.detection.objects import HubDetector
 
     class Fixed(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])

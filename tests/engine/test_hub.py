@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from engine import classification, runtime
-from engine.errors import InvalidInput, ModelUnavailable
+from engine.classification import classify as classification
+from engine.core import runtime
+from engine.core.errors import InvalidInput, ModelUnavailable
 
 
 @pytest.fixture(scope="module")

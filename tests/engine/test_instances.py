@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from engine import instances, media, registry, segmentation
-from engine.errors import InvalidInput
+from engine.pipelines import instances
+from engine.core import media
+from engine.core import registry
+from engine.segmentation import api as segmentation
+from engine.core.errors import InvalidInput
 from tests.conftest import SAMPLES
 
 

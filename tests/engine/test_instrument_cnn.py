@@ -5,8 +5,13 @@ import re
 import numpy as np
 import pytest
 
-from engine import audio_features, audio_notes, instrument_cnn, instrument_training, project_weights, registry
-from engine.errors import InvalidMedia
+from engine.audio import features
+from engine.data import notes as audio_notes
+from engine.audio.instrument import model as instrument_cnn
+from engine.audio.instrument import train as instrument_training
+from engine.core import manifest
+from engine.core import registry
+from engine.core.errors import InvalidMedia
 
 MARGIN = 0.03  # float16 weights and a different CPU may move a note or two
 NOISY_ACCURACY = 0.969  # measured: the committed test notes with white noise at 20 dB SNR (README)
@@ -19,22 +24,22 @@ def model():
 
 def test_log_mel_shape_range_and_gain_invariance():
     note = audio_notes.test_notes().audio[0]
-    image = audio_features.log_mel(note)
-    assert image.shape == (audio_features.MEL_BANDS, audio_features.frame_count(note.size)) == (64, 63)
-    assert image.max() == 0.0 and image.min() >= audio_features.FLOOR_DB
-    quieter = audio_features.log_mel(note * 0.05)
-    assert np.abs(quieter - image)[image > audio_features.FLOOR_DB + 30].max() < 0.01  # relative dB: same picture
+    image = features.log_mel(note)
+    assert image.shape == (features.MEL_BANDS, features.frame_count(note.size)) == (64, 63)
+    assert image.max() == 0.0 and image.min() >= features.FLOOR_DB
+    quieter = features.log_mel(note * 0.05)
+    assert np.abs(quieter - image)[image > features.FLOOR_DB + 30].max() < 0.01  # relative dB: same picture
 
 
 def test_a_pure_tone_lights_the_band_of_its_frequency():
     tone = np.sin(2 * np.pi * 1000.0 * np.arange(16_000) / 16_000).astype(np.float32)
-    loudest = int(audio_features.log_mel(tone)[:, 30].argmax())
-    centres = audio_features.band_centres_hz()
+    loudest = int(features.log_mel(tone)[:, 30].argmax())
+    centres = features.band_centres_hz()
     assert abs(centres[loudest] - 1000.0) <= (centres[loudest + 1] - centres[loudest - 1]) / 2
 
 
 def test_committed_weights_reach_the_recorded_accuracy_on_the_committed_test_notes(model):
-    recorded = float(re.search(r"accuracy ([0-9.]+)", project_weights.recorded_metric(instrument_cnn.WEIGHTS)).group(1))
+    recorded = float(re.search(r"accuracy ([0-9.]+)", manifest.recorded_metric(instrument_cnn.WEIGHTS)).group(1))
     figures = instrument_training.accuracy(model, audio_notes.test_notes())
     assert figures["notes"] == 96
     assert figures["accuracy"] >= recorded - MARGIN, figures
@@ -49,7 +54,7 @@ def test_noise_at_20_db_snr_costs_little(model):
 
 
 def test_picture_augmentation_keeps_the_range_and_the_loudest_bin():
-    images = audio_features.log_mel_batch(audio_notes.test_notes().audio[:8])
+    images = features.log_mel_batch(audio_notes.test_notes().audio[:8])
     augmented = instrument_training.augment_images(images, np.random.default_rng(0))
     assert augmented.shape == images.shape and augmented.min() >= 0.0
     assert np.allclose(augmented.max(axis=(1, 2, 3)), 1.0)  # still relative to its loudest bin
@@ -74,7 +79,7 @@ def test_one_training_step_runs_on_a_few_notes():
     import keras
 
     model = instrument_cnn.build()
-    images = audio_features.log_mel_batch(audio_notes.test_notes().audio[:4])
+    images = features.log_mel_batch(audio_notes.test_notes().audio[:4])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     before = [weight.copy() for weight in model.get_weights()]
     model.train_on_batch(images, audio_notes.test_notes().instruments[:4])

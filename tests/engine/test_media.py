@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import media
-from engine.errors import InvalidMedia
+from engine.core import media
+from engine.core.errors import InvalidMedia
 from tests.conftest import encode
 
 

@@ -10,8 +10,13 @@ import keras
 import numpy as np
 import pytest
 
-from engine import audio_notes, capsnet_training, distributed_specs, multiworker, registry, weights_io
-from engine.errors import InvalidInput, ModelUnavailable
+from engine.data import notes as audio_notes
+from engine.capsules import train as capsnet_training
+from engine.distributed import specs
+from engine.distributed import multiworker
+from engine.core import registry
+from engine.core import weights_io
+from engine.core.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT
 
 
@@ -30,26 +35,26 @@ def _allowed_unavailable() -> set[str]:
 
 def test_the_specs_cover_exactly_the_models_trained_here():
     registry._import_tasks()
-    assert set(distributed_specs.names()) == set(registry.TRAINERS)
+    assert set(specs.names()) == set(registry.TRAINERS)
 
 
 @pytest.fixture(scope="module")
 def two_workers() -> multiworker.DistributedResult:
     # One pair of processes for all models: each builds one strategy, then trains each model in its scope.
-    return multiworker.launch(list(distributed_specs.names()), workers=2, steps=2, quick=True, timeout_s=900)
+    return multiworker.launch(list(specs.names()), workers=2, steps=2, quick=True, timeout_s=900)
 
 
 def test_two_workers_train_every_model_and_end_with_the_same_changed_weights(two_workers):
     result = two_workers
     assert set(result.unavailable) <= _allowed_unavailable()
-    assert {run.name for run in result.models} | set(result.unavailable) == set(distributed_specs.names())
+    assert {run.name for run in result.models} | set(result.unavailable) == set(specs.names())
     assert (result.workers, result.replicas, result.strategy) == (2, 2, "MultiWorkerMirroredStrategy")
     for run in result.models:
         # All-reduced gradients (and averaged batch-norm statistics): byte-identical weights on both workers...
         assert run.agree, run.name
         # ... that moved away from the initial ones, in every graph that trains.
         assert run.weight_hashes[0] != run.initial_hash and run.parts_changed == run.parts >= 1, run.name
-        assert run.global_batch == 2 * distributed_specs.get(run.name).quick_batch_size
+        assert run.global_batch == 2 * specs.get(run.name).quick_batch_size
         assert np.isfinite([run.loss_first, run.loss_last]).all() and run.loss_first > 0, run.name
 
 
@@ -58,7 +63,7 @@ def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_worker
     # byte for byte, as two workers (YOLO has batch norm, the VQA model a clipped global gradient).
     names = ["yolo", "vqa-cnn-lstm"]
     environment = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    subprocess.run([sys.executable, "-m", "engine.multiworker", "--out", str(tmp_path / "report.json"), "--steps", "2",
+    subprocess.run([sys.executable, "-m", "engine.distributed.multiworker", "--out", str(tmp_path / "report.json"), "--steps", "2",
                     "--quick", "--cpu-replicas", "2", *names], cwd=ROOT, env=environment, check=True, timeout=300,
                    capture_output=True)
     report = json.loads((tmp_path / "report.json").read_text())

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from engine import audio_notes, pitch, registry
+from engine.data import notes as audio_notes
+from engine.audio import pitch
+from engine.core import registry
 
 MEASURED_SHARE = 1.0  # basic-pitch on all 96 committed test notes and all 288 test-split notes (README)
 MARGIN = 0.05

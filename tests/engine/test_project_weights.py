@@ -1,7 +1,7 @@
 import pytest
 
-from engine import project_weights
-from engine.errors import ModelUnavailable
+from engine.core import manifest as project_weights
+from engine.core.errors import ModelUnavailable
 
 
 def test_every_manifest_line_matches_its_file():

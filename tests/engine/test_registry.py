@@ -1,7 +1,7 @@
 import pytest
 
-from engine import registry
-from engine.errors import ModelUnavailable, UnknownModel
+from engine.core import registry
+from engine.core.errors import ModelUnavailable, UnknownModel
 
 
 def test_lists_the_classification_models():

@@ -3,13 +3,16 @@
 import numpy as np
 import pytest
 
-from engine import project_weights, registry, scene_faster_rcnn, scenes
+from engine.core import manifest
+from engine.core import registry
+from engine.detection.trained import faster_rcnn
+from engine.data import scenes
 
 
 def test_anchors_cover_every_cell_with_every_shape():
-    anchors = scene_faster_rcnn.anchors()
+    anchors = faster_rcnn.anchors()
     cells = scenes.SIZE // 8
-    per_cell = len(scene_faster_rcnn.ANCHOR_SIZES) * len(scene_faster_rcnn.ANCHOR_RATIOS)
+    per_cell = len(faster_rcnn.ANCHOR_SIZES) * len(faster_rcnn.ANCHOR_RATIOS)
     assert anchors.shape == (cells * cells * per_cell, 4)
     centres = (anchors[:, :2] + anchors[:, 2:]) / 2
     assert np.allclose(centres[:per_cell], 4.0) and np.allclose(centres[-1], scenes.SIZE - 4.0)
@@ -20,21 +23,21 @@ def test_anchors_cover_every_cell_with_every_shape():
 def test_decode_inverts_encode_and_clips_to_the_scene():
     reference = np.array([[10, 10, 30, 40], [50, 20, 70, 30]], np.float32)
     truth = np.array([[12, 8, 35, 44], [45, 22, 80, 33]], np.float32)
-    deltas = scene_faster_rcnn.encode(reference, truth)
-    assert np.allclose(scene_faster_rcnn.decode(reference, deltas), truth, atol=1e-4)
-    huge = scene_faster_rcnn.decode(reference, np.array([[0, 0, 50, 50]] * 2, np.float32)).numpy()
+    deltas = faster_rcnn.encode(reference, truth)
+    assert np.allclose(faster_rcnn.decode(reference, deltas), truth, atol=1e-4)
+    huge = faster_rcnn.decode(reference, np.array([[0, 0, 50, 50]] * 2, np.float32)).numpy()
     assert huge.min() >= 0 and huge.max() <= scenes.SIZE
 
 
 def test_pairwise_iou():
     first = np.array([[0, 0, 10, 10]], np.float32)
     second = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
-    assert np.allclose(scene_faster_rcnn.pairwise_iou(first, second).numpy(), [[1.0, 1 / 3, 0.0]])
+    assert np.allclose(faster_rcnn.pairwise_iou(first, second).numpy(), [[1.0, 1 / 3, 0.0]])
 
 
 def _committed(name):
-    path = scene_faster_rcnn.WEIGHTS[name]
-    if project_weights.entries().get(path) is None:
+    path = faster_rcnn.WEIGHTS[name]
+    if manifest.entries().get(path) is None:
         pytest.skip(f"{name} is not trained yet")
     return registry.load(name).model
 
@@ -42,13 +45,13 @@ def _committed(name):
 @pytest.mark.parametrize("name", ["faster-rcnn", "mask-rcnn"])
 def test_committed_detector_keeps_its_map_on_the_first_test_scenes(name):
     model = _committed(name)
-    figures = scene_faster_rcnn.evaluate_model(model, count=100)
+    figures = faster_rcnn.evaluate_model(model, count=100)
     assert figures["map50"] >= FIRST_100_MAP[name] - 0.02
 
 
 def test_mask_rcnn_masks_fit_their_objects():
     model = _committed("mask-rcnn")
-    figures = scene_faster_rcnn.evaluate_masks(model, 50)
+    figures = faster_rcnn.evaluate_masks(model, 50)
     assert figures["mean_mask_iou"] >= FIRST_50_MASK_IOU - 0.02
     assert figures["mask_map50"] >= FIRST_50_MASK_AP - 0.02
 
@@ -75,9 +78,9 @@ def test_mask_scores_are_box_scores_times_maskness():
                                        np.array([label], np.int32)).numpy()[0]
             x0, y0, x1, y1 = int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))
             inside = cv2.resize(probability, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-            kept = inside >= scene_faster_rcnn.MASK_THRESHOLD
+            kept = inside >= faster_rcnn.MASK_THRESHOLD
             assert np.array_equal(mask[y0:y1, x0:x1], kept) and mask.sum() == kept.sum()
-            expected = plain.scores[row] * inside[kept].mean() ** scene_faster_rcnn.MASKNESS_POWER
+            expected = plain.scores[row] * inside[kept].mean() ** faster_rcnn.MASKNESS_POWER
             assert score == pytest.approx(expected, rel=1e-5) and score < plain.scores[row]
             checked += 1
     assert checked >= 8

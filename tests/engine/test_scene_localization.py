@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from engine import registry, scene_localization, scenes
-from engine.errors import InvalidInput
+from engine.core import registry
+from engine.detection.trained import localization as scene_localization
+from engine.data import scenes
+from engine.core.errors import InvalidInput
 
 # accuracy and mean box IoU of the committed weights on single-object test scenes 0..99, as measured
 MEASURED_100 = {0.1: {"accuracy": 0.76, "mean_iou": 0.6010}, 0.5: {"accuracy": 0.44, "mean_iou": 0.3601},

@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from engine import registry, scene_fast_rcnn, scene_proposals, scene_rcnn, scenes
-from engine import boxes as box_ops
+from engine.core import registry
+from engine.detection.trained import fast_rcnn
+from engine.detection.trained import proposals as scene_proposals
+from engine.detection.trained import rcnn as scene_rcnn
+from engine.data import scenes
+from engine.ops import boxes as box_ops
 
 # mAP@0.5 of the committed weights on test scenes 0..49, as measured when they were committed
 # (all 500 test scenes: R-CNN 0.8786, Fast R-CNN 0.8772)
@@ -87,7 +91,7 @@ def test_both_are_registered_as_detectors():
 
 @pytest.mark.parametrize("name", ["rcnn", "fast-rcnn"])
 def test_committed_weights_reach_their_map_on_the_first_test_scenes(name):
-    from engine import scene_detectors
+    from engine.detection.trained import common as scene_detectors
 
     model = registry.load(name).model.model
     figures = scene_detectors.evaluate(model.predict, SUBSET)
@@ -99,7 +103,7 @@ def test_committed_weights_reach_their_map_on_the_first_test_scenes(name):
         assert set(detections.labels.tolist()) <= set(range(len(scenes.CLASSES)))
 
 
-@pytest.mark.parametrize("module", [scene_rcnn, scene_fast_rcnn])
+@pytest.mark.parametrize("module", [scene_rcnn, fast_rcnn])
 def test_one_training_step_runs_and_reports_its_losses(module):
     result = module.train(epochs=1, train_scenes=8, validation_scenes=4, max_steps=1, commit=False)
     (epoch,) = result["history"]

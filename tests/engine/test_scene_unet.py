@@ -5,8 +5,12 @@ import sys
 import numpy as np
 import pytest
 
-from engine import registry, scene_unet, scenes, segmentation, weights_io
-from engine.errors import InvalidInput
+from engine.core import registry
+from engine.segmentation import unet as scene_unet
+from engine.data import scenes
+from engine.segmentation import api as segmentation
+from engine.core import weights_io
+from engine.core.errors import InvalidInput
 from tests.conftest import ROOT, SAMPLES
 
 SUBSET = 100  # the first 100 test scenes

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from engine import registry, scene_detectors, scene_yolo, scenes
+from engine.core import registry
+from engine.detection.trained import common as scene_detectors
+from engine.detection.trained import yolo as scene_yolo
+from engine.data import scenes
 
 # mAP@0.5 of the committed weights on test scenes 0..99, as measured when they were committed
 MEASURED_MAP_100 = 0.8957  # (test scenes 0..499: 0.9242)

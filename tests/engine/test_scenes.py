@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from engine import scene_metrics, scenes
-from engine.errors import InvalidInput
+from engine.ops import metrics as scene_metrics
+from engine.data import scenes
+from engine.core.errors import InvalidInput
 
 
 def test_same_index_same_scene_and_splits_differ():
@@ -84,7 +85,7 @@ def test_mean_iou():
 def test_roi_align_averages_exactly_one_cell_and_max_pool_takes_its_maximum():
     import tensorflow as tf
 
-    from engine import scene_detectors
+    from engine.detection.trained import common as scene_detectors
 
     features = tf.reshape(tf.range(144, dtype=tf.float32), (1, 12, 12, 1))  # value = 12 * row + column
     cell = np.array([[8, 8, 16, 16]], np.float32)  # feature cell (1, 1) exactly, value 13

@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import assets, media, registry, segmentation, segmentation_render
-from engine.errors import InvalidInput, InvalidMedia, ModelUnavailable
+from engine.core import assets
+from engine.core import media
+from engine.core import registry
+from engine.segmentation import api as segmentation
+from engine.segmentation import render
+from engine.core.errors import InvalidInput, InvalidMedia, ModelUnavailable
 from tests.conftest import ROOT, SAMPLES
 
 
@@ -45,8 +49,8 @@ def test_overlay_colours_only_visible_classes():
     labels = np.zeros((4, 4), np.uint8)
     labels[:2] = 8  # cat
     labels[2:, :2] = 15  # person
-    drawn = segmentation_render.overlay(pixels, labels, 1.0, visible={8})
-    assert (drawn[:2] == segmentation_render.palette(21)[8]).all()
+    drawn = render.overlay(pixels, labels, 1.0, visible={8})
+    assert (drawn[:2] == render.palette(21)[8]).all()
     assert (drawn[2:] == 100).all()
 
 
@@ -55,7 +59,7 @@ def test_background_blur_keeps_the_person_and_smooths_the_rest():
     pixels = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
     person = np.zeros((64, 64), np.float32)
     person[:, :32] = 1
-    edited = segmentation_render.blur_background(pixels, person, 15)
+    edited = render.blur_background(pixels, person, 15)
     assert np.abs(edited[:, :20].astype(int) - pixels[:, :20]).mean() < 2
     assert edited[:, 44:].std() < pixels[:, 44:].std() / 2
 

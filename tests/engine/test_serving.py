@@ -7,8 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from engine import registry, serving, text, text_data
-from engine.errors import InvalidInput
+from engine.core import registry
+from engine.serving import export as serving
+from engine.text import sentiment
+from engine.data import text as text_data
+from engine.core.errors import InvalidInput
 from tests.conftest import ROOT
 
 
@@ -22,7 +25,7 @@ def test_text_cnn_export_serves_the_same_probabilities(tmp_path):
     (name, shape, dtype), = result.inputs
     assert dtype == "int32" and len(shape) == 2
 
-    classifier: text.TextClassifier = registry.load("text-cnn").model
+    classifier: sentiment.TextClassifier = registry.load("text-cnn").model
     reviews = ["The crew was lovely and kind, thank you!", "Delayed again, rude staff, never again."]
     ids = np.stack([classifier.encode(text_data.token_strings(review))[0] for review in reviews]).astype(np.int32)
     served = tf.saved_model.load(str(folder)).signatures["serving_default"](**{name: tf.constant(ids)})
@@ -67,7 +70,7 @@ def test_every_model_here_exports_or_is_refused_with_a_reason():
 
 
 def test_tflite_models_are_copied_for_prefer_tflite_model_and_custom_ops_refused(tmp_path):
-    from engine import assets
+    from engine.core import assets
 
     result = serving.export("efficientnet-lite0", tmp_path / "efficientnet-lite0")
     folder = tmp_path / "efficientnet-lite0" / "1"
@@ -106,14 +109,15 @@ def test_frozen_graph_detector_serves_the_same_people(tmp_path):
 def test_wavenet_export_serves_the_same_next_sample_distributions(tmp_path):
     import tensorflow as tf
 
-    from engine import audio_notes, wavenet
+    from engine.data import notes
+    from engine.audio.wavenet import model as wavenet
 
     result = serving.export("wavenet", tmp_path / "wavenet")
     assert {name for name, _, _ in result.inputs} == {"codes", "instrument", "pitch", "phase"}
     network = registry.load("wavenet").model.network
     codes = np.random.default_rng(0).integers(0, 256, (2, 300)).astype(np.int32)
     inputs = {"codes": codes, "instrument": np.array([0, 3], np.int32), "pitch": np.array([12, 4], np.int32),
-              "phase": wavenet.phase_features(audio_notes.midi_frequency([60, 52]), np.zeros(2), 300)}
+              "phase": wavenet.phase_features(notes.midi_frequency([60, 52]), np.zeros(2), 300)}
     served = tf.saved_model.load(result.path).signatures["serving_default"](
         **{name: tf.constant(value) for name, value in inputs.items()})
     logits = next(iter(served.values())).numpy()

@@ -14,8 +14,12 @@ import threading
 import numpy as np
 import pytest
 
-from engine import detection, registry, scenes, serving, serving_client
-from engine.errors import InvalidInput, ModelUnavailable
+from engine.detection import api as detection
+from engine.core import registry
+from engine.data import scenes
+from engine.serving import export as serving
+from engine.serving import client
+from engine.core.errors import InvalidInput, ModelUnavailable
 
 
 class FakeServing(http.server.ThreadingHTTPServer):
@@ -74,7 +78,7 @@ def model_server(tmp_path_factory):
 
 def _served(name: str, url: str, monkeypatch) -> registry.LoadedModel:
     """registry.load(name) with the variable set, this test's load kept out of the process's cache."""
-    monkeypatch.setenv(serving_client.SERVING_URL_ENV_VAR, url)
+    monkeypatch.setenv(client.SERVING_URL_ENV_VAR, url)
     monkeypatch.setattr(registry, "LOAD_COUNTS", dict(registry.LOAD_COUNTS))
     monkeypatch.delitem(registry._LOADED, name, raising=False)
     return registry.load(name)
@@ -82,7 +86,7 @@ def _served(name: str, url: str, monkeypatch) -> registry.LoadedModel:
 
 @pytest.mark.parametrize("name", ["faster-rcnn", "rcnn"])
 def test_detection_through_the_model_server_equals_in_process(name, model_server, monkeypatch):
-    from engine import scene_proposals
+    from engine.detection.trained import proposals as scene_proposals
 
     pixels = scenes.scene("test", 7).image
     # OpenCV's selective search can give other boxes on a second call (its random state moves on), so
@@ -106,7 +110,7 @@ def test_an_unreachable_server_or_missing_model_is_a_clear_error(model_server, m
         unused.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
     with pytest.raises(ModelUnavailable, match=f"No answer from TF Serving at {closed}.*unset "
-                                               f"{serving_client.SERVING_URL_ENV_VAR}"):
+                                               f"{client.SERVING_URL_ENV_VAR}"):
         _served("fast-rcnn", closed, monkeypatch)
     with pytest.raises(ModelUnavailable, match="TF Serving refused fast-rcnn.*python -m engine export fast-rcnn"):
         _served("fast-rcnn", model_server, monkeypatch)  # this server has no fast-rcnn
@@ -115,8 +119,8 @@ def test_an_unreachable_server_or_missing_model_is_a_clear_error(model_server, m
 def test_models_without_a_remote_client_stay_in_process(model_server, monkeypatch):
     loaded = _served("yolo", model_server, monkeypatch)
     assert loaded.source.kind == "project"
-    assert serving_client.served_address("yolo") is None
-    assert serving_client.served_address("mask-rcnn") == f"{model_server}/v1/models/mask-rcnn"
-    monkeypatch.delenv(serving_client.SERVING_URL_ENV_VAR)
-    assert serving_client.served_address("faster-rcnn") is None
+    assert client.served_address("yolo") is None
+    assert client.served_address("mask-rcnn") == f"{model_server}/v1/models/mask-rcnn"
+    monkeypatch.delenv(client.SERVING_URL_ENV_VAR)
+    assert client.served_address("faster-rcnn") is None
 

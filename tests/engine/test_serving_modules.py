@@ -7,7 +7,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from engine import registry, serving
+from engine.core import registry
+from engine.serving import export as serving
 
 
 class Served:
@@ -46,7 +47,7 @@ def served(name: str, tmp_path_factory) -> Served:
 def test_capsnet_serves_read_digit(tmp_path_factory):
     import cv2
 
-    from engine import capsules
+    from engine.capsules import api as capsules
 
     digits = []
     for character in "3718":  # drawn digits, made MNIST-like as the page does
@@ -76,7 +77,7 @@ def _same_detections(outputs, found, image: int) -> int:
 
 @pytest.mark.parametrize("name", ["faster-rcnn", "mask-rcnn"])
 def test_faster_and_mask_rcnn_serve_predict_with_nms_in_the_graph(name, tmp_path_factory):
-    from engine import scenes
+    from engine.data import scenes
 
     images = np.stack([scenes.scene("test", index).image for index in range(3)])
     outputs = served(name, tmp_path_factory).predict(images=images)
@@ -95,7 +96,8 @@ def test_faster_and_mask_rcnn_serve_predict_with_nms_in_the_graph(name, tmp_path
 
 @pytest.mark.parametrize("name", ["rcnn", "fast-rcnn"])
 def test_rcnn_family_serves_predict_on_client_proposals(name, tmp_path_factory):
-    from engine import scene_proposals, scenes
+    from engine.detection.trained import proposals as scene_proposals
+    from engine.data import scenes
 
     images = np.stack([scenes.scene("test", index).image for index in range(2)])
     proposals = [scene_proposals.selective_search(image) for image in images]
@@ -110,7 +112,8 @@ def test_rcnn_family_serves_predict_on_client_proposals(name, tmp_path_factory):
 
 
 def test_video_serves_all_six_ways(tmp_path_factory):
-    from engine import video_clips, video_models
+    from engine.data import clips as video_clips
+    from engine.video import models as video_models
 
     clips = np.stack([video_clips.clip("test", index).frames for index in range(2)])
     outputs = served("video-six-ways", tmp_path_factory).predict(clips=clips)

@@ -7,8 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from engine import registry, text, text_data
-from engine.errors import InvalidInput
+from engine.core import registry
+from engine.text import sentiment as text
+from engine.data import text as text_data
+from engine.core.errors import InvalidInput
 from tests.conftest import ROOT
 
 

@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from engine import text, text_data, text_training
-from engine.errors import InvalidInput
+from engine.text import sentiment
+from engine.data import text as text_data
+from engine.text import train as text_training
+from engine.core.errors import InvalidInput
 
 
 def test_tokens_keep_their_spans_and_normalize():
@@ -37,7 +39,7 @@ def test_vocabulary_round_trip(tmp_path):
     assert vocabulary.index == {"a": 2, "b": 3} and vocabulary.size == 4  # c and d seen once
     assert vocabulary.encode(["b", "zzz", "a"]) == [3, 1, 2]
     text_data.save_vocabulary(vocabulary, tmp_path / "vocabulary.json", {"labels": ["x"]})
-    restored, config = text.load_vocabulary(tmp_path / "vocabulary.json")
+    restored, config = sentiment.load_vocabulary(tmp_path / "vocabulary.json")
     assert restored == vocabulary and config == {"labels": ["x"]}
 
 

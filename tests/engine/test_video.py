@@ -8,8 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from engine import registry, video, video_clips, video_models, video_training
-from engine.errors import InvalidInput
+from engine.core import registry
+from engine.video import api as video
+from engine.data import clips as video_clips
+from engine.video import models as video_models
+from engine.video import train as video_training
+from engine.core.errors import InvalidInput
 from tests.conftest import ROOT
 
 SUBSET = 100  # test clips 0..99
@@ -58,9 +62,9 @@ def test_the_committed_table_has_six_rows_and_matches_the_manifest():
     table = video_training.load_table()
     assert [row["way"] for row in table["rows"]] == list(video_models.WAYS)
     assert table["test_clips"] == video_clips.TEST_CLIPS
-    from engine import project_weights
+    from engine.core import manifest
     for row in table["rows"]:
-        assert f"{row['accuracy']:.4f}" in project_weights.entries()[video_training.weights_file(row["way"])]["metric"]
+        assert f"{row['accuracy']:.4f}" in manifest.entries()[video_training.weights_file(row["way"])]["metric"]
 
 
 def test_vote_counts_frames_and_breaks_ties_by_probability():

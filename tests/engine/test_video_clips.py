@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from engine import video_clips
-from engine.errors import InvalidInput
+from engine.data import clips
+from engine.core.errors import InvalidInput
 
 
-def _first_of(label: int, split: str = "validation") -> video_clips.Clip:
-    return next(item for item in (video_clips.clip(split, index) for index in range(200)) if item.label == label)
+def _first_of(label: int, split: str = "validation") -> clips.Clip:
+    return next(item for item in (clips.clip(split, index) for index in range(200)) if item.label == label)
 
 
 def _ink(frames: np.ndarray) -> np.ndarray:
@@ -18,22 +18,22 @@ def _ink(frames: np.ndarray) -> np.ndarray:
 
 
 def test_same_index_same_clip_and_splits_differ():
-    first, again = video_clips.clip("train", 3), video_clips.clip("train", 3)
+    first, again = clips.clip("train", 3), clips.clip("train", 3)
     assert np.array_equal(first.frames, again.frames) and first.label == again.label
-    assert first.frames.shape == (video_clips.FRAMES, video_clips.SIZE, video_clips.SIZE, 3)
+    assert first.frames.shape == (clips.FRAMES, clips.SIZE, clips.SIZE, 3)
     assert first.frames.dtype == np.uint8
-    assert not np.array_equal(first.frames, video_clips.clip("test", 3).frames)
+    assert not np.array_equal(first.frames, clips.clip("test", 3).frames)
 
 
 def test_splits_draw_digits_from_their_own_mnist_split():
-    train = {digit.tobytes() for digit in video_clips._digits("train")[:5000]}
-    assert not any(digit.tobytes() in train for digit in video_clips._digits("test")[:2000])
+    train = {digit.tobytes() for digit in clips._digits("train")[:5000]}
+    assert not any(digit.tobytes() in train for digit in clips._digits("test")[:2000])
 
 
 def test_every_class_appears_and_batch_stacks():
-    batch = video_clips.batch("train", 0, 120)
-    assert batch.frames.shape == (120, video_clips.FRAMES, video_clips.SIZE, video_clips.SIZE, 3)
-    assert set(batch.labels.tolist()) == set(range(len(video_clips.CLASSES)))
+    batch = clips.batch("train", 0, 120)
+    assert batch.frames.shape == (120, clips.FRAMES, clips.SIZE, clips.SIZE, 3)
+    assert set(batch.labels.tolist()) == set(range(len(clips.CLASSES)))
 
 
 @pytest.mark.parametrize("label, axis, sign", [(0, 1, -1), (1, 1, 1), (2, 0, -1), (3, 0, 1)])
@@ -51,9 +51,9 @@ def test_growing_and_shrinking_change_the_inked_area(label, sign):
 
 
 def test_group_of_and_errors():
-    assert video_clips.group_of(4) == "clockwise / counter-clockwise"
-    assert set(video_clips.TEMPORAL_CLASSES) | set(video_clips.GROUPS["single frame tells"]) == set(range(10))
+    assert clips.group_of(4) == "clockwise / counter-clockwise"
+    assert set(clips.TEMPORAL_CLASSES) | set(clips.GROUPS["single frame tells"]) == set(range(10))
     with pytest.raises(InvalidInput, match="Splits"):
-        video_clips.clip("holdout", 0)
+        clips.clip("holdout", 0)
     with pytest.raises(InvalidInput, match="index"):
-        video_clips.clip("test", -1)
+        clips.clip("test", -1)

@@ -6,8 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import classification, registry, video_clips, video_io
-from engine.errors import InvalidInput, InvalidMedia
+from engine.classification import classify as classification
+from engine.core import registry
+from engine.data import clips
+from engine.video import io as video_io
+from engine.core.errors import InvalidInput, InvalidMedia
 
 
 def write_video(path: pathlib.Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (64, 48),
@@ -30,7 +33,7 @@ def test_decodes_with_the_right_frame_count_and_samples_evenly(tmp_path):
     assert np.allclose(brightness, 4 * np.array(video.indices), atol=3)  # the frames are the ones named
     assert video.seconds == pytest.approx(1.6)
     clip = video_io.to_clip(video)
-    assert clip.shape == (video_clips.FRAMES, video_clips.SIZE, video_clips.SIZE, 3) and clip.dtype == np.uint8
+    assert clip.shape == (clips.FRAMES, clips.SIZE, clips.SIZE, 3) and clip.dtype == np.uint8
 
 
 def test_webm_round_trip_and_pass_through(tmp_path):

@@ -7,8 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from engine import registry, vqa, vqa_data, vqa_training
-from engine.errors import InvalidInput, ModelUnavailable
+from engine.core import registry
+from engine.vqa import api as vqa
+from engine.data import sort_of_clevr
+from engine.vqa import train as vqa_training
+from engine.core.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT, encode
 
 SUBSET_SCENES = 30  # test scenes 0..29 x 36 questions = 1,080 questions
@@ -34,31 +37,31 @@ def test_committed_weights_reach_the_measured_accuracy(models, name):
 
 
 def test_relation_network_reports_pair_weights(models):
-    item = vqa_data.scene("test", 0)
-    result = vqa.ask("vqa-relation-network", models["vqa-relation-network"], item.image, vqa_data.EXAMPLES[0])
+    item = sort_of_clevr.scene("test", 0)
+    result = vqa.ask("vqa-relation-network", models["vqa-relation-network"], item.image, sort_of_clevr.EXAMPLES[0])
     assert result.pair_weights.shape == (25, 25) and np.isfinite(result.pair_weights).all()
-    assert abs(sum(result.probabilities.values()) - 1) < 1e-3 and result.answer in vqa_data.ANSWERS
+    assert abs(sum(result.probabilities.values()) - 1) < 1e-3 and result.answer in sort_of_clevr.ANSWERS
     pairs = result.top_pairs(3)
     assert pairs[0].weight >= pairs[1].weight >= pairs[2].weight and pairs[0].weight == result.pair_weights.max()
-    plain = vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], item.image, vqa_data.EXAMPLES[0])
+    plain = vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], item.image, sort_of_clevr.EXAMPLES[0])
     assert plain.pair_weights is None and plain.top_pairs() == []
 
 
 @pytest.mark.parametrize("text,message", [("", "Type a question"), ("is the purple object round", "Unknown words")])
 def test_bad_questions_get_clear_errors(models, text, message):
     with pytest.raises(InvalidInput, match=message):
-        vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], vqa_data.scene("test", 0).image, text)
+        vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], sort_of_clevr.scene("test", 0).image, text)
 
 
 def test_truth_follows_the_templates():
-    objects = vqa_data.scene("test", 1).objects
+    objects = sort_of_clevr.scene("test", 1).objects
     red = next(item for item in objects if item.colour == "red")
     assert vqa.truth(objects, "What shape is the red object?") == red.shape
     assert vqa.truth(objects, "is the red object red") is None
 
 
 def test_cli_answers_an_image_file_as_json(models, tmp_path):
-    item = vqa_data.scene("test", 2)
+    item = sort_of_clevr.scene("test", 2)
     big = np.kron(item.image, np.ones((4, 4, 1), np.uint8))  # 300 px: resized back to 75 by the CLI
     path = tmp_path / "scene.png"
     path.write_bytes(encode(big, "PNG"))
@@ -68,7 +71,7 @@ def test_cli_answers_an_image_file_as_json(models, tmp_path):
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert set(output) == {"model", "answer", "probabilities"} and output["model"] == "vqa-cnn-lstm"
-    assert list(output["probabilities"]) == list(vqa_data.ANSWERS)
+    assert list(output["probabilities"]) == list(sort_of_clevr.ANSWERS)
     expected = vqa.ask("vqa-cnn-lstm", models["vqa-cnn-lstm"], item.image, question)
     assert output["answer"] == expected.answer
     refused = subprocess.run([sys.executable, "-m", "engine", "vqa", str(path), "what colour is it", "--json"],
@@ -116,7 +119,9 @@ def test_a_peak_learning_rate_needs_a_resumed_run():
 
 
 def test_growing_the_relation_network_keeps_its_answers_and_breaks_the_copies_apart(tmp_path, monkeypatch):
-    from engine import vqa_growth, vqa_models, weights_io
+    from engine.vqa import growth as vqa_growth
+    from engine.vqa import models as vqa_models
+    from engine.core import weights_io
 
     monkeypatch.setattr(vqa_models, "G_UNITS", (8, 8, 8))
     monkeypatch.setattr(vqa_models, "F_UNITS", (6,))
@@ -174,17 +179,17 @@ def test_the_log_splits_into_the_runs_that_made_it():
 
 
 def test_the_relation_network_averages_each_answer_over_its_invariant_views(models):
-    from engine import vqa_models
+    from engine.vqa import models as vqa_models
 
-    images = np.repeat(vqa_data.scene("test", 1).image[None], 2, axis=0)
-    tokens = np.stack([vqa_data.tokenize(vqa_data.EXAMPLES[4]), vqa_data.tokenize(vqa_data.EXAMPLES[1])])  # furthest, left
+    images = np.repeat(sort_of_clevr.scene("test", 1).image[None], 2, axis=0)
+    tokens = np.stack([sort_of_clevr.tokenize(sort_of_clevr.EXAMPLES[4]), sort_of_clevr.tokenize(sort_of_clevr.EXAMPLES[1])])  # furthest, left
     model = models["vqa-relation-network"]
     averaged = vqa_models.answer_probabilities(model, images, tokens)
-    for row, views in enumerate((vqa_data.VIEWS, vqa_data.INVARIANT_VIEWS["left"])):
-        expected = np.mean([vqa_models.probabilities(model, vqa_data.view(images[row:row + 1], which), tokens[row:row + 1])[0]
+    for row, views in enumerate((sort_of_clevr.VIEWS, sort_of_clevr.INVARIANT_VIEWS["left"])):
+        expected = np.mean([vqa_models.probabilities(model, sort_of_clevr.view(images[row:row + 1], which), tokens[row:row + 1])[0]
                             for which in views], axis=0)
         assert np.allclose(averaged[row], expected, atol=1e-5)
-    answer = vqa.ask("vqa-relation-network", model, images[0], vqa_data.EXAMPLES[4])
+    answer = vqa.ask("vqa-relation-network", model, images[0], sort_of_clevr.EXAMPLES[4])
     assert np.allclose(list(answer.probabilities.values()), averaged[0], atol=1e-5)
     plain = models["vqa-cnn-lstm"]  # chosen on validation: no views for the CNN + LSTM
     assert np.allclose(vqa_models.answer_probabilities(plain, images, tokens), vqa_models.probabilities(plain, images, tokens))
@@ -193,7 +198,7 @@ def test_the_relation_network_averages_each_answer_over_its_invariant_views(mode
 def test_training_asks_each_kind_as_often_as_its_weight():
     shares = vqa_training.question_probabilities({"shape": 1.0, "left": 1.0, "top": 1.0, "closest": 3.0,
                                                   "furthest": 3.0, "count": 1.0})
-    kinds = np.array([question.kind for question in vqa_data.QUESTION_TABLE])
+    kinds = np.array([question.kind for question in sort_of_clevr.QUESTION_TABLE])
     assert shares.sum() == pytest.approx(1.0)
     assert shares[kinds == "furthest"].sum() == pytest.approx(0.3) and shares[kinds == "shape"].sum() == pytest.approx(0.1)
-    assert np.allclose(vqa_training.question_probabilities({kind: 1.0 for kind in vqa_data.KINDS}), 1 / len(kinds))
+    assert np.allclose(vqa_training.question_probabilities({kind: 1.0 for kind in sort_of_clevr.KINDS}), 1 / len(kinds))

@@ -7,8 +7,10 @@ for any weights); the committed weights are checked in test_wavenet_committed.py
 import numpy as np
 import pytest
 
-from engine import audio_notes, wavenet, wavenet_training
-from engine.errors import InvalidInput
+from engine.data import notes as audio_notes
+from engine.audio.wavenet import model as wavenet
+from engine.audio.wavenet import train as wavenet_training
+from engine.core.errors import InvalidInput
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def test_training_windows_start_in_silence_or_score_only_full_context():
 
 
 def test_cli_instrument_blends_parse():
-    from engine.wavenet_cli import parse_instrument
+    from engine.audio.wavenet.cli import parse_instrument
 
     assert parse_instrument("piano") == "piano"
     assert parse_instrument("piano:0.25,flute:0.75") == {"piano": 0.25, "flute": 0.75}

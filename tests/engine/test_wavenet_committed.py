@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine import registry, wavenet, wavenet_training
+from engine.core import registry
+from engine.audio.wavenet import model as wavenet
+from engine.audio.wavenet import train as wavenet_training
 from tests.conftest import ROOT
 
 SUBSET_PITCHES = (52, 64)  # 4 instruments x 2 pitches, the check's own settings otherwise

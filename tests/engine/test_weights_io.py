@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from engine import weights_io
-from engine.errors import ModelUnavailable
+from engine.core import weights_io
+from engine.core.errors import ModelUnavailable
 
 
 def small_model(units: int = 4) -> keras.Model:

@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine import audio_io, instrument_cnn, pitch, registry
-from engine.errors import InvalidMedia
+from engine.audio import io as audio_io
+from engine.audio.instrument import model as instrument_cnn
+from engine.audio import pitch
+from engine.core import registry
+from engine.core.errors import InvalidMedia
 from tests.conftest import SAMPLES
 from tests.hostile.corpus import Hostile
 

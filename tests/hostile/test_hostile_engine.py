@@ -10,9 +10,19 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import (capsules, classification, convolutions, deepdream, detection, explain, features, media, registry,
-                    segmentation, text, text_data)
-from engine.errors import StudioError
+from engine.capsules import api as capsules
+from engine.classification import classify as classification
+from engine.convolutions import catalog as convolutions
+from engine.features import deepdream
+from engine.detection import api as detection
+from engine.features import explain
+from engine.features import extractors
+from engine.core import media
+from engine.core import registry
+from engine.segmentation import api as segmentation
+from engine.text import sentiment
+from engine.data import text as text_data
+from engine.core.errors import StudioError
 from tests.hostile.corpus import Hostile, image_files, text_files
 
 REFUSED_IMAGES = [item for item in image_files() if not item.accept]
@@ -22,8 +32,8 @@ OFFLINE_DETECTORS = ("ssdlite-person", "blazeface-short", "blazeface-full", "mtc
 
 
 def _features():
-    loaded = registry.load(features.DEFAULT_MODEL)
-    return loaded, features.feature_model_of(loaded)
+    loaded = registry.load(extractors.DEFAULT_MODEL)
+    return loaded, extractors.feature_model_of(loaded)
 
 
 def _dream(data: bytes):
@@ -122,10 +132,10 @@ def test_odd_but_valid_images_give_results_everywhere(item):
 def test_text_files_are_labelled_or_refused_clearly(item):
     if not item.accept:
         with pytest.raises(StudioError) as caught:
-            text.sentiment(text_data.decode_text(item.data))
+            sentiment.sentiment(text_data.decode_text(item.data))
         assert_clear(caught.value, item)
         return
-    result = text.sentiment(text_data.decode_text(item.data))
+    result = sentiment.sentiment(text_data.decode_text(item.data))
     assert result.label in result.probabilities
     assert abs(sum(result.probabilities.values()) - 1) < 1e-3
     assert len(result.text) <= text_data.MAX_TEXT_CHARS

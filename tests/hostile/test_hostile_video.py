@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import video_io
-from engine.errors import InvalidMedia
+from engine.video import io as video_io
+from engine.core.errors import InvalidMedia
 from tests.conftest import SAMPLES
 from tests.hostile.corpus import Hostile
 

@@ -7,7 +7,8 @@ import tomllib
 
 from streamlit.testing.v1 import AppTest
 
-from engine import media, text_data
+from engine.core import media
+from engine.data import text as text_data
 from tests.conftest import ROOT
 from ui.inputs import display_name
 

@@ -72,7 +72,8 @@ def fresh_wavenet(monkeypatch):
     """A WaveNet with fresh (untrained) weights in the registry's place, so the page's generate path runs
     whether or not trained weights are committed: widgets, progress, player, download, pitch check and
     receptive field do not depend on what the weights learned (their sound is noise here)."""
-    from engine import registry, wavenet
+    from engine.core import registry
+    from engine.audio.wavenet import model as wavenet
     from ui.models import get_model
 
     spec = registry.get_spec("wavenet")

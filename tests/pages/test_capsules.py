@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from engine import mnist
+from engine.data import mnist
 from tests.conftest import ROOT, encode
 
 

@@ -26,7 +26,7 @@ def test_a_generated_scene_shows_its_ground_truth_and_defaults_to_a_scene_detect
     at.number_input(key="detection-seed").set_value(3).run()
     assert not at.exception and not at.error
     truth = at.dataframe[1].value
-    from engine import scenes
+    from engine.data import scenes
     expected = scenes.scene("test", 3)
     assert sorted(truth["label"]) == sorted(scenes.CLASSES[label] for label in expected.labels)
 

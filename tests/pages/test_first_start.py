@@ -7,8 +7,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import assets
-from engine.errors import AssetError
+from engine.core import assets
+from engine.core.errors import AssetError
 from tests.conftest import ROOT
 from ui import first_start
 

@@ -67,7 +67,7 @@ def test_people_as_instances_on_the_astronaut_with_their_table_and_id_map():
 
 
 def test_mask_rcnn_finds_a_generated_scenes_objects():
-    from engine import scenes
+    from engine.data import scenes
 
     at = page()
     at.radio[0].set_value("mask-rcnn-instances")

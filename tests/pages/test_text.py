@@ -6,7 +6,9 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import assets, registry, text
+from engine.core import assets
+from engine.core import registry
+from engine.text import sentiment
 from tests.conftest import ROOT
 
 TIMEOUT = 180
@@ -61,7 +63,7 @@ def test_non_utf8_file_gets_a_clear_error_and_the_page_goes_on(page):
 
 
 def test_training_in_the_browser_scores_and_leaves_the_committed_weights_alone(page):
-    weights = registry.PROJECT_ASSETS / text.WEIGHTS_FILE
+    weights = registry.PROJECT_ASSETS / sentiment.WEIGHTS_FILE
     before = assets.sha256_of(weights)
     page.selectbox[1].select("2,000 tweets (fast)")
     page.slider[0].set_value(1)

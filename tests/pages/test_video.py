@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from engine import video_clips
+from engine.data import clips
 from tests.conftest import ROOT
 
 
@@ -30,8 +30,8 @@ def test_table_chart_and_a_generated_clip_with_six_predictions():
     assert len(table) == 6 and table["test accuracy"].between(0, 1).all()
     assert "by class group" in at.get("plotly_chart")[0].proto.spec
     predictions = at.table[0].value
-    assert len(predictions) == 6 and set(predictions["says"]) <= set(video_clips.CLASSES)
-    assert f"true class: {video_clips.clip('test', 0).name}" in [caption.value for caption in at.caption]
+    assert len(predictions) == 6 and set(predictions["says"]) <= set(clips.CLASSES)
+    assert f"true class: {clips.clip('test', 0).name}" in [caption.value for caption in at.caption]
     at.number_input[0].set_value(7).run()
     assert not at.exception and len(at.table[0].value) == 6
 

@@ -1,6 +1,6 @@
 from streamlit.testing.v1 import AppTest
 
-from engine import vqa_data
+from engine.data import sort_of_clevr
 from tests.conftest import ROOT
 
 
@@ -15,8 +15,8 @@ def texts(at: AppTest) -> list[str]:
 def test_generated_scene_is_answered_by_both_models_with_the_exact_answer():
     at = page()
     assert not at.exception and not at.error
-    question = vqa_data.EXAMPLES[3]
-    truth = vqa_data.answer(vqa_data.scene("test", 0).objects, "closest", "orange")
+    question = sort_of_clevr.EXAMPLES[3]
+    truth = sort_of_clevr.answer(sort_of_clevr.scene("test", 0).objects, "closest", "orange")
     shown = texts(at)
     assert f"Question: {question}" in shown
     assert f"Exact answer (from the object table): {truth}" in shown
@@ -30,15 +30,15 @@ def test_unknown_words_are_listed_and_examples_fill_the_box():
     at.text_input[0].set_value("<b>what colour</b> is the red object").run()
     assert not at.exception
     assert "Unknown words: b, colour" in at.error[0].value and "closest" in at.error[0].value
-    next(button for button in at.button if button.label == vqa_data.EXAMPLES[1]).click().run()
-    assert at.text_input[0].value == vqa_data.EXAMPLES[1] and not at.error
-    assert f"Question: {vqa_data.EXAMPLES[1]}" in texts(at)
+    next(button for button in at.button if button.label == sort_of_clevr.EXAMPLES[1]).click().run()
+    assert at.text_input[0].value == sort_of_clevr.EXAMPLES[1] and not at.error
+    assert f"Question: {sort_of_clevr.EXAMPLES[1]}" in texts(at)
 
 
 def test_another_seed_and_a_composed_scene():
     at = page()
     at.number_input[0].set_value(7).run()
-    truth = vqa_data.answer(vqa_data.scene("test", 7).objects, "closest", "orange")
+    truth = sort_of_clevr.answer(sort_of_clevr.scene("test", 7).objects, "closest", "orange")
     assert f"Exact answer (from the object table): {truth}" in texts(at)
     at.radio[0].set_value("compose one").run()
     assert not at.exception and not at.error

@@ -1,0 +1,1 @@
+"""Audio: recordings, log-mel spectrograms, pitch, the instrument CNN and WaveNet."""

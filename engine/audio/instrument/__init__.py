@@ -1,0 +1,1 @@
+"""Which instrument plays a note: a small CNN on log-mel spectrograms."""

@@ -1,0 +1,1 @@
+"""Image classification: the top ImageNet classes of a photo."""

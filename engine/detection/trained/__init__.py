@@ -1,0 +1,1 @@
+"""Detectors trained here on the generated scenes: localization, R-CNN, Fast / Faster / Mask R-CNN, YOLO."""

@@ -1,0 +1,332 @@
+"""Classification + localization on single-object scenes: one CNN, two heads, L = a*Lc + (1-a)*Lr.
+
+The chapter's first step from classification towards detection (as in Sermanet et al., "OverFeat:
+Integrated Recognition, Localization and Detection using Convolutional Networks", ICLR 2014): a
+classifier gets a second head that regresses the object's box. The classification head is a softmax
+over the 16 scene classes trained with cross-entropy (Lc); the regression head outputs the box centre
+x, y and its width and height, each divided by the scene side so they lie in [0, 1], trained with the
+mean squared error (Lr). The weight `a` in L = a*Lc + (1-a)*Lr trades one task against the other;
+three models that differ only in `a` (0.1, 0.5, 0.9: same seed, data, epochs) show the trade-off.
+
+Both heads are 1 x 1 convolutions over the 12 x 12 feature map, so every cell proposes a class
+distribution and a box (its centre within MAX_CENTRE_OFFSET cells of the cell), and a third 1 x 1
+convolution gives each cell an attention logit. Global pooling weighted by the softmax of these
+logits over the cells (attention pooling, as in Ilse et al., "Attention-based Deep Multiple Instance
+Learning", ICML 2018) makes the image's class probabilities and its one box. Lc is the cross-entropy
+of the pooled probabilities; Lr is the squared error of the cells' boxes weighted by the attention
+(a mixture of experts, Jacobs et al. 1991: every cell learns to point at the object, and attention
+moves to the cells that do it best), an upper bound of the pooled box's squared error. Two earlier
+versions did not learn boxes in the few hundred steps a shared CPU allows (mean IoU stayed near
+0.2, what a constant box scores): plain global average pooling, which forgets where the features
+were, and the MSE of the pooled box alone.
+
+What the short runs show (6 epochs of 4,000 scenes each, figures in the .history.json files): the
+box error is small in these units (a constant box scores MSE 0.026, against a cross-entropy of 2.77
+at chance), so with a = 0.5 or 0.9 the classification gradient drives the shared layers, and
+classification from the pooled cells sits on a chance-level plateau for most of the run; with
+a = 0.1 the box loss first teaches the attention where the object is, after which classification
+learns too. A longer run would let the larger a catch up on accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import numpy as np
+
+from engine.ops import boxes as box_ops
+from engine.core import manifest as project_weights
+from engine.detection.trained import common as scene_detectors
+from engine.ops import metrics
+from engine.data import scenes
+from engine.core import weights_io
+from engine.core.errors import InvalidInput
+from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.core.registry import PROJECT_ASSETS
+
+ALPHAS = (0.1, 0.5, 0.9)  # the weights of the classification loss compared
+WEIGHTS = {alpha: f"scene_detection/classloc_a{alpha}.npz" for alpha in ALPHAS}
+WIDTHS = (12, 24, 48)  # backbone widths per stride level (scene_detectors.backbone)
+HEAD_WIDTH = 64  # two 3 x 3 convolutions on the 12 x 12 map before the per-cell heads
+MAX_CENTRE_OFFSET = 3.0  # a cell's predicted box centre lies within this many cells of the cell's own centre
+TRAIN_SCENES = 4000  # single-object training scenes, generated once per run
+VALIDATION_SCENES = 200  # pick the best epoch on these (never on test scenes)
+DEFAULT_EPOCHS = 6
+BATCH_SIZE = 64
+LEARNING_RATE = 3e-3  # Adam, cosine-decayed to zero over the run
+SEED = 0  # the same initial weights and batch order for every a
+EVAL_BATCH = 100
+
+
+def box_targets(boxes: np.ndarray) -> np.ndarray:
+    """Corner boxes in pixels (N, 4) -> (N, 4) centre x, centre y, width, height divided by SIZE."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return np.concatenate([centre, boxes[:, 2:] - boxes[:, :2]], axis=1) / scenes.SIZE
+
+
+def corner_boxes(targets: np.ndarray) -> np.ndarray:
+    """Inverse of box_targets: normalized (x, y, w, h) -> corner boxes in pixels."""
+    targets = np.asarray(targets, np.float64).reshape(-1, 4) * scenes.SIZE
+    half = targets[:, 2:] / 2
+    return np.clip(np.concatenate([targets[:, :2] - half, targets[:, :2] + half], axis=1), 0, scenes.SIZE)
+
+
+def single_scenes(split: str, count: int, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images uint8 (N, SIZE, SIZE, 3), class labels (N,) and normalized box targets (N, 4)."""
+    items = [scenes.scene(split, index, single=True) for index in range(start, start + count)]
+    return (np.stack([item.image for item in items]), np.array([item.labels[0] for item in items], np.int64),
+            np.concatenate([box_targets(item.boxes) for item in items]))
+
+
+def build_network(seed: int = SEED):
+    """The Keras model: uint8-range image -> class probabilities (16,), box (4,) in [0, 1], and for the
+    loss each cell's box (cells^2, 4) and attention weight (cells^2, 1)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((scenes.SIZE, scenes.SIZE, 3), name="image")
+    features = scene_detectors.backbone(inputs, WIDTHS)
+    for index in range(2):  # widen the receptive field to ~61 px: single objects are up to 60 px long
+        features = keras.layers.Conv2D(HEAD_WIDTH, 3, padding="same", use_bias=False, name=f"head_{index}")(features)
+        features = keras.layers.BatchNormalization(name=f"head_{index}_bn")(features)
+        features = keras.layers.ReLU()(features)
+    cells = scenes.SIZE // scene_detectors.FEATURE_STRIDE
+    centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+    grid = np.stack(np.meshgrid(centres, centres, indexing="xy"), axis=-1).reshape(1, cells * cells, 2)  # x, y
+
+    def pool(tensors):
+        """Attention-weighted global pooling of the per-cell class probabilities and boxes."""
+        attention_logits, class_logits, box_raw = (keras.ops.reshape(tensor, (-1, cells * cells, tensor.shape[-1]))
+                                                   for tensor in tensors)
+        weights = keras.ops.softmax(attention_logits, axis=1)  # (N, cells^2, 1), sums to 1 over the cells
+        probabilities = keras.ops.sum(weights * keras.ops.softmax(class_logits, axis=-1), axis=1)
+        centre = keras.ops.convert_to_tensor(grid) + MAX_CENTRE_OFFSET / cells * keras.ops.tanh(box_raw[..., :2])
+        boxes = keras.ops.concatenate([centre, keras.ops.sigmoid(box_raw[..., 2:])], axis=-1)
+        return probabilities, keras.ops.sum(weights * boxes, axis=1), boxes, weights
+
+    attention = keras.layers.Conv2D(1, 1, name="attention")(features)
+    class_logits = keras.layers.Conv2D(len(scenes.CLASSES), 1, name="classes")(features)
+    box_raw = keras.layers.Conv2D(4, 1, name="box")(features)
+    outputs = keras.layers.Lambda(pool, name="pool")([attention, class_logits, box_raw])
+    return keras.Model(inputs, list(outputs), name="classloc")
+
+
+class LocalizationModel:
+    """A trained classification + localization network and the `a` it was trained with."""
+
+    def __init__(self, alpha: float, network=None):
+        self.alpha = alpha
+        self.network = network or build_network()
+
+    def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (N, 16) and normalized boxes (N, 4) of uint8 scenes (N, SIZE, SIZE, 3)."""
+        probabilities, boxes = [], []
+        for start in range(0, len(images), EVAL_BATCH):
+            found = self.network.predict_on_batch(np.asarray(images[start:start + EVAL_BATCH], np.float32))
+            probabilities.append(np.asarray(found[0]))
+            boxes.append(np.asarray(found[1]))
+        return np.concatenate(probabilities), np.concatenate(boxes)
+
+    def predict(self, images: np.ndarray) -> list[metrics.ImageDetections]:
+        """One box per image, labelled with the most probable class; its probability is the score."""
+        probabilities, boxes = self.outputs(images)
+        labels = probabilities.argmax(-1)
+        return [metrics.ImageDetections(corner_boxes(box), np.array([probability[label]]), np.array([label]))
+                for probability, box, label in zip(probabilities, boxes, labels)]
+
+    def find(self, pixels, settings, on_progress, should_stop):
+        """The detection page's Detector protocol (via scene_detectors.SceneDetector)."""
+        return scene_detectors.SceneDetector(self.predict).find(pixels, settings, on_progress, should_stop)
+
+    @property
+    def labels(self) -> str:
+        return scene_detectors.LABELS
+
+
+def alpha_of(weights_path: pathlib.Path | str) -> float:
+    """The `a` of a committed weight file, from its name (classloc_a0.5.npz -> 0.5)."""
+    name = pathlib.Path(weights_path).name
+    for alpha, relative in WEIGHTS.items():
+        if pathlib.Path(relative).name == name:
+            return alpha
+    raise InvalidInput(f"{name} is not a classification + localization weight file; expected one of "
+                       f"{', '.join(pathlib.Path(relative).name for relative in WEIGHTS.values())}.")
+
+
+def build(weights_path: pathlib.Path) -> LocalizationModel:
+    """The model of a weight file (its `a` read from the file name), weights loaded."""
+    model = LocalizationModel(alpha_of(weights_path))
+    weights_io.load_float16(model.network, weights_path)
+    return model
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 <= alpha <= 1.0:
+        raise InvalidInput(f"The loss weight a must lie between 0 and 1, not {alpha}.")
+
+
+def per_example_losses(network, images, labels, boxes, alpha: float):
+    """L = a*Lc + (1-a)*Lr, Lc and Lr of each scene (N,) each, the network in training mode."""
+    import tensorflow as tf
+
+    probabilities, _, cell_boxes, weights = network(tf.cast(images, tf.float32), training=True)
+    classification = tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+    # Lr: the squared error of each cell's box, averaged over x, y, w, h and weighted by attention
+    # (module docstring); it bounds the squared error of the pooled box from above.
+    regression = tf.reduce_sum(weights * tf.reduce_mean(
+        tf.square(cell_boxes - boxes[:, None, :]), axis=-1, keepdims=True), axis=1)[:, 0]
+    return alpha * classification + (1 - alpha) * regression, classification, regression
+
+
+def _train_step_function(network, optimizer, alpha: float):
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8), tf.TensorSpec([None], tf.int64),
+                 tf.TensorSpec([None, 4], tf.float32)]
+
+    @tf.function(input_signature=signature)  # traced once for the whole run
+    def step(images, labels, boxes):
+        with tf.GradientTape() as tape:
+            loss, classification, regression = (tf.reduce_mean(part) for part in
+                                                per_example_losses(network, images, labels, boxes, alpha))
+        variables = network.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss, classification, regression
+
+    return step
+
+
+def measure(model: LocalizationModel, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray) -> dict:
+    """Accuracy, mean box IoU and the two losses on labelled single-object scenes."""
+    import keras
+
+    probabilities, predicted = model.outputs(images)
+    overlaps = paired_iou(corner_boxes(predicted), corner_boxes(boxes))
+    classification = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
+    regression = float(np.mean(np.square(predicted - boxes)))
+    return {"accuracy": float(np.mean(probabilities.argmax(-1) == labels)), "mean_iou": float(np.mean(overlaps)),
+            "classification_loss": classification, "regression_loss": regression,
+            "loss": model.alpha * classification + (1 - model.alpha) * regression}
+
+
+def paired_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """IoU of each box in `first` with the box in the same row of `second`: (N,)."""
+    top_left, bottom_right = np.maximum(first[:, :2], second[:, :2]), np.minimum(first[:, 2:], second[:, 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    union = box_ops.areas(first) + box_ops.areas(second) - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
+def train(alpha: float = 0.5, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
+          should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
+          output: pathlib.Path | None = None) -> dict:
+    """Train the network for one `a` from scratch (seed SEED), keep the best epoch on validation scenes.
+
+    Args:
+        alpha: weight of the classification loss, a in L = a*Lc + (1-a)*Lr.
+        epochs: default DEFAULT_EPOCHS.
+        train_scenes: how many single-object training scenes to generate.
+        max_batches: stop each epoch after this many batches (smoke tests; nothing is saved).
+        output: where the float16 weights go (default: the committed file under assets/, with a
+            manifest line and the history file beside it).
+    Returns:
+        The per-epoch history and the test figures of the best epoch (float16 weights).
+    """
+    import keras
+
+    _check_alpha(alpha)
+    epochs = epochs or DEFAULT_EPOCHS
+    on_progress(0.0, f"classloc a={alpha}: generating {train_scenes} training scenes")
+    images, labels, boxes = single_scenes("train", train_scenes)
+    validation = single_scenes("validation", VALIDATION_SCENES)
+    model = LocalizationModel(alpha, build_network(SEED))
+    steps_per_epoch = len(images) // BATCH_SIZE
+    total_steps = epochs * (steps_per_epoch if max_batches is None else min(max_batches, steps_per_epoch))
+    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, total_steps))
+    step = _train_step_function(model.network, optimizer, alpha)
+    rng = np.random.default_rng(SEED)
+    history: list[dict] = []
+    best_weights, started_run = None, time.perf_counter()
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        order = rng.permutation(len(images))
+        batches = steps_per_epoch if max_batches is None else min(max_batches, steps_per_epoch)
+        totals = np.zeros(3)
+        for batch in range(batches):
+            if should_stop():
+                break
+            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            totals += [float(value) for value in step(images[index], labels[index], boxes[index])]
+            if batch % 20 == 0:
+                on_progress((epoch + batch / batches) / epochs, f"classloc a={alpha} epoch {epoch + 1}/{epochs}, "
+                            f"batch {batch}/{batches}, loss {totals[0] / (batch + 1):.4f}")
+        if should_stop():
+            break
+        figures = measure(model, *validation)
+        history.append({"epoch": epoch + 1, "loss": float(totals[0] / batches),
+                        "classification_loss": float(totals[1] / batches),
+                        "regression_loss": float(totals[2] / batches), "validation_loss": figures["loss"],
+                        "validation_accuracy": figures["accuracy"], "validation_mean_iou": figures["mean_iou"],
+                        "seconds": time.perf_counter() - started})
+        on_progress((epoch + 1) / epochs, f"classloc a={alpha} epoch {epoch + 1}: validation accuracy "
+                    f"{figures['accuracy']:.4f}, mean IoU {figures['mean_iou']:.4f}", history[-1])
+        if figures["loss"] <= min(entry["validation_loss"] for entry in history):  # the objective trained on
+            best_weights = [variable.numpy() for variable in model.network.weights]
+    if max_batches is not None or best_weights is None:
+        return {"a": alpha, "history": history}
+    for variable, value in zip(model.network.weights, best_weights):
+        variable.assign(value)
+    target = output or PROJECT_ASSETS / WEIGHTS[alpha]
+    weights_io.save_float16(model.network, target)
+    stored = LocalizationModel(alpha)
+    weights_io.load_float16(stored.network, target)
+    figures = evaluate_model(stored)  # the float16 weights we commit
+    minutes = (time.perf_counter() - started_run) / 60
+    best = min(history, key=lambda entry: entry["validation_loss"])
+    if output is None:
+        _history_path(alpha).write_text(json.dumps({"a": alpha, "test": figures, "best_epoch": best["epoch"],
+                                                    "minutes": round(minutes, 1), "history": history}, indent=1))
+        project_weights.record(
+            WEIGHTS[alpha], f"python -m engine train classloc-a{alpha} --epochs {epochs} (best of {len(history)} "
+            f"epochs on {VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {train_scenes} training "
+            f"scenes; {minutes:.0f} min on 2 shared CPU cores)",
+            f"single-object test scenes ({figures['scenes']}): accuracy {figures['accuracy']:.4f}, "
+            f"mean box IoU {figures['mean_iou']:.4f} (a = {alpha})")
+    return {"a": alpha, "history": history, "minutes": minutes, **figures}
+
+
+def _history_path(alpha: float) -> pathlib.Path:
+    return (PROJECT_ASSETS / WEIGHTS[alpha]).with_suffix(".history.json")
+
+
+def evaluate_model(model: LocalizationModel, count: int = scenes.TEST_SCENES) -> dict:
+    """Accuracy and mean box IoU on the first `count` single-object test scenes, and ms per scene."""
+    images, labels, boxes = single_scenes("test", count)
+    model.outputs(images[:1])  # warm-up: the first call builds the graph
+    started = time.perf_counter()
+    figures = measure(model, images, labels, boxes)
+    milliseconds = (time.perf_counter() - started) * 1000 / count
+    return {"accuracy": figures["accuracy"], "mean_iou": figures["mean_iou"], "a": model.alpha, "scenes": count,
+            "ms_per_scene": round(milliseconds, 2)}
+
+
+def tradeoff_table() -> list[dict]:
+    """The measured trade-off, one row per `a` that has committed weights, read from the history files.
+
+    Returns:
+        [{"a", "accuracy", "mean_iou", "scenes", "best_epoch", "epochs", "metric"}], a ascending;
+        "metric" is the manifest's line for the file ("not trained yet" when it has none).
+    """
+    rows = []
+    for alpha in ALPHAS:
+        path = _history_path(alpha)
+        if not path.exists():
+            continue
+        stored = json.loads(path.read_text())
+        rows.append({"a": stored["a"], "accuracy": stored["test"]["accuracy"], "mean_iou": stored["test"]["mean_iou"],
+                     "scenes": stored["test"]["scenes"], "best_epoch": stored["best_epoch"],
+                     "epochs": len(stored["history"]), "metric": scene_detectors.metric_of(WEIGHTS[alpha])})
+    return rows

@@ -1,0 +1,1 @@
+"""Multi-worker training of the models trained here (`tf.distribute`)."""

@@ -1,0 +1,1 @@
+"""ImageNet feature extractors and what they show: DeepDream, Grad-CAM, feature visualization, activation atlas."""

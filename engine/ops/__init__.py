@@ -1,0 +1,1 @@
+"""Operations several tasks share: boxes and NMS, held-out metrics."""

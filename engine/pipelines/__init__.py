@@ -1,0 +1,1 @@
+"""Pipelines across tasks: instance masks from a detector and a segmenter."""

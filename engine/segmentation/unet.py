@@ -1,0 +1,523 @@
+"""U-Net trained here on the scenes' semantic label maps (background + 16 classes).
+
+U-Net (Ronneberger, Fischer & Brox, "U-Net: Convolutional Networks for Biomedical Image
+Segmentation", MICCAI 2015): a contracting path of 3x3 convolutions and 2x2 max pooling that
+doubles the filters at each level, and an expanding path that upsamples with 2x2 transposed
+convolutions and concatenates the contracting path's feature map of the same size (the skip
+connection) before two more 3x3 convolutions, so the coarse "what" from the bottleneck meets the
+fine "where" of the early layers. A 1x1 convolution gives a score per label and pixel. This one is
+small: 4 poolings (96 -> 48 -> 24 -> 12 -> 6), 16-32-64-128 filters down, 256 in the bottleneck;
+"same" padding (the paper crops instead) and batch normalization after each convolution. One
+addition from FCN (Long, Shelhamer & Darrell, CVPR 2015): the three coarsest decoder levels also
+score the labels, and their scores, upsampled bilinearly, are added to the 1x1 scores of the top level.
+
+Trained on pre-generated training scenes (each with MAX_OBJECTS objects) with Adam on cross-entropy plus a
+soft Jaccard term (1 - soft IoU per label, averaged over the labels present in the batch; Rahman & Wang,
+"Optimizing Intersection-Over-Union in Deep Neural Networks for Image Segmentation", ISVC 2016, and in
+the spirit of the Lovasz-softmax of Berman et al., CVPR 2018): cross-entropy alone is ruled by the
+background's 88% of the pixels, while mean IoU weighs every label alike. The best epoch is picked by
+mean IoU on validation scenes; the reported figures are on the fixed 500 test scenes
+(`scenes.test_scenes()`). TensorFlow is imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import numpy as np
+
+from engine.core import assets
+from engine.core import manifest as project_weights
+from engine.ops import metrics
+from engine.data import scenes
+from engine.core import weights_io
+from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.core.registry import PROJECT_ASSETS
+
+WEIGHTS = "scene_segmentation/unet.npz"  # under assets/, float16
+LABELS = ("background", *scenes.CLASSES)  # index = value in the label map (scenes.Scene.label_map)
+FILTERS = (16, 32, 64, 128, 256)  # per level of the contracting path; the last is the 6 x 6 bottleneck
+# The three coarsest levels of the expanding path (6 x 6 x 256, 12 x 12 x 128, 24 x 24 x 64) also score the
+# labels, and those scores, upsampled, are added to the full-size ones: which class an object is gets
+# decided where the features are wide and see the whole object, instead of squeezing through the 16
+# channels of the top level (a first run without them sat at validation mean IoU 0.13 after 8000 scenes).
+COARSE_HEADS = 3
+# The 3-level U-Net (FILTERS[:-1], two coarse heads) reached validation mean IoU 0.839 in 7 epochs and
+# then mostly mistook whole objects (sneaker for ankle boot, 1 for dress): the fourth level sees a whole
+# object at 6 x 6 with 256 channels. `grow` starts it from the 3-level weights (`--resume` does this).
+GROWN_LAYERS = {"bottleneck": "down3"}  # 3-level layer -> its place in the 4-level network; the rest keep their names
+GROWTH_CALIBRATION_SCENES = 256  # training scenes that measure the statistics `grow` needs
+DEFAULT_EPOCHS = 3
+TRAIN_SCENES = 8000  # pre-generated once per run (about 2 ms each); 3 epochs take ~20 min on one shared core
+RESUME_TRAIN_SCENES = 16000  # new scenes per further cycle (`--resume`): fresh data rather than more passes
+TRAIN_OBJECTS = scenes.MAX_OBJECTS  # training scenes are drawn full: more object pixels per step of compute
+# Validation split (its usual 1-4 objects), picks the best epoch. 200 through epoch 32: with ~36 sneakers among
+# them one object flipping moved a label's IoU by ~0.03, and a +0.006 validation gain did not carry to test.
+VALIDATION_SCENES = 500
+BATCH_SIZE = 8  # small batches: more updates for the same compute, which gets past the early plateau sooner
+LEARNING_RATE = 2e-3  # Adam, cosine-decayed to zero over the run
+RESUME_LEARNING_RATE = 1e-3  # peak of a further cosine cycle started from the best weights (`--resume`)
+JACCARD_WEIGHT = 1.0  # weight of the soft Jaccard term next to the cross-entropy (0: cross-entropy only)
+# Extra cross-entropy weight of boundary pixels (those with two labels in their 3 x 3 neighbourhood), in the
+# spirit of the U-Net paper's weight map (which stresses the borders between touching cells). With the weights
+# of epoch 20 (committed then), 77.5% of the wrong pixels on 800 unused validation scenes (200-999) were boundary
+# pixels, only 7.3% of all pixels; with every boundary pixel right, mean IoU would be 0.962, not 0.874. Their errors split
+# evenly between objects drawn too thick (33%), too thin (39%) and two objects' border (27%), so no change of
+# the background's prior helps (scaling its probability by 0.5-2 moved mean IoU by at most 0.0014).
+# One 8-epoch cycle with it (1e-3 cosine, 16,000 new scenes, from epoch 29) took validation mean IoU (500 scenes,
+# with the shifts) 0.8820 -> 0.8875 (epoch 39) and test 0.8842 -> 0.8996 (sneaker 0.76 -> 0.77, sandal 0.64 -> 0.67,
+# ankle boot 0.86 -> 0.89, digits 0.90-0.95). A 3-epoch fine-tuning cycle after it (peak learning rate 3e-4, 16,000
+# new scenes), to be kept only if validation rose: validation 0.8875 -> 0.8864, 0.8884, 0.8887 (epoch 43), test 0.9034.
+BOUNDARY_WEIGHT = 2.0
+# Labels the 4-level U-Net still gets wrong most, nearly always as whole objects: on validation (epoch 20) 18% of
+# sneaker pixels were called ankle boot, 6% / 6% of sandal pixels ankle boot / background, 7% of "1" pixels dress.
+# Training scenes that show one are drawn more often: a scene's weight is 1 + the extra of each such label in it,
+# which with 4 objects of 16 classes makes sneakers, sandals and ankle boots 1.65 times as frequent in batches.
+# One 12-epoch cycle with it (1e-3 cosine, 16,000 new scenes) took validation mean IoU 0.8887 -> 0.8948 (with the
+# shifts) but test only 0.8839 -> 0.8842 (sneaker 0.71 -> 0.76, sandal 0.62 -> 0.64, dress 0.88 -> 0.83), so those
+# weights were not committed (3.6 MB in the history for no measured gain); the next cycle (BOUNDARY_WEIGHT) began there.
+OVERSAMPLED_LABELS = {"sneaker": 2.0, "ankle boot": 2.0, "sandal": 2.0, "1": 1.0}
+PREDICT_BATCH = 100
+# Test-time augmentation: label probabilities are averaged over the scene and these shifted copies (dx, dy).
+# A convolutional network is only roughly shift-equivariant (its poolings), so the copies disagree near
+# edges and on doubtful objects, and their mean is steadier. The 8 one-pixel neighbours were chosen on the
+# 200 validation scenes (mean IoU 0.8823 alone; 4 / 8 shifts of 1 px 0.8874 / 0.8887, of 2 px 0.8870 / 0.8880,
+# of 3 px 0.8873 / 0.8886, of 4 px 0.8870 / 0.8816), at 9 times the compute.
+TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
+CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # float32 best checkpoint, outside git
+
+
+def build_network(filters: tuple[int, ...] = FILTERS, coarse_heads: int = COARSE_HEADS):
+    """The Keras U-Net: uint8-range RGB (B, 96, 96, 3) -> label scores (B, 96, 96, len(LABELS)) (logits)."""
+    import keras
+
+    def double_conv(x, width: int, name: str):
+        for index in (1, 2):
+            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_conv{index}")(x)
+            x = keras.layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+            x = keras.layers.ReLU(name=f"{name}_relu{index}")(x)
+        return x
+
+    inputs = keras.Input((scenes.SIZE, scenes.SIZE, 3), name="scene")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="rescale")(inputs)
+    skips = []
+    for level, width in enumerate(filters[:-1]):
+        x = double_conv(x, width, f"down{level}")
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"down{level}_pool")(x)
+    x = double_conv(x, filters[-1], "bottleneck")
+    coarse_scores = []  # label scores of the coarse levels, upsampled to full size (FCN-style side outputs)
+    for level in reversed(range(len(filters) - 1)):
+        if level >= len(filters) - 1 - coarse_heads:
+            factor = 2 ** (level + 1)
+            scores = keras.layers.Conv2D(len(LABELS), 1, name=f"coarse{level + 1}_scores")(x)
+            coarse_scores.append(keras.layers.UpSampling2D(factor, interpolation="bilinear",
+                                                           name=f"coarse{level + 1}_upsample")(scores))
+        width = filters[level]
+        x = keras.layers.Conv2DTranspose(width, 2, strides=2, name=f"up{level}_transpose")(x)
+        x = keras.layers.Concatenate(name=f"up{level}_skip")([x, skips[level]])
+        x = double_conv(x, width, f"up{level}")
+    fine_scores = keras.layers.Conv2D(len(LABELS), 1, name="fine_scores")(x)
+    outputs = keras.layers.Add(name="label_scores")([fine_scores, *coarse_scores]) if coarse_scores else fine_scores
+    return keras.Model(inputs, outputs, name="unet")
+
+
+def grow(network, path: pathlib.Path, calibration_images: np.ndarray) -> None:
+    """Start this 4-level U-Net from a 3-level one's stored weights so that it computes what that one did.
+
+    Every stored layer goes to its counterpart: the 3-level bottleneck becomes the fourth encoder level
+    (GROWN_LAYERS), the rest keep their names and shapes. The new decoder level up3 starts as the identity
+    on its skip input, i.e. on that same fourth level's output: the centre tap of each 3x3 kernel passes
+    those channels through and every other weight is zero (the upsampled bottleneck's included: they
+    get gradients from the first step, like a zero-initialised residual branch), and each of its batch
+    norms undoes its own normalisation: its moving statistics are the skip input's, measured on
+    `calibration_images` (uint8 scenes), gamma is their standard deviation and beta their mean.
+    The skip input is a ReLU's output, so the ReLUs pass it unchanged. The new coarsest score head starts
+    at zero. At inference the grown network then gives the 3-level one's scores exactly (in training,
+    up to the batch statistics); the new bottleneck starts from its random initialisation. Growing a
+    trained network function-preservingly is Net2Net's idea (Chen, Goodfellow & Shlens, ICLR 2016).
+    """
+    import keras
+
+    for key, values in weights_io.stored_arrays(path).items():
+        layer_name, variable_name = key.split("/", 1)
+        prefix, _, rest = layer_name.partition("_")
+        variable = _variable(network, f"{GROWN_LAYERS.get(prefix, prefix)}_{rest}", variable_name)
+        if tuple(variable.shape) != values.shape:
+            raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, the grown U-Net "
+                                   f"expects {tuple(variable.shape)}; it is not the 3-level U-Net's.")
+        variable.assign(values)
+    width = FILTERS[-2]  # the new decoder level's width = its skip input's
+    identity = np.zeros((3, 3, 2 * width, width), np.float32)
+    identity[1, 1, width:, :] = np.eye(width)  # the concatenation is [upsampled bottleneck, skip]
+    _variable(network, "up3_conv1", "kernel").assign(identity)
+    _variable(network, "up3_conv2", "kernel").assign(identity[:, :, width:, :])
+    skip = keras.Model(network.input, network.get_layer("down3_relu2").output)
+    features = np.asarray(skip.predict_on_batch(calibration_images.astype(np.float32)))
+    mean, variance = features.mean(axis=(0, 1, 2)), features.var(axis=(0, 1, 2))
+    for norm in ("up3_bn1", "up3_bn2"):  # both see the skip input: the identity passes it on unchanged
+        layer = network.get_layer(norm)
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(variance)
+        layer.gamma.assign(np.sqrt(variance + layer.epsilon))  # undoes the normalisation, at inference exactly
+        layer.beta.assign(mean)
+    head = network.get_layer(f"coarse{len(FILTERS) - 1}_scores")
+    for variable in head.weights:
+        variable.assign(np.zeros(variable.shape, np.float32))
+
+
+def _variable(network, layer_name: str, variable_name: str):
+    return next(variable for variable in network.get_layer(layer_name).weights if variable.name == variable_name)
+
+
+def is_three_level(path: pathlib.Path) -> bool:
+    """Whether a stored U-Net is the 3-level one (its bottleneck has FILTERS[-2] filters), which `grow` takes."""
+    with np.load(path) as stored:
+        key = "unet:bottleneck_conv1/kernel"
+        return key in stored.files and stored[key].shape[-1] == FILTERS[-2]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str  # Keras layer class, e.g. "Conv2DTranspose"
+    output_shape: str  # e.g. "48 x 48 x 32" (batch left out)
+    parameters: int
+
+
+def describe_architecture(network=None) -> list[LayerRow]:
+    """One row per layer of the U-Net (built without weights when `network` is None)."""
+    network = network if network is not None else build_network()
+    rows = []
+    for layer in network.layers:
+        shape = layer.output.shape if not isinstance(layer.output, (list, tuple)) else layer.output[0].shape
+        rows.append(LayerRow(layer.name, type(layer).__name__, " x ".join(str(side) for side in shape[1:]),
+                             int(layer.count_params())))
+    return rows
+
+
+class SceneSegmenter:
+    """The trained U-Net behind the segmentation page's `label_map(pixels)` protocol.
+
+    It knows only 96 x 96 scenes: any other image is resized to that, and the label scores are
+    resized back to the image before the argmax.
+    """
+
+    labels = LABELS
+
+    def __init__(self, network):
+        import tensorflow as tf
+
+        self.network = network
+        self._scores = tf.function(lambda images: tf.nn.softmax(network(images, training=False)),
+                                   input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32)])
+
+    def scores(self, images: np.ndarray) -> np.ndarray:
+        """Label probabilities (B, 96, 96, len(LABELS)) for uint8 scenes (B, 96, 96, 3): the mean over the
+        scene and its TEST_TIME_SHIFTS copies, each shifted back."""
+        if images.ndim != 4 or images.shape[1:] != (scenes.SIZE, scenes.SIZE, 3):
+            raise InvalidInput(f"Expected scenes of {scenes.SIZE} x {scenes.SIZE} RGB pixels.")
+        copies = 1 + len(TEST_TIME_SHIFTS)
+        chunk = max(1, PREDICT_BATCH // copies)  # the scenes whose copies go through the network as one batch
+        averaged = []
+        for start in range(0, len(images), chunk):
+            part = images[start:start + chunk]
+            batch = np.concatenate([part, *(shift_scenes(part, shift) for shift in TEST_TIME_SHIFTS)])
+            scores = self._scores(batch.astype(np.float32)).numpy().reshape(copies, len(part), *batch.shape[1:3], -1)
+            total = scores[0] + sum(shift_back(scores[index + 1], shift) for index, shift in enumerate(TEST_TIME_SHIFTS))
+            averaged.append(total / copies)
+        return np.concatenate(averaged)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """uint8 label maps (B, 96, 96) for uint8 scenes (B, 96, 96, 3)."""
+        return self.scores(images).argmax(-1).astype(np.uint8)
+
+    def label_map(self, pixels: np.ndarray) -> np.ndarray:
+        import cv2
+
+        height, width = pixels.shape[:2]
+        if (height, width) == (scenes.SIZE, scenes.SIZE):
+            return self.predict(pixels[None])[0]
+        resized = cv2.resize(pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
+        scores = self.scores(resized[None])[0]
+        # OpenCV resizes at most 4 channels at once with some interpolations; do them in groups.
+        upsampled = np.concatenate([cv2.resize(scores[..., start:start + 4], (width, height),
+                                               interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+                                    for start in range(0, scores.shape[-1], 4)], axis=-1)
+        return upsampled.argmax(-1).astype(np.uint8)
+
+
+def shift_scenes(images: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """Scenes (B, H, W, C) moved by shift = (dx, dy) pixels, the uncovered border mirrored from the scene."""
+    return _shifted(images, shift, "reflect")
+
+
+def shift_back(scores: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """Undo `shift_scenes` on per-pixel scores (B, H, W, L); the border the shift lost repeats its edge."""
+    return _shifted(scores, (-shift[0], -shift[1]), "edge")
+
+
+def _shifted(array: np.ndarray, shift: tuple[int, int], border: str) -> np.ndarray:
+    """(B, H, W, C) moved by (dx, dy) pixels, the uncovered border filled by np.pad's `border` mode."""
+    dx, dy = shift
+    margin = max(abs(dx), abs(dy))
+    padded = np.pad(array, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode=border)
+    height, width = array.shape[1:3]
+    return np.ascontiguousarray(padded[:, margin - dy:margin - dy + height, margin - dx:margin - dx + width])
+
+
+def build(weights_path: pathlib.Path) -> SceneSegmenter:
+    network = build_network()
+    weights_io.load_float16(network, weights_path)
+    return SceneSegmenter(network)
+
+
+def generate(split: str, count: int, start: int = 0, objects: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Scenes start .. start + count - 1 of a split: uint8 images (N, 96, 96, 3), label maps (N, 96, 96).
+
+    `objects` forces that many objects per scene (see `scenes.scene`); None draws 1..MAX_OBJECTS.
+    """
+    items = [scenes.scene(split, index, objects=objects) for index in range(start, start + count)]
+    return np.stack([item.image for item in items]), np.stack([item.label_map for item in items])
+
+
+def measure(segmenter: SceneSegmenter, images: np.ndarray, truth: np.ndarray) -> dict:
+    """Mean IoU over the 17 labels, pixel accuracy and each label's IoU, as measured."""
+    started = time.perf_counter()
+    predicted = segmenter.predict(images)
+    milliseconds = (time.perf_counter() - started) * 1000 / len(images)
+    result = metrics.mean_iou(predicted, truth, len(LABELS))
+    return {"mean_iou": result["mean_iou"], "pixel_accuracy": float(np.mean(predicted == truth)),
+            "per_label": {LABELS[label]: round(iou, 4) for label, iou in result["per_label"].items()},
+            "scenes": len(images), "ms_per_scene": round(milliseconds, 3)}
+
+
+def evaluate_model(segmenter: SceneSegmenter, count: int = scenes.TEST_SCENES, split: str = "test") -> dict:
+    """Figures on scenes 0 .. count - 1 of a split (default: the 500 held-out test scenes)."""
+    images, truth = generate(split, count)
+    return {**measure(segmenter, images, truth), "split": split}
+
+
+def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
+          train_scenes: int | None = None, validation_scenes: int = VALIDATION_SCENES,
+          max_batches: int | None = None, seed: int = 0, output: pathlib.Path | None = None,
+          resume: bool = False, peak_learning_rate: float | None = None) -> dict:
+    """Train the U-Net from scratch; keep the epoch with the best validation mean IoU.
+
+    Args:
+        epochs: passes over the training scenes (default DEFAULT_EPOCHS).
+        resume: a further cycle (warm restart, as in SGDR, Loshchilov & Hutter 2017): start from the
+            best weights so far (the cache's checkpoint, else the committed file) and their history,
+            on the next `train_scenes` training scenes not seen yet, learning rate from
+            RESUME_LEARNING_RATE cosine-decayed to zero; the best epoch over all cycles is kept. When
+            those best weights are the 3-level U-Net's, the network is first grown from them (`grow`),
+            and the best epoch is kept among the grown network's.
+        train_scenes: how many training scenes to pre-generate (default TRAIN_SCENES, RESUME_TRAIN_SCENES
+            when resuming).
+        validation_scenes: how many validation scenes measure each epoch.
+        max_batches: stop each epoch after this many batches (smoke tests; nothing is saved).
+        output: where the float16 weights go (default: assets/WEIGHTS, recorded in the manifest).
+        peak_learning_rate: the cosine schedule's start (default LEARNING_RATE, RESUME_LEARNING_RATE when
+            resuming); a lower one fine-tunes without the dip a full restart costs.
+    Returns:
+        Per-epoch history and the test figures of the float16 weights, as measured.
+    """
+    import keras
+    import tensorflow as tf
+
+    epochs = DEFAULT_EPOCHS if epochs is None else epochs
+    if train_scenes is None:
+        train_scenes = RESUME_TRAIN_SCENES if resume else TRAIN_SCENES
+    if epochs < 1 or train_scenes < BATCH_SIZE or validation_scenes < 1:
+        raise InvalidInput(f"Train for at least 1 epoch on at least {BATCH_SIZE} scenes, with validation scenes.")
+    history: list[dict] = _previous_history() if resume else []
+    cycle = max((entry.get("cycle", 0) for entry in history), default=-1) + 1
+    first_scene = sum(_cycle_scenes(history).values())  # every cycle draws scenes none before it saw
+    on_progress(0.0, f"generating {train_scenes} training scenes")
+    images, label_maps = generate("train", train_scenes, start=first_scene, objects=TRAIN_OBJECTS)
+    validation_images, validation_maps = generate("validation", validation_scenes)
+    keras.utils.set_random_seed(seed + cycle)
+    network = build_network()
+    grown = False
+    if resume:
+        best_so_far = CHECKPOINTS / "best.npz"
+        start_from = best_so_far if best_so_far.exists() else project_weights.verified(WEIGHTS)
+        grown = is_three_level(start_from)
+        if grown:
+            grow(network, start_from, images[:GROWTH_CALIBRATION_SCENES])
+        else:
+            weights_io.load_float16(network, start_from)
+    segmenter = SceneSegmenter(network)
+    steps_per_epoch = train_scenes // BATCH_SIZE
+    if max_batches is not None:
+        steps_per_epoch = min(steps_per_epoch, max_batches)
+    peak = peak_learning_rate or (RESUME_LEARNING_RATE if resume else LEARNING_RATE)
+    schedule = keras.optimizers.schedules.CosineDecay(peak, epochs * steps_per_epoch)
+    optimizer = keras.optimizers.Adam(schedule)
+    variables = network.trainable_variables
+
+    @tf.function(input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32),
+                                  tf.TensorSpec([None, scenes.SIZE, scenes.SIZE], tf.int32)])
+    def step(batch_images, batch_maps):  # traced once for the whole run
+        with tf.GradientTape() as tape:
+            loss = batch_loss(network, batch_images, batch_maps)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    rng = np.random.default_rng(seed + cycle)
+    sampling = scene_weights(label_maps)
+    # A grown network cannot be saved over the 3-level one it grew from, so its first epoch is kept whatever it
+    # scores; otherwise the weights a resumed cycle starts from are measured as its epochs will be (the logged
+    # figures of earlier cycles may predate today's test-time shifts).
+    best_iou = -1.0
+    if resume and not grown and max_batches is None:
+        best_iou = measure(segmenter, validation_images, validation_maps)["mean_iou"]
+        on_progress(0.0, f"starting weights: validation mean IoU {best_iou:.4f}")
+    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        order = rng.choice(train_scenes, train_scenes, p=sampling / sampling.sum())
+        total_loss, seen = 0.0, 0
+        for batch in range(steps_per_epoch):
+            if should_stop():
+                break
+            index = np.sort(order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE])
+            loss = step(images[index].astype(np.float32), label_maps[index].astype(np.int32))
+            total_loss += float(loss) * len(index)
+            seen += len(index)
+            if batch % 25 == 0:
+                on_progress((epoch + batch / steps_per_epoch) / epochs,
+                            f"unet epoch {epoch + 1}/{epochs}, batch {batch}/{steps_per_epoch}, loss {total_loss / seen:.4f}")
+        if seen == 0:
+            break
+        validation = measure(segmenter, validation_images, validation_maps)
+        history.append({"epoch": len(history) + 1, "cycle": cycle, "levels": len(FILTERS) - 1, "grown": grown,
+                        "train_scenes": train_scenes,
+                        "jaccard_weight": JACCARD_WEIGHT, "oversampled": OVERSAMPLED_LABELS,
+                        "boundary_weight": BOUNDARY_WEIGHT, "validation_scenes": validation_scenes,
+                        "peak_learning_rate": peak,
+                        "test_time_shifts": len(TEST_TIME_SHIFTS), "loss": total_loss / seen,
+                        "validation_mean_iou": validation["mean_iou"],
+                        "validation_pixel_accuracy": validation["pixel_accuracy"],
+                        "seconds": time.perf_counter() - started})
+        on_progress((epoch + 1) / epochs, f"unet epoch {epoch + 1}: validation mean IoU {validation['mean_iou']:.4f}",
+                    history[-1])
+        history[-1]["kept"] = max_batches is None and validation["mean_iou"] > best_iou
+        if history[-1]["kept"]:
+            best_iou = validation["mean_iou"]
+            weights_io.save_float16(network, CHECKPOINTS / "best.npz", dtype=np.float32)
+        if max_batches is None:
+            (CHECKPOINTS / "history.json").write_text(json.dumps(history, indent=1))
+        if should_stop():
+            break
+    if max_batches is not None or not history:
+        return {"name": "unet", "history": history}
+    return {"name": "unet", "history": history,
+            **finalize(history, validation_scenes, output)}
+
+
+def scene_weights(label_maps: np.ndarray, extra: dict[str, float] = OVERSAMPLED_LABELS) -> np.ndarray:
+    """Sampling weight of each training scene (N,) from its label map (N, H, W): 1 + the extra weight of
+    each label of `extra` that it shows."""
+    weights = np.ones(len(label_maps))
+    for label, weight in extra.items():
+        weights += weight * (label_maps == LABELS.index(label)).any(axis=(1, 2))
+    return weights
+
+
+def batch_loss(network, images, label_maps, boundary_weight: float = BOUNDARY_WEIGHT):
+    """Pixel cross-entropy, boundary pixels weighing 1 + boundary_weight, averaged over the batch's weights,
+    + JACCARD_WEIGHT x the batch's soft Jaccard term."""
+    import tensorflow as tf
+
+    logits = network(images, training=True)
+    pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(label_maps, logits)
+    weights = 1 + boundary_weight * boundary_pixels(label_maps)
+    loss = tf.reduce_sum(pixel_loss * weights) / tf.reduce_sum(weights)
+    if JACCARD_WEIGHT:
+        loss += JACCARD_WEIGHT * soft_jaccard_loss(logits, label_maps)
+    return loss
+
+
+def boundary_pixels(label_maps):
+    """float32 (B, H, W): 1 where a pixel's 3 x 3 neighbourhood (within the image) holds more than one label."""
+    import tensorflow as tf
+
+    values = tf.cast(label_maps, tf.float32)[..., None]
+    highest = tf.nn.max_pool2d(values, 3, 1, "SAME")
+    lowest = -tf.nn.max_pool2d(-values, 3, 1, "SAME")
+    return tf.cast(highest[..., 0] > lowest[..., 0], tf.float32)
+
+
+def soft_jaccard_loss(logits, label_maps):
+    """1 - soft IoU (softmax probabilities against one-hot truth), averaged over the labels in the batch."""
+    import tensorflow as tf
+
+    probabilities = tf.nn.softmax(logits)
+    truth = tf.one_hot(label_maps, len(LABELS), dtype=probabilities.dtype)
+    intersection = tf.reduce_sum(probabilities * truth, [0, 1, 2])
+    union = tf.reduce_sum(probabilities + truth, [0, 1, 2]) - intersection
+    present = tf.cast(tf.reduce_sum(truth, [0, 1, 2]) > 0, probabilities.dtype)
+    return tf.reduce_sum((1 - intersection / (union + 1)) * present) / tf.maximum(tf.reduce_sum(present), 1)
+
+
+def best_entry(history: list[dict]) -> dict:
+    """The epoch whose weights best.npz holds: the last one marked "kept"; in logs from before that mark
+    existed, the best by validation mean IoU among the unmarked epochs."""
+    kept = [entry for entry in history if entry.get("kept")]
+    return kept[-1] if kept else max((entry for entry in history if "kept" not in entry),
+                                     key=lambda entry: entry["validation_mean_iou"])
+
+
+def _cycle_scenes(history: list[dict]) -> dict[int, int]:
+    """Training scenes each cycle drew (entries from before this was logged: TRAIN_SCENES)."""
+    return {entry["cycle"]: entry.get("train_scenes", TRAIN_SCENES) for entry in history}
+
+
+def _previous_history() -> list[dict]:
+    """The epochs trained so far: the cache's log, else the committed one (entries without "cycle": cycle 0)."""
+    for path in (CHECKPOINTS / "history.json", (PROJECT_ASSETS / WEIGHTS).with_suffix(".history.json")):
+        if path.exists():
+            return [{"cycle": 0, **entry} for entry in json.loads(path.read_text())]
+    raise InvalidInput("Nothing to resume: no U-Net history in the cache or under assets/; train it without --resume.")
+
+
+def finalize(history: list[dict], validation_scenes: int,
+             output: pathlib.Path | None = None) -> dict:
+    """Store the best checkpoint as float16, measure that copy on the test scenes and record it."""
+    network = build_network()
+    weights_io.load_float16(network, CHECKPOINTS / "best.npz")
+    target = output or PROJECT_ASSETS / WEIGHTS
+    weights_io.save_float16(network, target)
+    figures = evaluate_model(build(target))  # the float16 weights we commit, not the float32 ones
+    if output is None:
+        target.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
+        best = best_entry(history)
+        cycles = [sum(1 for entry in history if entry["cycle"] == cycle) for cycle in range(history[-1]["cycle"] + 1)]
+        peaks = {entry["cycle"]: entry.get("peak_learning_rate", RESUME_LEARNING_RATE) for entry in history}
+        command = f"python -m engine train unet --epochs {cycles[0]}" + "".join(
+            f", then --resume --epochs {count}" + (f" --peak-learning-rate {peaks[cycle]:g}"
+                                                   if peaks[cycle] != RESUME_LEARNING_RATE else "")
+            for cycle, count in enumerate(cycles[1:], start=1))
+        scene_counts = " + ".join(str(count) for count in _cycle_scenes(history).values())
+        losses = " / ".join(f"cycle {entry['cycle']}: " + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight")
+                                                           else "cross-entropy")
+                            + (f", grown to {entry['levels']} levels" if entry.get("grown") else "")
+                            + (", scenes showing " + " / ".join(entry["oversampled"]) + " drawn more often"
+                               if entry.get("oversampled") else "")
+                            + (f", boundary pixels' cross-entropy x {1 + entry['boundary_weight']:g}"
+                               if entry.get("boundary_weight") else "")
+                            for entry in {entry["cycle"]: entry for entry in history}.values())
+        project_weights.record(
+            WEIGHTS, f"{command} ({scene_counts} new training scenes of {TRAIN_OBJECTS} objects, per cycle; {losses}; "
+            f"best of {len(history)} epochs on " + ", then ".join(dict.fromkeys(
+                str(entry.get("validation_scenes", 200)) for entry in history))
+            + f" validation scenes: epoch {best['epoch']}; "
+            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
+            f"test scenes ({figures['scenes']}): mean IoU {figures['mean_iou']:.4f} over {len(LABELS)} labels, "
+            f"pixel accuracy {figures['pixel_accuracy']:.4f}")
+    return figures

@@ -1,0 +1,1 @@
+"""TensorFlow Serving: exports, per-model serving signatures and a REST client."""

@@ -1,0 +1,1 @@
+"""Sentiment of a text with the chapter's 1D CNN."""

@@ -1,0 +1,401 @@
+"""Training and evaluating the two VQA models (engine/vqa/models.py) on Sort-of-CLEVR (engine/data/sort_of_clevr.py).
+
+Both are trained the same way: Adam, batches of BATCH_SIZE questions, QUESTIONS_PER_IMAGE on each of
+IMAGES_PER_BATCH scenes drawn at random from TRAIN_SCENES pre-generated training scenes (the CNN runs
+once per image), questions drawn from every phrasing of every question, each kind as often as KIND_WEIGHTS says;
+an "epoch" is STEPS_PER_EPOCH batches. The best epoch by accuracy on validation scenes is kept;
+test scenes are touched only for the reported figures. Each epoch ends with a float32 checkpoint in
+the cache, so `python -m engine train NAME --resume --epochs N` continues towards N epochs (on a
+machine without the cache, from the committed weights and their history). A resumed run is an annealing
+cycle: its epochs' learning rate follows a cosine from LEARNING_RATE down to zero (Loshchilov & Hutter,
+"SGDR", ICLR 2017), where a first run keeps LEARNING_RATE throughout. The optimizer's moments are not
+checkpointed: a resumed run restarts Adam's averages.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import numpy as np
+
+from engine.core import assets
+from engine.core import manifest as project_weights
+from engine.data import sort_of_clevr as vqa_data
+from engine.vqa import growth as vqa_growth
+from engine.vqa import models as vqa_models
+from engine.core import weights_io
+from engine.core.errors import InvalidInput
+from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.core.registry import PROJECT_ASSETS
+
+WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/relation_network.npz"}
+# A first run's epochs. The committed RN then had a resumed (annealed) run to epoch 600: 21 + 90 min on 2 shared cores.
+DEFAULT_EPOCHS = {"vqa-cnn-lstm": 100, "vqa-relation-network": 480}
+# The RN sat at validation ~0.72 from epoch 30 to 100, then rose in two steps (0.80 by epoch 110, 0.85 by 127;
+# 0.90 by 192, 0.92 by 200) as it learned to bind the asked colour to its cells: stopping early loses that.
+CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch checkpoints and logs, outside git
+TRAIN_SCENES = 20_000  # pre-generated once per run (~1.4 ms each, 340 MB)
+STEPS_PER_EPOCH = 200
+BATCH_SIZE = 64  # questions per batch
+QUESTIONS_PER_IMAGE = 4  # each image of a batch is asked this many random questions (one CNN pass)
+IMAGES_PER_BATCH = BATCH_SIZE // QUESTIONS_PER_IMAGE
+LEARNING_RATE = 1e-3
+# How often each kind of question is asked in training, relative to the others: closest and furthest three times as
+# often as each other kind (0.3 of the questions each). Up to epoch 576 every kind had 1/6 (logs without
+# "kind_weights"), after which the RN answered shape, left, top and count at 0.997-1.000 on validation, closest at
+# 0.865 and furthest at 0.780.
+KIND_WEIGHTS = {"shape": 1.0, "left": 1.0, "top": 1.0, "closest": 3.0, "furthest": 3.0, "count": 1.0}
+CLIP_NORM = 5.0  # global gradient norm clip
+RECALIBRATION_IMAGES = 1000  # training images that set BatchNorm's statistics before each measurement
+VALIDATION_SCENES = 60  # x 36 questions = 2,160 per epoch, picks the best epoch
+TEST_QUESTIONS_PER_SCENE = len(vqa_data.KINDS) * len(vqa_data.COLOURS)
+
+
+def build(name: str):
+    return vqa_models.build(name)
+
+
+def question_set(split: str, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every canonical (kind, colour) question of scenes start..start+count-1.
+
+    Returns:
+        images uint8 (M, 75, 75, 3) (repeated per question), tokens int32 (M, MAX_WORDS),
+        answers int64 (M,), kinds (M,) indices into KINDS; M = count * 36.
+    """
+    data = vqa_data.scene_set(split, start, count)
+    ids = vqa_data.canonical_question_ids()
+    images = np.repeat(data.images, len(ids), axis=0)
+    tokens = np.tile(vqa_data.QUESTION_TOKENS[ids], (count, 1))
+    answers = data.answers[:, ids].reshape(-1)
+    kinds = np.tile([vqa_data.KINDS.index(vqa_data.QUESTION_TABLE[i].kind) for i in ids], count)
+    return images, tokens, answers, kinds
+
+
+def accuracy_by_type(model, split: str = "test", count: int = vqa_data.TEST_SCENES, start: int = 0) -> dict:
+    """Accuracy per question type and per kind on `count` scenes x 36 questions."""
+    images, tokens, answers, kinds = question_set(split, start, count)
+    correct = vqa_models.answer_probabilities(model, images, tokens).argmax(-1) == answers
+    kind_names = np.array(vqa_data.KINDS)[kinds]
+    types = np.array([vqa_data.KIND_TYPE[kind] for kind in kind_names])
+    figures = {"split": split, "scenes": count, "questions": int(len(answers)), "overall": float(correct.mean())}
+    figures.update({kind_type: float(correct[types == kind_type].mean()) for kind_type in vqa_data.QUESTION_TYPES})
+    figures["by_kind"] = {kind: float(correct[kind_names == kind].mean()) for kind in vqa_data.KINDS}
+    return figures
+
+
+def recalibrate_batch_norm(model, images: np.ndarray) -> None:
+    """Set every BatchNorm layer's moving mean / variance to their exact values on `images`.
+
+    The moving averages (momentum 0.99) trail weights that still change quickly, and a model
+    evaluated with them swung between 47% and 68% on the same validation questions from one
+    epoch to the next. One forward pass in training mode with momentum 0 replaces them with the
+    statistics of these training images under the current weights ("precise BN"); it runs eagerly,
+    so the traced training step keeps its own momentum. The Relation Network's normalised pair sum
+    (in its head) is set the same way, on these images each asked one question of the table in turn.
+    """
+    visual, question_encoder, head = (model.get_layer(part) for part in ("visual", "question_encoder", "head"))
+    images = images.astype(np.float32)
+    _set_batch_norm_statistics(visual, lambda: images)
+    _set_batch_norm_statistics(head, lambda: [visual(images), question_encoder(
+        vqa_data.QUESTION_TOKENS[np.arange(len(images)) % len(vqa_data.QUESTION_TABLE)])])
+
+
+def _set_batch_norm_statistics(part, inputs) -> None:
+    """One training-mode pass of `part` on `inputs()` (called only if `part` has BatchNorm) with momentum 0."""
+    from keras import layers
+
+    norms = [layer for layer in part._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    part(inputs(), training=True)
+    for layer, momentum in zip(norms, saved):
+        layer.momentum = momentum
+
+
+def per_question_loss(model, images, tokens, answers):
+    """Cross-entropy of each question's answer (Q,) and the probabilities, in training mode; the CNN
+    runs once per image, each image asked Q / len(images) consecutive questions."""
+    import keras
+    import tensorflow as tf
+
+    visual, question_encoder, head = (model.get_layer(part) for part in ("visual", "question_encoder", "head"))
+    seen = tf.repeat(visual(images, training=True), tf.shape(tokens)[0] // tf.shape(images)[0], axis=0)
+    output = head([seen, question_encoder(tokens, training=True)], training=True)
+    probabilities = output[0] if isinstance(output, (list, tuple)) else output
+    return keras.losses.sparse_categorical_crossentropy(answers, probabilities), probabilities
+
+
+def _train_step_function(model, optimizer):
+    """One update on IMAGES_PER_BATCH images x QUESTIONS_PER_IMAGE questions: the CNN runs once per image."""
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+    signature = [tf.TensorSpec([None, vqa_data.SIZE, vqa_data.SIZE, 3], tf.float32),
+                 tf.TensorSpec([None, vqa_data.MAX_WORDS], tf.int32), tf.TensorSpec([None], tf.int64)]
+
+    @tf.function(input_signature=signature)  # traced once: one graph for the whole run
+    def step(images, tokens, answers):
+        with tf.GradientTape() as tape:
+            losses, probabilities = per_question_loss(model, images, tokens, answers)
+            loss = tf.reduce_mean(losses)
+        gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), CLIP_NORM)
+        optimizer.apply_gradients(zip(gradients, variables))
+        correct = tf.reduce_sum(tf.cast(tf.argmax(probabilities, -1) == answers, tf.float32))
+        return loss, correct
+
+    return step
+
+
+def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
+          should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
+          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
+          output: pathlib.Path | None = None, resume: bool = False, encoders_from_cnn_lstm: bool = True,
+          peak_learning_rate: float | None = None) -> dict:
+    """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it.
+
+    Args:
+        epochs: total epochs (default DEFAULT_EPOCHS[name]), each STEPS_PER_EPOCH batches.
+        resume: continue towards `epochs` from the last checkpoint in the cache or, without one, from
+            the committed weights and their history (assets/vqa/), with the learning rate annealed from
+            `peak_learning_rate` to zero over the epochs this run adds (`annealed_learning_rate`).
+        peak_learning_rate: where a resumed run's cosine starts (default LEARNING_RATE); lower
+            refines instead of first climbing out of the old optimum (a restart at 1e-3 from epoch 736
+            cost ~80 of 200 epochs to get back above its starting validation accuracy).
+        max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
+        train_scenes: how many training scenes to pre-generate.
+        validation_scenes: validation scenes (x 36 questions) measured after each epoch.
+        output: where the float16 weights go (default: the committed file under assets/).
+        encoders_from_cnn_lstm: Relation Network only: start its CNN and question encoder from the
+            committed CNN + LSTM model's (same architecture) when that file exists, then train all of
+            it. From scratch and before its pair sum was normalised, the RN stayed at chance
+            (validation ~0.50) for 28 epochs.
+    Returns:
+        Per-epoch history and the test figures of the best epoch, as measured.
+    """
+    import keras
+
+    if name not in WEIGHTS:
+        raise ValueError(f"No VQA model named {name}.")
+    epochs = epochs or DEFAULT_EPOCHS[name]
+    if peak_learning_rate is not None and not resume:
+        raise InvalidInput("--peak-learning-rate shapes a resumed run's schedule: add --resume.")
+    peak = peak_learning_rate or LEARNING_RATE
+    on_progress(0.0, f"{name}: generating {train_scenes} training scenes")
+    data = vqa_data.scene_set("train", 0, train_scenes)
+    validation = question_set("validation", 0, validation_scenes)
+    model = build(name)
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    checkpoint_dir = CHECKPOINTS / name
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    log_path = checkpoint_dir / "history.json"
+    committed = PROJECT_ASSETS / WEIGHTS[name]
+    if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
+        # The run goes on from the epoch the committed weights hold (`finalize` marks it; logs from before
+        # the mark have none and go on from their end).
+        committed_history = json.loads(_history_path(name).read_text())
+        marked = [entry["epoch"] for entry in committed_history if entry.get("committed")]
+        project_weights.seed_cache(committed, checkpoint_dir, committed_history,
+                                   marked[-1] if marked else len(committed_history))
+    if not resume and max_batches is None:
+        log_path.unlink(missing_ok=True)
+    history = json.loads(log_path.read_text()) if resume and log_path.exists() and max_batches is None else []
+    step = _train_step_function(model, optimizer)
+    if name == "vqa-relation-network" and encoders_from_cnn_lstm and not history:
+        _copy_encoders(model)
+    grown_from = None
+    # The RN's architecture (g, f widths, input channels): fixed for the run, logged with every epoch.
+    shape = vqa_growth.architecture(vqa_growth.model_arrays(model)) if name == "vqa-relation-network" else {}
+    if history and name == "vqa-relation-network":
+        stored = vqa_growth.stored_architecture(checkpoint_dir / "last.npz")
+        grown_from = stored if stored != shape else None
+    if grown_from:
+        vqa_growth.grow(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
+        if max_batches is None:  # best.npz holds the smaller network, which this one cannot load: the grown start stands in
+            weights_io.save_float16(model, checkpoint_dir / "best.npz")
+    elif history:
+        weights_io.load_float16(model, checkpoint_dir / "last.npz")
+    rng = np.random.default_rng(seed + len(history))
+    first_epoch = len(history)
+    for epoch in range(first_epoch, epochs):
+        started = time.perf_counter()
+        learning_rate = (annealed_learning_rate(epoch - first_epoch, epochs - first_epoch, peak)
+                         if resume else LEARNING_RATE)
+        optimizer.learning_rate.assign(learning_rate)
+        total_loss, total_correct, seen = 0.0, 0.0, 0
+        batches = STEPS_PER_EPOCH if max_batches is None else min(max_batches, STEPS_PER_EPOCH)
+        for batch in range(batches):
+            if should_stop():
+                break
+            scenes = rng.integers(0, train_scenes, IMAGES_PER_BATCH)
+            questions = rng.choice(len(vqa_data.QUESTION_TABLE), BATCH_SIZE, p=question_probabilities())
+            loss, correct = step(data.images[scenes].astype(np.float32), vqa_data.QUESTION_TOKENS[questions],
+                                 data.answers[np.repeat(scenes, QUESTIONS_PER_IMAGE), questions])
+            total_loss += float(loss) * BATCH_SIZE
+            total_correct += float(correct)
+            seen += BATCH_SIZE
+            if batch % 25 == 0:
+                on_progress((epoch + batch / batches) / epochs,
+                            f"{name} epoch {epoch + 1}/{epochs}, batch {batch}/{batches}, "
+                            f"loss {total_loss / seen:.4f}, train accuracy {total_correct / seen:.4f}")
+        if should_stop() or seen == 0:
+            break
+        recalibrate_batch_norm(model, data.images[:RECALIBRATION_IMAGES])
+        images, tokens, answers, _ = validation
+        valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
+        history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
+                        "validation_accuracy": valid, "learning_rate": learning_rate,
+                        **({"peak_learning_rate": peak} if resume else {}),
+                        "annealed": resume, "kind_weights": KIND_WEIGHTS, "seconds": time.perf_counter() - started,
+                        **shape,
+                        **({"grown_from": grown_from} if grown_from and epoch == first_epoch else {})})
+        on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
+                    f"validation accuracy {valid:.4f}", history[-1])
+        if max_batches is not None:
+            continue
+        weights_io.save_float16(model, checkpoint_dir / "last.npz", dtype=np.float32)
+        if valid >= max(entry["validation_accuracy"] for entry in history):
+            weights_io.save_float16(model, checkpoint_dir / "best.npz")
+        log_path.write_text(json.dumps(history, indent=1))
+    if max_batches is not None:
+        return {"name": name, "history": history}
+    return {"name": name, "history": history, **finalize(name, output)}
+
+
+def question_probabilities(weights: dict[str, float] | None = None) -> np.ndarray:
+    """The probability of drawing each QUESTION_TABLE row: its kind's share of KIND_WEIGHTS, spread over the
+    kind's phrasings and colours."""
+    weights = KIND_WEIGHTS if weights is None else weights
+    raw = np.array([weights[question.kind] for question in vqa_data.QUESTION_TABLE])
+    return raw / raw.sum()
+
+
+def annealed_learning_rate(epoch: int, epochs: int, peak: float = LEARNING_RATE) -> float:
+    """Learning rate of epoch `epoch` (0-based) of a resumed run of `epochs` epochs: a half cosine from
+    `peak` (first epoch) towards zero (after the last), held for each whole epoch."""
+    return peak * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+
+
+def _copy_encoders(model) -> bool:
+    """Relation Network: take the CNN and question encoder weights of the committed CNN + LSTM model."""
+    source_path = PROJECT_ASSETS / WEIGHTS["vqa-cnn-lstm"]
+    if not source_path.exists():
+        return False
+    source = build("vqa-cnn-lstm")
+    weights_io.load_float16(source, source_path)
+    target_cnn = model.get_layer("visual").get_layer("cnn")
+    # The RN's first convolution also reads the pixel coordinates (vqa_models.PIXEL_COORDINATES): those start at zero.
+    target_cnn.set_weights([vqa_growth.embed(values, tuple(variable.shape)) for values, variable in
+                            zip(source.get_layer("visual").get_layer("cnn").get_weights(), target_cnn.weights)])
+    model.get_layer("question_encoder").set_weights(source.get_layer("question_encoder").get_weights())
+    return True
+
+
+def finalize(name: str, output: pathlib.Path | None = None) -> dict:
+    """Pick the best or the last checkpoint (BatchNorm recalibrated, by validation accuracy), measure it
+    as stored in float16 on the test scenes, copy it under assets/ and record it."""
+    checkpoint_dir = CHECKPOINTS / name
+    history = json.loads((checkpoint_dir / "history.json").read_text())
+    calibration = vqa_data.scene_set("train", 0, RECALIBRATION_IMAGES).images
+    images, tokens, answers, _ = question_set("validation", 0, VALIDATION_SCENES)
+    candidates = []
+    for checkpoint in ("best.npz", "last.npz"):
+        model = build(name)
+        weights_io.load_float16(model, checkpoint_dir / checkpoint)
+        recalibrate_batch_norm(model, calibration)
+        valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
+        candidates.append((valid, checkpoint, model))
+    valid, chosen, model = max(candidates, key=lambda candidate: candidate[0])
+    target = output or PROJECT_ASSETS / WEIGHTS[name]
+    weights_io.save_float16(model, target)
+    best = build(name)
+    weights_io.load_float16(best, target)
+    figures = accuracy_by_type(best)  # on the float16 weights we commit, not the float32 ones
+    figures["checkpoint"] = f"{chosen}, validation accuracy {valid:.4f} after BatchNorm recalibration"
+    if output is None:
+        committed_epoch = (project_weights.best_epoch(history) if chosen == "best.npz" else history[-1])["epoch"]
+        history = [{**{key: value for key, value in entry.items() if key != "committed"},
+                    **({"committed": True} if entry["epoch"] == committed_epoch else {})} for entry in history]
+        _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
+        runs = training_runs(history)
+        command = f"python -m engine train {name} --epochs {len(runs[0])}" + "".join(
+            f", then --resume{peak_flag(run[0])} (epochs {run[0]['epoch']}-{run[-1]['epoch']} kept)" for run in runs[1:])
+        project_weights.record(
+            WEIGHTS[name], f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
+            + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
+            + f"learning rate {LEARNING_RATE:g} for {len(runs[0])} epochs"
+            + "".join(f", then {schedule_text(run)} over epochs {run[0]['epoch']}-{run[-1]['epoch']}"
+                      + growth_text(run[0])
+                      + (", asking closest / furthest more often (" + ", ".join(
+                          f"{kind} {weight:g}" for kind, weight in run[0]["kind_weights"].items()) + ")"
+                         if len(set(run[0].get("kind_weights", {}).values())) > 1 else "") for run in runs[1:])
+            + f"; kept the {chosen.split('.')[0]} checkpoint by validation; "
+            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
+            metric_text(figures))
+    return figures
+
+
+def training_runs(history: list[dict]) -> list[list[dict]]:
+    """The log split into the runs that made it: the first at constant learning rate, then each resumed
+    (annealed) run, which starts again at its peak learning rate (LEARNING_RATE in logs that name none)."""
+    runs: list[list[dict]] = []
+    for entry in history:
+        peak = entry.get("peak_learning_rate", LEARNING_RATE)
+        starts = not runs or (entry.get("annealed") and (not runs[-1][-1].get("annealed")
+                                                         or entry.get("learning_rate") == peak))
+        if starts:
+            runs.append([])
+        runs[-1].append(entry)
+    return runs
+
+
+def schedule_text(run: list[dict]) -> str:
+    """A resumed run's learning rates as the log keeps them: annealed to (near) zero, or ending higher where the
+    run was stopped, or its later epochs dropped, and the next run went on from its last kept epoch."""
+    first, last = run[0]["learning_rate"], run[-1]["learning_rate"]
+    if last < 0.01 * first:
+        return f"cosine-annealed from {first:g} to zero"
+    return f"cosine-annealed from {first:g} (the next run went on from its last epoch here, at {last:.2g})"
+
+
+def peak_flag(entry: dict) -> str:
+    peak = entry.get("peak_learning_rate", LEARNING_RATE)
+    return f" --peak-learning-rate {peak:g}" if peak != LEARNING_RATE else ""
+
+
+def growth_text(entry: dict) -> str:
+    """How the network of a run's first epoch was grown from the one before, for the manifest ("" if it was not)."""
+    if "widened_from" in entry:  # logs from before vqa_growth recorded the whole architecture
+        return f" with g widened from {entry['widened_from']} to {entry['g_units'][0]} units (Net2WiderNet)"
+    old = entry.get("grown_from")
+    if not old:
+        return ""
+    changes = []
+    if old["g_units"] != entry["g_units"]:
+        changes.append(f"g widened from {old['g_units']} to {entry['g_units']} units (Net2WiderNet)")
+    if old["f_units"] != entry["f_units"]:
+        changes.append(f"f grown from {' x '.join(map(str, old['f_units']))} to "
+                       f"{' x '.join(map(str, entry['f_units']))} units")
+    if old["input_channels"] != entry["input_channels"]:
+        changes.append("pixel coordinates added to the CNN's input (CoordConv)")
+    return " with " + " and ".join(changes)
+
+
+def metric_text(figures: dict) -> str:
+    return (f"Sort-of-CLEVR test ({figures['scenes']} scenes, {figures['questions']} questions): "
+            f"non-relational {figures['non-relational']:.4f}, relational {figures['relational']:.4f}, "
+            f"counting {figures['counting']:.4f}")
+
+
+def _history_path(name: str) -> pathlib.Path:
+    return (PROJECT_ASSETS / WEIGHTS[name]).with_suffix(".history.json")
+
+
+def history(name: str) -> list[dict]:
+    """The committed training curve (per epoch), or [] before the first training."""
+    path = _history_path(name)
+    return json.loads(path.read_text()) if path.exists() else []
