@@ -1,6 +1,6 @@
 """Command line: the engine without the browser.
 
-    python -m engine models [--json]
+    python -m engine models [--json | --markdown]
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
     python -m engine train NAME [--epochs N] [--json]
@@ -49,6 +49,11 @@ def _read_input_file(path: str, limit: int) -> bytes:
 def _models(args: argparse.Namespace) -> int:
     from engine.core import registry
 
+    if args.markdown:  # the README's model table, figures read from assets/MANIFEST.jsonl
+        from engine.core import model_table
+
+        print(model_table.current(), end="")
+        return 0
     rows = registry.describe_all()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -129,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list every model and where its weights come from")
     models.add_argument("--json", action="store_true")
+    models.add_argument("--markdown", action="store_true",
+                        help="print README.md's model table (figures from assets/MANIFEST.jsonl)")
     models.set_defaults(run=_models)
 
     asset_parser = commands.add_parser("assets", help="fetch the offline model and data files")
