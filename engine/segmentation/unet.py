@@ -44,49 +44,33 @@ FILTERS = (16, 32, 64, 128, 256)  # per level of the contracting path; the last 
 # The three coarsest levels of the expanding path (6 x 6 x 256, 12 x 12 x 128, 24 x 24 x 64) also score the
 # labels, and those scores, upsampled, are added to the full-size ones: which class an object is gets
 # decided where the features are wide and see the whole object, instead of squeezing through the 16
-# channels of the top level (a first run without them sat at validation mean IoU 0.13 after 8000 scenes).
+# channels of the top level (without them a first run stayed near chance: docs/models/unet.md).
 COARSE_HEADS = 3
-# The 3-level U-Net (FILTERS[:-1], two coarse heads) reached validation mean IoU 0.839 in 7 epochs and
-# then mostly mistook whole objects (sneaker for ankle boot, 1 for dress): the fourth level sees a whole
-# object at 6 x 6 with 256 channels. `grow` starts it from the 3-level weights (`--resume` does this).
+# The fourth level sees a whole object at 6 x 6 with 256 channels (the 3-level U-Net, FILTERS[:-1] with two
+# coarse heads, mistook whole objects); `grow` starts it from the 3-level weights (`--resume` does this).
 GROWN_LAYERS = {"bottleneck": "down3"}  # 3-level layer -> its place in the 4-level network; the rest keep their names
 GROWTH_CALIBRATION_SCENES = 256  # training scenes that measure the statistics `grow` needs
 DEFAULT_EPOCHS = 3
 TRAIN_SCENES = 8000  # pre-generated once per run (about 2 ms each); 3 epochs take ~20 min on one shared core
 RESUME_TRAIN_SCENES = 16000  # new scenes per further cycle (`--resume`): fresh data rather than more passes
 TRAIN_OBJECTS = scenes.MAX_OBJECTS  # training scenes are drawn full: more object pixels per step of compute
-# Validation split (its usual 1-4 objects), picks the best epoch. 200 through epoch 32: with ~36 sneakers among
-# them one object flipping moved a label's IoU by ~0.03, and a +0.006 validation gain did not carry to test.
+# Validation split (its usual 1-4 objects), picks the best epoch; 500, as 200 were too few to tell epochs apart.
 VALIDATION_SCENES = 500
 BATCH_SIZE = 8  # small batches: more updates for the same compute, which gets past the early plateau sooner
 LEARNING_RATE = 2e-3  # Adam, cosine-decayed to zero over the run
 RESUME_LEARNING_RATE = 1e-3  # peak of a further cosine cycle started from the best weights (`--resume`)
 JACCARD_WEIGHT = 1.0  # weight of the soft Jaccard term next to the cross-entropy (0: cross-entropy only)
 # Extra cross-entropy weight of boundary pixels (those with two labels in their 3 x 3 neighbourhood), in the
-# spirit of the U-Net paper's weight map (which stresses the borders between touching cells). With the weights
-# of epoch 20 (committed then), 77.5% of the wrong pixels on 800 unused validation scenes (200-999) were boundary
-# pixels, only 7.3% of all pixels; with every boundary pixel right, mean IoU would be 0.962, not 0.874. Their errors split
-# evenly between objects drawn too thick (33%), too thin (39%) and two objects' border (27%), so no change of
-# the background's prior helps (scaling its probability by 0.5-2 moved mean IoU by at most 0.0014).
-# One 8-epoch cycle with it (1e-3 cosine, 16,000 new scenes, from epoch 29) took validation mean IoU (500 scenes,
-# with the shifts) 0.8820 -> 0.8875 (epoch 39) and test 0.8842 -> 0.8996 (sneaker 0.76 -> 0.77, sandal 0.64 -> 0.67,
-# ankle boot 0.86 -> 0.89, digits 0.90-0.95). A 3-epoch fine-tuning cycle after it (peak learning rate 3e-4, 16,000
-# new scenes), to be kept only if validation rose: validation 0.8875 -> 0.8864, 0.8884, 0.8887 (epoch 43), test 0.9034.
+# spirit of the U-Net paper's weight map: most wrong pixels lie on label boundaries (measured: docs/models/unet.md).
 BOUNDARY_WEIGHT = 2.0
-# Labels the 4-level U-Net still gets wrong most, nearly always as whole objects: on validation (epoch 20) 18% of
-# sneaker pixels were called ankle boot, 6% / 6% of sandal pixels ankle boot / background, 7% of "1" pixels dress.
-# Training scenes that show one are drawn more often: a scene's weight is 1 + the extra of each such label in it,
-# which with 4 objects of 16 classes makes sneakers, sandals and ankle boots 1.65 times as frequent in batches.
-# One 12-epoch cycle with it (1e-3 cosine, 16,000 new scenes) took validation mean IoU 0.8887 -> 0.8948 (with the
-# shifts) but test only 0.8839 -> 0.8842 (sneaker 0.71 -> 0.76, sandal 0.62 -> 0.64, dress 0.88 -> 0.83), so those
-# weights were not committed (3.6 MB in the history for no measured gain); the next cycle (BOUNDARY_WEIGHT) began there.
+# The labels the 4-level U-Net gets wrong most (nearly always as whole objects; docs/models/unet.md): training
+# scenes that show one are drawn more often, a scene's weight being 1 + the extra of each such label in it.
 OVERSAMPLED_LABELS = {"sneaker": 2.0, "ankle boot": 2.0, "sandal": 2.0, "1": 1.0}
 PREDICT_BATCH = 100
 # Test-time augmentation: label probabilities are averaged over the scene and these shifted copies (dx, dy).
 # A convolutional network is only roughly shift-equivariant (its poolings), so the copies disagree near
-# edges and on doubtful objects, and their mean is steadier. The 8 one-pixel neighbours were chosen on the
-# 200 validation scenes (mean IoU 0.8823 alone; 4 / 8 shifts of 1 px 0.8874 / 0.8887, of 2 px 0.8870 / 0.8880,
-# of 3 px 0.8873 / 0.8886, of 4 px 0.8870 / 0.8816), at 9 times the compute.
+# edges and on doubtful objects, and their mean is steadier. The 8 one-pixel neighbours were chosen on
+# validation against 4 shifts and larger ones (docs/models/unet.md), at 9 times the compute.
 TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # float32 best checkpoint, outside git
 
