@@ -12,8 +12,8 @@
 
 Both share the paper's image encoder (4 conv layers of 24 channels, stride 2: 75 -> 38 -> 19 -> 10
 -> 5; the RN's also reads each pixel's coordinates) and question encoder. g is cut to fit two shared CPU
-cores (3 x 128, not 4 x 256; it was 3 x 64 for the first 576 epochs and then widened, and f was grown
-from one layer of 128 to the paper's 256, 256 after epoch 736: engine/vqa/growth.py).
+cores (3 x 128, not 4 x 256); g was widened and f grown to the paper's 256, 256 during training
+(engine/vqa/growth.py; the cycles are in docs/models/vqa-relation-network.md).
 g's first layer is linear in the concatenation [o_i, o_j, q], so it is computed as
 W_a o_i + W_b o_j + W_q q, each once per object, then broadcast over the pairs: the same function as
 the paper's, at a fraction of the cost. The pairs are averaged rather than summed (the same
@@ -33,24 +33,14 @@ EMBEDDING_DIM = 32  # word vectors
 EMBEDDING_INIT = 1.0  # std of the initial word vectors: distinct colour words from the first step (Keras: U(-0.05, 0.05))
 QUESTION_DIM = 64  # LSTM units
 CNN_LSTM_HIDDEN = 256  # the chapter model's hidden Dense layer
-# RN g: paper 4 x 256, cut to fit a shared CPU (cost grows with the square: 8.5 s per epoch at 3 x 64 alone, 29 s at
-# 3 x 128 beside a U-Net training).
-# 3 x 64 trained to epoch 576 with train accuracy no better than validation (underfitting); widened then.
+# RN g: paper 4 x 256, cut to fit a shared CPU (its cost grows with the square of the width); widened from 3 x 64
+# when the RN underfitted (docs/models/vqa-relation-network.md).
 G_UNITS = (128, 128, 128)
-# RN f hidden layers before the softmax: the paper's 256, 256. f runs once per question, so its size costs little.
-# It was one layer of 128 to epoch 736, when the RN still answered "furthest" questions on its own training scenes
-# only 0.82 right (validation 0.81: underfitting), wrong even where the furthest object was 8-16 px further than the
-# next (0.76 where the two differ in shape). Telling which of the pair sums' distance features is largest is a
-# comparison f must make; then f was grown (engine/vqa/growth.py).
+# RN f hidden layers before the softmax: the paper's 256, 256. f runs once per question, so its size costs little;
+# telling which pair's distance is largest is a comparison f must make (grown from one layer of 128: see the card).
 F_UNITS = (256, 256)
-# The RN's CNN also reads each pixel's coordinates (CoordConv, Liu et al. 2018), from epoch 737: a cell's
-# coordinates place an object only to within its 15 px, too coarse for distances that differ by a few pixels.
-# Both changes were made together, so their shares are not separated. Epochs 737-936 with them (200 epochs
-# annealed, 98 min beside a U-Net training, ~29 s each) took validation from 0.950 to 0.964 and test relational
-# from 0.873 to 0.919 (closest 0.923 -> 0.933, furthest 0.823 -> 0.904, with the symmetric views); furthest on the
-# RN's own training scenes went 0.82 -> 0.87 (validation 0.87): it still underfits. Two more cycles from the
-# kept epoch 871 (872-924 from a peak of 5e-4, cut short; 925-985 from 3.4e-4 to zero; ~45 s an epoch alone)
-# kept epoch 955: test relational 0.919 -> 0.935 (closest 0.948, furthest 0.922).
+# The RN's CNN also reads each pixel's coordinates (CoordConv, Liu et al. 2018): a cell's coordinates place an
+# object only to within its 15 px, too coarse for distances that differ by a few pixels.
 PIXEL_COORDINATES = True
 DROPOUT = 0.25  # in f, as the paper's dropout before the last layer
 
@@ -181,9 +171,8 @@ def build(name: str):
 
 
 # Answers averaged over the views of the scene their question does not depend on (vqa_data.INVARIANT_VIEWS), per
-# model, chosen on the validation split (200 scenes x 36 questions): the RN's "closest" answers went 0.865 -> 0.905
-# with the 8 symmetries of the square (relational 0.8225 -> 0.8421; furthest 0.780 -> 0.779, the same errors in every
-# view), at 8 times the compute; the CNN + LSTM gained nothing (relational 0.7142 -> 0.7154, shape 0.722 -> 0.718).
+# model, chosen on the validation split at 8 times the compute: the RN gained, the CNN + LSTM did not (the figures:
+# docs/models/vqa-relation-network.md).
 SYMMETRIC_VIEWS = {"vqa_relation_network": True, "vqa_cnn_lstm": False}  # by Keras model name
 
 

@@ -31,10 +31,9 @@ from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_pro
 from engine.core.registry import PROJECT_ASSETS
 
 WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/relation_network.npz"}
-# A first run's epochs. The committed RN then had a resumed (annealed) run to epoch 600: 21 + 90 min on 2 shared cores.
+# A first run's epochs (later cycles are `--resume` runs). The RN's validation plateaus for dozens of epochs before it
+# binds the asked colour to its cells, so a short first run stops before that (docs/models/vqa-relation-network.md).
 DEFAULT_EPOCHS = {"vqa-cnn-lstm": 100, "vqa-relation-network": 480}
-# The RN sat at validation ~0.72 from epoch 30 to 100, then rose in two steps (0.80 by epoch 110, 0.85 by 127;
-# 0.90 by 192, 0.92 by 200) as it learned to bind the asked colour to its cells: stopping early loses that.
 CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch checkpoints and logs, outside git
 TRAIN_SCENES = 20_000  # pre-generated once per run (~1.4 ms each, 340 MB)
 STEPS_PER_EPOCH = 200
@@ -43,9 +42,7 @@ QUESTIONS_PER_IMAGE = 4  # each image of a batch is asked this many random quest
 IMAGES_PER_BATCH = BATCH_SIZE // QUESTIONS_PER_IMAGE
 LEARNING_RATE = 1e-3
 # How often each kind of question is asked in training, relative to the others: closest and furthest three times as
-# often as each other kind (0.3 of the questions each). Up to epoch 576 every kind had 1/6 (logs without
-# "kind_weights"), after which the RN answered shape, left, top and count at 0.997-1.000 on validation, closest at
-# 0.865 and furthest at 0.780.
+# often as each other kind (0.3 of the questions each), since the RN had learned the other kinds already (the card).
 KIND_WEIGHTS = {"shape": 1.0, "left": 1.0, "top": 1.0, "closest": 3.0, "furthest": 3.0, "count": 1.0}
 CLIP_NORM = 5.0  # global gradient norm clip
 RECALIBRATION_IMAGES = 1000  # training images that set BatchNorm's statistics before each measurement
@@ -164,16 +161,15 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
             the committed weights and their history (assets/vqa/), with the learning rate annealed from
             `peak_learning_rate` to zero over the epochs this run adds (`annealed_learning_rate`).
         peak_learning_rate: where a resumed run's cosine starts (default LEARNING_RATE); lower
-            refines instead of first climbing out of the old optimum (a restart at 1e-3 from epoch 736
-            cost ~80 of 200 epochs to get back above its starting validation accuracy).
+            refines instead of first climbing out of the old optimum (a restart at 1e-3 costs epochs of
+            recovery: docs/models/vqa-relation-network.md).
         max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
         train_scenes: how many training scenes to pre-generate.
         validation_scenes: validation scenes (x 36 questions) measured after each epoch.
         output: where the float16 weights go (default: the committed file under assets/).
         encoders_from_cnn_lstm: Relation Network only: start its CNN and question encoder from the
             committed CNN + LSTM model's (same architecture) when that file exists, then train all of
-            it. From scratch and before its pair sum was normalised, the RN stayed at chance
-            (validation ~0.50) for 28 epochs.
+            it (from scratch, before its pair sum was normalised, the RN stayed at chance: see the card).
     Returns:
         Per-epoch history and the test figures of the best epoch, as measured.
     """
