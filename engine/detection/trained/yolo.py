@@ -17,10 +17,8 @@ most (highest IoU) is the "responsible predictor":
 - a class loss in each cell that holds an object. Here it is softmax cross-entropy instead of the
   paper's squared error on the probabilities (a change: it trains faster in a short CPU run).
 
-Training: Adam, every epoch on new scenes (they cost 1 ms each to make, so none is seen twice: a
-first run that repeated 8,000 scenes for 8 epochs fit the classes of the training scenes (class loss
-0.09) and reached test mAP@0.5 0.893; 10 epochs of new scenes reach 0.924); objectness starts at
-OBJECTNESS_PRIOR instead of 0.5.
+Training: Adam, every epoch on new scenes (they cost 1 ms each to make, so none is seen twice: repeated
+scenes were overfitted, docs/models/yolo.md); objectness starts at OBJECTNESS_PRIOR instead of 0.5.
 
 Decoding: the class-specific confidence of a predictor is objectness * class probability; boxes
 above MIN_SCORE go through per-class non-maximum suppression (engine/ops/boxes.py).
