@@ -67,8 +67,8 @@ class MaskCycle(NamedTuple):
 
 MASK_CYCLES = (MaskCycle(3, LEARNING_RATE, False), MaskCycle(4, LEARNING_RATE / 3, False),
                MaskCycle(3, LEARNING_RATE / 5, True))
-# Mask post-processing, both chosen on the 200 validation scenes with the committed weights (docs/models/mask-rcnn.md):
-# a pixel belongs to the instance where its mask probability is at
+# Mask post-processing, both chosen on the 200 validation scenes with the committed weights
+# (docs/models/mask-rcnn.md): a pixel belongs to the instance where its mask probability is at
 # least MASK_THRESHOLD, and each detection's score is multiplied by its maskness ** MASKNESS_POWER, the mean
 # probability over the pixels it keeps (SOLOv2, Wang, Zhang, Kong, Li & Shen, NeurIPS 2020), so that a
 # detection with a vague mask ranks below one with a sharp mask, which is what mask AP rewards.
