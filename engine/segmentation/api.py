@@ -31,6 +31,7 @@ from engine.core import manifest
 from engine.core import registry
 from engine.core import runtime
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.segmentation import unet as scene_unet
 
 DEFAULT_MODEL = "deeplabv3-voc"
 TASKS = ("segmentation", "instances")  # semantic models give a label map; instance models (engine/pipelines/instances.py) masks
@@ -163,7 +164,7 @@ registry.register(registry.ModelSpec(
 
 # --- The U-Net trained here on the scenes (engine/segmentation/unet.py, imported only when used) ------
 
-UNET_WEIGHTS = "scene_segmentation/unet.npz"  # = scene_unet.WEIGHTS, repeated to keep TensorFlow-free imports cheap
+UNET_WEIGHTS = scene_unet.WEIGHTS  # the module imports TensorFlow only inside its functions, so this import is cheap
 
 
 def _build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
