@@ -16,8 +16,9 @@ detectors that ship inside pinned packages:
   2013) each classified by EfficientNet-Lite0, then per-class NMS (slow by design).
 
 With a network, TF Hub's COCO detectors (SSD MobileNet V2, Faster R-CNN ResNet-50) load through
-the same registry. The detectors trained here (R-CNN family, YOLO) will register under the same
-task, "detection", with a builder returning an object that has `labels` and `find(...)`.
+the same registry. The detectors trained here on the scenes (classification + localization, R-CNN,
+Fast R-CNN, Faster R-CNN, Mask R-CNN, YOLO: engine/detection/trained/) are registered under the same
+task, "detection", each with a builder returning an object that has `labels` and `find(...)`.
 
 Every result's boxes are [x0, y0, x1, y1] in pixels of the upright input image, clipped to it.
 """
