@@ -3,7 +3,8 @@
     python -m engine models [--json | --markdown]
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
-    python -m engine train NAME [--epochs N] [--json]
+    python -m engine train NAME [--epochs N] [--resume] [--peak-learning-rate X] [--run RUN] [--json]   (into runs/NAME/RUN/)
+    python -m engine promote NAME RUN [--json]   (a finalized run's weights into assets/, with manifest lines)
     python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]   (engine/distributed/multiworker.py)
     python -m engine eval NAME [--json]
     python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
@@ -115,7 +116,19 @@ def _train(args: argparse.Namespace) -> int:
         if "peak_learning_rate" not in inspect.signature(trainer).parameters:
             raise InvalidInput(f"{args.name} takes no --peak-learning-rate; train it without.")
         options["peak_learning_rate"] = args.peak_learning_rate
+    if args.run_name is not None:
+        if "run" not in inspect.signature(trainer).parameters:
+            raise InvalidInput(f"{args.name} does not train into a named run folder; train it without --run.")
+        options["run"] = args.run_name
     result = trainer(epochs=args.epochs, on_progress=_print_progress, **options)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from engine.core import training
+
+    result = training.promote(args.name, args.run_name)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -157,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the last checkpoint (models that support it, e.g. capsnet)")
     train.add_argument("--peak-learning-rate", type=float, default=None,
                        help="the peak of a resumed cycle's cosine schedule (U-Net, VQA; default: the trainer's)")
+    train.add_argument("--run", dest="run_name", default=None,
+                       help="the run folder under runs/NAME/ (default: the start time; with --resume: the latest)")
     train.add_argument("--workers", type=int, default=None,
                        help="train on N workers (MultiWorkerMirroredStrategy): N local processes, or the "
                             "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs")
@@ -165,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="with --workers: worker 0 writes the trained weights here (.npz)")
     train.add_argument("--json", action="store_true")
     train.set_defaults(run=_train)
+
+    promote = commands.add_parser("promote", help="copy a finalized training run's weights into assets/ and "
+                                  "record them in assets/MANIFEST.jsonl")
+    promote.add_argument("name")
+    promote.add_argument("run_name", metavar="run", help="the run folder's name under runs/NAME/")
+    promote.add_argument("--json", action="store_true")
+    promote.set_defaults(run=_promote)
 
     evaluate = commands.add_parser("eval", help="held-out figures of a model, as measured now")
     evaluate.add_argument("name")

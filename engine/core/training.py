@@ -1,0 +1,531 @@
+"""One Task protocol and one Trainer for every model trained here.
+
+After TF Model Garden's `base_task.Task` and `base_trainer.Trainer`: a `Task` holds what is particular
+to a model (its data, network, loss and train step, validation metrics, held-out evaluation, the files
+and manifest lines it makes); the `Trainer` owns the lifecycle every trainer used to rewrite: the epoch
+loop with its stop check and progress, the learning-rate schedule (constant, cosine, exponential, and a
+cosine restarted at a given peak as in SGDR, Loshchilov & Hutter, ICLR 2017), a float32 checkpoint per
+epoch and resume from it, keep-best on a named validation metric, and the float16 finalize that measures
+the stored copy (engine/core/weights_io.py).
+
+Training never writes under assets/: a run lives in `runs/NAME/RUN/` (git-ignored), holding
+last.npz / best.npz (float32), history.json, the finalized float16 files and run.json, which lists the
+files and the manifest lines they carry. `python -m engine promote NAME RUN` (`promote`) copies them into
+assets/ and records them in assets/MANIFEST.jsonl.
+
+Option names are the same for every trainer: `epochs` (the total the run's log reaches; a resumed run
+continues towards it), `resume`, `run` (the run folder's name), `max_steps` (at most this many steps per
+epoch: a smoke run, which writes no checkpoint and no output), `seed`, `on_progress`, `should_stop`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from engine.core.errors import InvalidInput
+from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]  # engine/core/training.py -> the project
+RUNS_ENV_VAR = "CONVNET_STUDIO_RUNS"  # another folder for runs (tests point it at a temporary one)
+RUN_FILE = "run.json"
+
+
+def runs_root() -> pathlib.Path:
+    """Where runs go: $CONVNET_STUDIO_RUNS, else runs/ at the project root (git-ignored)."""
+    return pathlib.Path(os.environ.get(RUNS_ENV_VAR) or PROJECT_ROOT / "runs")
+
+
+# --- learning-rate schedules -------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A learning-rate schedule over a run's steps.
+
+    kind: "constant", "cosine" (from `peak` to `alpha` x peak) or "exponential" (x `decay` per epoch).
+    restart: the cosine spans only the epochs this run adds, starting again at `peak` (a warm restart)
+        instead of the whole log's epochs.
+    per_epoch: the rate is held for each whole epoch (computed at its start), not changed per step.
+    """
+
+    kind: str = "constant"
+    peak: float = 1e-3
+    alpha: float = 0.0
+    decay: float = 1.0
+    restart: bool = False
+    per_epoch: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ("constant", "cosine", "exponential"):
+            raise InvalidInput(f"Unknown learning-rate schedule {self.kind!r}.")
+        if not self.peak > 0:
+            raise InvalidInput(f"A peak learning rate must be positive, not {self.peak}.")
+
+    def _span(self, steps_per_epoch: int, epochs: int, first_epoch: int) -> tuple[int, int]:
+        """(first step, number of steps) the cosine runs over."""
+        first = first_epoch if self.restart else 0
+        return first * steps_per_epoch, max(1, (epochs - first) * steps_per_epoch)
+
+    def rate(self, step: int, steps_per_epoch: int, epochs: int, first_epoch: int = 0) -> float:
+        """The learning rate of step `step` (0-based, counted over the whole log) of a run of `epochs` epochs
+        resumed after `first_epoch`."""
+        if self.per_epoch:
+            step -= step % steps_per_epoch
+        if self.kind == "constant":
+            return self.peak
+        if self.kind == "exponential":
+            return self.peak * self.decay ** (step // steps_per_epoch)
+        origin, span = self._span(steps_per_epoch, epochs, first_epoch)
+        fraction = min(max(step - origin, 0), span) / span
+        return self.peak * ((1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * fraction)) + self.alpha)
+
+    def for_optimizer(self, steps_per_epoch: int, epochs: int, first_epoch: int = 0):
+        """What a Keras optimizer takes as its learning rate: a float, or a schedule of its step count
+        (Keras' own CosineDecay / ExponentialDecay, so the rates are the ones the trainers used)."""
+        if self.kind == "constant" or self.per_epoch:  # per-epoch rates are assigned by the Trainer
+            return self.rate(first_epoch * steps_per_epoch, steps_per_epoch, epochs, first_epoch)
+        import keras
+
+        if self.kind == "exponential":
+            return keras.optimizers.schedules.ExponentialDecay(self.peak, steps_per_epoch, self.decay, staircase=True)
+        origin, span = self._span(steps_per_epoch, epochs, first_epoch)
+        cosine = keras.optimizers.schedules.CosineDecay(self.peak, span, alpha=self.alpha)
+        return _shifted(cosine, origin) if origin else cosine
+
+    def describe(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def constant(rate: float) -> Schedule:
+    return Schedule("constant", rate)
+
+
+def cosine(peak: float, alpha: float = 0.0, per_epoch: bool = False) -> Schedule:
+    """A half cosine from `peak` down to `alpha` x peak over the whole run."""
+    return Schedule("cosine", peak, alpha=alpha, per_epoch=per_epoch)
+
+
+def restarted_cosine(peak: float, alpha: float = 0.0, per_epoch: bool = False) -> Schedule:
+    """A half cosine from `peak` over the epochs this (resumed) run adds: `--peak-learning-rate`."""
+    return Schedule("cosine", peak, alpha=alpha, restart=True, per_epoch=per_epoch)
+
+
+def exponential(peak: float, decay_per_epoch: float) -> Schedule:
+    return Schedule("exponential", peak, decay=decay_per_epoch)
+
+
+def _shifted(schedule, origin: int):
+    """`schedule` read `origin` steps late: a cycle's cosine that starts at the resumed step."""
+    import keras
+
+    class Shifted(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            return schedule(keras.ops.maximum(keras.ops.cast(step, "float32") - origin, 0.0))
+
+        def get_config(self):
+            return {"origin": origin, "schedule": schedule.get_config()}
+
+    return Shifted()
+
+
+# --- runs ---------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run folder runs/NAME/RUN/."""
+
+    name: str
+    run: str
+    root: pathlib.Path
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.root / self.name / self.run
+
+    @classmethod
+    def new(cls, name: str, run: str | None = None, root: pathlib.Path | None = None) -> Run:
+        """A run folder not used yet (named by the time it starts unless `run` is given)."""
+        root = root or runs_root()
+        if run is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run, count = stamp, 1
+            while (root / name / run).exists():
+                count += 1
+                run = f"{stamp}-{count}"
+        _check_run_name(run)
+        return cls(name, run, root)
+
+    @classmethod
+    def latest(cls, name: str, root: pathlib.Path | None = None) -> Run | None:
+        """The newest run of `name` that has a log to resume, or None."""
+        root = root or runs_root()
+        folders = [path for path in (root / name).glob("*/history.json")] if (root / name).is_dir() else []
+        if not folders:
+            return None
+        newest = max(folders, key=lambda path: path.stat().st_mtime).parent
+        return cls(name, newest.name, root)
+
+    def history(self) -> list[dict]:
+        path = self.path / "history.json"
+        return json.loads(path.read_text()) if path.is_file() else []
+
+    def write_history(self, history: list[dict]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "history.json").write_text(json.dumps(history, indent=1))
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+
+def _check_run_name(run: str) -> None:
+    if not run or run in (".", "..") or "/" in run or "\\" in run:
+        raise InvalidInput(f"A run's name is one folder name, not {run!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """A file a finalized run made: `file` in the run folder, promoted to `asset` (relative to assets/);
+    `metric` is its manifest line's held-out figure (None: copied, no manifest line)."""
+
+    asset: str
+    file: str
+    how: str = ""
+    metric: str | None = None
+
+
+# --- the Task protocol --------------------------------------------------------------------------------------
+
+class Task:
+    """What one model's training needs; subclass it and override what your model does differently.
+
+    Build: `build_inputs(first_epoch)` loads data (and seeds the task's random generator: `first_epoch`
+    epochs are done already when resuming, so a resumed run draws new batches); `build_model()` returns
+    the Keras models whose weights train and are saved (the "parts"), in a fixed order.
+    Train: `steps_per_epoch()`, `batches(epoch)` yields an epoch's batches and `train_step(batch, optimizer)`
+    returns named figures (means over the batch: "loss", ...); a task whose epoch is not a loop of steps
+    (Keras `fit`) overrides `train_epoch` instead.
+    Validate: `validate()` returns named metrics; `monitor` names the one keep-best reads.
+    Finalize: `evaluate(weights)` measures the float16 file on held-out data; `outputs(...)` names the files
+    and manifest lines (by default the float16 weights at `asset`, with `manifest_line`).
+    """
+
+    name: str = "model"
+    asset: str | None = None  # the committed weights, relative to assets/ (also what --resume seeds from)
+    monitor: str | None = "validation_accuracy"  # keep-best on this validate() metric; None keeps the last epoch
+    higher_is_better: bool = True
+    ties_to_later: bool = True  # an epoch equal to the best so far replaces it
+    resume_from: str = "last"  # the checkpoint a resumed run starts from: "last" or "best"
+    report_every: int = 20  # steps between progress messages
+    legacy_checkpoints: pathlib.Path | None = None  # a checkpoint folder from before run folders existed
+
+    def build_inputs(self, first_epoch: int) -> None:
+        """Load the data; seed random generators (`first_epoch` epochs are done already)."""
+
+    def build_model(self) -> list:
+        raise NotImplementedError
+
+    def build_optimizer(self, learning_rate):
+        import keras
+
+        return keras.optimizers.Adam(learning_rate)
+
+    def steps_per_epoch(self) -> int:
+        raise NotImplementedError
+
+    def batches(self, epoch: int) -> Iterable:
+        raise NotImplementedError
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        raise NotImplementedError
+
+    def train_epoch(self, epoch: int, steps: int, optimizer, report: Callable[[int, dict], None],
+                    should_stop: StopCheck) -> dict[str, float] | None:
+        """Train one epoch of `steps` steps; the mean of each named figure, or None if stopped before
+        a step. `report(step, running means)` after each step (the Trainer throttles the messages)."""
+        totals: dict[str, float] = {}
+        done = 0
+        for batch in _first(self.batches(epoch), steps):
+            if should_stop():
+                break
+            for key, value in self.train_step(batch, optimizer).items():
+                totals[key] = totals.get(key, 0.0) + float(value)
+            done += 1
+            report(done - 1, {key: value / done for key, value in totals.items()})
+        return {key: value / done for key, value in totals.items()} if done else None
+
+    def validate(self) -> dict[str, float]:
+        return {}
+
+    def epoch_log(self, epoch: int) -> dict:
+        """Extra keys for epoch `epoch`'s (0-based) log entry: the settings a replay needs."""
+        return {}
+
+    def starting_metric(self, history: list[dict]) -> float | None:
+        """The bar a run's first epoch must beat to be kept: by default the best in the log so far."""
+        values = [entry[self.monitor] for entry in history if self.monitor in entry]
+        if not values:
+            return None
+        return max(values) if self.higher_is_better else min(values)
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        """Held-out figures of a stored float16 weight file (build a fresh model and load it)."""
+        return {}
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        """(how, metric) of the weights' manifest line."""
+        return (f"python -m engine train {self.name} --epochs {epochs}", json.dumps(figures))
+
+    def outputs(self, run: Run, figures: dict, history: list[dict], epochs: int) -> list[Output]:
+        """The files a finalized run promotes; default: the float16 weights (`weights.npz`) at `asset`."""
+        if self.asset is None:
+            return []
+        how, metric = self.manifest_line(figures, history, epochs)
+        return [Output(self.asset, "weights.npz", how, metric)]
+
+    def committed_history(self) -> list[dict] | None:
+        """The log of the committed weights (the .history.json beside `asset`), for --resume without a run."""
+        if self.asset is None:
+            return None
+        path = (_assets_dir() / self.asset).with_suffix(".history.json")
+        stored = json.loads(path.read_text()) if path.is_file() else None
+        return stored if isinstance(stored, list) else None
+
+    def committed_epoch(self, history: list[dict]) -> int:
+        """The epoch the committed weights hold (they are the best epoch's unless the task says otherwise)."""
+        from engine.core import manifest
+
+        return manifest.best_epoch(history, self.monitor)["epoch"] if self.monitor else len(history)
+
+
+def _first(items: Iterable, count: int) -> Iterator:
+    for index, item in enumerate(items):
+        if index >= count:
+            return
+        yield item
+
+
+def _assets_dir() -> pathlib.Path:
+    from engine.core import manifest  # read at call time, so tests can point it elsewhere
+
+    return manifest.PROJECT_ASSETS
+
+
+# --- the Trainer --------------------------------------------------------------------------------------------
+
+class Trainer:
+    """Runs a Task's epochs into a run folder: schedule, stop, progress, checkpoints, resume, keep-best."""
+
+    def __init__(self, task: Task, epochs: int, schedule: Schedule | None = None, *, resume: bool = False,
+                 run: str | None = None, runs_dir: pathlib.Path | None = None, max_steps: int | None = None,
+                 on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop):
+        if epochs < 1:
+            raise InvalidInput(f"Train for at least 1 epoch, not {epochs}.")
+        if max_steps is not None and max_steps < 1:
+            raise InvalidInput(f"max_steps must be at least 1, not {max_steps}.")
+        self.task, self.epochs, self.schedule = task, epochs, schedule or constant(1e-3)
+        self.resume, self.max_steps = resume, max_steps
+        self.on_progress, self.should_stop = on_progress, should_stop
+        self.smoke = max_steps is not None  # a smoke run writes no checkpoint and no output
+        self.run = self._open_run(run, runs_dir or runs_root())
+        self.history: list[dict] = self.run.history() if resume else []
+        self.first_epoch = len(self.history)
+        self.parts: list = []
+        self.optimizer = None
+
+    def _open_run(self, run: str | None, root: pathlib.Path) -> Run:
+        name = self.task.name
+        if not self.resume:
+            return Run.new(name, run, root)
+        if run is not None:
+            chosen = Run(name, run, root)
+            _check_run_name(run)
+            if not chosen.exists():
+                raise InvalidInput(f"No run {run} of {name} under {root / name} to resume.")
+            return chosen
+        latest = Run.latest(name, root)
+        if latest is not None:
+            return latest
+        seeded = Run.new(name, None, root)  # a machine without runs: seed one (not a write under assets/)
+        if self._seed_from_legacy(seeded) or self._seed_from_committed(seeded):
+            return seeded
+        return seeded  # nothing to resume from: the run starts from scratch, as the trainers always did
+
+    def _seed_from_legacy(self, run: Run) -> bool:
+        legacy = self.task.legacy_checkpoints
+        if legacy is None or not (legacy / "history.json").is_file() or not (legacy / "last.npz").is_file():
+            return False
+        run.path.mkdir(parents=True, exist_ok=True)
+        for name in ("history.json", "last.npz", "best.npz"):
+            if (legacy / name).is_file():
+                shutil.copyfile(legacy / name, run.path / name)
+        return True
+
+    def _seed_from_committed(self, run: Run) -> bool:
+        from engine.core import manifest
+
+        history = self.task.committed_history()
+        committed = _assets_dir() / self.task.asset if self.task.asset else None
+        if not history or committed is None or not committed.is_file():
+            return False
+        run.path.mkdir(parents=True, exist_ok=True)
+        manifest.seed_cache(committed, run.path, history, self.task.committed_epoch(history))
+        return True
+
+    def _is_better(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        if value == best:
+            return self.task.ties_to_later
+        return value > best if self.task.higher_is_better else value < best
+
+    def fit(self) -> list[dict]:
+        """Train from the log's end to `epochs`; returns the whole log (earlier epochs included)."""
+        from engine.core import weights_io
+
+        task, epochs, first = self.task, self.epochs, self.first_epoch
+        task.build_inputs(first)
+        self.parts = task.build_model()
+        if self.history:
+            weights_io.load_float16(self.parts, self.run.path / f"{task.resume_from}.npz")
+        steps = task.steps_per_epoch()
+        if self.max_steps is not None:
+            steps = min(steps, self.max_steps)
+        self.optimizer = task.build_optimizer(self.schedule.for_optimizer(steps, epochs, first))
+        if self.history:  # the step count a per-step schedule reads (Adam's moments start afresh)
+            self.optimizer.iterations.assign(first * steps)
+        best = task.starting_metric(self.history) if task.monitor else None
+        if not self.smoke:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            self._write_settings(steps)
+        for epoch in range(first, epochs):
+            started = time.perf_counter()
+            rate = self.schedule.rate(epoch * steps, steps, epochs, first)
+            if self.schedule.per_epoch:
+                self.optimizer.learning_rate.assign(rate)
+
+            def report(step: int, running: dict, epoch=epoch) -> None:
+                if step % task.report_every == 0:
+                    self.on_progress((epoch + step / steps) / epochs, f"{task.name} epoch {epoch + 1}/{epochs}, batch "
+                                     f"{step}/{steps}, " + ", ".join(f"{key} {value:.4f}" for key, value in running.items()))
+
+            figures = task.train_epoch(epoch, steps, self.optimizer, report, self.should_stop)
+            if figures is None or self.should_stop():
+                break  # an epoch cut short is neither logged nor kept
+            metrics = task.validate()
+            entry = {"epoch": epoch + 1, **figures, **metrics, "learning_rate": rate, **task.epoch_log(epoch),
+                     "seconds": time.perf_counter() - started}
+            kept = bool(task.monitor) and not self.smoke and self._is_better(metrics[task.monitor], best)
+            if task.monitor:
+                entry["kept"] = kept
+            self.history.append(entry)
+            self.on_progress((epoch + 1) / epochs, f"{task.name} epoch {epoch + 1}: " + ", ".join(
+                f"{key} {value:.4f}" for key, value in metrics.items() if isinstance(value, float)), entry)
+            if self.smoke:
+                continue
+            weights_io.save_float16(self.parts, self.run.path / "last.npz", dtype=np.float32)
+            if kept:
+                best = metrics[task.monitor]
+                weights_io.save_float16(self.parts, self.run.path / "best.npz", dtype=np.float32)
+            self.run.write_history(self.history)
+        return self.history
+
+    def _write_settings(self, steps: int) -> None:
+        settings = {"name": self.task.name, "run": self.run.run, "epochs": self.epochs, "first_epoch": self.first_epoch,
+                    "steps_per_epoch": steps, "schedule": self.schedule.describe(), "monitor": self.task.monitor}
+        (self.run.path / f"settings-{self.first_epoch}.json").write_text(json.dumps(settings, indent=1))
+
+    def chosen_checkpoint(self) -> pathlib.Path:
+        """best.npz when the task keeps the best epoch, else last.npz."""
+        path = self.run.path / ("best.npz" if self.task.monitor else "last.npz")
+        if not path.is_file():
+            raise InvalidInput(f"No checkpoint in {self.run.path} to finalize: train {self.task.name} first.")
+        return path
+
+    def restore(self) -> None:
+        """Load the chosen checkpoint into the trained parts."""
+        from engine.core import weights_io
+
+        weights_io.load_float16(self.parts, self.chosen_checkpoint())
+
+    def finalize(self, output: pathlib.Path | None = None) -> dict:
+        """Store the chosen checkpoint as float16 (weights.npz), measure that copy (`task.evaluate`) and
+        write run.json with the files to promote and their manifest lines; `output`: a copy of the weights."""
+        from engine.core import weights_io
+
+        self.restore()
+        weights = self.run.path / "weights.npz"
+        weights_io.save_float16(self.parts, weights)
+        figures = self.task.evaluate(weights)  # the float16 weights that get promoted, not the float32 ones
+        outputs = self.task.outputs(self.run, figures, self.history, self.epochs)
+        write_run_file(self.run, self.history, figures, outputs, self.task.monitor)
+        if output is not None:
+            output = pathlib.Path(output)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(weights, output)
+        return {**figures, "run": str(self.run.path), "promote": f"python -m engine promote {self.run.name} {self.run.run}"}
+
+
+def write_run_file(run: Run, history: list[dict], figures: dict, outputs: list[Output], monitor: str | None) -> None:
+    """run.json: what `promote` copies and records (for tasks that finalize on their own, e.g. several parts)."""
+    kept = [entry["epoch"] for entry in history if entry.get("kept")]
+    summary = {"name": run.name, "run": run.run, "epochs": len(history), "monitor": monitor,
+               "kept_epoch": kept[-1] if kept else (history[-1]["epoch"] if history else None),
+               "figures": figures, "outputs": [dataclasses.asdict(output) for output in outputs]}
+    run.path.mkdir(parents=True, exist_ok=True)
+    (run.path / RUN_FILE).write_text(json.dumps(summary, indent=1, default=_jsonable))
+
+
+def _jsonable(value: Any):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def train(task: Task, epochs: int, schedule: Schedule | None = None, *, output: pathlib.Path | None = None,
+          **options) -> dict:
+    """Fit `task` and, unless it was a smoke run (`max_steps`) or stopped before an epoch, finalize it.
+
+    Returns {"name", "history", ...}: with the held-out figures, "run" and "promote" once finalized.
+    """
+    trainer = Trainer(task, epochs, schedule, **options)
+    history = trainer.fit()
+    if trainer.smoke or not any(entry["epoch"] > trainer.first_epoch for entry in history):
+        return {"name": task.name, "history": history}
+    return {"name": task.name, "history": history, **trainer.finalize(output)}
+
+
+def promote(name: str, run: str, runs_dir: pathlib.Path | None = None) -> dict:
+    """Copy a finalized run's files into assets/ and write their manifest lines (`python -m engine promote`)."""
+    from engine.core import manifest
+
+    _check_run_name(run)
+    folder = (runs_dir or runs_root()) / name / run
+    summary_path = folder / RUN_FILE
+    if not summary_path.is_file():
+        raise InvalidInput(f"{folder} holds no finalized run ({RUN_FILE}); train {name} to the end first.")
+    summary = json.loads(summary_path.read_text())
+    outputs = [Output(**output) for output in summary["outputs"]]
+    if not outputs:
+        raise InvalidInput(f"Run {run} of {name} made no files to promote.")
+    for output in outputs:
+        if not (folder / output.file).is_file():
+            raise InvalidInput(f"{folder / output.file} is missing; train {name} again.")
+    lines = []
+    for output in outputs:
+        target = _assets_dir() / output.asset
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / output.file, target)
+        if output.metric is not None:
+            lines.append(manifest.record(output.asset, output.how, output.metric))
+    return {"name": name, "run": run, "files": [output.asset for output in outputs], "manifest": lines}
