@@ -23,14 +23,25 @@ SECTIONS = [
     ("Applications with tf.Keras and TensorFlow Hub",
      "The same page loads a TF Hub handle or a local SavedModel folder through `hub.KerasLayer`.",
      "pages/classification.py"),
+    ("Composing CNNs for complex tasks: classification and localization",
+     "One network, two heads: the class and the box of a scene's object, trained here with the loss "
+     "a x classification + (1 - a) x box regression for a = 0.1, 0.5 and 0.9, side by side; on photos, "
+     "EfficientNet-Lite0's class boxed by DeepLabV3's largest region.", "pages/detection.py"),
     ("Composing CNNs for complex tasks: semantic segmentation",
      "Every pixel of your photo labelled by DeepLabV3 (PASCAL VOC classes, atrous convolutions) or the "
-     "selfie person mask, with class shares, toggles, background blur and downloads.",
+     "selfie person mask, with class shares, toggles, background blur and downloads; and a U-Net "
+     "(Ronneberger et al. 2015) trained here on generated scenes, shown beside their true label maps.",
      "pages/segmentation.py"),
     ("Composing CNNs for complex tasks: object detection",
      "Boxes, labels and scores on your photo from pretrained detectors: SSDLite people, BlazeFace, MTCNN and "
      "Haar faces, and an R-CNN-style selective search + EfficientNet-Lite0 pipeline, with confidence and NMS "
-     "sliders and downloads.", "pages/detection.py"),
+     "sliders and downloads; on generated scenes, the R-CNN family (R-CNN, Fast R-CNN, Faster R-CNN) and a "
+     "YOLO-style single-shot detector trained here, with their held-out mAP and a speed panel.",
+     "pages/detection.py"),
+    ("Composing CNNs for complex tasks: instance segmentation",
+     "A Mask R-CNN trained here (the Faster R-CNN plus a mask per region) separates the objects of a "
+     "generated scene, each in its own colour; on photos, people as SSDLite boxes with the selfie mask "
+     "inside each (a pipeline), or TF Hub's Mask R-CNN with a network.", "pages/segmentation.py"),
     ("Creating a DeepDream network",
      "The chapter's gradient ascent on your photo: octaves, tiled gradients, layers to amplify, "
      "before/after and a PNG download (InceptionV3 as in the chapter when cached, else MobileNetV2).",
