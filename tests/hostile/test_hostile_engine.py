@@ -6,7 +6,6 @@ line; an accepted file must give a real result. Any other exception is a bug a u
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -42,14 +41,6 @@ def _dream(data: bytes):
     return deepdream.dream(media.decode_image(data, min_side=256).pixels, loaded, settings)
 
 
-def _as_on_the_convolutions_page(data: bytes) -> np.ndarray:
-    """Decoded, then at most 640 px long, as pages/convolutions.py does before apply_to_image."""
-    pixels = media.decode_image(data, min_side=256).pixels
-    scale = min(1.0, 640 / max(pixels.shape[:2]))
-    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels
-
-
 # name -> what a page or command does with the uploaded bytes (the same decode bounds as the page).
 IMAGE_ENTRY_POINTS = {
     "decode_image": lambda data: media.decode_image(data),
@@ -63,7 +54,9 @@ IMAGE_ENTRY_POINTS = {
                                             _features()[0]),
     "activation_maps": lambda data: explain.activation_maps(media.decode_image(data, min_side=448).pixels,
                                                             _features()[0], _features()[1].layers[3], 8),
-    "convolutions.apply_to_image": lambda data: convolutions.apply_to_image(_as_on_the_convolutions_page(data)),
+    # the engine's own bound; pages/convolutions.py itself gets every image in test_hostile_pages.py
+    "convolutions.apply_to_image": lambda data: convolutions.apply_to_image(
+        media.decode_within(data, convolutions.MAX_EFFECT_SIDE, min_side=256).pixels),
     "capsules.prepare_digit": lambda data: capsules.prepare_digit(media.decode_image(data, min_side=56).pixels),
 }
 # Accepted images some views still refuse, for a reason the message gives.

@@ -23,7 +23,7 @@ TIMEOUT = 180
 IMAGE_SUBSET = ("empty.jpg", "half.jpg", "bomb-144mp.png", "text.jpg", "tiff.jpg", "strip.png", "long-strip.png")
 TEXT_SUBSET = ("empty.txt", "latin1.txt", "eleven-megabytes.txt", "only-controls.txt", "html-script.txt",
                "control-characters.txt")
-MIME = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "txt": "text/plain"}
+MIME = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "webp": "image/webp", "txt": "text/plain"}
 
 
 def by_name(name: str) -> Hostile:
@@ -62,12 +62,18 @@ def upload_and_run(at: AppTest, item: Hostile, action: Callable[[AppTest], None]
     return at
 
 
+# The convolutions page gets every image of the corpus: its resize before the engine call is the page's own
+# code, so the real page is driven rather than a copy of it.
+EVERY_IMAGE = tuple(item.name for item in image_files())
+SUBSETS = {"convolutions": EVERY_IMAGE}
+
+
 @pytest.mark.parametrize("page_name", list(PAGES))
 def test_each_image_page_refuses_bad_files_clearly_and_keeps_working(page_name):
     action, shows_result, refusals = PAGES[page_name]
     at = AppTest.from_file(str(ROOT / "pages" / f"{page_name}.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
-    for name in IMAGE_SUBSET:
+    for name in SUBSETS.get(page_name, IMAGE_SUBSET):
         item = by_name(name)
         upload_and_run(at, item, action)
         assert not at.exception, f"{page_name} {name}: {at.exception[0].value if at.exception else ''}"
