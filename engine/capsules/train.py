@@ -3,8 +3,9 @@
 Both are trained the same way (paper, sec. 4): Adam, learning rate decayed each epoch, images
 shifted by up to 2 pixels in each direction as the only augmentation, batches of 128, on the 50,000
 training digits; the 10,000 validation digits pick the best epoch; the 10,000 test digits are
-touched only for the reported figures. Each epoch ends with a checkpoint, so a run that is stopped
-resumes where it was (`--resume` is automatic when a checkpoint exists).
+touched only for the reported figures. The Trainer (engine/core/training.py) runs the epochs into
+runs/NAME/RUN/ with a checkpoint after each, so a stopped run resumes where it was (`--resume`);
+`python -m engine promote NAME RUN` puts the float16 weights under assets/.
 
 Overlapping digits (after the paper's MultiMNIST, sec. 6): pairs of test digits of different
 classes, each shifted by up to 4 pixels, merged by pixel-wise maximum. A model trained on single
@@ -13,9 +14,7 @@ digits "gets" a pair when its two highest scores are the two digits.
 
 from __future__ import annotations
 
-import json
 import pathlib
-import time
 
 import numpy as np
 
@@ -23,12 +22,13 @@ from engine.core import assets
 from engine.capsules import model as capsnet
 from engine.data import mnist
 from engine.core import manifest
+from engine.core import training
 from engine.core import weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
 
 WEIGHTS = {"capsnet": "capsnet/capsnet.npz", "capsnet-baseline": "capsnet/baseline_cnn.npz"}
-CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch float32 checkpoints and logs, outside git
+CHECKPOINTS = assets.cache_dir() / "train"  # where checkpoints were kept before runs/ (a --resume still reads them)
 DEFAULT_EPOCHS = 8
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
@@ -140,105 +140,84 @@ def _train_step_function(name: str, model, optimizer):
     return step
 
 
-def train(name: str = "capsnet", epochs: int | None = None, on_progress: ProgressCallback = no_progress,
-          should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
-          output: pathlib.Path | None = None, resume: bool = False) -> dict:
-    """Train `name` ("capsnet" or "capsnet-baseline") from scratch, or resume it.
+class CapsNetTask(training.Task):
+    """What training `name` needs; the Trainer (engine/core/training.py) runs its epochs."""
 
-    Args:
-        epochs: total epochs (default DEFAULT_EPOCHS).
-        resume: continue towards `epochs` from the last checkpoint in the cache or, on a machine
-            without one, from the committed weights and their history (assets/capsnet/).
-        max_batches: stop each epoch after this many batches (smoke tests only).
-        output: where the float16 weights go (default: the committed file under assets/).
-    Returns:
-        Per-epoch history and the test figures of the best epoch, as measured.
-    """
-    import keras
+    monitor = "validation_accuracy"  # best.npz on >=: ties go to the later epoch
 
-    epochs = epochs or DEFAULT_EPOCHS
-    data = mnist.load_mnist()
-    model = build(name)
-    steps_per_epoch = len(data.train.labels) // BATCH_SIZE
-    schedule = keras.optimizers.schedules.ExponentialDecay(LEARNING_RATE, steps_per_epoch, LEARNING_RATE_DECAY,
-                                                           staircase=True)
-    optimizer = keras.optimizers.Adam(schedule)
-    checkpoint_dir = CHECKPOINTS / name
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    log_path = checkpoint_dir / "history.json"
-    committed = PROJECT_ASSETS / WEIGHTS[name]
-    if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
-        committed_history = json.loads(_history_path(name).read_text())
-        # The committed weights are the best epoch's, so the run goes on from that epoch.
-        manifest.seed_cache(committed, checkpoint_dir, committed_history,
-                                   manifest.best_epoch(committed_history)["epoch"])
-    if not resume and max_batches is None:  # a smoke run saves nothing, so it must not drop the log either
-        log_path.unlink(missing_ok=True)
-    history = json.loads(log_path.read_text()) if log_path.exists() and max_batches is None else []
-    step = _train_step_function(name, model, optimizer)
-    if history:  # resume: weights of the last finished epoch, optimizer step count restored
-        weights_io.load_float16(model.parts, checkpoint_dir / "last.npz")
-        optimizer.iterations.assign(len(history) * steps_per_epoch)
-    rng = np.random.default_rng(seed + len(history))
-    for epoch in range(len(history), epochs):
-        started = time.perf_counter()
-        order = rng.permutation(len(data.train.labels))
-        total_loss, total_correct, seen = 0.0, 0.0, 0
-        batches = steps_per_epoch if max_batches is None else min(max_batches, steps_per_epoch)
-        for batch in range(batches):
-            if should_stop():
-                break
+    def __init__(self, name: str, seed: int = 0):
+        self.name, self.seed, self.asset = name, seed, WEIGHTS[name]
+        self.legacy_checkpoints = CHECKPOINTS / name  # the cache's checkpoints from before run folders
+
+    def build_inputs(self, first_epoch: int) -> None:
+        self.data = mnist.load_mnist()
+        self.rng = np.random.default_rng(self.seed + first_epoch)  # a resumed run draws new batches
+
+    def build_model(self) -> list:
+        self.model, self.step = build(self.name), None
+        return self.model.parts
+
+    def steps_per_epoch(self) -> int:
+        return len(self.data.train.labels) // BATCH_SIZE
+
+    def batches(self, epoch: int):
+        order = self.rng.permutation(len(self.data.train.labels))
+        for batch in range(self.steps_per_epoch()):
             index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
-            images = to_input(shift_images(data.train.images[index], rng, MAX_SHIFT))
-            one_hot = np.eye(10, dtype=np.float32)[data.train.labels[index]]
-            loss, correct = step(images, one_hot)
-            total_loss += float(loss) * len(index)
-            total_correct += float(correct)
-            seen += len(index)
-            if batch % 20 == 0:
-                on_progress((epoch + batch / batches) / epochs,
-                            f"{name} epoch {epoch + 1}/{epochs}, batch {batch}/{batches}, "
-                            f"loss {total_loss / seen:.4f}, train accuracy {total_correct / seen:.4f}")
-        if should_stop() or seen == 0:
-            break
-        validation = accuracy(model, data.validation)
-        history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
-                        "validation_accuracy": validation, "seconds": time.perf_counter() - started})
-        on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: validation accuracy {validation:.4f}",
-                    history[-1])
-        if max_batches is not None:
-            continue
-        weights_io.save_float16(model.parts, checkpoint_dir / "last.npz", dtype=np.float32)
-        if validation >= max(entry["validation_accuracy"] for entry in history):
-            weights_io.save_float16(model.parts, checkpoint_dir / "best.npz")
-        log_path.write_text(json.dumps(history, indent=1))
-    if max_batches is not None:
-        return {"name": name, "history": history}
-    return {"name": name, "history": history, **finalize(name, epochs, output)}
+            yield (to_input(shift_images(self.data.train.images[index], self.rng, MAX_SHIFT)),
+                   np.eye(10, dtype=np.float32)[self.data.train.labels[index]])
 
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self.step is None:
+            self.step = _train_step_function(self.name, self.model, optimizer)
+        loss, correct = self.step(*batch)
+        return {"loss": float(loss), "train_accuracy": float(correct) / len(batch[1])}
 
-def finalize(name: str, epochs: int | None = None, output: pathlib.Path | None = None) -> dict:
-    """Measure the best checkpoint as stored in float16, copy it under assets/ and record it."""
-    checkpoint_dir = CHECKPOINTS / name
-    history = json.loads((checkpoint_dir / "history.json").read_text())
-    stored = build(name)
-    weights_io.load_float16(stored.parts, checkpoint_dir / "best.npz")
-    figures = evaluate_model(name, stored)  # on the float16 weights we commit, not the float32 ones
-    target = output or PROJECT_ASSETS / WEIGHTS[name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes((checkpoint_dir / "best.npz").read_bytes())
-    if output is None:
-        _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
+    def validate(self) -> dict[str, float]:
+        return {"validation_accuracy": accuracy(self.model, self.data.validation)}
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        stored = build(self.name)
+        weights_io.load_float16(stored.parts, weights)
+        return evaluate_model(self.name, stored)
+
+    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+        # The log beside the weights lets a later --resume on another machine continue from them.
+        return [*super().outputs(run, figures, history, epochs),
+                training.Output(_history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(), "history.json")]
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         best = manifest.best_epoch(history)
         timed = [entry["seconds"] for entry in history if "seconds" in entry]  # lost logs have no time
         untimed = f", {len(history) - len(timed)} more epochs whose time was not logged" if len(timed) < len(history) else ""
-        manifest.record(
-            WEIGHTS[name], f"python -m engine train {name} --epochs {epochs or len(history)} (best of "
-            f"{len(history)} epochs on validation: epoch {best['epoch']}; "
-            f"{sum(timed) / 60:.0f} min for {len(timed)} epochs on 2 shared CPU cores{untimed})",
-            f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
-            f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
-    return figures
+        return (f"python -m engine train {self.name} --epochs {epochs or len(history)} (best of "
+                f"{len(history)} epochs on validation: epoch {best['epoch']}; "
+                f"{sum(timed) / 60:.0f} min for {len(timed)} epochs on 2 shared CPU cores{untimed})",
+                f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
+                f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
+
+
+def train(name: str = "capsnet", epochs: int | None = None, on_progress: ProgressCallback = no_progress,
+          should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
+          output: pathlib.Path | None = None, resume: bool = False, max_steps: int | None = None,
+          run: str | None = None) -> dict:
+    """Train `name` ("capsnet" or "capsnet-baseline") from scratch, or resume it, into runs/NAME/RUN/.
+
+    Args:
+        epochs: total epochs (default DEFAULT_EPOCHS).
+        resume: continue towards `epochs` from the latest run's checkpoint or, on a machine without one,
+            from the committed weights and their history (assets/capsnet/).
+        max_steps: stop each epoch after this many batches and write nothing (smoke tests only);
+            `max_batches` is its old name.
+        output: a copy of the float16 weights (`python -m engine promote` puts them under assets/).
+        run: the run folder's name (default: the start time; with `resume`, the latest run).
+    Returns:
+        Per-epoch history and the test figures of the best epoch, as measured on the float16 weights.
+    """
+    return training.train(CapsNetTask(name, seed), epochs or DEFAULT_EPOCHS,
+                          training.exponential(LEARNING_RATE, LEARNING_RATE_DECAY), output=output, resume=resume,
+                          run=run, max_steps=max_steps if max_steps is not None else max_batches,
+                          on_progress=on_progress, should_stop=should_stop)
 
 
 def _history_path(name: str) -> pathlib.Path:

@@ -27,7 +27,7 @@ import os
 import pathlib
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -253,8 +253,12 @@ class Task:
         a step. `report(step, running means)` after each step (the Trainer throttles the messages)."""
         totals: dict[str, float] = {}
         done = 0
-        for batch in _first(self.batches(epoch), steps):
-            if should_stop():
+        batches = iter(self.batches(epoch))
+        for _ in range(steps):
+            if should_stop():  # asked before a batch is drawn, so a stop draws nothing more from the data
+                break
+            batch = next(batches, None)
+            if batch is None:
                 break
             for key, value in self.train_step(batch, optimizer).items():
                 totals[key] = totals.get(key, 0.0) + float(value)
@@ -304,13 +308,6 @@ class Task:
         from engine.core import manifest
 
         return manifest.best_epoch(history, self.monitor)["epoch"] if self.monitor else len(history)
-
-
-def _first(items: Iterable, count: int) -> Iterator:
-    for index, item in enumerate(items):
-        if index >= count:
-            return
-        yield item
 
 
 def _assets_dir() -> pathlib.Path:

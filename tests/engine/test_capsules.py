@@ -6,6 +6,7 @@ import pytest
 
 from engine.capsules import model as capsnet
 from engine.capsules import train as capsnet_training
+from engine.core import training
 from engine.capsules import api as capsules
 from engine.data import mnist
 from engine.core import manifest
@@ -130,13 +131,24 @@ def test_best_epoch_is_the_last_to_reach_the_top_validation_accuracy():
 
 
 def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(capsnet_training, "CHECKPOINTS", tmp_path)
-    log = tmp_path / "capsnet-baseline" / "history.json"
-    capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1, resume=True)
+    monkeypatch.setattr(capsnet_training, "CHECKPOINTS", tmp_path / "old-cache")  # no checkpoints from before runs/
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    capsnet_training.train("capsnet-baseline", epochs=1, max_steps=1, resume=True)
+    [log] = (tmp_path / "runs" / "capsnet-baseline").glob("*/history.json")  # the run seeded for the resume
     committed = json.loads(capsnet_training._history_path("capsnet-baseline").read_text())
     seeded = json.loads(log.read_text())
     # The committed weights are the best epoch's: the seeded log ends there, not at the last epoch.
     assert seeded == committed[:manifest.best_epoch(committed)["epoch"]]
     assert seeded[-1]["validation_accuracy"] == max(entry["validation_accuracy"] for entry in committed)
-    capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1)  # a smoke run from scratch
+    capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1)  # a smoke run from scratch (old option name)
     assert json.loads(log.read_text()) == seeded
+    assert list((tmp_path / "runs" / "capsnet-baseline").iterdir()) == [log.parent]  # the smoke run wrote nothing
+
+
+def test_a_smoke_run_trains_two_steps_and_measures_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    result = capsnet_training.train("capsnet-baseline", epochs=1, max_steps=2)
+    [entry] = result["history"]
+    assert entry["epoch"] == 1 and np.isfinite(entry["loss"]) and 0 <= entry["train_accuracy"] <= 1
+    assert 0 <= entry["validation_accuracy"] <= 1 and entry["learning_rate"] == capsnet_training.LEARNING_RATE
+    assert "run" not in result and not any(tmp_path.iterdir())
