@@ -233,6 +233,13 @@ class Task:
     def build_model(self) -> list:
         raise NotImplementedError
 
+    def load_weights(self, parts: list, path: pathlib.Path) -> None:
+        """Load the checkpoint a resumed run starts from into `parts` (override to grow a smaller stored
+        network into the built one, or to load only some parts)."""
+        from engine.core import weights_io
+
+        weights_io.load_float16(parts, path)
+
     def build_optimizer(self, learning_rate):
         import keras
 
@@ -358,7 +365,8 @@ class Trainer:
 
     def _seed_from_legacy(self, run: Run) -> bool:
         legacy = self.task.legacy_checkpoints
-        if legacy is None or not (legacy / "history.json").is_file() or not (legacy / "last.npz").is_file():
+        checkpoint = legacy / f"{self.task.resume_from}.npz" if legacy is not None else None
+        if checkpoint is None or not (legacy / "history.json").is_file() or not checkpoint.is_file():
             return False
         run.path.mkdir(parents=True, exist_ok=True)
         for name in ("history.json", "last.npz", "best.npz"):
@@ -392,7 +400,7 @@ class Trainer:
         task.build_inputs(first)
         self.parts = task.build_model()
         if self.history:
-            weights_io.load_float16(self.parts, self.run.path / f"{task.resume_from}.npz")
+            task.load_weights(self.parts, self.run.path / f"{task.resume_from}.npz")
         steps = task.steps_per_epoch()
         if self.max_steps is not None:
             steps = min(steps, self.max_steps)
