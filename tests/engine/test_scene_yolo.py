@@ -1,12 +1,15 @@
 """The YOLO-style scene detector: targets, loss, decoding and the committed weights' mAP."""
 
+import json
+import pathlib
+
 import numpy as np
 import pytest
 
 from engine.core import registry
+from engine.data import scenes
 from engine.detection.trained import common as scene_detectors
 from engine.detection.trained import yolo as scene_yolo
-from engine.data import scenes
 
 # mAP@0.5 of the committed weights on test scenes 0..99, as measured when they were committed
 MEASURED_MAP_100 = 0.8957  # (test scenes 0..499: 0.9242)
@@ -77,3 +80,27 @@ def test_decoded_boxes_lie_inside_the_scene_and_are_sorted(committed):
         assert len(detections.boxes) <= scene_yolo.MAX_DETECTIONS
         assert np.all(detections.boxes >= 0) and np.all(detections.boxes <= scenes.SIZE)
         assert np.all(np.diff(detections.scores) <= 0) and np.all(detections.scores >= scene_yolo.MIN_SCORE)
+
+
+@pytest.mark.training
+def test_training_writes_a_run_folder_and_nothing_under_assets(tmp_path, monkeypatch):
+    from engine.core import training
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(scene_yolo, "VALIDATION_SCENES", 10)
+    monkeypatch.setattr(scene_yolo.YoloTask, "evaluate", lambda self, weights: scene_yolo.evaluate_model(
+        scene_yolo.build(weights), 10))
+    committed = (ROOT / "assets" / scene_yolo.WEIGHTS).read_bytes()
+    smoke = scene_yolo.train(epochs=1, train_scenes=2 * scene_yolo.BATCH_SIZE, max_batches=1)
+    assert len(smoke["history"]) == 1 and np.isfinite(smoke["history"][0]["loss"]) and "run" not in smoke
+    assert not any(tmp_path.iterdir())  # a smoke run writes nothing
+    result = scene_yolo.train(epochs=1, train_scenes=scene_yolo.BATCH_SIZE)
+    run = pathlib.Path(result["run"])
+    assert run.parent == tmp_path / "yolo" and result["scenes"] == 10 and 0 <= result["map50"] <= 1
+    summary = json.loads((run / "run.json").read_text())
+    assets = [output["asset"] for output in summary["outputs"]]
+    assert assets == [scene_yolo.WEIGHTS, "scene_detection/yolo.history.json"]
+    assert "python -m engine train yolo --epochs 1" in summary["outputs"][0]["how"]
+    assert json.loads((run / "yolo.history.json").read_text())["best_epoch"] == 1
+    assert (ROOT / "assets" / scene_yolo.WEIGHTS).read_bytes() == committed

@@ -26,20 +26,19 @@ above MIN_SCORE go through per-class non-maximum suppression (engine/ops/boxes.p
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
 import numpy as np
 
-from engine.ops import boxes as box_ops
 from engine.core import manifest as project_weights
-from engine.detection.trained import common as scene_detectors
-from engine.ops import metrics
-from engine.data import scenes
-from engine.core import weights_io
+from engine.core import training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
-from engine.core.registry import PROJECT_ASSETS
+from engine.data import scenes
+from engine.detection.trained import common as scene_detectors
+from engine.detection.trained.task import SceneDetectorTask
+from engine.ops import boxes as box_ops
+from engine.ops import metrics
 
 WEIGHTS = "scene_detection/yolo.npz"
 GRID = scenes.SIZE // scene_detectors.FEATURE_STRIDE  # S = 12 cells on a side, 8 px each
@@ -212,6 +211,71 @@ def build(weights_path: pathlib.Path) -> YoloModel:
     return model
 
 
+def from_source(spec, source) -> YoloModel:
+    """The registry's builder (engine/core/entries.py): `build` on the committed weights, checked by the manifest."""
+    from engine.core import manifest
+
+    return build(manifest.verified(source.reference))
+
+
+class YoloTask(SceneDetectorTask):
+    """YOLO's part of training (engine/core/training.py runs the loop): new scenes every epoch, the YOLO
+    loss; the epoch with the best validation mAP@0.5 is kept (ties go to the later epoch)."""
+
+    name = "yolo"
+    asset = WEIGHTS
+    report_every = 25
+
+    def __init__(self, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
+                 on_progress: ProgressCallback = no_progress):
+        self.train_scenes, self.epochs, self.on_progress = train_scenes, epochs, on_progress
+        self._step = None
+
+    def build_inputs(self, first_epoch: int) -> None:
+        super().build_inputs(first_epoch)
+        self.rng = np.random.default_rng(SEED)  # the batch order
+
+    def build_model(self) -> list:
+        self.model = YoloModel(build_network(SEED))
+        return [self.model.network]
+
+    def steps_per_epoch(self) -> int:
+        return self.train_scenes // BATCH_SIZE
+
+    def batches(self, epoch: int):
+        self.on_progress(epoch / self.epochs, f"yolo epoch {epoch + 1}: generating {self.train_scenes} new "
+                         "training scenes")
+        images, objects, targets, classes = scene_arrays("train", self.train_scenes, start=epoch * self.train_scenes)
+        order = self.rng.permutation(len(images))
+        for batch in range(self.steps_per_epoch()):
+            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            yield images[index], objects[index], targets[index], classes[index]
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self._step is None:
+            self._step = _train_step_function(self.model.network, optimizer)
+        loss, parts = self._step(*batch)
+        return dict(zip(("loss", "coordinate_loss", "object_loss", "no_object_loss", "class_loss"), (loss, *parts)))
+
+    def validate(self) -> dict[str, float]:
+        return {"validation_map50": scene_detectors.evaluate(self.model.predict, VALIDATION_SCENES,
+                                                             split="validation")["map50"]}
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        return evaluate_model(build(weights))  # the float16 weights that get promoted
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        best = project_weights.best_epoch(history, self.monitor)
+        return (f"python -m engine train yolo --epochs {epochs} (best of {len(history)} epochs by mAP on "
+                f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} new training "
+                f"scenes per epoch; {self.minutes():.0f} min on 2 shared CPU cores)",
+                f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}")
+
+    def history_file(self, figures: dict, history: list[dict]) -> dict:
+        return {"test": figures, "best_epoch": project_weights.best_epoch(history, self.monitor)["epoch"],
+                "minutes": round(self.minutes(), 1), "history": history}
+
+
 def _train_step_function(network, optimizer):
     import tensorflow as tf
 
@@ -231,71 +295,28 @@ def _train_step_function(network, optimizer):
 
 
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int = TRAIN_SCENES, max_batches: int | None = None, output: pathlib.Path | None = None) -> dict:
-    """Train from scratch (seed SEED); keep the epoch with the best mAP@0.5 on validation scenes.
+          train_scenes: int = TRAIN_SCENES, max_batches: int | None = None, output: pathlib.Path | None = None,
+          max_steps: int | None = None, run: str | None = None) -> dict:
+    """Train from scratch (seed SEED) into a run folder (runs/yolo/RUN, engine/core/training.py); keep the
+    epoch with the best mAP@0.5 on validation scenes; `python -m engine promote yolo RUN` commits it.
 
     Args:
-        epochs: default DEFAULT_EPOCHS.
+        epochs: default DEFAULT_EPOCHS; Adam's learning rate is cosine-decayed to zero over them.
         train_scenes: how many multi-object training scenes each epoch sees (new ones every epoch).
-        max_batches: stop each epoch after this many batches (smoke tests; nothing is saved).
-        output: where the float16 weights go (default: the committed file, its manifest line and history).
+        max_steps (or its older name max_batches): stop each epoch after this many batches (smoke tests;
+            nothing is saved).
+        output: also copy the float16 weights there.
+        run: the run folder's name (default: the start time).
     Returns:
-        The per-epoch history and the test figures of the best epoch (float16 weights).
+        The per-epoch history and, once finalized, the test figures of the best epoch (float16 weights),
+        the run folder and the promote command.
     """
-    import keras
-
     epochs = epochs or DEFAULT_EPOCHS
-    model = YoloModel(build_network(SEED))
-    steps_per_epoch = train_scenes // BATCH_SIZE
-    batches = steps_per_epoch if max_batches is None else min(max_batches, steps_per_epoch)
-    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, epochs * batches))
-    step = _train_step_function(model.network, optimizer)
-    rng = np.random.default_rng(SEED)
-    history: list[dict] = []
-    best_weights, started_run = None, time.perf_counter()
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        on_progress(epoch / epochs, f"yolo epoch {epoch + 1}/{epochs}: generating {train_scenes} new training scenes")
-        images, objects, targets, classes = scene_arrays("train", train_scenes, start=epoch * train_scenes)
-        order = rng.permutation(len(images))
-        totals = np.zeros(5)
-        for batch in range(batches):
-            if should_stop():
-                break
-            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
-            loss, parts = step(images[index], objects[index], targets[index], classes[index])
-            totals += [float(loss), *(float(part) for part in parts)]
-            if batch % 25 == 0:
-                on_progress((epoch + batch / batches) / epochs, f"yolo epoch {epoch + 1}/{epochs}, batch "
-                            f"{batch}/{batches}, loss {totals[0] / (batch + 1):.4f}")
-        if should_stop():
-            break
-        validation = scene_detectors.evaluate(model.predict, VALIDATION_SCENES, split="validation")["map50"]
-        names = ("loss", "coordinate_loss", "object_loss", "no_object_loss", "class_loss")
-        history.append({"epoch": epoch + 1, **{name: float(total / batches) for name, total in zip(names, totals)},
-                        "validation_map50": validation, "seconds": time.perf_counter() - started})
-        on_progress((epoch + 1) / epochs, f"yolo epoch {epoch + 1}: validation mAP@0.5 {validation:.4f}", history[-1])
-        if validation >= max(entry["validation_map50"] for entry in history):
-            best_weights = [variable.numpy() for variable in model.network.weights]
-    if max_batches is not None or best_weights is None:
-        return {"history": history}
-    for variable, value in zip(model.network.weights, best_weights):
-        variable.assign(value)
-    target = output or PROJECT_ASSETS / WEIGHTS
-    weights_io.save_float16(model.network, target)
-    figures = evaluate_model(build(target))  # the float16 weights we commit
-    minutes = (time.perf_counter() - started_run) / 60
-    best = max(history, key=lambda entry: entry["validation_map50"])
-    if output is None:
-        target.with_suffix(".history.json").write_text(json.dumps(
-            {"test": figures, "best_epoch": best["epoch"], "minutes": round(minutes, 1), "history": history}, indent=1))
-        project_weights.record(
-            WEIGHTS, f"python -m engine train yolo --epochs {epochs} (best of {len(history)} epochs by mAP on "
-            f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {train_scenes} new training scenes "
-            f"per epoch; "
-            f"{minutes:.0f} min on 2 shared CPU cores)",
-            f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}")
-    return {"history": history, "minutes": minutes, **figures}
+    task = YoloTask(train_scenes, epochs, on_progress)
+    result = training.train(task, epochs, training.cosine(LEARNING_RATE), output=output, run=run,
+                            max_steps=max_steps if max_steps is not None else max_batches,
+                            on_progress=on_progress, should_stop=should_stop)
+    return {**result, "minutes": task.minutes()} if "run" in result else result
 
 
 def evaluate_model(model: YoloModel, count: int = scenes.TEST_SCENES) -> dict:
