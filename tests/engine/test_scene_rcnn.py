@@ -1,13 +1,15 @@
 """R-CNN and Fast R-CNN on the scenes: box regression, proposals, sampling and the committed weights' mAP."""
 
+import json
+
 import numpy as np
 import pytest
 
 from engine.core import registry
+from engine.data import scenes
 from engine.detection.trained import fast_rcnn
 from engine.detection.trained import proposals as scene_proposals
 from engine.detection.trained import rcnn as scene_rcnn
-from engine.data import scenes
 from engine.ops import boxes as box_ops
 
 # mAP@0.5 of the committed weights on test scenes 0..49, as measured when they were committed
@@ -103,8 +105,34 @@ def test_committed_weights_reach_their_map_on_the_first_test_scenes(name):
         assert set(detections.labels.tolist()) <= set(range(len(scenes.CLASSES)))
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("module", [scene_rcnn, fast_rcnn])
-def test_one_training_step_runs_and_reports_its_losses(module):
+def test_one_training_step_runs_and_reports_its_losses(module, tmp_path, monkeypatch):
+    from engine.core import training
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     result = module.train(epochs=1, train_scenes=8, validation_scenes=4, max_steps=1, commit=False)
     (epoch,) = result["history"]
     assert epoch["class_loss"] > 0 and epoch["box_loss"] >= 0 and 0 <= epoch["validation_map50"] <= 1
+    assert epoch["learning_rate"] == module.LEARNING_RATE and not any(tmp_path.iterdir())  # a smoke run writes nothing
+
+
+@pytest.mark.training
+def test_a_finished_run_is_finalized_into_its_run_folder_not_assets(tmp_path, monkeypatch):
+    from engine.core import training
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(fast_rcnn.FastRCNNTask, "evaluate", lambda self, weights: fast_rcnn.evaluate_model(
+        fast_rcnn.build(weights), count=4, timed_scenes=1))
+    committed = (ROOT / "assets" / fast_rcnn.WEIGHTS).read_bytes()
+    result = fast_rcnn.train(epochs=2, train_scenes=fast_rcnn.SCENES_PER_BATCH, validation_scenes=4)
+    assert [entry["learning_rate"] for entry in result["history"]] == pytest.approx(
+        [fast_rcnn.LEARNING_RATE, fast_rcnn.LEARNING_RATE * fast_rcnn.LEARNING_RATE_DECAY])
+    assert result["scenes"] == 4 and result["minutes"] > 0 and result["promote"].startswith("python -m engine promote")
+    run = training.Run.latest("fast-rcnn", tmp_path).path
+    outputs = json.loads((run / "run.json").read_text())["outputs"]
+    assert [output["asset"] for output in outputs] == [fast_rcnn.WEIGHTS, "scene_detection/fast_rcnn.history.json"]
+    assert outputs[0]["how"].startswith("python -m engine train fast-rcnn --epochs 2 (best of 2 epochs")
+    assert json.loads((run / "fast_rcnn.history.json").read_text()) == result["history"]
+    assert (ROOT / "assets" / fast_rcnn.WEIGHTS).read_bytes() == committed

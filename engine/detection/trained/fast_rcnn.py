@@ -15,16 +15,14 @@ background (IoU < 0.3), as in the paper's hierarchical sampling.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from engine.detection.trained import common as scene_detectors
-from engine.ops import metrics
-from engine.detection.trained import proposals as scene_proposals
-from engine.data import scenes
 from engine.core import weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.data import scenes
+from engine.detection.trained import common as scene_detectors
+from engine.detection.trained import proposals as scene_proposals
+from engine.ops import metrics
 
 WEIGHTS = "scene_detection/fast_rcnn.npz"
 BACKBONE_WIDTHS = (24, 48, 96)
@@ -107,6 +105,13 @@ def build(weights_path) -> scene_detectors.SceneDetector:
     return detector
 
 
+def from_source(spec, source) -> scene_detectors.SceneDetector:
+    """The registry's builder (engine/core/entries.py): `build` on the committed weights, checked by the manifest."""
+    from engine.core import manifest
+
+    return build(manifest.verified(source.reference))
+
+
 def losses(model: FastRCNN, images, regions, image_indices, labels, targets):
     """(class cross-entropy, box smooth L1), each a mean over the regions, in training mode."""
     probabilities, deltas = model.forward(images, regions, image_indices, training=True)
@@ -131,82 +136,58 @@ def _train_step_function(model: FastRCNN, optimizer):
     return step
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
-          max_steps: int | None = None, seed: int = 0, commit: bool = True) -> dict:
-    """Train backbone and heads end to end from scratch; keep the best epoch by validation mAP@0.5.
+class FastRCNNTask(scene_proposals.RegionTask):
+    """Fast R-CNN's part of training: batches of SCENES_PER_BATCH shuffled scenes, REGIONS_PER_SCENE
+    regions sampled from each as the batch is drawn; backbone and heads train end to end."""
 
-    Args:
-        epochs: default DEFAULT_EPOCHS.
-        train_scenes: training scenes 0 .. train_scenes - 1.
-        validation_scenes: validation scenes 0 .. validation_scenes - 1 pick the best epoch.
-        max_steps: stop each epoch after this many steps (smoke tests).
-        commit: write the float16 weights under assets/, their history and manifest line, measured on
-            the test scenes (False: return the history only).
-    Returns:
-        {"history": per-epoch figures, "minutes", and with commit the test figures of the saved weights}.
-    """
-    import keras
+    name = "fast-rcnn"
+    asset = WEIGHTS
 
-    epochs = epochs or DEFAULT_EPOCHS
-    started = time.perf_counter()
-    data = scene_proposals.training_scenes("train", train_scenes, on_progress)
-    validation = scene_proposals.training_scenes("validation", validation_scenes, on_progress)
-    steps = train_scenes // SCENES_PER_BATCH
-    schedule = keras.optimizers.schedules.ExponentialDecay(LEARNING_RATE, steps, LEARNING_RATE_DECAY, staircase=True)
-    model = FastRCNN()
-    optimizer = keras.optimizers.Adam(schedule)
-    step = _train_step_function(model, optimizer)
-    rng = np.random.default_rng(seed)
-    history, best_weights, best_map = [], None, -1.0
-    for epoch in range(epochs):
-        epoch_started = time.perf_counter()
-        order = rng.permutation(train_scenes)
-        totals, done = np.zeros(2), 0
-        for batch in range(steps if max_steps is None else min(steps, max_steps)):
-            if should_stop():
-                break
+    def build_model(self) -> list:
+        self.model = FastRCNN()
+        self.predict = self.model.predict
+        return self.model.parts
+
+    def steps_per_epoch(self) -> int:
+        return self.train_scenes // SCENES_PER_BATCH
+
+    def batches(self, epoch: int):
+        data, order = self.data, self.rng.permutation(self.train_scenes)
+        for batch in range(self.steps_per_epoch()):
             chosen = order[batch * SCENES_PER_BATCH:(batch + 1) * SCENES_PER_BATCH]
             sampled = [scene_proposals.sample_regions(data.proposals[index], data.boxes[index], data.labels[index],
-                                                      REGIONS_PER_SCENE, rng) for index in chosen]
-            totals += [float(value) for value in step(
-                data.images[chosen], np.concatenate([item[0] for item in sampled]),
-                np.repeat(np.arange(len(chosen), dtype=np.int32), REGIONS_PER_SCENE),
-                np.concatenate([item[1] for item in sampled]), np.concatenate([item[2] for item in sampled]))]
-            done += 1
-            if batch % 20 == 0:
-                on_progress((epoch + batch / steps) / epochs, f"Fast R-CNN epoch {epoch + 1}/{epochs}, step "
-                            f"{batch}/{steps}, loss: classes {totals[0] / done:.4f}, boxes {totals[1] / done:.4f}")
-        if done == 0:
-            break
-        validation_map = scene_proposals.validation_map(model.predict, validation)
-        history.append({"epoch": epoch + 1, "class_loss": totals[0] / done, "box_loss": totals[1] / done,
-                        "validation_map50": validation_map, "seconds": time.perf_counter() - epoch_started})
-        on_progress((epoch + 1) / epochs, f"Fast R-CNN epoch {epoch + 1}: validation mAP@0.5 {validation_map:.4f}",
-                    history[-1])
-        if validation_map > best_map:
-            best_map, best_weights = validation_map, [[v.numpy() for v in part.weights] for part in model.parts]
-        if should_stop():
-            break
-    if best_weights is not None:
-        for part, values in zip(model.parts, best_weights):
-            for variable, value in zip(part.weights, values):
-                variable.assign(value)
-    result = {"history": history, "minutes": (time.perf_counter() - started) / 60}
-    if commit and max_steps is None and history:
-        result.update(scene_proposals.commit_weights(
-            model.parts, WEIGHTS, history, lambda: evaluate_model(_reloaded()),
-            f"python -m engine train fast-rcnn --epochs {epochs}", train_scenes, result["minutes"]))
-    return result
+                                                      REGIONS_PER_SCENE, self.rng) for index in chosen]
+            yield (data.images[chosen], np.concatenate([item[0] for item in sampled]),
+                   np.repeat(np.arange(len(chosen), dtype=np.int32), REGIONS_PER_SCENE),
+                   np.concatenate([item[1] for item in sampled]), np.concatenate([item[2] for item in sampled]))
+
+    def step_function(self, optimizer):
+        return _train_step_function(self.model, optimizer)
+
+    def evaluate(self, weights) -> dict:
+        return evaluate_model(build(weights))  # the float16 weights that get promoted
 
 
-def _reloaded() -> FastRCNN:
-    """The model as committed (float16), so the recorded metric is the one users get."""
-    from engine.core.registry import PROJECT_ASSETS
+def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
+          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
+          max_steps: int | None = None, seed: int = 0, commit: bool = True, run: str | None = None) -> dict:
+    """Train backbone and heads end to end from scratch into a run folder (engine/core/training.py); keep
+    the best epoch by validation mAP@0.5; `python -m engine promote fast-rcnn RUN` commits it.
 
-    model = FastRCNN()
-    weights_io.load_float16(model.parts, PROJECT_ASSETS / WEIGHTS)
-    return model
+    Args:
+        epochs: default DEFAULT_EPOCHS; Adam's learning rate falls by LEARNING_RATE_DECAY per epoch.
+        train_scenes: training scenes 0 .. train_scenes - 1.
+        validation_scenes: validation scenes 0 .. validation_scenes - 1 pick the best epoch.
+        max_steps: stop each epoch after this many steps (smoke tests; nothing is written).
+        commit: finalize the run: float16 weights measured on the test scenes, their history and
+            manifest line, ready to promote (False: return the history only).
+        run: the run folder's name (default: the start time).
+    Returns:
+        {"history": per-epoch figures, "minutes", and with commit the test figures, "run" and "promote"}.
+    """
+    task = FastRCNNTask(train_scenes, validation_scenes, seed, on_progress)
+    return scene_proposals.train_regions(task, epochs or DEFAULT_EPOCHS, LEARNING_RATE, LEARNING_RATE_DECAY, commit,
+                                         max_steps, run, on_progress, should_stop)
 
 
 def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:

@@ -14,7 +14,7 @@ result has the input's kind), so targets can be made in numpy and decoded inside
 Also here, so R-CNN (engine/detection/trained/rcnn.py) and Fast R-CNN (engine/detection/trained/fast_rcnn.py) differ only
 in how they score a region: selective search proposals (cached for the training scenes), labelling
 and sampling of training regions by IoU, the smooth L1 box loss, per-class NMS of the outputs,
-validation mAP, timing, and storing + recording the trained weights.
+validation mAP, timing, and the training Task around their networks.
 
 Boxes are corner form x0, y0, x1, y1 in scene pixels (engine/ops/boxes.py).
 """
@@ -25,6 +25,8 @@ import dataclasses
 import math
 
 import numpy as np
+
+from engine.detection.trained.task import SceneDetectorTask
 
 MAX_LOG_SCALE = math.log(1000.0 / 16)  # dw, dh are clipped to this before exp (Detectron's bound)
 MIN_SIZE = 1e-3  # pixels: widths and heights below this are taken as this when encoding
@@ -343,22 +345,55 @@ def box_loss(deltas, labels, targets):
     return tf.reduce_sum(tf.reduce_sum(smooth, 1) * foreground) / tf.cast(tf.shape(labels)[0], tf.float32)
 
 
-def commit_weights(models, relative_path: str, history: list[dict], evaluate, command: str, train_scenes: int,
-                   minutes: float) -> dict:
-    """Store float16 weights under assets/, measure them (evaluate() reloads them), record the manifest line."""
-    from engine.core import manifest as project_weights
-    from engine.detection.trained import common as scene_detectors
-    from engine.core import weights_io
-    from engine.core.registry import PROJECT_ASSETS
+class RegionTask(SceneDetectorTask):
+    """What R-CNN's and Fast R-CNN's training Tasks share (engine/core/training.py runs their loop): the
+    training and validation scenes with their cached proposals, keep-best on validation mAP@0.5 (an
+    equal epoch does not replace the best), the learning rate decayed per epoch, the manifest line."""
 
-    path = PROJECT_ASSETS / relative_path
-    weights_io.save_float16(models, path)
-    scene_detectors.save_history(path, history)
-    figures = evaluate()
-    best = max(history, key=lambda entry: entry["validation_map50"])
-    project_weights.record(
-        relative_path, f"{command} (best of {len(history)} epochs on validation scenes: epoch {best['epoch']}; "
-        f"{train_scenes} training scenes; {minutes:.0f} min on 2 shared CPU cores, proposals included)",
-        f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}; {figures['ms_per_scene']:.0f} ms per "
-        f"scene with selective search, {figures['ms_per_scene_without_search']:.0f} ms without")
-    return figures
+    ties_to_later = False
+    report_every = 20
+
+    def __init__(self, train_scenes: int, validation_scenes: int, seed: int = 0, on_progress=None):
+        self.train_scenes, self.validation_scenes, self.seed = train_scenes, validation_scenes, seed
+        self.on_progress = on_progress
+        self._step = None
+
+    def build_inputs(self, first_epoch: int) -> None:
+        super().build_inputs(first_epoch)
+        self.data = training_scenes("train", self.train_scenes, self.on_progress)
+        self.validation = training_scenes("validation", self.validation_scenes, self.on_progress)
+        self.rng = np.random.default_rng(self.seed)
+
+    def validate(self) -> dict[str, float]:
+        return {"validation_map50": validation_map(self.predict, self.validation)}
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self._step is None:
+            self._step = self.step_function(optimizer)
+        return dict(zip(("class_loss", "box_loss"), self._step(*batch)))
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        best = max(history, key=lambda entry: entry["validation_map50"])
+        return (f"python -m engine train {self.name} --epochs {epochs} (best of {len(history)} epochs on validation "
+                f"scenes: epoch {best['epoch']}; {self.train_scenes} training scenes; {self.minutes():.0f} min on 2 "
+                "shared CPU cores, proposals included)",
+                f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}; {figures['ms_per_scene']:.0f} ms "
+                f"per scene with selective search, {figures['ms_per_scene_without_search']:.0f} ms without")
+
+
+def train_regions(task, epochs: int, learning_rate: float, decay: float, commit: bool, max_steps: int | None,
+                  run: str | None, on_progress, should_stop) -> dict:
+    """Run an R-CNN or Fast R-CNN Task with engine/core/training.py: Adam at `learning_rate`, x `decay`
+    per epoch; finalized into its run folder unless `commit` is False or `max_steps` bounds a smoke run."""
+    import time
+
+    from engine.core import training
+
+    started = time.perf_counter()
+    trainer = training.Trainer(task, epochs, training.exponential(learning_rate, decay), run=run,
+                               max_steps=max_steps, on_progress=on_progress, should_stop=should_stop)
+    history = trainer.fit()
+    result = {"name": task.name, "history": history, "minutes": (time.perf_counter() - started) / 60}
+    if commit and max_steps is None and history:
+        result.update(trainer.finalize())
+    return result

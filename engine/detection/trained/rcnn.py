@@ -19,17 +19,14 @@ second head of the same network, trained jointly with a smooth L1 loss.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from engine.detection.trained import common as scene_detectors
-from engine.ops import metrics
-from engine.detection.trained import proposals as scene_proposals
-from engine.data import scenes
 from engine.core import weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
-from engine.core.registry import PROJECT_ASSETS
+from engine.data import scenes
+from engine.detection.trained import common as scene_detectors
+from engine.detection.trained import proposals as scene_proposals
+from engine.ops import metrics
 
 WEIGHTS = "scene_detection/rcnn.npz"
 CROP = 32  # warped region side, pixels
@@ -133,6 +130,13 @@ def build(weights_path) -> scene_detectors.SceneDetector:
     return detector
 
 
+def from_source(spec, source) -> scene_detectors.SceneDetector:
+    """The registry's builder (engine/core/entries.py): `build` on the committed weights, checked by the manifest."""
+    from engine.core import manifest
+
+    return build(manifest.verified(source.reference))
+
+
 def losses(network, crops, labels, targets):
     """(class cross-entropy, box smooth L1), each a mean over the warped regions, in training mode."""
     probabilities, deltas = network(crops, training=True)
@@ -157,84 +161,61 @@ def _train_step_function(network, optimizer):
     return step
 
 
+class RCNNTask(scene_proposals.RegionTask):
+    """R-CNN's part of training: each epoch samples REGIONS_PER_SCENE regions of every training scene,
+    warped and classified in shuffled batches of BATCH_SIZE."""
+
+    name = "rcnn"
+    asset = WEIGHTS
+
+    def build_model(self) -> list:
+        import tensorflow as tf
+
+        self.model = RCNN()
+        self.predict = self.model.predict
+        self.images = tf.constant(self.data.images)
+        return [self.model.network]
+
+    def steps_per_epoch(self) -> int:
+        return self.train_scenes * REGIONS_PER_SCENE // BATCH_SIZE
+
+    def batches(self, epoch: int):
+        sampled = [scene_proposals.sample_regions(proposals, boxes, labels, REGIONS_PER_SCENE, self.rng)
+                   for proposals, boxes, labels in zip(self.data.proposals, self.data.boxes, self.data.labels)]
+        regions, labels, targets = (np.concatenate([item[part] for item in sampled]) for part in range(3))
+        indices = np.repeat(np.arange(self.train_scenes, dtype=np.int32), REGIONS_PER_SCENE)
+        order = self.rng.permutation(len(labels))
+        for batch in range(self.steps_per_epoch()):
+            chosen = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            yield self.images, regions[chosen], indices[chosen], labels[chosen], targets[chosen]
+
+    def step_function(self, optimizer):
+        return _train_step_function(self.model.network, optimizer)
+
+    def evaluate(self, weights) -> dict:
+        return evaluate_model(build(weights))  # the float16 weights that get promoted
+
+
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
           train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
-          max_steps: int | None = None, seed: int = 0, commit: bool = True) -> dict:
-    """Train the region classifier from scratch; keep the best epoch by validation mAP@0.5.
+          max_steps: int | None = None, seed: int = 0, commit: bool = True, run: str | None = None) -> dict:
+    """Train the region classifier from scratch into a run folder (engine/core/training.py); keep the best
+    epoch by validation mAP@0.5; `python -m engine promote rcnn RUN` commits it.
 
     Args:
-        epochs: default DEFAULT_EPOCHS.
+        epochs: default DEFAULT_EPOCHS; Adam's learning rate falls by LEARNING_RATE_DECAY per epoch.
         train_scenes: training scenes 0 .. train_scenes - 1.
         validation_scenes: validation scenes 0 .. validation_scenes - 1 pick the best epoch.
-        max_steps: stop each epoch after this many steps (smoke tests).
-        commit: write the float16 weights under assets/, their history and manifest line, measured on
-            the test scenes (False: return the history only).
+        max_steps: stop each epoch after this many steps (smoke tests; nothing is written).
+        commit: finalize the run: float16 weights measured on the test scenes, their history and
+            manifest line, ready to promote (False: return the history only).
+        run: the run folder's name (default: the start time).
     Returns:
-        {"history": per-epoch figures, "minutes", and with commit the test figures of the saved weights}.
+        {"history": per-epoch figures, "minutes", and with commit the test figures, "run" and "promote"}.
     """
-    import keras
-    import tensorflow as tf
-
-    epochs = epochs or DEFAULT_EPOCHS
-    started = time.perf_counter()
-    data = scene_proposals.training_scenes("train", train_scenes, on_progress)
-    validation = scene_proposals.training_scenes("validation", validation_scenes, on_progress)
-    images = tf.constant(data.images)
-    steps = train_scenes * REGIONS_PER_SCENE // BATCH_SIZE
-    schedule = keras.optimizers.schedules.ExponentialDecay(LEARNING_RATE, steps, LEARNING_RATE_DECAY, staircase=True)
-    model = RCNN()
-    optimizer = keras.optimizers.Adam(schedule)
-    step = _train_step_function(model.network, optimizer)
-    rng = np.random.default_rng(seed)
-    history, best_weights, best_map = [], None, -1.0
-    for epoch in range(epochs):
-        epoch_started = time.perf_counter()
-        sampled = [scene_proposals.sample_regions(proposals, boxes, labels, REGIONS_PER_SCENE, rng)
-                   for proposals, boxes, labels in zip(data.proposals, data.boxes, data.labels)]
-        regions = np.concatenate([item[0] for item in sampled])
-        labels = np.concatenate([item[1] for item in sampled])
-        targets = np.concatenate([item[2] for item in sampled])
-        indices = np.repeat(np.arange(train_scenes, dtype=np.int32), REGIONS_PER_SCENE)
-        order = rng.permutation(len(labels))
-        totals = np.zeros(2)
-        done = 0
-        for batch in range(steps if max_steps is None else min(steps, max_steps)):
-            if should_stop():
-                break
-            chosen = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
-            totals += [float(value) for value in step(images, regions[chosen], indices[chosen], labels[chosen],
-                                                     targets[chosen])]
-            done += 1
-            if batch % 20 == 0:
-                on_progress((epoch + batch / steps) / epochs, f"R-CNN epoch {epoch + 1}/{epochs}, step {batch}/{steps}, "
-                            f"loss: classes {totals[0] / done:.4f}, boxes {totals[1] / done:.4f}")
-        if done == 0:
-            break
-        validation_map = scene_proposals.validation_map(model.predict, validation)
-        history.append({"epoch": epoch + 1, "class_loss": totals[0] / done, "box_loss": totals[1] / done,
-                        "validation_map50": validation_map, "seconds": time.perf_counter() - epoch_started})
-        on_progress((epoch + 1) / epochs, f"R-CNN epoch {epoch + 1}: validation mAP@0.5 {validation_map:.4f}",
-                    history[-1])
-        if validation_map > best_map:
-            best_map, best_weights = validation_map, [variable.numpy() for variable in model.network.weights]
-        if should_stop():
-            break
-    if best_weights is not None:
-        for variable, value in zip(model.network.weights, best_weights):
-            variable.assign(value)
-    result = {"history": history, "minutes": (time.perf_counter() - started) / 60}
-    if commit and max_steps is None and history:
-        result.update(scene_proposals.commit_weights(
-            model.network, WEIGHTS, history, lambda: evaluate_model(_reloaded()),
-            f"python -m engine train rcnn --epochs {epochs}", train_scenes, result["minutes"]))
-    return result
-
-
-def _reloaded() -> RCNN:
-    """The model as committed (float16), so the recorded metric is the one users get."""
-    model = RCNN()
-    weights_io.load_float16(model.network, PROJECT_ASSETS / WEIGHTS)
-    return model
+    task = RCNNTask(train_scenes, validation_scenes, seed, on_progress)
+    return scene_proposals.train_regions(task, epochs or DEFAULT_EPOCHS, LEARNING_RATE, LEARNING_RATE_DECAY, commit,
+                                         max_steps, run, on_progress, should_stop)
 
 
 def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:
