@@ -11,17 +11,33 @@ from tests.conftest import ROOT
 
 
 def test_readme_model_table_is_the_commands_output():
-    command = subprocess.run([sys.executable, "-m", "engine", "models", "--markdown"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120, check=False)
+    command = subprocess.run(
+        [sys.executable, "-m", "engine", "models", "--markdown"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert command.returncode == 0, command.stderr
     block = model_table.readme_block((ROOT / "README.md").read_text(encoding="utf-8"))
     assert block, "README.md lacks the markers of the model table"
-    assert block == command.stdout, "README.md's model table is stale: paste `python -m engine models --markdown`"
+    assert block == command.stdout, (
+        "README.md's model table is stale: paste `python -m engine models --markdown`"
+    )
 
 
 def test_trained_here_rows_show_their_manifest_figures_and_card():
-    rows = json.loads(subprocess.run([sys.executable, "-m", "engine", "models", "--json"], cwd=ROOT,
-                                     capture_output=True, text=True, timeout=120, check=True).stdout)
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "engine", "models", "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
     table = model_table.markdown(rows, manifest.entries())
     entries = manifest.entries()
     project = [row for row in rows if row["sources"][0]["kind"] == "project"]

@@ -1,4 +1,4 @@
-"""The README's model table, written from the registry and `assets/MANIFEST.jsonl` (`python -m engine models --markdown`).
+"""The README's model table, from the registry and `assets/MANIFEST.jsonl` (`python -m engine models --markdown`).
 
 Figures are never typed into the README by hand: a trained-here model's figure is its registry metric,
 which its task package reads from the manifest line of its weights (`manifest.recorded_metric`), and the
@@ -51,15 +51,14 @@ def _weights(row: dict, entries: dict[str, dict]) -> str:
 
 
 def markdown(rows: list[dict], entries: dict[str, dict], cards: pathlib.Path = CARDS) -> str:
-    """The table for `rows` (`registry.describe_all()`) and `entries` (`manifest.entries()`), between MARKERS."""
-    lines = [MARKERS[0],
-             "| task | model | what it is | weights | measured (trained here: from `assets/MANIFEST.jsonl`) | card |",
-             "|---|---|---|---|---|---|"]
+    """The table for `rows` (`registry.describe_all()`) and `entries` (`manifest.entries()`), in MARKERS."""
+    header = "| task | model | what it is | weights | measured (trained here: from `assets/MANIFEST.jsonl`) | card |"
+    lines = [MARKERS[0], header, "|---|---|---|---|---|---|"]
     for row in rows:
         card = card_for(row["name"], cards)
         link = f"[{card.stem}](docs/models/{card.name})" if card else "-"
-        lines.append("| " + " | ".join(_cell(cell) for cell in (
-            row["task"], f"`{row['name']}`", row["title"], _weights(row, entries), row["metric"], link)) + " |")
+        cells = (row["task"], f"`{row['name']}`", row["title"], _weights(row, entries), row["metric"], link)
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     lines.append(MARKERS[1])
     return "\n".join(lines) + "\n"
 
@@ -76,4 +75,4 @@ def readme_block(readme_text: str) -> str:
     begin, end = readme_text.find(MARKERS[0]), readme_text.find(MARKERS[1])
     if begin < 0 or end < begin:
         return ""
-    return readme_text[begin:end + len(MARKERS[1])] + "\n"
+    return readme_text[begin : end + len(MARKERS[1])] + "\n"

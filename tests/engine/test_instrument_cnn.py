@@ -85,3 +85,21 @@ def test_one_training_step_runs_on_a_few_notes():
     model.train_on_batch(images, audio_notes.test_notes().instruments[:4])
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
     assert isinstance(model, keras.Model) and model.output_shape == (None, len(instrument_cnn.INSTRUMENTS))
+
+
+@pytest.mark.training
+def test_a_smoke_run_on_the_trainer_keeps_the_best_epoch_strictly_and_writes_nothing(tmp_path, monkeypatch):
+    from engine.core import training
+
+    held_out = audio_notes.test_notes()
+    count = 16
+    pitches = np.where(np.arange(count) < 12, 60, 63)  # 60: a training pitch, 63: a validation pitch
+    notes = audio_notes.Notes(held_out.audio[:count], held_out.instruments[:count], pitches,
+                              np.full(count, audio_notes.TEST_NOTES_VELOCITY))
+    monkeypatch.setattr(instrument_training, "soundfont_notes", lambda font: notes)  # no rendered notes needed
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    result = instrument_training.train(epochs=2, max_steps=1, soundfonts=("one.sf2",))
+    assert [entry["epoch"] for entry in result["history"]] == [1, 2]
+    assert all(0 <= entry["validation_accuracy"] <= 1 and np.isfinite(entry["loss"]) for entry in result["history"])
+    assert result["history"][0]["learning_rate"] == instrument_training.LEARNING_RATE
+    assert not any(tmp_path.iterdir())

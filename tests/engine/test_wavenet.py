@@ -156,3 +156,21 @@ def test_cli_instrument_blends_parse():
     assert parse_instrument("piano:0.25,flute:0.75") == {"piano": 0.25, "flute": 0.75}
     with pytest.raises(InvalidInput, match="numbers"):
         parse_instrument("piano:loud")
+
+
+@pytest.mark.training
+def test_a_smoke_run_on_the_trainer_logs_an_epoch_and_writes_nothing(tmp_path, monkeypatch):
+    from engine.core import training
+
+    rng = np.random.default_rng(0)
+    count = len(wavenet.INSTRUMENTS)
+    length = wavenet.receptive_field() + wavenet_training.SCORED + 50
+    monkeypatch.setattr(wavenet_training, "training_notes", lambda: (  # no rendered notes needed
+        rng.integers(0, 256, (count, length)), np.arange(count), np.zeros(count, np.int64)))
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    result = wavenet_training.train(epochs=2, max_steps=1)
+    assert [entry["epoch"] for entry in result["history"]] == [1, 2]
+    assert all(np.isfinite(entry["validation_loss"]) for entry in result["history"])
+    # The cosine from LEARNING_RATE to 5% of it over 2 epochs of one step: halfway at epoch 2's start.
+    assert result["history"][1]["learning_rate"] == pytest.approx(wavenet_training.LEARNING_RATE * 0.525)
+    assert not any(tmp_path.iterdir())

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import pathlib
 import shutil
-import time
 
 import numpy as np
 
 from engine.audio import features
 from engine.data import notes as audio_notes
 from engine.audio.instrument import model as instrument_cnn
-from engine.core import manifest as project_weights
+from engine.core import training
 from engine.core import weights_io
 from engine.core.errors import AssetError
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
-from engine.core.registry import PROJECT_ASSETS
 
 DEFAULT_EPOCHS = 30
 BATCH_SIZE = 32
@@ -161,81 +159,104 @@ def pooled_split(fonts: list[audio_notes.Notes], name: str) -> audio_notes.Notes
                                for field in ("audio", "instruments", "pitches", "velocities")))
 
 
+class InstrumentTask(training.Task):
+    """The instrument CNN on the pooled soundfonts' notes; the Trainer (engine/core/training.py) runs it."""
+
+    name = instrument_cnn.MODEL_NAME
+    asset = instrument_cnn.WEIGHTS
+    monitor = "validation_accuracy"
+    ties_to_later = False  # a later epoch must beat the best so far, not tie it
+
+    def __init__(self, seed: int = 0, soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS,
+                 on_progress: ProgressCallback = no_progress):
+        self.seed, self.soundfonts, self.on_progress = seed, soundfonts, on_progress
+
+    def build_inputs(self, first_epoch: int) -> None:
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        self.generator = np.random.default_rng(self.seed)  # augments the notes, then orders and colours batches
+        fonts = [soundfont_notes(font) for font in self.soundfonts]
+        train_notes, self.validation = pooled_split(fonts, "train"), pooled_split(fonts, "validation")
+        self.on_progress(0.0, f"log-mel spectrograms of {len(train_notes.audio) * (1 + AUGMENTED_COPIES)} "
+                         "training notes")
+        copies = [train_notes.audio] + [augment(train_notes.audio, self.generator) for _ in range(AUGMENTED_COPIES)]
+        self.images = _images(np.concatenate(copies))
+        self.labels = np.tile(train_notes.instruments, 1 + AUGMENTED_COPIES)
+        self.validation_images = _images(self.validation.audio)
+
+    def build_model(self) -> list:
+        self.model, self.step = instrument_cnn.build(), None
+        return [self.model]
+
+    def steps_per_epoch(self) -> int:
+        return int(np.ceil(len(self.images) / BATCH_SIZE))
+
+    def batches(self, epoch: int):
+        order = self.generator.permutation(len(self.images))
+        for batch_index in range(self.steps_per_epoch()):
+            chosen = order[batch_index * BATCH_SIZE:(batch_index + 1) * BATCH_SIZE]
+            yield augment_images(self.images[chosen], self.generator), self.labels[chosen]
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self.step is None:
+            import tensorflow as tf
+
+            model, variables = self.model, self.model.trainable_variables
+            signature = [tf.TensorSpec([None, *self.images.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64)]
+
+            @tf.function(input_signature=signature)
+            def step(images, answers):  # one graph for the whole run (PERF-NOTES: eager steps cost ~50 ms each)
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(per_note_loss(model, images, answers))
+                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+                return loss
+
+            self.step = step
+        return {"loss": float(self.step(*batch))}
+
+    def validate(self) -> dict[str, float]:
+        predicted = np.concatenate([np.asarray(self.model.predict_on_batch(self.validation_images[start:start + 256]))
+                                    for start in range(0, len(self.validation_images), 256)]).argmax(-1)
+        return {"validation_accuracy": float(np.mean(predicted == self.validation.instruments))}
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        stored = instrument_cnn.build()
+        weights_io.load_float16(stored, weights)
+        return evaluate(stored)  # on the float16 weights we commit, not the float32 ones
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        best = [entry for entry in history if entry["kept"]][-1]
+        return (f"python -m engine train {instrument_cnn.MODEL_NAME} --epochs {epochs} (needs `make data` and the "
+                f"soundfonts {', '.join(self.soundfonts)}; best epoch "
+                f"{best['epoch']} of {len(history)} by validation accuracy {best['validation_accuracy']:.4f}; "
+                f"{sum(entry['seconds'] for entry in history) / 60:.1f} min on 2 shared CPU cores)",
+                metric_text(figures))
+
+
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
           seed: int = 0, output=None, max_batches: int | None = None,
-          soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS) -> dict:
-    """Train from scratch on the rendered notes (needs `make data` first), keep the best epoch by
-    validation accuracy, store it float16 under assets/audio/ and record its test figures.
+          soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS, max_steps: int | None = None, run: str | None = None) -> dict:
+    """Train from scratch on the rendered notes (needs `make data` first) into runs/instrument-cnn/RUN/, keep
+    the best epoch by validation accuracy, store it float16 and measure its held-out figures
+    (`python -m engine promote` puts it under assets/audio/ with its manifest line).
 
     Args:
         epochs: epochs over the augmented training notes (default DEFAULT_EPOCHS).
-        output: where the float16 weights go (default: the committed file; then the manifest is updated).
-        max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
+        output: a copy of the float16 weights.
+        max_steps: stop each epoch after this many batches and write nothing (smoke tests only; old name
+            `max_batches`).
     Returns:
-        Per-epoch history and the held-out figures of the stored float16 weights.
+        Per-epoch history, the best epoch and the held-out figures of the stored float16 weights.
     """
-    import keras
-    import tensorflow as tf
-
-    epochs = epochs or DEFAULT_EPOCHS
-    keras.utils.set_random_seed(seed)
-    generator = np.random.default_rng(seed)
-    fonts = [soundfont_notes(font) for font in soundfonts]
-    train_notes, validation = pooled_split(fonts, "train"), pooled_split(fonts, "validation")
-    on_progress(0.0, f"log-mel spectrograms of {len(train_notes.audio) * (1 + AUGMENTED_COPIES)} training notes")
-    copies = [train_notes.audio] + [augment(train_notes.audio, generator) for _ in range(AUGMENTED_COPIES)]
-    images = _images(np.concatenate(copies))
-    labels = np.tile(train_notes.instruments, 1 + AUGMENTED_COPIES)
-    validation_images = _images(validation.audio)
-    model = instrument_cnn.build()
-    optimizer = keras.optimizers.Adam(LEARNING_RATE)
-    variables = model.trainable_variables
-    signature = [tf.TensorSpec([None, *images.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64)]
-
-    @tf.function(input_signature=signature)
-    def step(batch, answers):  # one graph for the whole run (PERF-NOTES: eager steps cost ~50 ms each)
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(per_note_loss(model, batch, answers))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    history, best, best_weights = [], -1.0, None
-    batches = int(np.ceil(len(images) / BATCH_SIZE))
-    for epoch in range(epochs):
-        started, order, losses = time.perf_counter(), generator.permutation(len(images)), []
-        for batch_index in range(batches if max_batches is None else min(batches, max_batches)):
-            chosen = order[batch_index * BATCH_SIZE:(batch_index + 1) * BATCH_SIZE]
-            losses.append(float(step(augment_images(images[chosen], generator), labels[chosen])))
-        predicted = np.concatenate([np.asarray(model.predict_on_batch(validation_images[start:start + 256]))
-                                    for start in range(0, len(validation_images), 256)]).argmax(-1)
-        valid = float(np.mean(predicted == validation.instruments))
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "validation_accuracy": valid,
-                        "seconds": time.perf_counter() - started})
-        if valid > best:
-            best, best_weights = valid, [variable.numpy() for variable in model.weights]
-        on_progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.3f}, "
-                    f"validation accuracy {valid:.3f}")
-        if should_stop():
-            break
-    if max_batches is not None:
-        return {"history": history}
-    for variable, value in zip(model.weights, best_weights):
-        variable.assign(value)
-    target = output or PROJECT_ASSETS / instrument_cnn.WEIGHTS
-    weights_io.save_float16(model, target)
-    stored = instrument_cnn.build()
-    weights_io.load_float16(stored, target)
-    figures = evaluate(stored)  # on the float16 weights we commit, not the float32 ones
-    best_epoch = max(history, key=lambda entry: entry["validation_accuracy"])["epoch"]
-    if output is None:
-        project_weights.record(
-            instrument_cnn.WEIGHTS,
-            f"python -m engine train {instrument_cnn.MODEL_NAME} --epochs {epochs} (needs `make data` and the "
-            f"soundfonts {', '.join(soundfonts)}; best epoch "
-            f"{best_epoch} of {len(history)} by validation accuracy {best:.4f}; "
-            f"{sum(entry['seconds'] for entry in history) / 60:.1f} min on 2 shared CPU cores)",
-            metric_text(figures))
-    return {"history": history, "best_epoch": best_epoch, "validation_accuracy": best, **figures}
+    result = training.train(InstrumentTask(seed, soundfonts, on_progress), epochs or DEFAULT_EPOCHS,
+                            training.constant(LEARNING_RATE), output=output, run=run,
+                            max_steps=max_steps if max_steps is not None else max_batches,
+                            on_progress=on_progress, should_stop=should_stop)
+    kept = [entry for entry in result["history"] if entry.get("kept")]
+    if "run" in result and kept:
+        result.update(best_epoch=kept[-1]["epoch"], validation_accuracy=kept[-1]["validation_accuracy"])
+    return result
 
 
 def metric_text(figures: dict) -> str:

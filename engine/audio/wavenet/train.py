@@ -5,8 +5,9 @@ Data: the notes of engine/data/notes.py for wavenet.INSTRUMENTS x wavenet.PITCHE
 peak of 0.8 so mu-law's 256 classes are used. Each step takes random windows: a quarter start at
 the note's first sample after one silence input (exactly what generation sees), the rest anywhere,
 scored only where the whole receptive field lies inside the note. Adam, teacher forcing, cross
-entropy on the next sample's class. An "epoch" here is STEPS_PER_EPOCH steps; each ends with a
-checkpoint in the cache (`--resume` continues from it).
+entropy on the next sample's class. An "epoch" here is STEPS_PER_EPOCH steps; the Trainer
+(engine/core/training.py) ends each with a checkpoint in runs/wavenet/RUN/ (`--resume` continues from it)
+and stores the last epoch float16; `python -m engine promote wavenet RUN` puts it under assets/.
 
 Pitch check (the issue's held-out measure of generation): generate CHECK_SECONDS of every
 instrument at CHECK_PITCHES, and ask the basic-pitch model (engine/audio/pitch.py) which MIDI pitch it hears.
@@ -14,21 +15,15 @@ instrument at CHECK_PITCHES, and ask the basic-pitch model (engine/audio/pitch.p
 
 from __future__ import annotations
 
-import json
-import time
-
 import numpy as np
 
 from engine.core import assets
 from engine.data import notes as audio_notes
-from engine.core import manifest
 from engine.audio.wavenet import model as wavenet
-from engine.core import weights_io
-from engine.core.errors import InvalidInput
+from engine.core import training
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
-from engine.core.registry import PROJECT_ASSETS
 
-CHECKPOINTS = assets.cache_dir() / "train" / "wavenet"
+CHECKPOINTS = assets.cache_dir() / "train" / "wavenet"  # checkpoints from before runs/ (a --resume still reads them)
 STEPS_PER_EPOCH = 250
 DEFAULT_EPOCHS = 8
 BATCH = 12
@@ -88,60 +83,79 @@ def training_batch(codes: np.ndarray, instruments: np.ndarray, pitches: np.ndarr
             pitches[notes].astype(np.int32), wavenet.phase_features(frequencies, first, inputs.shape[1]))
 
 
+class WaveNetTask(training.Task):
+    """Teacher-forced next-sample training on random windows; the Trainer (engine/core/training.py) runs it."""
+
+    name = "wavenet"
+    asset = wavenet.WEIGHTS
+    monitor = None  # no held-out notes (every pitch must be seen): the last epoch is the one stored
+    report_every = 10
+    legacy_checkpoints = CHECKPOINTS  # the cache's checkpoints from before run folders
+
+    def __init__(self, seed: int = 0, input_noise: float = wavenet.INPUT_NOISE):
+        self.seed, self.input_noise = seed, input_noise
+
+    def build_inputs(self, first_epoch: int) -> None:
+        self.codes, self.instruments, self.pitches = training_notes()
+        self.rng = np.random.default_rng(self.seed + first_epoch)  # a resumed run draws new windows
+
+    def build_model(self) -> list:
+        self.network, self.step = wavenet.build_network(input_noise=self.input_noise), None
+        return [self.network]
+
+    def steps_per_epoch(self) -> int:
+        return STEPS_PER_EPOCH
+
+    def batches(self, epoch: int):
+        while True:
+            yield training_batch(self.codes, self.instruments, self.pitches, self.rng)
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self.step is None:
+            import tensorflow as tf
+
+            network = self.network
+
+            @tf.function(reduce_retracing=True)
+            def step(inputs, targets, mask, instrument, pitch, phase):
+                with tf.GradientTape() as tape:
+                    loss = window_loss(network, inputs, targets, mask, instrument, pitch, phase)
+                optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables),
+                                              network.trainable_variables))
+                return loss
+
+            self.step = step
+        return {"loss": float(self.step(*batch))}
+
+    def validate(self) -> dict[str, float]:
+        return {"validation_loss": validation_loss(self.network, self.codes, self.instruments, self.pitches)}
+
+    def committed_history(self) -> None:
+        return None  # --resume goes on from a run (or the old cache) only, as it always did
+
+    def evaluate(self, weights) -> dict:
+        return pitch_check(wavenet.load_weights(weights))
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        return (f"python -m engine train wavenet --epochs {epochs or len(history)} ({len(history)} x "
+                f"{STEPS_PER_EPOCH} steps of {BATCH} windows; {sum(e['seconds'] for e in history) / 60:.0f} min "
+                f"on 2 shared CPU cores)",
+                f"pitch check: basic-pitch hears the requested pitch in {figures['pitch_accuracy']:.3f} of "
+                f"{figures['notes']} generated notes ({CHECK_SECONDS} s, temperature {CHECK_TEMPERATURE})")
+
+
 def train(steps: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
           resume: bool = False, seed: int = 0, max_steps: int | None = None,
-          input_noise: float = wavenet.INPUT_NOISE) -> dict:
-    """Train for `steps` epochs of STEPS_PER_EPOCH steps (the CLI's --epochs); resume from the cache.
+          input_noise: float = wavenet.INPUT_NOISE, epochs: int | None = None, run: str | None = None) -> dict:
+    """Train for `epochs` (old name `steps`) epochs of STEPS_PER_EPOCH steps into runs/wavenet/RUN/; `resume`
+    goes on from the latest run. The learning rate is cosine-decayed from LEARNING_RATE to 5% of it.
 
-    max_steps: stop after this many steps in all (smoke tests); nothing is saved then.
+    max_steps: at most this many steps per epoch (smoke tests); nothing is saved then.
     """
-    import keras
-    import tensorflow as tf
-
-    epochs = steps or DEFAULT_EPOCHS
-    codes, instruments, pitches = training_notes()
-    network = wavenet.build_network(input_noise=input_noise)
-    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        LEARNING_RATE, epochs * STEPS_PER_EPOCH, alpha=0.05))
-    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-    log_path = CHECKPOINTS / "history.json"
-    history = json.loads(log_path.read_text()) if resume and log_path.exists() and max_steps is None else []
-    if history:
-        weights_io.load_float16(network, CHECKPOINTS / "last.npz")
-        optimizer.iterations.assign(len(history) * STEPS_PER_EPOCH)
-
-    @tf.function(reduce_retracing=True)
-    def step(inputs, targets, mask, instrument, pitch, phase):
-        with tf.GradientTape() as tape:
-            loss = window_loss(network, inputs, targets, mask, instrument, pitch, phase)
-        optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables), network.trainable_variables))
-        return loss
-
-    rng = np.random.default_rng(seed + len(history))
-    done = 0
-    for epoch in range(len(history), epochs):
-        started, total = time.perf_counter(), 0.0
-        for index in range(STEPS_PER_EPOCH):
-            if should_stop() or (max_steps is not None and done >= max_steps):
-                break
-            loss = float(step(*training_batch(codes, instruments, pitches, rng)))
-            total += loss
-            done += 1
-            if index % 10 == 0:
-                on_progress((epoch + index / STEPS_PER_EPOCH) / epochs,
-                            f"wavenet epoch {epoch + 1}/{epochs}, step {index}/{STEPS_PER_EPOCH}, loss {loss:.3f}")
-        if max_steps is not None or should_stop():
-            break
-        history.append({"epoch": epoch + 1, "loss": total / STEPS_PER_EPOCH,
-                        "validation_loss": validation_loss(network, codes, instruments, pitches),
-                        "seconds": time.perf_counter() - started})
-        on_progress((epoch + 1) / epochs, f"wavenet epoch {epoch + 1}: loss {history[-1]['loss']:.3f}, "
-                    f"fixed windows {history[-1]['validation_loss']:.3f}", history[-1])
-        weights_io.save_float16(network, CHECKPOINTS / "last.npz", dtype=np.float32)
-        log_path.write_text(json.dumps(history, indent=1))
-    if max_steps is not None:
-        return {"name": "wavenet", "steps": done}
-    return {"name": "wavenet", "history": history, **finalize(epochs)}
+    epochs = epochs or steps or DEFAULT_EPOCHS
+    return training.train(WaveNetTask(seed, input_noise), epochs, training.cosine(LEARNING_RATE, alpha=0.05),
+                          resume=resume, run=run, max_steps=max_steps, on_progress=on_progress,
+                          should_stop=should_stop)
 
 
 def window_loss(network, inputs, targets, mask, instrument, pitch, phase):
@@ -184,21 +198,3 @@ def pitch_check(model: wavenet.WaveNet, pitches: tuple[int, ...] = CHECK_PITCHES
                      for name in model.instruments}
     return {"model": "wavenet", "pitch_accuracy": correct / len(rows), "notes": len(rows), "seconds": seconds,
             "temperature": CHECK_TEMPERATURE, "by_instrument": by_instrument, "rows": rows}
-
-
-def finalize(epochs: int | None = None) -> dict:
-    """Store the last checkpoint as float16 under assets/, measure its pitch check and record it."""
-    if not (CHECKPOINTS / "last.npz").exists():
-        raise InvalidInput("No WaveNet checkpoint to finalize: train it first (`python -m engine train wavenet`).")
-    history = json.loads((CHECKPOINTS / "history.json").read_text())
-    network = wavenet.build_network()
-    weights_io.load_float16(network, CHECKPOINTS / "last.npz")
-    target = PROJECT_ASSETS / wavenet.WEIGHTS
-    weights_io.save_float16(network, target)
-    figures = pitch_check(wavenet.load_weights(target))
-    manifest.record(
-        wavenet.WEIGHTS, f"python -m engine train wavenet --epochs {epochs or len(history)} ({len(history)} x "
-        f"{STEPS_PER_EPOCH} steps of {BATCH} windows; {sum(e['seconds'] for e in history) / 60:.0f} min on 2 shared CPU cores)",
-        f"pitch check: basic-pitch hears the requested pitch in {figures['pitch_accuracy']:.3f} of "
-        f"{figures['notes']} generated notes ({CHECK_SECONDS} s, temperature {CHECK_TEMPERATURE})")
-    return figures

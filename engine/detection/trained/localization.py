@@ -37,10 +37,10 @@ import time
 import numpy as np
 
 from engine.ops import boxes as box_ops
-from engine.core import manifest as project_weights
 from engine.detection.trained import common as scene_detectors
 from engine.ops import metrics
 from engine.data import scenes
+from engine.core import training
 from engine.core import weights_io
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
@@ -220,82 +220,94 @@ def paired_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
 
 
+class LocalizationTask(training.Task):
+    """One `a`'s network on generated single-object scenes; the Trainer (engine/core/training.py) runs it."""
+
+    monitor = "validation_loss"  # the objective trained on, a*Lc + (1-a)*Lr, on validation scenes
+    higher_is_better = False  # kept on <=: ties go to the later epoch
+
+    def __init__(self, alpha: float, train_scenes: int = TRAIN_SCENES, on_progress: ProgressCallback = no_progress):
+        _check_alpha(alpha)
+        self.alpha, self.train_scenes, self.on_progress = alpha, train_scenes, on_progress
+        self.name, self.asset = f"classloc-a{alpha}", WEIGHTS.get(alpha)
+
+    def build_inputs(self, first_epoch: int) -> None:
+        self.started = time.perf_counter()
+        self.on_progress(0.0, f"classloc a={self.alpha}: generating {self.train_scenes} training scenes")
+        self.images, self.labels, self.boxes = single_scenes("train", self.train_scenes)
+        self.validation = single_scenes("validation", VALIDATION_SCENES)
+        self.rng = np.random.default_rng(SEED)  # the same batch order for every a
+
+    def build_model(self) -> list:
+        self.model, self.step = LocalizationModel(self.alpha, build_network(SEED)), None
+        return [self.model.network]
+
+    def steps_per_epoch(self) -> int:
+        return len(self.images) // BATCH_SIZE
+
+    def batches(self, epoch: int):
+        order = self.rng.permutation(len(self.images))
+        for batch in range(self.steps_per_epoch()):
+            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            yield self.images[index], self.labels[index], self.boxes[index]
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self.step is None:
+            self.step = _train_step_function(self.model.network, optimizer, self.alpha)
+        loss, classification, regression = self.step(*batch)
+        return {"loss": float(loss), "classification_loss": float(classification),
+                "regression_loss": float(regression)}
+
+    def validate(self) -> dict[str, float]:
+        figures = measure(self.model, *self.validation)
+        return {"validation_loss": figures["loss"], "validation_accuracy": figures["accuracy"],
+                "validation_mean_iou": figures["mean_iou"]}
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        stored = LocalizationModel(self.alpha)
+        weights_io.load_float16(stored.network, weights)
+        return evaluate_model(stored)  # the float16 weights we commit
+
+    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+        if self.asset is None:  # an `a` with no committed file: the run is measured, not promoted
+            return []
+        minutes = (time.perf_counter() - self.started) / 60
+        best = [entry for entry in history if entry["kept"]][-1]
+        # The history file beside the weights feeds `tradeoff_table` (the page's table).
+        (run.path / "history-figures.json").write_text(json.dumps(
+            {"a": self.alpha, "test": figures, "best_epoch": best["epoch"], "minutes": round(minutes, 1),
+             "history": history}, indent=1))
+        how = (f"python -m engine train classloc-a{self.alpha} --epochs {epochs} (best of {len(history)} "
+               f"epochs on {VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} training "
+               f"scenes; {minutes:.0f} min on 2 shared CPU cores)")
+        metric = (f"single-object test scenes ({figures['scenes']}): accuracy {figures['accuracy']:.4f}, "
+                  f"mean box IoU {figures['mean_iou']:.4f} (a = {self.alpha})")
+        return [training.Output(self.asset, "weights.npz", how, metric),
+                training.Output(_history_path(self.alpha).relative_to(PROJECT_ASSETS).as_posix(), "history-figures.json")]
+
+
 def train(alpha: float = 0.5, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
           should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
-          output: pathlib.Path | None = None) -> dict:
-    """Train the network for one `a` from scratch (seed SEED), keep the best epoch on validation scenes.
+          output: pathlib.Path | None = None, max_steps: int | None = None, run: str | None = None) -> dict:
+    """Train the network for one `a` from scratch (seed SEED) into runs/classloc-aA/RUN/, keep the best epoch
+    on validation scenes (by the loss trained on), store it float16 and measure it on the test scenes
+    (`python -m engine promote classloc-aA RUN` puts it under assets/ with its manifest line).
 
     Args:
         alpha: weight of the classification loss, a in L = a*Lc + (1-a)*Lr.
-        epochs: default DEFAULT_EPOCHS.
+        epochs: default DEFAULT_EPOCHS; the learning rate is cosine-decayed from LEARNING_RATE to zero.
         train_scenes: how many single-object training scenes to generate.
-        max_batches: stop each epoch after this many batches (smoke tests; nothing is saved).
-        output: where the float16 weights go (default: the committed file under assets/, with a
-            manifest line and the history file beside it).
+        max_steps: stop each epoch after this many batches (smoke tests; nothing is saved; old name `max_batches`).
+        output: a copy of the float16 weights.
     Returns:
         The per-epoch history and the test figures of the best epoch (float16 weights).
     """
-    import keras
-
-    _check_alpha(alpha)
-    epochs = epochs or DEFAULT_EPOCHS
-    on_progress(0.0, f"classloc a={alpha}: generating {train_scenes} training scenes")
-    images, labels, boxes = single_scenes("train", train_scenes)
-    validation = single_scenes("validation", VALIDATION_SCENES)
-    model = LocalizationModel(alpha, build_network(SEED))
-    steps_per_epoch = len(images) // BATCH_SIZE
-    total_steps = epochs * (steps_per_epoch if max_batches is None else min(max_batches, steps_per_epoch))
-    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, total_steps))
-    step = _train_step_function(model.network, optimizer, alpha)
-    rng = np.random.default_rng(SEED)
-    history: list[dict] = []
-    best_weights, started_run = None, time.perf_counter()
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        order = rng.permutation(len(images))
-        batches = steps_per_epoch if max_batches is None else min(max_batches, steps_per_epoch)
-        totals = np.zeros(3)
-        for batch in range(batches):
-            if should_stop():
-                break
-            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
-            totals += [float(value) for value in step(images[index], labels[index], boxes[index])]
-            if batch % 20 == 0:
-                on_progress((epoch + batch / batches) / epochs, f"classloc a={alpha} epoch {epoch + 1}/{epochs}, "
-                            f"batch {batch}/{batches}, loss {totals[0] / (batch + 1):.4f}")
-        if should_stop():
-            break
-        figures = measure(model, *validation)
-        history.append({"epoch": epoch + 1, "loss": float(totals[0] / batches),
-                        "classification_loss": float(totals[1] / batches),
-                        "regression_loss": float(totals[2] / batches), "validation_loss": figures["loss"],
-                        "validation_accuracy": figures["accuracy"], "validation_mean_iou": figures["mean_iou"],
-                        "seconds": time.perf_counter() - started})
-        on_progress((epoch + 1) / epochs, f"classloc a={alpha} epoch {epoch + 1}: validation accuracy "
-                    f"{figures['accuracy']:.4f}, mean IoU {figures['mean_iou']:.4f}", history[-1])
-        if figures["loss"] <= min(entry["validation_loss"] for entry in history):  # the objective trained on
-            best_weights = [variable.numpy() for variable in model.network.weights]
-    if max_batches is not None or best_weights is None:
-        return {"a": alpha, "history": history}
-    for variable, value in zip(model.network.weights, best_weights):
-        variable.assign(value)
-    target = output or PROJECT_ASSETS / WEIGHTS[alpha]
-    weights_io.save_float16(model.network, target)
-    stored = LocalizationModel(alpha)
-    weights_io.load_float16(stored.network, target)
-    figures = evaluate_model(stored)  # the float16 weights we commit
-    minutes = (time.perf_counter() - started_run) / 60
-    best = min(history, key=lambda entry: entry["validation_loss"])
-    if output is None:
-        _history_path(alpha).write_text(json.dumps({"a": alpha, "test": figures, "best_epoch": best["epoch"],
-                                                    "minutes": round(minutes, 1), "history": history}, indent=1))
-        project_weights.record(
-            WEIGHTS[alpha], f"python -m engine train classloc-a{alpha} --epochs {epochs} (best of {len(history)} "
-            f"epochs on {VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {train_scenes} training "
-            f"scenes; {minutes:.0f} min on 2 shared CPU cores)",
-            f"single-object test scenes ({figures['scenes']}): accuracy {figures['accuracy']:.4f}, "
-            f"mean box IoU {figures['mean_iou']:.4f} (a = {alpha})")
-    return {"a": alpha, "history": history, "minutes": minutes, **figures}
+    task = LocalizationTask(alpha, train_scenes, on_progress)
+    result = training.train(task, epochs or DEFAULT_EPOCHS, training.cosine(LEARNING_RATE), output=output, run=run,
+                            max_steps=max_steps if max_steps is not None else max_batches,
+                            on_progress=on_progress, should_stop=should_stop)
+    extra = {"minutes": (time.perf_counter() - task.started) / 60} if "run" in result else {}
+    return {"a": alpha, **result, **extra}
 
 
 def _history_path(alpha: float) -> pathlib.Path:
