@@ -329,7 +329,7 @@ class Trainer:
     """Runs a Task's epochs into a run folder: schedule, stop, progress, checkpoints, resume, keep-best."""
 
     def __init__(self, task: Task, epochs: int, schedule: Schedule | None = None, *, resume: bool = False,
-                 run: str | None = None, runs_dir: pathlib.Path | None = None, max_steps: int | None = None,
+                 run: str | Run | None = None, runs_dir: pathlib.Path | None = None, max_steps: int | None = None,
                  on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop):
         if epochs < 1:
             raise InvalidInput(f"Train for at least 1 epoch, not {epochs}.")
@@ -345,7 +345,9 @@ class Trainer:
         self.parts: list = []
         self.optimizer = None
 
-    def _open_run(self, run: str | None, root: pathlib.Path) -> Run:
+    def _open_run(self, run: str | Run | None, root: pathlib.Path) -> Run:
+        if isinstance(run, Run):  # a folder chosen by the caller (e.g. one per part of a run that trains several)
+            return run
         name = self.task.name
         if not self.resume:
             return Run.new(name, run, root)

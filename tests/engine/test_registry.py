@@ -1,8 +1,11 @@
+import inspect
+
 import pytest
 
+from engine.core import entries
+from engine.core import manifest
 from engine.core import registry
 from engine.core.errors import ModelUnavailable, UnknownModel
-
 
 def test_lists_the_classification_models():
     names = [spec.name for spec in registry.all_specs("classification")]
@@ -16,8 +19,36 @@ def test_unknown_name_lists_known_ones():
 
 
 def test_duplicate_names_are_refused():
+    entry = entries.by_name()["efficientnet-lite0"]
     with pytest.raises(ValueError, match="already registered"):
-        registry.register(registry.get_spec("efficientnet-lite0"))
+        registry.specs_from([entry, entry])
+
+
+def test_specs_follow_the_table_and_resolve_their_code_only_when_called():
+    assert [spec.name for spec in registry.all_specs()] == [entry.name for entry in entries.MODELS]
+    spec = registry.get_spec("yolo")
+    assert spec.builder == registry.Lazy("engine.detection.trained.yolo:from_source")
+    assert spec.metric == manifest.recorded_metric("scene_detection/yolo.npz")  # read from the manifest
+
+
+def test_trainers_and_evaluators_come_from_the_table():
+    assert {"yolo", "unet", "video", "imdb-cnn", "capsnet-baseline"} <= set(registry.TRAINERS)
+    assert "video-six-ways" not in registry.TRAINERS  # trained and measured as "video"
+    assert {"yolo", "video", "capsnet", "text-cnn"} <= set(registry.EVALUATORS)
+    assert "capsnet-baseline" not in registry.EVALUATORS  # `eval capsnet` measures both
+    # The CLI reads --resume / --peak-learning-rate support from the trainer's signature.
+    assert "resume" in inspect.signature(registry.get_trainer("unet")).parameters
+    assert "peak_learning_rate" in inspect.signature(registry.get_trainer("vqa-relation-network")).parameters
+    assert "resume" not in inspect.signature(registry.get_trainer("yolo")).parameters
+    with pytest.raises(UnknownModel, match="Trainable: .*yolo"):
+        registry.get_trainer("resnet-9000")
+
+
+def test_a_trainer_passes_its_fixed_options_and_leaves_out_what_the_user_did_not_give(monkeypatch):
+    calls = []
+    monkeypatch.setattr(entries, "resolve", lambda reference: lambda **options: calls.append((reference, options)))
+    registry.get_trainer("classloc-a0.5")(epochs=None, on_progress=print, resume=None)
+    assert calls == [("engine.detection.trained.localization:train", {"alpha": 0.5, "on_progress": print})]
 
 
 def test_offline_default_is_available_and_hub_model_needs_network():
@@ -36,11 +67,8 @@ def test_load_returns_the_same_instance_and_counts_one_build():
     assert first in registry.loaded_models()
 
 
-def test_model_with_only_missing_sources_is_unavailable_with_reasons():
-    spec = registry.ModelSpec(
-        name="test-missing", task="test", title="A model whose weights are absent", input_size=(8, 8),
-        labels="none", sources=(registry.WeightSource("project", "no/such/file.keras"),),
-        builder=lambda spec, source: object(), trained_on="nothing", metric="none")
-    registry.register(spec)
+def test_model_with_only_missing_sources_is_unavailable_with_reasons(monkeypatch, tmp_path):
+    monkeypatch.setattr(registry, "PROJECT_ASSETS", tmp_path)  # an assets/ folder without the weights
+    monkeypatch.delitem(registry._LOADED, "capsnet-baseline", raising=False)
     with pytest.raises(ModelUnavailable, match="missing from assets/"):
-        registry.load("test-missing")
+        registry.load("capsnet-baseline")

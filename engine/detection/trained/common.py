@@ -1,9 +1,9 @@
-"""What every detector trained here on the scenes shares: backbone, page adapter, registration, mAP.
+"""What every detector trained here on the scenes shares: backbone, page adapter, mAP.
 
 Each trained detector module (engine/detection/trained/yolo.py, engine/detection/trained/rcnn.py, ...) provides a Keras
 model and a `predict(images) -> list[ImageDetections]` on uint8 (B, SIZE, SIZE, 3) scenes; this
-module turns that into a registry entry of the "detection" task (so the detection page, the
-`detect` CLI and the bench list it), a trainer and an evaluator, and measures mAP@0.5 on the fixed
+module adapts that to the detection page (`SceneDetector`; each model's entry in engine/core/entries.py
+names its module's `from_source`, `train` and `evaluate_model`), and measures mAP@0.5 on the fixed
 test scenes the same way for all of them.
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.core import manifest
-from engine.core import registry
 from engine.ops import metrics
 from engine.data import scenes
 from engine.core.progress import ProgressCallback, StopCheck
@@ -106,7 +105,7 @@ class SceneDetector:
     def find(self, pixels: np.ndarray, settings, on_progress: ProgressCallback, should_stop: StopCheck):
         import cv2
 
-        from engine.detection.api import Found
+        from engine.detection.protocol import Found
 
         height, width = pixels.shape[:2]
         resized = pixels if (height, width) == (scenes.SIZE, scenes.SIZE) else cv2.resize(
@@ -132,7 +131,7 @@ def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[d
     """
     import time
 
-    from engine.detection.api import DetectSettings
+    from engine.detection.protocol import DetectSettings
     from engine.core.progress import never_stop, no_progress
 
     settings = DetectSettings(min_score=0.5)
@@ -155,35 +154,6 @@ def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[d
 def metric_of(relative_path: str) -> str:
     """The held-out metric recorded in assets/MANIFEST.jsonl for a committed weight file."""
     return manifest.recorded_metric(relative_path)
-
-
-def register_detector(name: str, title: str, weights: str, paper: str, module: str,
-                      train_options: dict | None = None) -> None:
-    """Register a trained scene detector; `module` (engine.<x>) defines build(), train() and evaluate_model().
-
-    build(spec, source) -> SceneDetector; train(epochs, on_progress, should_stop) -> dict;
-    evaluate_model(loaded model) -> dict with "map50". `train_options` are passed to train() as
-    keywords (several models of one module, e.g. classification + localization with a = 0.1 / 0.5 / 0.9).
-    """
-    import importlib
-
-    def build(spec: registry.ModelSpec, source: registry.WeightSource):
-        return importlib.import_module(module).build(manifest.verified(source.reference))
-
-    def train(epochs=None, on_progress=None):
-        trainer = importlib.import_module(module).train
-        return trainer(**(train_options or {}), **({"epochs": epochs} if epochs else {}),
-                       **({"on_progress": on_progress} if on_progress else {}))
-
-    def evaluate() -> dict:
-        return importlib.import_module(module).evaluate_model(registry.load(name).model)
-
-    registry.register(registry.ModelSpec(
-        name=name, task="detection", title=title, input_size=(scenes.SIZE, scenes.SIZE), labels=LABELS,
-        sources=(registry.WeightSource("project", weights),), builder=build, trained_on=TRAINED_ON,
-        metric=metric_of(weights), paper=paper))
-    registry.register_trainer(name, train)
-    registry.register_evaluator(name, evaluate)
 
 
 def save_history(path: pathlib.Path, history: list[dict]) -> None:

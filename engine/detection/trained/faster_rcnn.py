@@ -515,6 +515,13 @@ def build(weights: pathlib.Path) -> FasterRCNN:
     return model
 
 
+def from_source(spec, source) -> FasterRCNN:
+    """The registry's builder (engine/core/entries.py): `build` on the committed weights, checked by the manifest."""
+    from engine.core import manifest
+
+    return build(manifest.verified(source.reference))
+
+
 def evaluate_model(model: FasterRCNN, count: int = scenes.TEST_SCENES) -> dict:
     """mAP@0.5 of the boxes on the test scenes; for Mask R-CNN also mask AP@0.5 and mean mask IoU."""
     started = time.perf_counter()

@@ -163,6 +163,13 @@ def build(weights_path: pathlib.Path) -> LocalizationModel:
     return model
 
 
+def from_source(spec, source) -> LocalizationModel:
+    """The registry's builder (engine/core/entries.py): `build` on the committed weights, checked by the manifest."""
+    from engine.core import manifest
+
+    return build(manifest.verified(source.reference))
+
+
 def _check_alpha(alpha: float) -> None:
     if not 0.0 <= alpha <= 1.0:
         raise InvalidInput(f"The loss weight a must lie between 0 and 1, not {alpha}.")
