@@ -10,7 +10,7 @@
     python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
     python -m engine gradcam IMAGE --out OUT.png [--class NAME] [--json]
 
-Task modules add their own commands: a module listed in `CLI_MODULES` defines
+Task modules add their own commands: a module listed in `CLI_MODULES` (engine/core/entries.py) defines
 `add_commands(subparsers)`, each command setting `run=` to a function of the parsed arguments.
 
 Errors the user can fix go to stderr as one line and exit with status 2, never a traceback.
@@ -27,24 +27,14 @@ import os
 import pathlib
 import sys
 
-from engine.core.errors import InvalidInput, InvalidMedia, StudioError
+from engine.core import entries
+from engine.core.cli import print_progress, read_input_file
+from engine.core.errors import InvalidInput, StudioError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 DEBUG_ENV_VAR = "CONVNET_STUDIO_DEBUG"  # set it to see the traceback of an unexpected failure
-CLI_MODULES: tuple[str, ...] = ("engine.segmentation.cli", "engine.features.cli", "engine.text.cli", "engine.capsules.cli", "engine.detection.cli", "engine.serving.cli", "engine.distributed.multiworker", "engine.video.cli", "engine.vqa.cli", "engine.audio.cli", "engine.audio.wavenet.cli")  # each defines add_commands(subparsers)
-
-
-def _read_input_file(path: str, limit: int) -> bytes:
-    file = pathlib.Path(path)
-    if not file.is_file():
-        raise InvalidMedia(f"No such file: {path}")
-    try:
-        if file.stat().st_size > limit:
-            raise InvalidMedia(f"{path} is larger than the {limit // (1024 * 1024)} MB limit.")
-        return file.read_bytes()
-    except OSError as error:  # unreadable: permissions, a vanished file, an I/O error
-        raise InvalidMedia(f"Cannot read {path}: {error.strerror or error}.") from error
+CLI_MODULES = entries.CLI_MODULES  # the modules that add commands: each defines add_commands(subparsers)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -69,7 +59,7 @@ def _models(args: argparse.Namespace) -> int:
 def _assets(args: argparse.Namespace) -> int:
     from engine.core import assets
 
-    paths = assets.fetch(group=args.group, on_progress=_print_progress)
+    paths = assets.fetch(group=args.group, on_progress=print_progress)
     total = sum(path.stat().st_size for path in paths)
     print(f"{len(paths)} files, {total / 1e6:.1f} MB, verified in {assets.cache_dir()}")
     return 0
@@ -79,7 +69,7 @@ def _classify(args: argparse.Namespace) -> int:
     from engine.classification import classify as classification
     from engine.core import media
 
-    data = _read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    data = read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     result = classification.classify_bytes(data, args.model, args.top)
     if args.json:
         print(json.dumps(result.to_json()))
@@ -88,10 +78,6 @@ def _classify(args: argparse.Namespace) -> int:
         for prediction in result.top:
             print(f"  {prediction.score:6.1%}  {prediction.label}")
     return 0
-
-
-def _print_progress(fraction: float, message: str, preview=None) -> None:
-    print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -120,7 +106,7 @@ def _train(args: argparse.Namespace) -> int:
         if "run" not in inspect.signature(trainer).parameters:
             raise InvalidInput(f"{args.name} does not train into a named run folder; train it without --run.")
         options["run"] = args.run_name
-    result = trainer(epochs=args.epochs, on_progress=_print_progress, **options)
+    result = trainer(epochs=args.epochs, on_progress=print_progress, **options)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

@@ -17,7 +17,7 @@ def _audio(args: argparse.Namespace) -> int:
     from engine.audio.instrument import model as instrument_cnn
     from engine.audio import pitch
     from engine.core import registry
-    from engine.cli import _read_input_file
+    from engine.core.cli import read_input_file
     from engine.core.errors import InvalidInput
 
     if args.test_note is not None:
@@ -31,7 +31,7 @@ def _audio(args: argparse.Namespace) -> int:
                                f"{', '.join(map(str, sorted(set(notes.pitches.tolist()))))}.")
         audio, source = notes.audio[found[0]], {"test_note": {"instrument": instrument, "midi": midi}}
     elif args.file:
-        decoded = audio_io.decode(_read_input_file(args.file, audio_io.MAX_UPLOAD_BYTES), args.file)
+        decoded = audio_io.decode(read_input_file(args.file, audio_io.MAX_UPLOAD_BYTES), args.file)
         audio = decoded.audio
         source = {"file": args.file, "original_rate": decoded.original_rate, "channels": decoded.channels,
                   "seconds": round(decoded.seconds, 3), "notes": list(decoded.notes)}

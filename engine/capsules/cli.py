@@ -10,9 +10,9 @@ def _capsnet(args: argparse.Namespace) -> int:
     from engine.capsules import api as capsules
     from engine.core import media
     from engine.core import registry
-    from engine.cli import _read_input_file
+    from engine.core.cli import read_input_file
 
-    data = _read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    data = read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     digit = capsules.prepare_digit(media.decode_image(data, min_side=56).pixels)
     reading = capsules.read_digit(registry.load("capsnet").model, digit)
     output = {"model": "capsnet", "class": reading.predicted,

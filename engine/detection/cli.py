@@ -10,12 +10,12 @@ import pathlib
 def _detect(args: argparse.Namespace) -> int:
     from engine.detection import api as detection
     from engine.core import media
-    from engine.cli import _print_progress, _read_input_file
+    from engine.core.cli import print_progress, read_input_file
 
-    data = _read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    data = read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     settings = detection.DetectSettings(args.min_score, args.iou, args.proposals)
     pixels, scale, result = detection.detect_bytes(data, args.model, settings,
-                                                   on_progress=_print_progress if args.progress else detection.no_progress)
+                                                   on_progress=print_progress if args.progress else detection.no_progress)
     if args.out:
         pathlib.Path(args.out).write_bytes(media.encode_png(detection.annotate(pixels, result, scale)))
     if args.json:

@@ -25,7 +25,7 @@ from engine.core import assets
 from engine.core import registry
 from engine.core import runtime
 from engine.ops import boxes as box_ops
-from engine.detection.api import DetectSettings, Found
+from engine.detection.protocol import DetectSettings, Found
 from engine.core.errors import ModelUnavailable
 
 
@@ -93,10 +93,12 @@ class BlazeFace:
         return Found(found_boxes, found_scores, ["face"] * len(found_scores))
 
 
-def _build_blazeface(config: AnchorConfig):
-    def build(spec: registry.ModelSpec, source: registry.WeightSource) -> BlazeFace:
-        return BlazeFace(assets.verified_path(source.reference), config)
-    return build
+def build_blazeface_short(spec: registry.ModelSpec, source: registry.WeightSource) -> BlazeFace:
+    return BlazeFace(assets.verified_path(source.reference), SHORT_RANGE)
+
+
+def build_blazeface_full(spec: registry.ModelSpec, source: registry.WeightSource) -> BlazeFace:
+    return BlazeFace(assets.verified_path(source.reference), FULL_RANGE)
 
 
 class HaarFaces:
@@ -119,7 +121,7 @@ class HaarFaces:
         return Found(found, np.ones(len(found)), ["face"] * len(found))
 
 
-def _build_haar(spec: registry.ModelSpec, source: registry.WeightSource) -> HaarFaces:
+def build_haar(spec: registry.ModelSpec, source: registry.WeightSource) -> HaarFaces:
     return HaarFaces(assets.verified_path(source.reference))
 
 
@@ -256,7 +258,7 @@ class MTCNN:
         return Found(windows[:, :4], windows[:, 4], ["face"] * len(windows))
 
 
-def _build_mtcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> MTCNN:
+def build_mtcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> MTCNN:
     try:
         import joblib
     except ImportError as error:
@@ -268,10 +270,3 @@ def _build_mtcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> MTC
                                "and `python -m engine assets fetch`.") from error
     return MTCNN(weights)
 
-
-BUILDERS = {
-    "blazeface-short": _build_blazeface(SHORT_RANGE),
-    "blazeface-full": _build_blazeface(FULL_RANGE),
-    "haar": _build_haar,
-    "mtcnn": _build_mtcnn,
-}

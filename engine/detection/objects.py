@@ -22,7 +22,7 @@ from engine.core import media
 from engine.core import registry
 from engine.core import runtime
 from engine.ops import boxes as box_ops
-from engine.detection.api import DetectSettings, Found
+from engine.detection.protocol import DetectSettings, Found
 from engine.core.errors import ModelUnavailable
 
 SSD_OUTPUTS = ("detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0")
@@ -78,7 +78,7 @@ class SSDLitePerson:
         return _from_object_detection_api(pixels, *(output.numpy() for output in outputs), names={1: "person"})
 
 
-def _build_ssdlite(spec: registry.ModelSpec, source: registry.WeightSource) -> SSDLitePerson:
+def build_ssdlite(spec: registry.ModelSpec, source: registry.WeightSource) -> SSDLitePerson:
     return SSDLitePerson(assets.verified_path(source.reference))
 
 
@@ -115,7 +115,7 @@ class HubDetector:
                                           outputs["detection_classes"], outputs["num_detections"], COCO_LABELS)
 
 
-def _build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubDetector:
+def build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubDetector:
     return HubDetector(source.reference)
 
 
@@ -168,43 +168,7 @@ class SelectiveSearchClassifier:
         return Found(box_ops.as_boxes(found_boxes), np.asarray(scores), labels, stopped)
 
 
-class MainObjectLocalizer:
-    """Classification + localization of a photo's main object, from two pretrained models.
-
-    EfficientNet-Lite0 names the object (its ImageNet top-1 on the whole photo); DeepLabV3's largest
-    connected non-background region gives the box. One box per photo, like the chapter's
-    classification + localization network, but no network here was trained to do both: the class
-    and the box come from different models and can disagree (a box around a person, labelled with
-    the ImageNet class of their hat). When DeepLab sees no VOC object there is no box to give.
-    """
-
-    labels = "1000 ImageNet classes (one main object, boxed by the DeepLab mask)"
-
-    def __init__(self, classifier, segmenter):
-        self.classifier, self.segmenter = classifier, segmenter
-
-    def find(self, pixels: np.ndarray, settings: DetectSettings, on_progress, should_stop) -> Found:
-        probabilities = self.classifier.probabilities(pixels)
-        best = int(np.argmax(probabilities))
-        foreground = (self.segmenter.label_map(pixels) > 0).astype(np.uint8)
-        count, components, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
-        if count < 2:
-            return Found(box_ops.as_boxes([]), np.zeros(0), [])
-        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        x, y, width, height = (int(value) for value in stats[largest, :4])
-        return Found(box_ops.as_boxes([(x, y, x + width, y + height)]), np.array([float(probabilities[best])]),
-                     [self.classifier.labels[best]])
-
-
-def _build_main_object(spec: registry.ModelSpec, source: registry.WeightSource) -> MainObjectLocalizer:
-    from engine.classification import classify as classification
-    from engine.segmentation import api as segmentation
-
-    return MainObjectLocalizer(classification.TFLiteClassifier(assets.verified_path(source.reference)),
-                               segmentation.DeepLabSegmenter(assets.verified_path("deeplabv3.tflite")))
-
-
-def _build_rcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> SelectiveSearchClassifier:
+def build_selective_search(spec: registry.ModelSpec, source: registry.WeightSource) -> SelectiveSearchClassifier:
     if not hasattr(cv2, "ximgproc"):
         raise ModelUnavailable("Selective search needs opencv-contrib-python-headless (see requirements.txt).")
     from engine.classification import classify as classification
@@ -212,5 +176,3 @@ def _build_rcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> Sele
     # Its own interpreter: registry.load holds the registry's lock while this builder runs.
     return SelectiveSearchClassifier(classification.TFLiteClassifier(assets.verified_path(source.reference)))
 
-
-BUILDERS = {"ssdlite": _build_ssdlite, "hub": _build_hub, "rcnn": _build_rcnn, "main-object": _build_main_object}

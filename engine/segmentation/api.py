@@ -31,6 +31,7 @@ from engine.core import manifest
 from engine.core import registry
 from engine.core import runtime
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.segmentation import instances
 from engine.segmentation import unet as scene_unet
 
 DEFAULT_MODEL = "deeplabv3-voc"
@@ -50,7 +51,7 @@ class SegmentationResult:
     labels: tuple[str, ...]  # class names, index = value in label_map
     label_map: np.ndarray  # uint8 (H, W), the photo's size
     ms: float
-    instances: tuple = ()  # engine.pipelines.instances.Instance, for instance models (best score first)
+    instances: tuple = ()  # engine.segmentation.instances.Instance, for instance models (best score first)
 
     def class_shares(self) -> dict[str, float]:
         """Fraction of the image's pixels per class present, largest first."""
@@ -100,11 +101,11 @@ class SelfieSegmenter:
         return (self.probability(pixels) > PERSON_THRESHOLD).astype(np.uint8)
 
 
-def _build_deeplab(spec: registry.ModelSpec, source: registry.WeightSource) -> DeepLabSegmenter:
+def build_deeplab(spec: registry.ModelSpec, source: registry.WeightSource) -> DeepLabSegmenter:
     return DeepLabSegmenter(assets.verified_path(source.reference))
 
 
-def _build_selfie(spec: registry.ModelSpec, source: registry.WeightSource) -> SelfieSegmenter:
+def build_selfie(spec: registry.ModelSpec, source: registry.WeightSource) -> SelfieSegmenter:
     return SelfieSegmenter(assets.verified_path(source.reference))
 
 
@@ -135,67 +136,15 @@ def hub_tflite_file(handle: str) -> pathlib.Path:
     return target
 
 
-def _build_deeplab_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> DeepLabSegmenter:
+def build_deeplab_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> DeepLabSegmenter:
     return DeepLabSegmenter(hub_tflite_file(source.reference))
 
 
-registry.register(registry.ModelSpec(
-    name="deeplabv3-voc", task="segmentation", title="DeepLabV3 (MobileNetV2, PASCAL VOC, TFLite)",
-    input_size=(257, 257), labels="21 PASCAL VOC classes (background + 20)",
-    sources=(registry.WeightSource("package", "deeplabv3.tflite"),), builder=_build_deeplab,
-    trained_on="PASCAL VOC 2012 (pretrained by Google)",
-    metric="VOC 2012 val mIoU ~71% (published, MobileNetV2 DeepLabV3); here: astronaut -> person, chelsea -> cat",
-    paper="Chen et al. 2017, Rethinking Atrous Convolution"))
-registry.register(registry.ModelSpec(
-    name="deeplabv3-hub", task="segmentation", title="DeepLabV3 (MobileNetV2, PASCAL VOC) from TF Hub",
-    input_size=(257, 257), labels="21 PASCAL VOC classes (background + 20)",
-    sources=(registry.WeightSource("hub", DEEPLAB_HUB_HANDLE),), builder=_build_deeplab_hub,
-    trained_on="PASCAL VOC 2012 (pretrained by Google)",
-    metric="VOC 2012 val mIoU ~71% (published, MobileNetV2 DeepLabV3); needs a network the first time",
-    paper="Chen et al. 2017, Rethinking Atrous Convolution"))
-registry.register(registry.ModelSpec(
-    name="selfie-segmentation", task="segmentation", title="MediaPipe selfie segmentation (person / background)",
-    input_size=(256, 256), labels="background, person",
-    sources=(registry.WeightSource("package", "selfie_segmentation.tflite"),), builder=_build_selfie,
-    trained_on="Google's selfie data set (MediaPipe 0.10.21 model card)",
-    metric="published IoU ~0.95 on Google's selfie test set; here: a clean mask on the astronaut photo",
-    paper="MediaPipe Selfie Segmentation, 2020"))
+# --- The U-Net trained here on the scenes (engine/segmentation/unet.py) -----------------------------
 
-
-# --- The U-Net trained here on the scenes (engine/segmentation/unet.py, imported only when used) ------
-
-UNET_WEIGHTS = scene_unet.WEIGHTS  # the module imports TensorFlow only inside its functions, so this import is cheap
-
-
-def _build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
-    from engine.core import manifest
-    from engine.segmentation import unet as scene_unet
-
+def build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
+    """The registry's builder of "unet" (engine/core/entries.py)."""
     return scene_unet.build(manifest.verified(source.reference))
-
-
-def _train_unet(epochs: int | None = None, on_progress=None, resume: bool = False,
-                peak_learning_rate: float | None = None) -> dict:
-    from engine.segmentation import unet as scene_unet
-
-    return scene_unet.train(epochs=epochs, resume=resume, peak_learning_rate=peak_learning_rate,
-                            **({"on_progress": on_progress} if on_progress else {}))
-
-
-def _evaluate_unet() -> dict:
-    from engine.segmentation import unet as scene_unet
-
-    return scene_unet.evaluate_model(registry.load("unet").model)
-
-
-registry.register(registry.ModelSpec(
-    name="unet", task="segmentation", title="U-Net trained here on the scenes (96 x 96, 17 labels)",
-    input_size=(96, 96), labels="background + 16 scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot",
-    sources=(registry.WeightSource("project", UNET_WEIGHTS),), builder=_build_unet,
-    trained_on="96 x 96 scenes made here (engine/data/scenes.py): MNIST digits and Fashion-MNIST items on textures, training split",
-    metric=manifest.recorded_metric(UNET_WEIGHTS), paper="Ronneberger, Fischer & Brox 2015, U-Net (MICCAI)"))
-registry.register_trainer("unet", _train_unet)
-registry.register_evaluator("unet", _evaluate_unet)
 
 
 def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationResult:
@@ -211,8 +160,6 @@ def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationRes
     started = time.perf_counter()
     labels = tuple(loaded.model.labels)
     if loaded.spec.task == "instances":  # one mask per object; the label map paints them, best on top
-        from engine.pipelines import instances
-
         found = sorted(loaded.model.instances(pixels), key=lambda instance: -instance.score)
         label_map = instances.label_map(found, labels, pixels.shape[:2])
         return SegmentationResult(loaded.spec.name, loaded.source.describe(), labels, label_map,

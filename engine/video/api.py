@@ -1,4 +1,4 @@
-"""Video classification: the registry entry of the six trained ways and their training hooks.
+"""Video classification: the six trained ways' builder and metric for the registry, and inference.
 
 Models: engine/video/models.py; clips: engine/data/clips.py; training and the comparison table:
 engine/video/train.py; real uploaded videos: engine/video/io.py. This module keeps TensorFlow out
@@ -19,7 +19,8 @@ MODEL_NAME = "video-six-ways"
 WAYS = ("frame_cnn", "cnn_rnn", "conv3d", "features_rnn", "features_mlp", "conv3d_rnn")  # as video_models.WAYS
 
 
-def _build(spec: registry.ModelSpec, source: registry.WeightSource):
+def build(spec: registry.ModelSpec, source: registry.WeightSource):
+    """The registry's builder of "video-six-ways" (engine/core/entries.py): all six ways, traced."""
     from engine.features import extractors
     from engine.core import manifest
     from engine.video import models as video_models
@@ -39,35 +40,14 @@ def _build(spec: registry.ModelSpec, source: registry.WeightSource):
     return ways
 
 
-def _train(epochs=None, on_progress=None):
-    from engine.video import train as video_training
-
-    return video_training.train(epochs=epochs, **({"on_progress": on_progress} if on_progress else {}))
-
-
-def _evaluate() -> dict:
-    from engine.video import train as video_training
-
-    return video_training.evaluate_model(registry.load(MODEL_NAME).model)
-
-
-def _metric() -> str:
+def metric_summary() -> str:
+    """The registry's metric of "video-six-ways": each way's test accuracy from its manifest line."""
     from engine.core import manifest
 
     entries = manifest.entries()
     found = [f"{way} {entries[f'video/{way}.npz']['metric'].rsplit(' ', 1)[-1]}" for way in WAYS
              if f"video/{way}.npz" in entries]
     return f"test clips ({video_clips.TEST_CLIPS}) accuracy: " + ", ".join(found) if found else "not trained yet"
-
-
-registry.register(registry.ModelSpec(
-    name=MODEL_NAME, task="video", title="Six ways to classify a video (trained here on generated clips)",
-    input_size=(video_clips.SIZE, video_clips.SIZE), labels=f"{len(video_clips.CLASSES)} motion / object classes",
-    sources=(registry.WeightSource("project", "video/conv3d.npz"),), builder=_build,
-    trained_on="generated clips of MNIST digits moving over textures (engine/data/clips.py)",
-    metric=_metric(), paper="Tran et al. 2015 (C3D); Donahue et al. 2015 (LRCN); Sandler et al. 2018 (MobileNetV2)"))
-registry.register_trainer("video", _train)
-registry.register_evaluator("video", _evaluate)
 
 
 # --- Inference for the page and the CLI ----------------------------------------------------------

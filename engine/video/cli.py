@@ -15,7 +15,7 @@ def _video(args: argparse.Namespace) -> int:
     from engine.video import api as video
     from engine.data import clips
     from engine.video import io as video_io
-    from engine.cli import _read_input_file
+    from engine.core.cli import read_input_file
     from engine.core.errors import InvalidInput
 
     ways = registry.load(video.MODEL_NAME).model
@@ -24,7 +24,7 @@ def _video(args: argparse.Namespace) -> int:
         output = {"clip": f"test {args.test_clip}", "true": item.name,
                   "six_ways": video.classify_clip(ways, item.frames).to_json()}
     elif args.clip:
-        data = _read_input_file(args.clip, video_io.MAX_UPLOAD_BYTES)
+        data = read_input_file(args.clip, video_io.MAX_UPLOAD_BYTES)
         analysis = video.analyse(data, args.clip, ways, registry.load(classification.DEFAULT_MODEL), args.samples)
         output = {"clip": args.clip, **analysis.to_json()}
     else:

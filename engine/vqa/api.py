@@ -1,4 +1,4 @@
-"""Visual question answering: the registry entries of the two Sort-of-CLEVR models and their inference.
+"""Visual question answering: the two Sort-of-CLEVR models' builder and evaluator, and their inference.
 
 The chapter's CNN + LSTM model and a Relation Network (Santoro et al., "A simple neural network module
 for relational reasoning", NeurIPS 2017), both trained here (engine/vqa/train.py) on generated
@@ -19,19 +19,15 @@ from engine.data import sort_of_clevr as vqa_data
 from engine.vqa import models as vqa_models
 from engine.core.errors import InvalidInput
 
-MODELS = ("vqa-cnn-lstm", "vqa-relation-network")
+MODELS = tuple(vqa_models.TITLES)  # "vqa-cnn-lstm", "vqa-relation-network"
 DEFAULT_MODEL = "vqa-relation-network"
-WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/relation_network.npz"}  # as vqa_training
-TITLES = {"vqa-cnn-lstm": "CNN + LSTM (the chapter's model)", "vqa-relation-network": "Relation Network"}
-PAPERS = {"vqa-cnn-lstm": "the chapter's CNN + RNN VQA model; Santoro et al. 2017 (its CNN+MLP baseline)",
-          "vqa-relation-network": "Santoro et al. 2017, A simple neural network module for relational reasoning"}
+TITLES = vqa_models.TITLES
 GRID = 5  # as vqa_models.GRID: the RN's feature cells are GRID x GRID
 CELL = vqa_data.SIZE / GRID  # pixels per cell side (15)
 
 
-def _build(spec: registry.ModelSpec, source: registry.WeightSource):
-    from engine.core import manifest
-    from engine.vqa import models as vqa_models
+def build(spec: registry.ModelSpec, source: registry.WeightSource):
+    """The registry's builder of both VQA models (engine/core/entries.py)."""
     from engine.core import weights_io
 
     model = vqa_models.build(spec.name)
@@ -39,32 +35,11 @@ def _build(spec: registry.ModelSpec, source: registry.WeightSource):
     return model
 
 
-def _train(name: str):
-    def run(epochs=None, on_progress=None, resume=False, peak_learning_rate=None):
-        from engine.vqa import train as vqa_training
+def evaluate(name: str) -> dict:
+    """`python -m engine eval NAME`: accuracy per question type on the test scenes, measured now."""
+    from engine.vqa import train as vqa_training
 
-        return vqa_training.train(name, epochs=epochs, resume=resume, peak_learning_rate=peak_learning_rate,
-                                  **({"on_progress": on_progress} if on_progress else {}))
-    return run
-
-
-def _evaluate(name: str):
-    def run() -> dict:
-        from engine.vqa import train as vqa_training
-
-        return {"model": name, **vqa_training.accuracy_by_type(registry.load(name).model)}
-    return run
-
-
-for _name in MODELS:
-    registry.register(registry.ModelSpec(
-        name=_name, task="vqa", title=TITLES[_name], input_size=(vqa_data.SIZE, vqa_data.SIZE),
-        labels=f"{len(vqa_data.ANSWERS)} answers: {', '.join(vqa_data.ANSWERS)}",
-        sources=(registry.WeightSource("project", WEIGHTS[_name]),), builder=_build,
-        trained_on="Sort-of-CLEVR scenes generated here (engine/data/sort_of_clevr.py), 20,000 training scenes",
-        metric=manifest.recorded_metric(WEIGHTS[_name]), paper=PAPERS[_name]))
-    registry.register_trainer(_name, _train(_name))
-    registry.register_evaluator(_name, _evaluate(_name))
+    return {"model": name, **vqa_training.accuracy_by_type(registry.load(name).model)}
 
 
 # --- Inference for the page and the CLI ----------------------------------------------------------

@@ -16,7 +16,7 @@ def _vqa(args: argparse.Namespace) -> int:
     from engine.core import registry
     from engine.vqa import api as vqa
     from engine.data import sort_of_clevr
-    from engine.cli import _read_input_file
+    from engine.core.cli import read_input_file
     from engine.core.errors import InvalidInput
 
     if args.model not in vqa.MODELS:
@@ -29,7 +29,7 @@ def _vqa(args: argparse.Namespace) -> int:
         scene = sort_of_clevr.scene("test", args.test_scene)
         image, objects = scene.image, scene.objects
     elif args.image:
-        image = media.decode_image(_read_input_file(args.image, media.MAX_UPLOAD_BYTES)).pixels
+        image = media.decode_image(read_input_file(args.image, media.MAX_UPLOAD_BYTES)).pixels
     else:
         raise InvalidInput("Name an image file, or --test-scene N for a generated scene.")
     result = vqa.ask(args.model, registry.load(args.model).model, image, args.question)

@@ -51,37 +51,13 @@ def build():
     return keras.Model(inputs, outputs, name="instrument_cnn")
 
 
-def _build(spec: registry.ModelSpec, source: registry.WeightSource):
+def from_source(spec: registry.ModelSpec, source: registry.WeightSource):
+    """The registry's builder of "instrument-cnn" (engine/core/entries.py)."""
     from engine.core import weights_io
 
     model = build()
     weights_io.load_float16(model, manifest.verified(source.reference))
     return model
-
-
-def _train(epochs=None, on_progress=None):
-    from engine.audio.instrument import train as instrument_training
-
-    return instrument_training.train(epochs=epochs, **({"on_progress": on_progress} if on_progress else {}))
-
-
-def _evaluate() -> dict:
-    from engine.audio.instrument import train as instrument_training
-
-    return {"model": MODEL_NAME, **instrument_training.evaluate(registry.load(MODEL_NAME).model)}
-
-
-registry.register(registry.ModelSpec(
-    name=MODEL_NAME, task="audio", title="Instrument CNN on log-mel spectrograms",
-    input_size=(audio_features.MEL_BANDS, FRAMES),
-    labels=f"{len(INSTRUMENTS)} instruments: {', '.join(INSTRUMENTS)}",
-    sources=(registry.WeightSource("project", WEIGHTS),), builder=_build,
-    trained_on="notes rendered here with FluidSynth from two GM soundfonts, FluidR3 and TimGM6mb "
-               "(engine/data/notes.py, engine/audio/instrument/train.py): even MIDI pitches 36-84, 3 velocities",
-    metric=manifest.recorded_metric(WEIGHTS),
-    paper="Hershey et al. 2017, CNN architectures for large-scale audio classification (log-mel + image CNN)"))
-registry.register_trainer(MODEL_NAME, _train)
-registry.register_evaluator(MODEL_NAME, _evaluate)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -271,3 +271,10 @@ def metric_text(figures: dict) -> str:
         text += (f"; the test pitches from a soundfont never heard in training ({unseen['soundfont']}, "
                  f"{unseen['notes']} notes): {unseen['accuracy']:.4f}")
     return text
+
+
+def evaluate_committed() -> dict:
+    """`python -m engine eval instrument-cnn`: `evaluate` on the committed weights, named."""
+    from engine.core import registry
+
+    return {"model": instrument_cnn.MODEL_NAME, **evaluate(registry.load(instrument_cnn.MODEL_NAME).model)}

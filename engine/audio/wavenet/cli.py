@@ -31,13 +31,13 @@ def _wavenet(args: argparse.Namespace) -> int:
     from engine.audio import io as audio_io
     from engine.core import progress
     from engine.audio.wavenet import model as wavenet
-    from engine.cli import _print_progress
+    from engine.core.cli import print_progress
 
     model = wavenet.load()
     request = wavenet.NoteRequest(parse_instrument(args.instrument), args.pitch)
     generation = wavenet.generate(model, [request], args.seconds, args.temperature, args.seed,
                                   method="naive" if args.naive else "fast",
-                                  on_progress=progress.no_progress if args.json else _print_progress)
+                                  on_progress=progress.no_progress if args.json else print_progress)
     out = pathlib.Path(args.out)
     out.write_bytes(audio_io.to_wav_bytes(generation.audio[0], generation.sample_rate))
     result = {"instrument": request.instrument, "pitch": args.pitch, "seconds": generation.audio.shape[1] / generation.sample_rate,

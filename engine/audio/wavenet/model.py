@@ -351,34 +351,12 @@ def load_weights(path: pathlib.Path, dtype=np.float32) -> WaveNet:
 _BUILD_LOCK = threading.Lock()
 
 
-def _build(spec: registry.ModelSpec, source: registry.WeightSource) -> WaveNet:
+def from_source(spec: registry.ModelSpec, source: registry.WeightSource) -> WaveNet:
+    """The registry's builder of "wavenet" (engine/core/entries.py)."""
     with _BUILD_LOCK:
         return load_weights(manifest.verified(source.reference))
-
-
-def _train(epochs=None, on_progress=None, resume=False):
-    from engine.audio.wavenet import train as wavenet_training
-
-    return wavenet_training.train(steps=epochs, resume=resume, **({"on_progress": on_progress} if on_progress else {}))
-
-
-def _evaluate() -> dict:
-    from engine.audio.wavenet import train as wavenet_training
-
-    return wavenet_training.pitch_check(registry.load("wavenet").model)
 
 
 def load() -> WaveNet:
     """The committed WaveNet (registry name "wavenet"); ModelUnavailable when its weights are missing."""
     return registry.load("wavenet").model
-
-
-registry.register(registry.ModelSpec(
-    name="wavenet", task="audio", title="WaveNet (dilated causal convolutions, conditioned on instrument and pitch)",
-    input_size=(1, receptive_field()), labels="256 mu-law classes of the next sample at 16 kHz",
-    sources=(registry.WeightSource("project", WEIGHTS),), builder=_build,
-    trained_on=f"FluidR3 GM notes rendered here (engine/data/notes.py): {', '.join(INSTRUMENTS)} x MIDI "
-               f"{PITCHES[0]}-{PITCHES[-1]}, velocity 100, 1 s each",
-    metric=manifest.recorded_metric(WEIGHTS), paper=PAPER))
-registry.register_trainer("wavenet", _train)
-registry.register_evaluator("wavenet", _evaluate)
