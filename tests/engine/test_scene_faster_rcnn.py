@@ -1,12 +1,14 @@
 """Faster R-CNN / Mask R-CNN on the scenes: anchors, box coding, and the committed models' metrics."""
 
+import json
+import pathlib
+
 import numpy as np
 import pytest
 
-from engine.core import manifest
-from engine.core import registry
-from engine.detection.trained import faster_rcnn
+from engine.core import manifest, registry
 from engine.data import scenes
+from engine.detection.trained import faster_rcnn
 
 
 def test_anchors_cover_every_cell_with_every_shape():
@@ -84,3 +86,32 @@ def test_mask_scores_are_box_scores_times_maskness():
             assert score == pytest.approx(expected, rel=1e-5) and score < plain.scores[row]
             checked += 1
     assert checked >= 8
+
+
+@pytest.mark.training
+def test_mask_rcnn_trains_both_stages_into_one_run_folder(tmp_path, monkeypatch):
+    from engine.core import training
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(faster_rcnn, "VALIDATION_SCENES", 4)
+    monkeypatch.setattr(faster_rcnn, "MASK_CYCLES", (faster_rcnn.MaskCycle(1, 1e-3, False),
+                                                     faster_rcnn.MaskCycle(1, 2e-4, True)))
+    monkeypatch.setattr(faster_rcnn.DetectorTask, "evaluate", lambda self, weights: faster_rcnn.evaluate_model(
+        faster_rcnn.build(weights), count=4))
+    committed = (ROOT / "assets" / faster_rcnn.WEIGHTS["mask-rcnn"]).read_bytes()
+    smoke = faster_rcnn.train("mask-rcnn", epochs=1, train_scenes=faster_rcnn.BATCH_SIZE, max_batches=1)
+    assert [entry["epoch"] for entry in smoke["history"]] == [1] and not any(tmp_path.iterdir())
+    result = faster_rcnn.train("mask-rcnn", epochs=1, train_scenes=faster_rcnn.BATCH_SIZE)
+    history = result["history"]
+    assert [(entry["epoch"], entry.get("stage", 1), entry["learning_rate"]) for entry in history] == [
+        (1, 1, 1e-3), (2, 2, 1e-3), (3, 2, 2e-4)]
+    assert history[0]["rpn_class"] > 0 and history[1]["mask"] > 0 and history[1]["kept"]  # cycle 0 keeps its first
+    assert [entry["train_scenes_from"] for entry in history[1:]] == [0, faster_rcnn.BATCH_SIZE]
+    assert result["scenes"] == 4 and "mask_map50" in result
+    run = pathlib.Path(result["run"])
+    assert (run / faster_rcnn.STAGE1_CHECKPOINT).is_file() and (run / "weights.npz").is_file()
+    how = json.loads((run / "run.json").read_text())["outputs"][0]["how"]
+    assert how.startswith("python -m engine train mask-rcnn --epochs 1 (best of 1 epochs on 4 validation scenes")
+    assert "1 epochs at 0.001, 1 epochs at 0.0002 on 32 new scenes" in how
+    assert (ROOT / "assets" / faster_rcnn.WEIGHTS["mask-rcnn"]).read_bytes() == committed

@@ -18,21 +18,22 @@ parameterization (dx, dy, log dw, log dh).
 from __future__ import annotations
 
 import functools
-import json
 import pathlib
+import shutil
 import time
 from typing import NamedTuple
 
 import numpy as np
 
-from engine.ops import boxes as box_ops
 from engine.core import manifest as project_weights
-from engine.detection.trained import common as scene_detectors
-from engine.ops import metrics
-from engine.detection.trained import proposals as scene_proposals
-from engine.data import scenes
-from engine.core import weights_io
+from engine.core import training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.data import scenes
+from engine.detection.trained import common as scene_detectors
+from engine.detection.trained import proposals as scene_proposals
+from engine.detection.trained.task import SceneDetectorTask
+from engine.ops import boxes as box_ops
+from engine.ops import metrics
 
 NUM_CLASSES = len(scenes.CLASSES)
 WIDTHS = (24, 48, 96)
@@ -165,25 +166,6 @@ class FasterRCNN:
             score_threshold=0.0, clip_boxes=True)
         valid = tf.sequence_mask(chosen.valid_detections, count)
         return tf.stop_gradient(chosen.nmsed_boxes * scenes.SIZE), valid
-
-    @functools.cached_property
-    def train_step(self):
-        import keras
-        import tensorflow as tf
-
-        optimizer = keras.optimizers.Adam(LEARNING_RATE)
-        variables = [weight for part in self.parts for weight in part.trainable_weights]
-        anchor_boxes = tf.constant(self.anchors)
-
-        @tf.function(reduce_retracing=True)
-        def step(images, truth_boxes, truth_labels, truth_masks):
-            with tf.GradientTape() as tape:
-                losses = self.losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=True)
-                total = tf.add_n(list(losses.values()))
-            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-            return losses
-
-        return step
 
     def losses(self, images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training: bool) -> dict:
         """A batch's training losses, each normalized over the batch's anchors, ROIs or masks:
@@ -348,162 +330,181 @@ def _smooth_l1(difference):
     return tf.reduce_sum(tf.where(absolute < 1.0, 0.5 * difference ** 2, absolute - 0.5), axis=-1)
 
 
-def _checkpoint_dir(name: str) -> pathlib.Path:
-    from engine.core import assets
-
-    folder = assets.cache_dir() / "train" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: ProgressCallback = no_progress,
-          should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
-          output: pathlib.Path | None = None) -> dict:
-    """Train from scratch on the training scenes; keep the epoch with the best validation mAP@0.5.
-
-    The best weights go to assets/ (float16) with a manifest line carrying their test-scene figures,
-    unless `max_batches` bounds a smoke run (nothing is written then).
-    """
-    model = FasterRCNN(with_masks=name == "mask-rcnn")
-    on_progress(0.0, f"Generating {train_scenes} training scenes")
-    data = scenes.batch("train", 0, train_scenes)
-    steps = len(data.images) // BATCH_SIZE if max_batches is None else max_batches
-    rng = np.random.default_rng(0)
-    history: list[dict] = []
-    best_path = _checkpoint_dir(name) / "best.npz"
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        order = rng.permutation(len(data.images))
-        totals: dict[str, float] = {}
-        for step in range(steps):
-            if should_stop():
-                break
-            index = np.sort(order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE])
-            losses = model.train_step(data.images[index].astype(np.float32), data.boxes[index],
-                                      data.labels[index].astype(np.int32), data.masks[index])
-            for key, value in losses.items():
-                totals[key] = totals.get(key, 0.0) + float(value) / steps
-            if step % 20 == 0:
-                on_progress((epoch + step / steps) / epochs, f"{name} epoch {epoch + 1}/{epochs}, batch {step}/{steps}, "
-                            + ", ".join(f"{key} {value * steps / (step + 1):.3f}" for key, value in totals.items()))
-        if should_stop():
-            break
-        validation = scene_detectors.evaluate(model.predict, VALIDATION_SCENES, split="validation")["map50"]
-        history.append({"epoch": epoch + 1, **{key: round(value, 5) for key, value in totals.items()},
-                        "validation_map50": validation, "seconds": round(time.perf_counter() - started, 1)})
-        on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: validation mAP@0.5 {validation:.4f}", history[-1])
-        if max_batches is None:
-            if validation >= max(entry["validation_map50"] for entry in history):
-                weights_io.save_float16(model.parts, best_path)
-            (best_path.parent / "history.json").write_text(json.dumps(history, indent=1))
-    if max_batches is not None or not history:
-        return {"name": name, "history": history}
-    if name == "mask-rcnn":  # stage 2: a finer mask head on the frozen detector, in cycles
-        (best_path.parent / "stage1.npz").write_bytes(best_path.read_bytes())
-        for cycle in range(len(MASK_CYCLES)):
-            history += train_mask_head(cycle, on_progress, should_stop, train_scenes)
-        (best_path.parent / "history.json").write_text(json.dumps(history, indent=1))
-    return {"name": name, "history": history, **finalize(name, epochs, train_scenes, output)}
-
-
-def train_mask_head(cycle: int = 0, on_progress: ProgressCallback = no_progress,
-                    should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES) -> list[dict]:
-    """Cycle `cycle` of stage 2 of the Mask R-CNN trained here: the mask head alone, on the frozen detector.
-
-    Reads the stage-1 checkpoint (backbone, RPN and box head trained jointly with a first mask
-    head). Cycle 0 trains a new mask head on the stride-4 level; a later cycle goes on from the best
-    checkpoint so far (its mask head), with a new optimizer at that cycle's learning rate
-    (MASK_CYCLES), numbering its epochs after the earlier cycles'. Each keeps the epoch with the best
-    mean mask IoU on 200 validation scenes and stores the whole model as the best checkpoint.
-    The paper trains everything at once; two stages cost far less CPU here, since the backbone runs
-    forward only.
-    """
-    import keras
+def _train_step_function(model: FasterRCNN, optimizer, mask_only: bool = False):
+    """One update: all parts on the summed losses (stage 1), or the mask head alone on its loss with the
+    detector frozen and in inference mode (stage 2); returns the batch's losses by name."""
     import tensorflow as tf
 
-    epochs, learning_rate = MASK_CYCLES[cycle].epochs, MASK_CYCLES[cycle].learning_rate
-    earlier_epochs = sum(earlier.epochs for earlier in MASK_CYCLES[:cycle])
-    first_scene = train_scenes * sum(earlier.new_scenes for earlier in MASK_CYCLES[:cycle + 1])
-    folder = _checkpoint_dir("mask-rcnn")
-    model = FasterRCNN(with_masks=True)
-    weights_io.load_float16([model.rpn, model.head], folder / "stage1.npz")
-    if cycle:
-        weights_io.load_float16(model.parts, folder / "best.npz")
-    data = scenes.batch("train", first_scene, train_scenes)
-    optimizer = keras.optimizers.Adam(learning_rate)
-    variables = model.mask_head.trainable_weights
+    parts = [model.mask_head] if mask_only else model.parts
+    variables = [weight for part in parts for weight in part.trainable_weights]
     anchor_boxes = tf.constant(model.anchors)
 
     @tf.function(reduce_retracing=True)
     def step(images, truth_boxes, truth_labels, truth_masks):
         with tf.GradientTape() as tape:
-            loss = model.losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=False)["mask"]
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+            losses = model.losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=not mask_only)
+            if mask_only:
+                losses = {"mask": losses["mask"]}
+            total = tf.add_n(list(losses.values()))
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return losses
 
-    rng = np.random.default_rng(1 + earlier_epochs)
-    steps = len(data.images) // BATCH_SIZE
-    history: list[dict] = []
-    best_so_far = -1.0
-    if cycle:  # the best mask head so far sets the bar
-        best_so_far = evaluate_masks(model, VALIDATION_SCENES, split="validation")["mean_mask_iou"]
-    for epoch in range(earlier_epochs, earlier_epochs + epochs):
-        started, total = time.perf_counter(), 0.0
-        order = rng.permutation(len(data.images))
-        for batch in range(steps):
-            if should_stop():
-                return history
-            index = np.sort(order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE])
-            total += float(step(data.images[index].astype(np.float32), data.boxes[index],
-                                data.labels[index].astype(np.int32), data.masks[index])) / steps
-            if batch % 20 == 0:
-                on_progress((epoch - earlier_epochs + batch / steps) / epochs, f"mask head epoch {epoch + 1}, batch {batch}/"
-                            f"{steps}, mask {total * steps / (batch + 1):.3f}")
-        figures = evaluate_masks(model, VALIDATION_SCENES, split="validation")
-        history.append({"stage": 2, "epoch": epoch + 1, "mask": round(total, 5),
-                        "validation_mean_mask_iou": figures["mean_mask_iou"],
-                        "validation_mask_map50": figures["mask_map50"], "seconds": round(time.perf_counter() - started, 1),
-                        "train_scenes_from": first_scene, "learning_rate": learning_rate})
-        on_progress((epoch - earlier_epochs + 1) / epochs, f"mask head epoch {epoch + 1}: validation mean mask IoU "
-                    f"{figures['mean_mask_iou']:.4f}, mask AP@0.5 {figures['mask_map50']:.4f}", history[-1])
-        if figures["mean_mask_iou"] >= best_so_far:
-            best_so_far = figures["mean_mask_iou"]
-            weights_io.save_float16(model.parts, folder / "best.npz")
-    return history
+    return step
 
 
-def finalize(name: str, epochs: int, train_scenes: int = TRAIN_SCENES, output: pathlib.Path | None = None) -> dict:
-    """Measure the best checkpoint as stored in float16, copy it under assets/ and record it.
+class DetectorTask(SceneDetectorTask):
+    """Stage 1 of Faster / Mask R-CNN (engine/core/training.py runs the loop): every part trained jointly
+    on the summed losses, shuffled batches of the pre-generated training scenes, the epoch with the best
+    validation mAP@0.5 kept (ties go to the later epoch)."""
 
-    Also the way to keep what a stopped run reached: the best epoch so far is on disk.
-    """
-    best_path = _checkpoint_dir(name) / "best.npz"
-    history = json.loads((best_path.parent / "history.json").read_text())
-    model = build(best_path)  # float16, exactly what is committed
-    figures = evaluate_model(model)
-    target = output or project_weights.PROJECT_ASSETS / WEIGHTS[name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(best_path.read_bytes())
-    target.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
-    if output is None:
+    mask_only = False  # stage 2 trains the mask head alone
+
+    def __init__(self, name: str, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
+                 on_progress: ProgressCallback = no_progress):
+        self.name, self.asset, self.with_masks = name, WEIGHTS[name], name == "mask-rcnn"
+        self.train_scenes, self.stage1_epochs, self.on_progress = train_scenes, epochs, on_progress
+        self._step = None
+
+    def build_inputs(self, first_epoch: int) -> None:
+        super().build_inputs(first_epoch)
+        self.on_progress(0.0, f"Generating {self.train_scenes} training scenes")
+        self.data = scenes.batch("train", self.first_scene(), self.train_scenes)
+        self.rng = np.random.default_rng(self.seed())
+
+    def first_scene(self) -> int:
+        return 0
+
+    def seed(self) -> int:
+        return 0
+
+    def build_model(self) -> list:
+        self.model = FasterRCNN(self.with_masks)
+        return self.model.parts
+
+    def steps_per_epoch(self) -> int:
+        return len(self.data.images) // BATCH_SIZE
+
+    def batches(self, epoch: int):
+        data, order = self.data, self.rng.permutation(len(self.data.images))
+        for step in range(self.steps_per_epoch()):
+            index = np.sort(order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE])
+            yield data.images[index].astype(np.float32), data.boxes[index], data.labels[index].astype(np.int32), \
+                data.masks[index]
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self._step is None:
+            self._step = _train_step_function(self.model, optimizer, self.mask_only)
+        return self._step(*batch)
+
+    def validate(self) -> dict[str, float]:
+        return {"validation_map50": scene_detectors.evaluate(self.model.predict, VALIDATION_SCENES,
+                                                             split="validation")["map50"]}
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        return evaluate_model(build(weights))  # the float16 weights that get promoted
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         stage1 = [entry for entry in history if entry.get("stage", 1) == 1]
         stage2 = [entry for entry in history if entry.get("stage") == 2]
-        best = max(stage1, key=lambda entry: entry["validation_map50"])
+        best = project_weights.best_epoch(stage1, "validation_map50")
         metric = f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}"
-        how = (f"python -m engine train {name} --epochs {epochs} (best of {len(stage1)} epochs on 200 validation "
-               f"scenes: epoch {best['epoch']}; {train_scenes} training scenes")
+        how = (f"python -m engine train {self.name} --epochs {self.stage1_epochs} (best of {len(stage1)} epochs on "
+               f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} training scenes")
         if "mask_map50" in figures:
             metric += f", mask AP@0.5 {figures['mask_map50']:.4f}, mean mask IoU {figures['mean_mask_iou']:.4f}"
-            mask_best = max(stage2, key=lambda entry: entry["validation_mean_mask_iou"])
+            mask_best = project_weights.best_epoch(stage2, "validation_mean_mask_iou")
             cycles = ", ".join(f"{cycle.epochs} epochs at {cycle.learning_rate:.2g}" + (
-                f" on {train_scenes} new scenes" if cycle.new_scenes else "") for cycle in MASK_CYCLES)
-            how += (f"; then the stride-4 mask head alone on the frozen detector, {cycles}, best by "
-                    f"validation mean mask IoU: epoch {mask_best['epoch']}; masks kept at >= {MASK_THRESHOLD}, scores "
-                    f"x maskness^{MASKNESS_POWER}")
+                f" on {self.train_scenes} new scenes" if cycle.new_scenes else "") for cycle in MASK_CYCLES)
+            how += (f"; then the stride-4 mask head alone on the frozen detector, {cycles}, best by validation mean "
+                    f"mask IoU: epoch {mask_best['epoch'] - len(stage1)}; masks kept at >= {MASK_THRESHOLD}, scores x "
+                    f"maskness^{MASKNESS_POWER}")
         minutes = sum(entry["seconds"] for entry in history) / 60
-        project_weights.record(WEIGHTS[name], how + f"; {minutes:.0f} min on 2 CPU cores shared with other trainings)",
-                               metric)
-    return figures
+        return how + f"; {minutes:.0f} min on 2 CPU cores shared with other trainings)", metric
+
+
+class MaskHeadTask(DetectorTask):
+    """One cycle of stage 2 of the Mask R-CNN trained here (MASK_CYCLES): the mask head alone, on the frozen
+    detector, resumed in stage 1's run folder. Cycle 0 trains a new mask head on the stride-4 level over
+    stage 1's detector (stage1.npz); a later cycle goes on from the best checkpoint so far, with a new
+    optimizer at that cycle's learning rate. Each keeps the epoch with the best mean mask IoU on the
+    validation scenes (the bar: the best so far). The paper trains everything at once; two stages cost far
+    less CPU here, since the backbone runs forward only."""
+
+    monitor = "validation_mean_mask_iou"
+    resume_from = "best"
+    mask_only = True
+
+    def __init__(self, cycle: int, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
+                 on_progress: ProgressCallback = no_progress):
+        super().__init__("mask-rcnn", train_scenes, epochs, on_progress)
+        self.cycle = cycle
+
+    def first_scene(self) -> int:  # a cycle with new_scenes draws the next train_scenes scenes, unseen so far
+        return self.train_scenes * sum(cycle.new_scenes for cycle in MASK_CYCLES[:self.cycle + 1])
+
+    def seed(self) -> int:
+        return 1 + sum(cycle.epochs for cycle in MASK_CYCLES[:self.cycle])
+
+    def load_weights(self, parts: list, path: pathlib.Path) -> None:
+        if self.cycle == 0:  # stage 1's detector; the mask head starts anew
+            weights_io.load_float16([self.model.rpn, self.model.head], path.parent / STAGE1_CHECKPOINT)
+        else:
+            weights_io.load_float16(parts, path)
+
+    def validate(self) -> dict[str, float]:
+        figures = evaluate_masks(self.model, VALIDATION_SCENES, split="validation")
+        return {"validation_mean_mask_iou": figures["mean_mask_iou"], "validation_mask_map50": figures["mask_map50"]}
+
+    def epoch_log(self, epoch: int) -> dict:
+        return {"stage": 2, "cycle": self.cycle, "train_scenes_from": self.first_scene()}
+
+
+STAGE1_CHECKPOINT = "stage1.npz"  # in the run folder: stage 1's best weights, which stage 2 starts from
+
+
+def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: ProgressCallback = no_progress,
+          should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
+          output: pathlib.Path | None = None, max_steps: int | None = None, run: str | None = None) -> dict:
+    """Train from scratch into a run folder (engine/core/training.py); keep the epoch with the best validation
+    mAP@0.5. Mask R-CNN then trains its mask head in the MASK_CYCLES of stage 2 (`train_mask_head`). The
+    best weights are finalized in the run folder (float16, measured on the test scenes, with their manifest
+    line); `python -m engine promote NAME RUN` commits them.
+
+    Args:
+        epochs: stage 1's epochs (Adam at LEARNING_RATE throughout).
+        max_steps (or its older name max_batches): bound each epoch's steps: a smoke run of stage 1 only,
+            which writes nothing.
+        output: also copy the finalized float16 weights there.
+        run: the run folder's name (default: the start time).
+    """
+    max_steps = max_steps if max_steps is not None else max_batches
+    task = DetectorTask(name, train_scenes, epochs, on_progress)
+    trainer = training.Trainer(task, epochs, training.constant(LEARNING_RATE), run=run, max_steps=max_steps,
+                               on_progress=on_progress, should_stop=should_stop)
+    history = trainer.fit()
+    if trainer.smoke or not history:
+        return {"name": name, "history": history}
+    if name == "mask-rcnn":  # stage 2: a finer mask head on the frozen detector, in cycles
+        shutil.copyfile(trainer.chosen_checkpoint(), trainer.run.path / STAGE1_CHECKPOINT)
+        for cycle in range(len(MASK_CYCLES)):
+            if should_stop():
+                break
+            trainer = train_mask_head(cycle, trainer.run.run, on_progress, should_stop, train_scenes, epochs)
+            history = trainer.history
+    return {"name": name, "history": history, **trainer.finalize(output)}
+
+
+def train_mask_head(cycle: int, run: str, on_progress: ProgressCallback = no_progress,
+                    should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES,
+                    stage1_epochs: int = DEFAULT_EPOCHS) -> training.Trainer:
+    """Cycle `cycle` of stage 2 (MaskHeadTask), resumed in Mask R-CNN run `run`; returns its Trainer
+    (`.finalize()` measures and records the best checkpoint)."""
+    task = MaskHeadTask(cycle, train_scenes, stage1_epochs, on_progress)
+    trainer = training.Trainer(task, 1, training.constant(MASK_CYCLES[cycle].learning_rate), resume=True, run=run,
+                               on_progress=on_progress, should_stop=should_stop)
+    trainer.epochs = trainer.first_epoch + MASK_CYCLES[cycle].epochs  # numbered after the epochs before it
+    trainer.fit()
+    return trainer
 
 
 def build(weights: pathlib.Path) -> FasterRCNN:
