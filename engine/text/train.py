@@ -5,8 +5,9 @@ between them, and the CLI trainer can keep the epoch that scored best on the val
 The baseline is TF-IDF over the same tokens (words and word pairs) + logistic regression, its C
 chosen on the same validation split; both are scored on the same test split.
 
-`python -m engine train text-cnn` writes `assets/text_cnn/` and records it in the manifest;
-`python -m engine eval text-cnn` measures the committed files now. `python -m engine train
+`python -m engine train text-cnn` trains on the one Trainer (engine/core/training.py) into
+runs/text-cnn/RUN/; `python -m engine promote text-cnn RUN` writes `assets/text_cnn/` and records it in the
+manifest; `python -m engine eval text-cnn` measures the committed files now. `python -m engine train
 imdb-cnn` is the chapter's own experiment (IMDB, binary); it needs a network and saves nothing.
 """
 
@@ -19,8 +20,8 @@ import time
 import numpy as np
 
 from engine.core import progress
-from engine.core import manifest as project_weights
 from engine.core import registry
+from engine.core import training
 from engine.text import sentiment
 from engine.data import text as text_data
 from engine.core.errors import InvalidInput
@@ -185,44 +186,92 @@ def _checked_epochs(epochs: int) -> int:
     return epochs
 
 
-def _train_epochs(run: TrainingRun, epochs: int, on_progress: progress.ProgressCallback):
-    """Run `epochs` epochs, yielding each epoch's figures; progress counts over all of them."""
-    for _ in range(epochs):
-        yield run.run_epoch(lambda fraction, message, preview=None: on_progress(
-            (len(run.history) + fraction) / epochs, message))
+class TextTask(training.Task):
+    """A TrainingRun (Keras `fit`, one epoch per call) driven by the Trainer (engine/core/training.py)."""
+
+    monitor = "val_accuracy"
+    ties_to_later = False  # a later epoch must beat the best so far
+
+    def __init__(self, name: str, prepare, batch_size: int, epochs: int, keep_best: bool = True,
+                 on_progress: progress.ProgressCallback = progress.no_progress):
+        self.name, self.prepare, self.batch_size, self.epochs = name, prepare, batch_size, epochs
+        self.on_progress = on_progress
+        if not keep_best:  # the chapter's experiment measures its last epoch
+            self.monitor = None
+
+    def build_inputs(self, first_epoch: int) -> None:
+        self.data = self.prepare()
+
+    def build_model(self) -> list:
+        self.run = TrainingRun(self.data, self.batch_size)
+        return [self.run.model]
+
+    def build_optimizer(self, learning_rate):
+        return self.run.model.optimizer  # sentiment.build_model compiles the chapter's Adam (1e-3)
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.data.arrays["train"]) // self.batch_size)
+
+    def train_epoch(self, epoch, steps, optimizer, report, should_stop) -> dict[str, float] | None:
+        self.latest = self.run.run_epoch(lambda fraction, message, preview=None: self.on_progress(
+            (epoch + fraction) / self.epochs, message), should_stop)
+        return {"loss": self.latest.loss, "accuracy": self.latest.accuracy}
+
+    def validate(self) -> dict[str, float]:
+        return {"val_loss": self.latest.val_loss, "val_accuracy": self.latest.val_accuracy}
+
+    def evaluate(self, weights) -> dict:
+        from engine.core import weights_io
+
+        weights_io.load_float16(self.run.model, weights)  # score what is stored
+        self.on_progress(0.99, "Scoring the CNN and the TF-IDF baseline on the test split")
+        figures = {"model": self.name, "data": self.data.splits.counts(), "cnn": _cnn_figures(self.run),
+                   "baseline": baseline(self.data.splits), "chance": chance(self.data.splits),
+                   "epochs": [dataclasses.asdict(epoch) for epoch in self.run.history]}
+        if self.monitor is None:
+            return figures
+        return {"model": self.name, "data": figures["data"], "dropped": self.data.splits.dropped,
+                **{key: figures[key] for key in ("cnn", "baseline", "chance", "epochs")},
+                "kept_epoch": max((epoch for epoch in self.run.history if not epoch.stopped),
+                                  key=lambda epoch: epoch.val_accuracy).epoch,
+                "batch_size": self.batch_size}
+
+    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+        if self.monitor is None:  # the chapter's experiment saves nothing
+            return []
+        sentiment.save_weights(self.run.model, run.path / "text_cnn.npz")  # the float16 values just measured
+        text_data.save_vocabulary(self.data.vocabulary, run.path / "vocabulary.json", {
+            "labels": list(self.data.splits.labels), "sequence_length": self.data.sequence_length,
+            "embedding_dim": sentiment.EMBEDDING_DIM, "tokenizer": "engine.data.text.tokenize"})
+        (run.path / "evaluation.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        metric = (f"test accuracy {figures['cnn']['test']['accuracy']}, macro F1 {figures['cnn']['test']['macro_f1']} "
+                  f"(baseline TF-IDF+LR {figures['baseline']['test']['accuracy']} / "
+                  f"{figures['baseline']['test']['macro_f1']})")
+        how = f"python -m engine train {sentiment.MODEL_NAME} --epochs {epochs}"
+        return [training.Output(sentiment.WEIGHTS_FILE, "text_cnn.npz", how, metric),
+                training.Output(sentiment.VOCABULARY_FILE, "vocabulary.json", how, metric),
+                training.Output("text_cnn/evaluation.json", "evaluation.json", how, metric)]
 
 
-def train_text_cnn(epochs: int | None = None,
-                   on_progress: progress.ProgressCallback = progress.no_progress) -> dict:
-    """Retrain the committed tweets CNN, keep its best validation epoch, write assets/text_cnn/."""
+def train_text_cnn(epochs: int | None = None, on_progress: progress.ProgressCallback = progress.no_progress,
+                   should_stop: progress.StopCheck = progress.never_stop, run: str | None = None) -> dict:
+    """Retrain the committed tweets CNN into runs/text-cnn/RUN/, keep its best validation epoch, store it
+    float16 and score it; `python -m engine promote text-cnn RUN` writes assets/text_cnn/ and the manifest."""
     epochs = _checked_epochs(epochs or TWEETS_EPOCHS)
-    data = prepare_tweets()
-    run = TrainingRun(data, TWEETS_BATCH_SIZE)
-    best_weights, best_accuracy = None, -1.0
-    for figures in _train_epochs(run, epochs, on_progress):
-        if figures.val_accuracy > best_accuracy:
-            best_weights, best_accuracy = run.model.get_weights(), figures.val_accuracy
-    run.model.set_weights(best_weights)
-    folder = registry.PROJECT_ASSETS / "text_cnn"
-    folder.mkdir(exist_ok=True)
-    sentiment.save_weights(run.model, registry.PROJECT_ASSETS / sentiment.WEIGHTS_FILE)
-    sentiment.load_weights(run.model, registry.PROJECT_ASSETS / sentiment.WEIGHTS_FILE)  # score what is stored
-    text_data.save_vocabulary(data.vocabulary, registry.PROJECT_ASSETS / sentiment.VOCABULARY_FILE, {
-        "labels": list(data.splits.labels), "sequence_length": data.sequence_length,
-        "embedding_dim": sentiment.EMBEDDING_DIM, "tokenizer": "engine.data.text.tokenize"})
-    on_progress(0.99, "Scoring the CNN and the TF-IDF baseline on the test split")
-    figures = {"model": sentiment.MODEL_NAME, "data": data.splits.counts(), "dropped": data.splits.dropped,
-               "cnn": _cnn_figures(run), "baseline": baseline(data.splits), "chance": chance(data.splits),
-               "epochs": [dataclasses.asdict(epoch) for epoch in run.history],
-               "kept_epoch": max(run.history, key=lambda epoch: epoch.val_accuracy).epoch,
-               "batch_size": TWEETS_BATCH_SIZE}
-    sentiment.EVALUATION_FILE.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
-    metric = (f"test accuracy {figures['cnn']['test']['accuracy']}, macro F1 {figures['cnn']['test']['macro_f1']} "
-              f"(baseline TF-IDF+LR {figures['baseline']['test']['accuracy']} / {figures['baseline']['test']['macro_f1']})")
-    how = f"python -m engine train {sentiment.MODEL_NAME} --epochs {epochs}"
-    for relative_path in (sentiment.WEIGHTS_FILE, sentiment.VOCABULARY_FILE, "text_cnn/evaluation.json"):
-        project_weights.record(relative_path, how, metric)
-    return figures
+    task = TextTask(sentiment.MODEL_NAME, prepare_tweets, TWEETS_BATCH_SIZE, epochs, on_progress=on_progress)
+    result = training.train(task, epochs, training.constant(1e-3), run=run, on_progress=_quiet(on_progress),
+                            should_stop=should_stop)
+    return {key: value for key, value in result.items() if key not in ("name", "history")}
+
+
+def _quiet(on_progress: progress.ProgressCallback) -> progress.ProgressCallback:
+    """The Trainer's end-of-epoch lines only (the task reports the batches itself, counted over all epochs)."""
+
+    def report(fraction: float, message: str, preview=None) -> None:
+        if preview is not None:
+            on_progress(fraction, message)
+
+    return report
 
 
 def evaluate_text_cnn() -> dict:
@@ -241,15 +290,13 @@ def evaluate_text_cnn() -> dict:
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def train_imdb_cnn(epochs: int | None = None,
-                   on_progress: progress.ProgressCallback = progress.no_progress) -> dict:
-    """The chapter's experiment: the same CNN on IMDB (binary), with the baseline; saves nothing."""
+def train_imdb_cnn(epochs: int | None = None, on_progress: progress.ProgressCallback = progress.no_progress,
+                   should_stop: progress.StopCheck = progress.never_stop, run: str | None = None) -> dict:
+    """The chapter's experiment: the same CNN on IMDB (binary), with the baseline; promotes nothing (its run
+    folder, runs/imdb-cnn/RUN/, keeps the checkpoints)."""
     epochs = _checked_epochs(epochs or IMDB_EPOCHS)
-    data = prepare_imdb()
-    run = TrainingRun(data, IMDB_BATCH_SIZE)
-    for _ in _train_epochs(run, epochs, on_progress):
-        pass
-    return {"model": "imdb-cnn", "data": data.splits.counts(), "cnn": _cnn_figures(run),
-            "baseline": baseline(data.splits), "chance": chance(data.splits),
-            "epochs": [dataclasses.asdict(epoch) for epoch in run.history]}
+    task = TextTask("imdb-cnn", prepare_imdb, IMDB_BATCH_SIZE, epochs, keep_best=False, on_progress=on_progress)
+    result = training.train(task, epochs, training.constant(1e-3), run=run, on_progress=_quiet(on_progress),
+                            should_stop=should_stop)
+    return {key: value for key, value in result.items() if key not in ("name", "history")}
 

@@ -6,7 +6,8 @@ measured on the float16 weights that get committed. Frozen features (MobileNetV2
 way 3's trunk for way 6) are computed once per clip set and cached; the time that takes is reported
 beside each way's own training time.
 
-    python -m engine train video      # all six, about 25 minutes on 2 shared CPU cores
+    python -m engine train video      # all six, about 25 minutes on 2 shared CPU cores, into runs/video/RUN/
+    python -m engine promote video RUN
     python -m engine eval video --json
 """
 
@@ -14,18 +15,20 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from engine.core import assets
 from engine.features import extractors as features
-from engine.core import manifest as project_weights
 from engine.core import registry
+from engine.core import training
 from engine.data import clips as video_clips
 from engine.video import models as video_models
 from engine.core import weights_io
-from engine.core.progress import ProgressCallback, no_progress
+from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
 
 TRAIN_CLIPS = 1800
@@ -117,45 +120,63 @@ def per_clip_losses(ways: video_models.SixWays, frames, labels) -> dict:
             "conv3d_rnn": cross_entropy(ways.conv3d_rnn, trunk, labels)}
 
 
-def _fit(model, inputs: np.ndarray, labels: np.ndarray, validate, epochs: int, way: str,
-         on_progress: ProgressCallback, seed: int) -> tuple[list[dict], float]:
-    """Train with Adam, keep the epoch with the best validation accuracy; returns history, seconds."""
-    import keras
+class WayTask(training.Task):
+    """One way's classifier on its inputs (frames or frozen features): Adam, keep the epoch with the best
+    validation accuracy; the Trainer (engine/core/training.py) runs its epochs."""
 
-    keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    history, best, best_weights = [], -1.0, None
-    started = time.perf_counter()
-    for epoch in range(epochs):
-        result = model.fit(inputs, labels, batch_size=BATCH_SIZE, epochs=1, shuffle=True, verbose=0)
-        validation = validate()
-        history.append({"epoch": epoch + 1, "loss": float(result.history["loss"][-1]),
-                        "train_accuracy": float(result.history["accuracy"][-1]),
-                        "validation_accuracy": validation, "seconds": time.perf_counter() - started})
-        if validation > best:
-            best, best_weights = validation, model.get_weights()
-        on_progress((epoch + 1) / epochs, f"{way} epoch {epoch + 1}/{epochs}: validation accuracy {validation:.4f}",
-                    history[-1])
-    model.set_weights(best_weights)
-    return history, time.perf_counter() - started
+    monitor = "validation_accuracy"
+    ties_to_later = False  # a later epoch must beat the best so far
+
+    def __init__(self, ways: video_models.SixWays, way: str, inputs: np.ndarray, labels: np.ndarray,
+                 validate: Callable[[], float], seed: int):
+        self.ways, self.way, self.inputs, self.labels, self.score, self.seed = ways, way, inputs, labels, validate, seed
+        self.name = way
+
+    def build_model(self) -> list:
+        self.model = getattr(self.ways, self.way)
+        return self.ways.trained_parts(self.way)
+
+    def build_optimizer(self, learning_rate):
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        self.model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"])
+        return self.model.optimizer
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.labels) // BATCH_SIZE)
+
+    def train_epoch(self, epoch, steps, optimizer, report, should_stop) -> dict[str, float] | None:
+        if should_stop():
+            return None
+        count = min(len(self.labels), steps * BATCH_SIZE)  # fewer only in a smoke run (max_steps)
+        result = self.model.fit(self.inputs[:count], self.labels[:count], batch_size=BATCH_SIZE, epochs=1,
+                                shuffle=True, verbose=0)
+        return {"loss": float(result.history["loss"][-1]), "train_accuracy": float(result.history["accuracy"][-1])}
+
+    def validate(self) -> dict[str, float]:
+        return {"validation_accuracy": self.score()}
 
 
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, train_clips: int = TRAIN_CLIPS,
           validation_clips: int = VALIDATION_CLIPS, test_clips: int = video_clips.TEST_CLIPS,
-          output_dir: pathlib.Path | None = None, seed: int = 0) -> dict:
-    """Train all six ways on the same clips, measure them on the test clips, write weights and table.
+          output_dir: pathlib.Path | None = None, seed: int = 0, should_stop: StopCheck = never_stop,
+          max_steps: int | None = None, run: str | None = None) -> dict:
+    """Train all six ways on the same clips into runs/video/RUN/ (one Trainer per way, in RUN/WAY/), measure
+    their float16 weights on the test clips and write the table; `python -m engine promote video RUN` puts
+    the weights and table under assets/video/ with their manifest lines.
 
     Args:
         epochs: epochs for every way (default: EPOCHS per way).
         train_clips, validation_clips, test_clips: clip counts (smaller only for smoke tests).
-        output_dir: where weights and table go; default assets/video/ (then manifest lines are recorded).
+        output_dir: a copy of the weights and table (the tests' folder).
+        max_steps: at most this many batches per epoch: a smoke run, which writes nothing.
     Returns:
         The table: one row per way with accuracy (overall and per class group), parameters, seconds.
     """
-    commit = output_dir is None
-    output_dir = output_dir or PROJECT_ASSETS / ASSET_DIR
-    output_dir.mkdir(parents=True, exist_ok=True)
+    smoke = max_steps is not None
+    folder = training.Run.new("video", run)
     on_progress(0.0, "generating clips")
     train_set = clip_set("train", train_clips)
     validation_set = clip_set("validation", validation_clips)
@@ -194,38 +215,53 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
                                           trunk_features=extra.get("validation"))
             return float(np.mean(scores.argmax(-1) == validation_set.labels))
 
-        history, seconds = _fit(getattr(ways, way), *inputs[way], validate, epochs or EPOCHS[way], way, report,
-                                seed + index)
-        path = output_dir / f"{way}.npz"
-        weights_io.save_float16(ways.trained_parts(way), path)
-        weights_io.load_float16(ways.trained_parts(way), path)  # measure what gets committed
+        task = WayTask(ways, way, *inputs[way], validate, seed + index)
+        trainer = training.Trainer(task, epochs or EPOCHS[way], training.constant(LEARNING_RATE),
+                                   run=training.Run("video", f"{folder.run}/{way}", folder.root), max_steps=max_steps,
+                                   on_progress=report, should_stop=should_stop)
+        history = trainer.fit()
+        if not history:  # stopped before a way's first epoch ended
+            break
+        path = folder.path / f"{way}.npz"
+        if not smoke:
+            trainer.restore()  # the best epoch
+            weights_io.save_float16(ways.trained_parts(way), path)
+            weights_io.load_float16(ways.trained_parts(way), path)  # measure what gets committed
         scores = video_models.predict(ways, way, test_set.frames, features=extra.get("test"),
                                       trunk_features=extra.get("test"))
-        best = max(history, key=lambda entry: entry["validation_accuracy"])
+        best = max(history, key=lambda entry: entry["validation_accuracy"])  # the first of equals: the kept one
         extractor = "features" if way.startswith("features") else way
         rows.append({"way": way, "title": video_models.TITLES[way], **accuracy_by_group(scores, test_set.labels),
                      "test_clips": int(len(test_set.labels)), "parameters": ways.parameters(way),
-                     "train_seconds": round(seconds, 1),
+                     "train_seconds": round(sum(entry["seconds"] for entry in history), 1),
                      "feature_seconds": round(extract_seconds.get(extractor, 0.0), 1),
                      "epochs": len(history), "best_epoch": best["epoch"],
                      "validation_accuracy": best["validation_accuracy"],
                      "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2),
-                     "weights_bytes": path.stat().st_size})
+                     "weights_bytes": path.stat().st_size if not smoke else None})
         report(1.0, f"{way}: test accuracy {rows[-1]['accuracy']:.4f}")
+        if should_stop():
+            break
     rows.sort(key=lambda row: video_models.WAYS.index(row["way"]))  # trained 1, 2, 3, 6, 4, 5; shown 1..6
     table = {"train_clips": int(len(train_set.labels)), "validation_clips": int(len(validation_set.labels)),
              "test_clips": int(len(test_set.labels)), "frames": video_clips.FRAMES, "size": video_clips.SIZE,
              "classes": list(video_clips.CLASSES), "rows": rows}
-    (output_dir / "table.json").write_text(json.dumps(table, indent=1))
-    if commit:
-        for row in rows:
-            project_weights.record(
-                weights_file(row["way"]),
-                f"python -m engine train video ({row['epochs']} epochs, best on {len(validation_set.labels)} "
-                f"validation clips: epoch {row['best_epoch']}; {row['train_seconds'] / 60:.1f} min on 2 shared CPU "
-                f"cores, plus {row['feature_seconds']:.0f} s of frozen features)",
-                f"test clips ({row['test_clips']}): accuracy {row['accuracy']:.4f}")
-    return table
+    if smoke or len(rows) < len(video_models.WAYS):  # a smoke run, or stopped: nothing to promote
+        return table
+    (folder.path / "table.json").write_text(json.dumps(table, indent=1))
+    outputs = [training.Output(
+        weights_file(row["way"]), f"{row['way']}.npz",
+        f"python -m engine train video ({row['epochs']} epochs, best on {len(validation_set.labels)} "
+        f"validation clips: epoch {row['best_epoch']}; {row['train_seconds'] / 60:.1f} min on 2 shared CPU "
+        f"cores, plus {row['feature_seconds']:.0f} s of frozen features)",
+        f"test clips ({row['test_clips']}): accuracy {row['accuracy']:.4f}") for row in rows]
+    outputs.append(training.Output(TABLE_FILE, "table.json"))
+    training.write_run_file(folder, [], table, outputs, "validation_accuracy")
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for output in outputs:
+            shutil.copyfile(folder.path / output.file, output_dir / output.file)
+    return {**table, "run": str(folder.path), "promote": f"python -m engine promote video {folder.run}"}
 
 
 def load_table() -> dict | None:
