@@ -137,7 +137,7 @@ class Trainer:
 class Evaluator:
     """`python -m engine eval NAME`: () -> figures as measured now."""
 
-    name: str  # the model to load for `model_function`
+    name: str  # the model loaded for an evaluate_model function
     reference: str
     options: tuple[tuple[str, Any], ...] = ()
     of_loaded_model: bool = False  # call the function with load(name).model instead of the options

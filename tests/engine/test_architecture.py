@@ -7,6 +7,7 @@ names the offending edges as "importer -> imported (line)".
 """
 
 import ast
+import json
 import pathlib
 import subprocess
 import sys
@@ -164,7 +165,8 @@ def test_serving_distributed_and_the_cli_are_imported_by_nothing_below_them():
             return False
         return not (importer == layer or importer.startswith(layer + "."))
     bad = _edges(bad_edge)
-    assert bad == [], "only engine.cli (and engine.__main__) import serving, distributed and the CLI:\n" + "\n".join(bad)
+    assert bad == [], ("only engine.cli (and engine.__main__) import serving, distributed and the CLI:\n"
+                       + "\n".join(bad))
 
 
 def test_nothing_in_the_engine_imports_streamlit():
@@ -177,9 +179,10 @@ def test_listing_models_imports_no_tensorflow():
     code = ("import json, sys\n"
             "from engine.core import registry\n"
             "rows = registry.describe_all()\n"
-            "print(json.dumps({'rows': len(rows), 'heavy': sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)}))")
+            "heavy = sorted(name for name in ('tensorflow', 'keras') if name in sys.modules)\n"
+            "print(json.dumps({'rows': len(rows), 'heavy': heavy}))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    result = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["rows"] >= 38
     assert result["heavy"] == [], f"registry.describe_all() imported {result['heavy']}"

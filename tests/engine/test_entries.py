@@ -138,6 +138,6 @@ def test_audio_literals():
     assert generator.input_size == (1, wavenet.receptive_field())
     assert generator.paper == wavenet.PAPER
     assert _project_file("wavenet") == wavenet.WEIGHTS
+    pitches = f"MIDI {wavenet.PITCHES[0]}-{wavenet.PITCHES[-1]}"
     assert generator.trained_on == (f"FluidR3 GM notes rendered here (engine/data/notes.py): "
-                                    f"{', '.join(wavenet.INSTRUMENTS)} x MIDI {wavenet.PITCHES[0]}-{wavenet.PITCHES[-1]}, "
-                                    "velocity 100, 1 s each")
+                                    f"{', '.join(wavenet.INSTRUMENTS)} x {pitches}, velocity 100, 1 s each")
