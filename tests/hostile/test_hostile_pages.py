@@ -23,7 +23,8 @@ TIMEOUT = 180
 IMAGE_SUBSET = ("empty.jpg", "half.jpg", "bomb-144mp.png", "text.jpg", "tiff.jpg", "strip.png", "long-strip.png")
 TEXT_SUBSET = ("empty.txt", "latin1.txt", "eleven-megabytes.txt", "only-controls.txt", "html-script.txt",
                "control-characters.txt")
-MIME = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "webp": "image/webp", "txt": "text/plain"}
+MIME = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "webp": "image/webp",
+        "txt": "text/plain"}
 
 
 def by_name(name: str) -> Hostile:
@@ -68,6 +69,7 @@ EVERY_IMAGE = tuple(item.name for item in image_files())
 SUBSETS = {"convolutions": EVERY_IMAGE}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page_name", list(PAGES))
 def test_each_image_page_refuses_bad_files_clearly_and_keeps_working(page_name):
     action, shows_result, refusals = PAGES[page_name]
@@ -107,6 +109,7 @@ def test_text_page_refuses_bad_files_clearly_and_keeps_working():
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_capsules_page_refuses_bad_files_clearly_and_keeps_working():
     at = AppTest.from_file(str(ROOT / "pages" / "capsules.py"), default_timeout=TIMEOUT).run()
     assert not at.exception and not at.error
