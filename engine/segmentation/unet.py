@@ -23,20 +23,16 @@ mean IoU on validation scenes; the reported figures are on the fixed 500 test sc
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import time
 
 import numpy as np
 
-from engine.core import assets
-from engine.core import manifest as project_weights
-from engine.ops import metrics
-from engine.data import scenes
-from engine.core import weights_io
+from engine.core import assets, training, weights_io
 from engine.core.errors import InvalidInput, ModelUnavailable
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
-from engine.core.registry import PROJECT_ASSETS
+from engine.data import scenes
+from engine.ops import metrics
 
 WEIGHTS = "scene_segmentation/unet.npz"  # under assets/, float16
 LABELS = ("background", *scenes.CLASSES)  # index = value in the label map (scenes.Scene.label_map)
@@ -72,7 +68,7 @@ PREDICT_BATCH = 100
 # edges and on doubtful objects, and their mean is steadier. The 8 one-pixel neighbours were chosen on
 # validation against 4 shifts and larger ones (docs/models/unet.md), at 9 times the compute.
 TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
-CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # float32 best checkpoint, outside git
+CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # the checkpoint folder before run folders: --resume reads it
 
 
 def build_network(filters: tuple[int, ...] = FILTERS, coarse_heads: int = COARSE_HEADS):
@@ -286,62 +282,107 @@ def evaluate_model(segmenter: SceneSegmenter, count: int = scenes.TEST_SCENES, s
     return {**measure(segmenter, images, truth), "split": split}
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int | None = None, validation_scenes: int = VALIDATION_SCENES,
-          max_batches: int | None = None, seed: int = 0, output: pathlib.Path | None = None,
-          resume: bool = False, peak_learning_rate: float | None = None) -> dict:
-    """Train the U-Net from scratch; keep the epoch with the best validation mean IoU.
+class UNetTask(training.Task):
+    """The U-Net's part of training (engine/core/training.py runs the loop): pre-generated scenes drawn
+    with OVERSAMPLED_LABELS' weights, the boundary-weighted cross-entropy + soft Jaccard loss, validation
+    mean IoU (with the test-time shifts). A resumed run is a further cycle on scenes none before it saw,
+    from the best weights so far (grown from the 3-level U-Net when those are its)."""
 
-    Args:
-        epochs: passes over the training scenes (default DEFAULT_EPOCHS).
-        resume: a further cycle (warm restart, as in SGDR, Loshchilov & Hutter 2017): start from the
-            best weights so far (the cache's checkpoint, else the committed file) and their history,
-            on the next `train_scenes` training scenes not seen yet, learning rate from
-            RESUME_LEARNING_RATE cosine-decayed to zero; the best epoch over all cycles is kept. When
-            those best weights are the 3-level U-Net's, the network is first grown from them (`grow`),
-            and the best epoch is kept among the grown network's.
-        train_scenes: how many training scenes to pre-generate (default TRAIN_SCENES, RESUME_TRAIN_SCENES
-            when resuming).
-        validation_scenes: how many validation scenes measure each epoch.
-        max_batches: stop each epoch after this many batches (smoke tests; nothing is saved).
-        output: where the float16 weights go (default: assets/WEIGHTS, recorded in the manifest).
-        peak_learning_rate: the cosine schedule's start (default LEARNING_RATE, RESUME_LEARNING_RATE when
-            resuming); a lower one fine-tunes without the dip a full restart costs.
-    Returns:
-        Per-epoch history and the test figures of the float16 weights, as measured.
-    """
-    import keras
+    name = "unet"
+    asset = WEIGHTS
+    monitor = "validation_mean_iou"
+    ties_to_later = False
+    resume_from = "best"
+    report_every = 25
+    legacy_checkpoints = CHECKPOINTS
+
+    def __init__(self, train_scenes: int, validation_scenes: int, seed: int, resume: bool, peak: float,
+                 smoke: bool, on_progress: ProgressCallback = no_progress):
+        self.train_scenes, self.validation_scenes, self.seed = train_scenes, validation_scenes, seed
+        self.resume, self.peak, self.smoke, self.on_progress = resume, peak, smoke, on_progress
+        self.history: list[dict] = []  # the log so far (set before fit), which numbers the cycle and its scenes
+        self.grown, self._step = False, None
+
+    def build_inputs(self, first_epoch: int) -> None:
+        self.cycle = max((entry.get("cycle", 0) for entry in self.history), default=-1) + 1
+        first_scene = sum(_cycle_scenes(self.history).values())  # every cycle draws scenes none before it saw
+        self.on_progress(0.0, f"generating {self.train_scenes} training scenes")
+        self.images, self.label_maps = generate("train", self.train_scenes, start=first_scene, objects=TRAIN_OBJECTS)
+        self.validation = generate("validation", self.validation_scenes)
+        self.rng = np.random.default_rng(self.seed + self.cycle)
+        sampling = scene_weights(self.label_maps)
+        self.sampling = sampling / sampling.sum()
+
+    def build_model(self) -> list:
+        import keras
+
+        keras.utils.set_random_seed(self.seed + self.cycle)
+        self.network = build_network()
+        self.segmenter = SceneSegmenter(self.network)
+        return [self.network]
+
+    def load_weights(self, parts: list, path: pathlib.Path) -> None:
+        self.grown = is_three_level(path)
+        if self.grown:
+            grow(self.network, path, self.images[:GROWTH_CALIBRATION_SCENES])
+        else:
+            weights_io.load_float16(parts, path)
+
+    def starting_metric(self, history: list[dict]) -> float | None:
+        """A grown network cannot be saved over the 3-level one it grew from, so its first epoch is kept
+        whatever it scores; otherwise the weights a resumed cycle starts from are measured as its epochs will
+        be (the logged figures of earlier cycles may predate today's test-time shifts)."""
+        if not self.resume or self.grown or self.smoke:
+            return None
+        start = measure(self.segmenter, *self.validation)["mean_iou"]
+        self.on_progress(0.0, f"starting weights: validation mean IoU {start:.4f}")
+        return start
+
+    def steps_per_epoch(self) -> int:
+        return self.train_scenes // BATCH_SIZE
+
+    def batches(self, epoch: int):
+        order = self.rng.choice(self.train_scenes, self.train_scenes, p=self.sampling)
+        for batch in range(self.steps_per_epoch()):
+            index = np.sort(order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE])
+            yield self.images[index].astype(np.float32), self.label_maps[index].astype(np.int32)
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self._step is None:
+            self._step = _train_step_function(self.network, optimizer)
+        return {"loss": self._step(*batch)}
+
+    def validate(self) -> dict[str, float]:
+        figures = measure(self.segmenter, *self.validation)
+        return {"validation_mean_iou": figures["mean_iou"], "validation_pixel_accuracy": figures["pixel_accuracy"]}
+
+    def epoch_log(self, epoch: int) -> dict:
+        return {"cycle": self.cycle, "levels": len(FILTERS) - 1, "grown": self.grown, "train_scenes": self.train_scenes,
+                "jaccard_weight": JACCARD_WEIGHT, "oversampled": OVERSAMPLED_LABELS, "boundary_weight": BOUNDARY_WEIGHT,
+                "validation_scenes": self.validation_scenes, "peak_learning_rate": self.peak,
+                "test_time_shifts": len(TEST_TIME_SHIFTS)}
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        return evaluate_model(build(weights))  # the float16 weights that get promoted, not the float32 ones
+
+    def committed_history(self) -> list[dict] | None:
+        stored = super().committed_history()
+        return None if stored is None else [{"cycle": 0, **entry} for entry in stored]
+
+    def committed_epoch(self, history: list[dict]) -> int:
+        return len(history)  # the whole log goes on: its cycles number the next one and count the scenes seen
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        return _manifest_line(figures, history)
+
+    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+        return [*super().outputs(run, figures, history, epochs),
+                training.Output(str(pathlib.PurePosixPath(WEIGHTS).with_suffix(".history.json")), "history.json")]
+
+
+def _train_step_function(network, optimizer):
     import tensorflow as tf
 
-    epochs = DEFAULT_EPOCHS if epochs is None else epochs
-    if train_scenes is None:
-        train_scenes = RESUME_TRAIN_SCENES if resume else TRAIN_SCENES
-    if epochs < 1 or train_scenes < BATCH_SIZE or validation_scenes < 1:
-        raise InvalidInput(f"Train for at least 1 epoch on at least {BATCH_SIZE} scenes, with validation scenes.")
-    history: list[dict] = _previous_history() if resume else []
-    cycle = max((entry.get("cycle", 0) for entry in history), default=-1) + 1
-    first_scene = sum(_cycle_scenes(history).values())  # every cycle draws scenes none before it saw
-    on_progress(0.0, f"generating {train_scenes} training scenes")
-    images, label_maps = generate("train", train_scenes, start=first_scene, objects=TRAIN_OBJECTS)
-    validation_images, validation_maps = generate("validation", validation_scenes)
-    keras.utils.set_random_seed(seed + cycle)
-    network = build_network()
-    grown = False
-    if resume:
-        best_so_far = CHECKPOINTS / "best.npz"
-        start_from = best_so_far if best_so_far.exists() else project_weights.verified(WEIGHTS)
-        grown = is_three_level(start_from)
-        if grown:
-            grow(network, start_from, images[:GROWTH_CALIBRATION_SCENES])
-        else:
-            weights_io.load_float16(network, start_from)
-    segmenter = SceneSegmenter(network)
-    steps_per_epoch = train_scenes // BATCH_SIZE
-    if max_batches is not None:
-        steps_per_epoch = min(steps_per_epoch, max_batches)
-    peak = peak_learning_rate or (RESUME_LEARNING_RATE if resume else LEARNING_RATE)
-    schedule = keras.optimizers.schedules.CosineDecay(peak, epochs * steps_per_epoch)
-    optimizer = keras.optimizers.Adam(schedule)
     variables = network.trainable_variables
 
     @tf.function(input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32),
@@ -352,56 +393,55 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    rng = np.random.default_rng(seed + cycle)
-    sampling = scene_weights(label_maps)
-    # A grown network cannot be saved over the 3-level one it grew from, so its first epoch is kept whatever it
-    # scores; otherwise the weights a resumed cycle starts from are measured as its epochs will be (the logged
-    # figures of earlier cycles may predate today's test-time shifts).
-    best_iou = -1.0
-    if resume and not grown and max_batches is None:
-        best_iou = measure(segmenter, validation_images, validation_maps)["mean_iou"]
-        on_progress(0.0, f"starting weights: validation mean IoU {best_iou:.4f}")
-    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        order = rng.choice(train_scenes, train_scenes, p=sampling / sampling.sum())
-        total_loss, seen = 0.0, 0
-        for batch in range(steps_per_epoch):
-            if should_stop():
-                break
-            index = np.sort(order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE])
-            loss = step(images[index].astype(np.float32), label_maps[index].astype(np.int32))
-            total_loss += float(loss) * len(index)
-            seen += len(index)
-            if batch % 25 == 0:
-                on_progress((epoch + batch / steps_per_epoch) / epochs,
-                            f"unet epoch {epoch + 1}/{epochs}, batch {batch}/{steps_per_epoch}, loss {total_loss / seen:.4f}")
-        if seen == 0:
-            break
-        validation = measure(segmenter, validation_images, validation_maps)
-        history.append({"epoch": len(history) + 1, "cycle": cycle, "levels": len(FILTERS) - 1, "grown": grown,
-                        "train_scenes": train_scenes,
-                        "jaccard_weight": JACCARD_WEIGHT, "oversampled": OVERSAMPLED_LABELS,
-                        "boundary_weight": BOUNDARY_WEIGHT, "validation_scenes": validation_scenes,
-                        "peak_learning_rate": peak,
-                        "test_time_shifts": len(TEST_TIME_SHIFTS), "loss": total_loss / seen,
-                        "validation_mean_iou": validation["mean_iou"],
-                        "validation_pixel_accuracy": validation["pixel_accuracy"],
-                        "seconds": time.perf_counter() - started})
-        on_progress((epoch + 1) / epochs, f"unet epoch {epoch + 1}: validation mean IoU {validation['mean_iou']:.4f}",
-                    history[-1])
-        history[-1]["kept"] = max_batches is None and validation["mean_iou"] > best_iou
-        if history[-1]["kept"]:
-            best_iou = validation["mean_iou"]
-            weights_io.save_float16(network, CHECKPOINTS / "best.npz", dtype=np.float32)
-        if max_batches is None:
-            (CHECKPOINTS / "history.json").write_text(json.dumps(history, indent=1))
-        if should_stop():
-            break
-    if max_batches is not None or not history:
+    return step
+
+
+def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
+          train_scenes: int | None = None, validation_scenes: int = VALIDATION_SCENES,
+          max_batches: int | None = None, seed: int = 0, output: pathlib.Path | None = None,
+          resume: bool = False, peak_learning_rate: float | None = None, max_steps: int | None = None,
+          run: str | None = None) -> dict:
+    """Train the U-Net from scratch into a run folder (engine/core/training.py); keep the epoch with the best
+    validation mean IoU; `python -m engine promote unet RUN` commits it.
+
+    Args:
+        epochs: passes over the training scenes (default DEFAULT_EPOCHS); with `resume`, the new cycle's.
+        resume: a further cycle (warm restart, as in SGDR, Loshchilov & Hutter 2017): start from the
+            best weights so far (the newest run's, else the old cache's, else the committed file) and their
+            history, on the next `train_scenes` training scenes not seen yet, learning rate from
+            RESUME_LEARNING_RATE cosine-decayed to zero; the best epoch over all cycles is kept. When
+            those best weights are the 3-level U-Net's, the network is first grown from them (`grow`),
+            and the best epoch is kept among the grown network's.
+        train_scenes: how many training scenes to pre-generate (default TRAIN_SCENES, RESUME_TRAIN_SCENES
+            when resuming).
+        validation_scenes: how many validation scenes measure each epoch.
+        max_steps (or its older name max_batches): stop each epoch after this many batches (smoke tests;
+            nothing is saved).
+        output: also copy the finalized float16 weights there.
+        peak_learning_rate: the cosine schedule's start (default LEARNING_RATE, RESUME_LEARNING_RATE when
+            resuming); a lower one fine-tunes without the dip a full restart costs.
+        run: the run folder's name (default: the start time; with resume, the newest run).
+    Returns:
+        Per-epoch history and, once finalized, the test figures of the float16 weights, "run" and "promote".
+    """
+    epochs = DEFAULT_EPOCHS if epochs is None else epochs
+    if train_scenes is None:
+        train_scenes = RESUME_TRAIN_SCENES if resume else TRAIN_SCENES
+    if epochs < 1 or train_scenes < BATCH_SIZE or validation_scenes < 1:
+        raise InvalidInput(f"Train for at least 1 epoch on at least {BATCH_SIZE} scenes, with validation scenes.")
+    max_steps = max_steps if max_steps is not None else max_batches
+    peak = peak_learning_rate or (RESUME_LEARNING_RATE if resume else LEARNING_RATE)
+    task = UNetTask(train_scenes, validation_scenes, seed, resume, peak, max_steps is not None, on_progress)
+    trainer = training.Trainer(task, epochs, training.restarted_cosine(peak), resume=resume, run=run,
+                               max_steps=max_steps, on_progress=on_progress, should_stop=should_stop)
+    if resume and not trainer.history:
+        raise InvalidInput("Nothing to resume: no U-Net run, cache or committed history; train it without --resume.")
+    trainer.history = task.history = [{"cycle": 0, **entry} for entry in trainer.history]
+    trainer.epochs = trainer.first_epoch + epochs  # a cycle of `epochs` more
+    history = trainer.fit()
+    if trainer.smoke or len(history) == trainer.first_epoch:
         return {"name": "unet", "history": history}
-    return {"name": "unet", "history": history,
-            **finalize(history, validation_scenes, output)}
+    return {"name": "unet", "history": history, **trainer.finalize(output)}
 
 
 def scene_weights(label_maps: np.ndarray, extra: dict[str, float] = OVERSAMPLED_LABELS) -> np.ndarray:
@@ -462,46 +502,28 @@ def _cycle_scenes(history: list[dict]) -> dict[int, int]:
     return {entry["cycle"]: entry.get("train_scenes", TRAIN_SCENES) for entry in history}
 
 
-def _previous_history() -> list[dict]:
-    """The epochs trained so far: the cache's log, else the committed one (entries without "cycle": cycle 0)."""
-    for path in (CHECKPOINTS / "history.json", (PROJECT_ASSETS / WEIGHTS).with_suffix(".history.json")):
-        if path.exists():
-            return [{"cycle": 0, **entry} for entry in json.loads(path.read_text())]
-    raise InvalidInput("Nothing to resume: no U-Net history in the cache or under assets/; train it without --resume.")
-
-
-def finalize(history: list[dict], validation_scenes: int,
-             output: pathlib.Path | None = None) -> dict:
-    """Store the best checkpoint as float16, measure that copy on the test scenes and record it."""
-    network = build_network()
-    weights_io.load_float16(network, CHECKPOINTS / "best.npz")
-    target = output or PROJECT_ASSETS / WEIGHTS
-    weights_io.save_float16(network, target)
-    figures = evaluate_model(build(target))  # the float16 weights we commit, not the float32 ones
-    if output is None:
-        target.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
-        best = best_entry(history)
-        cycles = [sum(1 for entry in history if entry["cycle"] == cycle) for cycle in range(history[-1]["cycle"] + 1)]
-        peaks = {entry["cycle"]: entry.get("peak_learning_rate", RESUME_LEARNING_RATE) for entry in history}
-        command = f"python -m engine train unet --epochs {cycles[0]}" + "".join(
-            f", then --resume --epochs {count}" + (f" --peak-learning-rate {peaks[cycle]:g}"
-                                                   if peaks[cycle] != RESUME_LEARNING_RATE else "")
-            for cycle, count in enumerate(cycles[1:], start=1))
-        scene_counts = " + ".join(str(count) for count in _cycle_scenes(history).values())
-        losses = " / ".join(f"cycle {entry['cycle']}: " + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight")
-                                                           else "cross-entropy")
-                            + (f", grown to {entry['levels']} levels" if entry.get("grown") else "")
-                            + (", scenes showing " + " / ".join(entry["oversampled"]) + " drawn more often"
-                               if entry.get("oversampled") else "")
-                            + (f", boundary pixels' cross-entropy x {1 + entry['boundary_weight']:g}"
-                               if entry.get("boundary_weight") else "")
-                            for entry in {entry["cycle"]: entry for entry in history}.values())
-        project_weights.record(
-            WEIGHTS, f"{command} ({scene_counts} new training scenes of {TRAIN_OBJECTS} objects, per cycle; {losses}; "
-            f"best of {len(history)} epochs on " + ", then ".join(dict.fromkeys(
-                str(entry.get("validation_scenes", 200)) for entry in history))
-            + f" validation scenes: epoch {best['epoch']}; "
-            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
-            f"test scenes ({figures['scenes']}): mean IoU {figures['mean_iou']:.4f} over {len(LABELS)} labels, "
-            f"pixel accuracy {figures['pixel_accuracy']:.4f}")
-    return figures
+def _manifest_line(figures: dict, history: list[dict]) -> tuple[str, str]:
+    """(how, metric) of the promoted weights: the commands of every cycle, their scenes and losses."""
+    best = best_entry(history)
+    cycles = [sum(1 for entry in history if entry["cycle"] == cycle) for cycle in range(history[-1]["cycle"] + 1)]
+    peaks = {entry["cycle"]: entry.get("peak_learning_rate", RESUME_LEARNING_RATE) for entry in history}
+    command = f"python -m engine train unet --epochs {cycles[0]}" + "".join(
+        f", then --resume --epochs {count}" + (f" --peak-learning-rate {peaks[cycle]:g}"
+                                               if peaks[cycle] != RESUME_LEARNING_RATE else "")
+        for cycle, count in enumerate(cycles[1:], start=1))
+    scene_counts = " + ".join(str(count) for count in _cycle_scenes(history).values())
+    losses = " / ".join(f"cycle {entry['cycle']}: " + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight")
+                                                       else "cross-entropy")
+                        + (f", grown to {entry['levels']} levels" if entry.get("grown") else "")
+                        + (", scenes showing " + " / ".join(entry["oversampled"]) + " drawn more often"
+                           if entry.get("oversampled") else "")
+                        + (f", boundary pixels' cross-entropy x {1 + entry['boundary_weight']:g}"
+                           if entry.get("boundary_weight") else "")
+                        for entry in {entry["cycle"]: entry for entry in history}.values())
+    how = (f"{command} ({scene_counts} new training scenes of {TRAIN_OBJECTS} objects, per cycle; {losses}; "
+           f"best of {len(history)} epochs on " + ", then ".join(dict.fromkeys(
+               str(entry.get("validation_scenes", 200)) for entry in history))
+           + f" validation scenes: epoch {best['epoch']}; "
+           f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)")
+    return how, (f"test scenes ({figures['scenes']}): mean IoU {figures['mean_iou']:.4f} over {len(LABELS)} labels, "
+                 f"pixel accuracy {figures['pixel_accuracy']:.4f}")

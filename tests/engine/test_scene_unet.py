@@ -1,16 +1,16 @@
 import json
+import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from engine.core import registry
-from engine.segmentation import unet as scene_unet
+from engine.core import registry, weights_io
+from engine.core.errors import InvalidInput
 from engine.data import scenes
 from engine.segmentation import api as segmentation
-from engine.core import weights_io
-from engine.core.errors import InvalidInput
+from engine.segmentation import unet as scene_unet
 from tests.conftest import ROOT, SAMPLES
 
 SUBSET = 100  # the first 100 test scenes
@@ -46,6 +46,7 @@ def test_architecture_is_a_unet_with_skips_and_transposed_convolutions():
     assert sum(row.parameters for row in rows) == scene_unet.build_network().count_params() == 1953460
 
 
+@pytest.mark.slow
 def test_growing_the_three_level_unet_keeps_its_scores(tmp_path):
     """`grow` maps a trained 3-level U-Net into the 4-level one; at inference the two give the same scores."""
     small = scene_unet.build_network(scene_unet.FILTERS[:-1], coarse_heads=2)
@@ -67,6 +68,7 @@ def test_growing_the_three_level_unet_keeps_its_scores(tmp_path):
     assert not scene_unet.is_three_level(tmp_path / "four_level.npz")
 
 
+@pytest.mark.slow
 def test_held_out_figures_on_the_first_test_scenes(unet):
     figures = scene_unet.evaluate_model(unet, SUBSET)
     assert figures["scenes"] == SUBSET and set(figures["per_label"]) <= set(scene_unet.LABELS)
@@ -96,11 +98,58 @@ def test_wrong_shapes_are_refused(unet):
         scene_unet.train(epochs=0)
 
 
-def test_one_training_step_runs(tmp_path):
+@pytest.mark.training
+def test_one_training_step_runs(tmp_path, monkeypatch):
+    from engine.core import training
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     result = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, max_batches=1, validation_scenes=4)
     assert len(result["history"]) == 1 and np.isfinite(result["history"][0]["loss"])
+    assert not any(tmp_path.iterdir())  # a smoke run writes nothing
 
 
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """Runs in a temporary folder, and no old cache for --resume to find."""
+    from engine.core import training
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setattr(scene_unet.UNetTask, "legacy_checkpoints", tmp_path / "no-cache")
+    return tmp_path / "runs"
+
+
+@pytest.mark.training
+def test_resume_goes_on_from_the_committed_weights_and_their_whole_log(runs):
+    committed = json.loads((ROOT / "assets" / scene_unet.WEIGHTS).with_suffix(".history.json").read_text())
+    result = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, max_batches=1, validation_scenes=2,
+                              resume=True, peak_learning_rate=3e-4)
+    (run,) = (runs / "unet").iterdir()
+    assert (run / "best.npz").read_bytes() == (ROOT / "assets" / scene_unet.WEIGHTS).read_bytes()
+    assert len(result["history"]) == len(committed) + 1 and result["history"][-2]["epoch"] == committed[-1]["epoch"]
+    new = result["history"][-1]
+    assert new["cycle"] == max(entry.get("cycle", 0) for entry in committed) + 1 and not new["grown"]
+    assert new["learning_rate"] == new["peak_learning_rate"] == 3e-4 and new["epoch"] == len(committed) + 1
+
+
+@pytest.mark.training
+def test_a_cycle_resumed_from_a_finished_run_is_recorded_with_its_peak(runs, monkeypatch):
+    monkeypatch.setattr(scene_unet.UNetTask, "evaluate", lambda self, weights: scene_unet.evaluate_model(
+        scene_unet.build(weights), 2))
+    first = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, validation_scenes=2)
+    assert first["history"][0]["kept"] and first["scenes"] == 2
+    second = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, validation_scenes=2, resume=True,
+                              peak_learning_rate=3e-4)
+    assert second["run"] == first["run"]  # the newest run goes on
+    assert [(entry["cycle"], entry["peak_learning_rate"]) for entry in second["history"]] == [
+        (0, scene_unet.LEARNING_RATE), (1, 3e-4)]
+    outputs = json.loads((pathlib.Path(second["run"]) / "run.json").read_text())["outputs"]
+    assert outputs[0]["asset"] == scene_unet.WEIGHTS and outputs[1]["asset"] == "scene_segmentation/unet.history.json"
+    assert outputs[0]["how"].startswith("python -m engine train unet --epochs 1, then --resume --epochs 1 "
+                                        "--peak-learning-rate 0.0003 (8 + 8 new training scenes")
+    assert outputs[0]["metric"].startswith("test scenes (2): mean IoU")
+
+
+@pytest.mark.slow
 def test_cli_segments_a_photo_with_the_unet():
     result = subprocess.run([sys.executable, "-m", "engine", "segment", str(SAMPLES / "coffee.jpg"), "--model", "unet",
                              "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
