@@ -287,6 +287,11 @@ class Task:
             return None
         return max(values) if self.higher_is_better else min(values)
 
+    def choose_checkpoint(self, run: Run) -> pathlib.Path | None:
+        """The checkpoint `finalize` stores and measures; None: best.npz with a monitor, else last.npz (VQA picks
+        best or last by validation after recalibrating BatchNorm)."""
+        return None
+
     def evaluate(self, weights: pathlib.Path) -> dict:
         """Held-out figures of a stored float16 weight file (build a fresh model and load it)."""
         return {}
@@ -451,8 +456,9 @@ class Trainer:
         (self.run.path / f"settings-{self.first_epoch}.json").write_text(json.dumps(settings, indent=1))
 
     def chosen_checkpoint(self) -> pathlib.Path:
-        """best.npz when the task keeps the best epoch, else last.npz."""
-        path = self.run.path / ("best.npz" if self.task.monitor else "last.npz")
+        """The task's choice (`Task.choose_checkpoint`), else best.npz when it keeps the best epoch, else last.npz."""
+        default = self.run.path / ("best.npz" if self.task.monitor else "last.npz")
+        path = self.task.choose_checkpoint(self.run) or default
         if not path.is_file():
             raise InvalidInput(f"No checkpoint in {self.run.path} to finalize: train {self.task.name} first.")
         return path
