@@ -426,8 +426,9 @@ class Trainer:
 
             def report(step: int, running: dict, epoch=epoch) -> None:
                 if step % task.report_every == 0:
-                    self.on_progress((epoch + step / steps) / epochs, f"{task.name} epoch {epoch + 1}/{epochs}, batch "
-                                     f"{step}/{steps}, " + ", ".join(f"{key} {value:.4f}" for key, value in running.items()))
+                    figures = ", ".join(f"{key} {value:.4f}" for key, value in running.items())
+                    self.on_progress((epoch + step / steps) / epochs,
+                                     f"{task.name} epoch {epoch + 1}/{epochs}, batch {step}/{steps}, {figures}")
 
             figures = task.train_epoch(epoch, steps, self.optimizer, report, self.should_stop)
             if figures is None or self.should_stop():
@@ -484,7 +485,8 @@ class Trainer:
             output = pathlib.Path(output)
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(weights, output)
-        return {**figures, "run": str(self.run.path), "promote": f"python -m engine promote {self.run.name} {self.run.run}"}
+        return {**figures, "run": str(self.run.path),
+                "promote": f"python -m engine promote {self.run.name} {self.run.run}"}
 
 
 def write_run_file(run: Run, history: list[dict], figures: dict, outputs: list[Output], monitor: str | None) -> None:

@@ -103,7 +103,8 @@ def test_keep_best_picks_the_best_epoch_and_finalize_stores_it_as_float16(tmp_pa
     float16 = stored(run / "weights.npz")
     assert all(array.dtype == np.float16 for array in float16)
     assert np.array_equal(float16[0], task.snapshots[2][0].astype(np.float16))
-    assert result["kernel_sum"] == pytest.approx(float(np.sum(task.snapshots[2][0].astype(np.float16).astype(np.float32))))
+    as_stored = task.snapshots[2][0].astype(np.float16).astype(np.float32)
+    assert result["kernel_sum"] == pytest.approx(float(np.sum(as_stored)))
     summary = json.loads((run / "run.json").read_text())
     assert summary["kept_epoch"] == 2 and summary["outputs"][0]["asset"] == "tiny/tiny.npz"
     assert not any(assets_dir.iterdir())  # training never writes under assets/
@@ -200,8 +201,10 @@ def test_the_stop_callback_stops_and_a_cut_epoch_is_not_logged(tmp_path):
 
 def test_progress_reports_steps_and_epochs_in_order(tmp_path):
     reports = []
-    training.Trainer(Tiny(), 2, runs_dir=tmp_path,
-                     on_progress=lambda fraction, message, preview=None: reports.append((fraction, message, preview))).fit()
+    def on_progress(fraction, message, preview=None):
+        reports.append((fraction, message, preview))
+
+    training.Trainer(Tiny(), 2, runs_dir=tmp_path, on_progress=on_progress).fit()
     fractions = [fraction for fraction, _, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert reports[-1][2]["epoch"] == 2 and "validation_accuracy 0.9000" in reports[-1][1]
@@ -246,6 +249,18 @@ def test_resume_without_a_run_seeds_one_from_the_committed_weights(tmp_path, ass
     # The committed weights are the best epoch's (2 of 0.5, 0.9, 0.7), so the run goes on from there.
     assert trainer.first_epoch == 2 and trainer.history == history[:2]
     assert (trainer.run.path / "last.npz").read_bytes() == (assets_dir / "tiny" / "tiny.npz").read_bytes()
+
+
+def test_the_cli_refuses_to_promote_an_unfinished_run_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "engine", "promote", "capsnet", "no-such-run"],
+                            cwd=training.PROJECT_ROOT, capture_output=True, text=True, check=False,
+                            env={**os.environ, training.RUNS_ENV_VAR: str(tmp_path)})
+    assert result.returncode == 2 and "holds no finalized run" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_core_training_imports_no_tensorflow_and_nothing_outside_core():
