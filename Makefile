@@ -1,17 +1,32 @@
-# ConvNet Studio: `make run` serves the app, `make test` runs the whole suite (both set up first).
+# ConvNet Studio: `make run` serves the app, `make test` runs ruff and the whole suite (both set up first),
+# `make test-fast` all but the browser, training and slow tests, `make lint` ruff alone.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench assets setup dev data clean
+.PHONY: run test test-fast lint browser bench assets setup dev data clean
 
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: setup dev
+# The browser comes first: without it (and not root to install it) `make test` stops before any set-up.
+test: browser setup dev
+	$(VENV)/bin/ruff check .
 	$(PY) -m engine assets fetch  # the tests need the training data too: here a failed fetch stops
 	$(PY) -m pytest -n auto --maxprocesses=4 --dist loadfile  # one file per worker: module fixtures load once
+
+# Markers are declared in pyproject.toml; the browser tests are the ones under tests/e2e.
+test-fast: setup dev
+	$(PY) -m engine assets fetch
+	$(PY) -m pytest -n auto --maxprocesses=4 --dist loadfile -m "not browser and not training and not slow"
+
+lint: dev
+	$(VENV)/bin/ruff check .
+
+# Debian's Chromium for the browser tests: installed when root, else one line naming the command.
+browser:
+	@tools/ensure_browser.sh
 
 bench: setup dev
 	$(PY) -m bench

@@ -30,15 +30,15 @@ figures = pd.DataFrame([{"model": spec.title, "weights": spec.sources[0].referen
                         for spec in registry.all_specs("capsules")])
 st.dataframe(figures, hide_index=True, width="stretch")
 
-source = st.radio("Digit", ["a test digit", "upload an image of one digit"], horizontal=True)
+source = st.radio("Digit", ["a test digit", "upload an image of one digit"], horizontal=True, key="capsules-source")
 with user_errors():
     if source == "a test digit":
         test = mnist.load_mnist().test
-        index = st.number_input("Test digit number", 0, len(test.labels) - 1, 0)
+        index = st.number_input("Test digit number", 0, len(test.labels) - 1, 0, key="capsules-digit")
         digit, truth = test.images[index], int(test.labels[index])
     else:
         uploaded = st.file_uploader(f"One digit, dark on light or light on dark ({media.describe_limits()})",
-                                    type=IMAGE_TYPES)
+                                    type=IMAGE_TYPES, key="capsules-upload")
         if uploaded is None:
             st.info("Upload an image of a single digit.")
             st.stop()

@@ -28,10 +28,11 @@ def model_picker() -> tuple[str, str]:
     specs = registry.all_specs("classification")
     titles = {spec.name: spec.title + ("" if registry.available_source(spec) else " (needs a network)")
               for spec in specs}
-    choice = st.selectbox("Model", [*titles, CUSTOM], format_func=lambda name: titles.get(name, name))
+    choice = st.selectbox("Model", [*titles, CUSTOM], format_func=lambda name: titles.get(name, name),
+                          key="classification-model")
     reference = ""
     if choice == CUSTOM:
-        reference = st.text_input("TF Hub handle or local SavedModel folder",
+        reference = st.text_input("TF Hub handle or local SavedModel folder", key="classification-hub-reference",
                                   placeholder=classification.CHAPTER_HUB_HANDLE,
                                   help="A https://tfhub.dev/... or https://www.kaggle.com/models/... handle, or "
                                        "the name of a SavedModel folder inside the folder the server allows "
@@ -42,7 +43,7 @@ def model_picker() -> tuple[str, str]:
 left, right = st.columns([1, 1])
 with left:
     model_name, hub_reference = model_picker()
-    top_k = st.slider("How many classes to show", 1, 10, 5)
+    top_k = st.slider("How many classes to show", 1, 10, 5, key="classification-top-k")
     picked = image_source("classification")
 
 if picked is None:

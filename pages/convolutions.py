@@ -20,14 +20,14 @@ st.caption("The chapter's summary: a convolution with I input channels, O output
 
 def settings_ui() -> convolutions.ConvSettings:
     columns = st.columns(4)
-    height = columns[0].number_input("Input height", 3, convolutions.MAX_SIZE, 7)
-    width = columns[0].number_input("Input width", 3, convolutions.MAX_SIZE, 7)
-    in_channels = columns[1].number_input("Input channels (I)", 1, convolutions.MAX_CHANNELS, 3)
-    out_channels = columns[1].number_input("Output channels (O)", 1, convolutions.MAX_CHANNELS, 8)
-    kernel = columns[2].slider("Kernel size k (K = k x k)", 1, convolutions.MAX_KERNEL, 3)
-    padding = columns[2].radio("Padding", ["valid", "same"], horizontal=True)
-    stride = columns[3].slider("Stride", 1, convolutions.MAX_STRIDE, 1)
-    dilation = columns[3].slider("Dilation (atrous rate)", 1, convolutions.MAX_DILATION, 2)
+    height = columns[0].number_input("Input height", 3, convolutions.MAX_SIZE, 7, key="conv-height")
+    width = columns[0].number_input("Input width", 3, convolutions.MAX_SIZE, 7, key="conv-width")
+    in_channels = columns[1].number_input("Input channels (I)", 1, convolutions.MAX_CHANNELS, 3, key="conv-in-channels")
+    out_channels = columns[1].number_input("Output channels (O)", 1, convolutions.MAX_CHANNELS, 8, key="conv-out-channels")
+    kernel = columns[2].slider("Kernel size k (K = k x k)", 1, convolutions.MAX_KERNEL, 3, key="conv-kernel")
+    padding = columns[2].radio("Padding", ["valid", "same"], horizontal=True, key="conv-padding")
+    stride = columns[3].slider("Stride", 1, convolutions.MAX_STRIDE, 1, key="conv-stride")
+    dilation = columns[3].slider("Dilation (atrous rate)", 1, convolutions.MAX_DILATION, 2, key="conv-dilation")
     return convolutions.ConvSettings(int(height), int(width), int(in_channels), int(out_channels),
                                      kernel, stride, padding, dilation)
 
@@ -46,7 +46,7 @@ if settings.dilation == 1:
     st.caption("The dilated row uses dilation 2 so that it differs from the basic one.")
 
 st.subheader("Which inputs feed one output")
-kind = st.selectbox("Convolution type", convolutions.KINDS)
+kind = st.selectbox("Convolution type", convolutions.KINDS, key="conv-field-kind")
 if max(settings.height, settings.width) > convolutions.MAX_FIELD_SIZE:
     st.info(f"The picture needs an input of at most {convolutions.MAX_FIELD_SIZE} x "
             f"{convolutions.MAX_FIELD_SIZE}; make the input smaller above.")

@@ -26,22 +26,23 @@ def model_choice() -> str:
     if not names:
         st.error("No feature model is available: run `python -m engine assets fetch` once.")
         st.stop()
-    return st.radio("Feature model", names, format_func=lambda name: registry.get_spec(name).title)
+    return st.radio("Feature model", names, format_func=lambda name: registry.get_spec(name).title, key="dream-model")
 
 
-def dream_settings(model: extractors.FeatureModel) -> tuple[deepdream.DreamSettings, bool]:
+def dream_settings(model_name: str, model: extractors.FeatureModel) -> tuple[deepdream.DreamSettings, bool]:
     """The settings form; returns (settings, whether Dream was pressed)."""
     with st.form("dream-settings"):
+        # The model in the key: another model's layers start again from its own preselection.
         layers = st.multiselect("Layers to amplify (deeper: eyes, faces, animals; shallower: textures)",
-                                model.layers, default=list(model.dream_layers))
-        steps = st.slider("Steps per octave", 1, 100, deepdream.DEFAULT_STEPS)
+                                model.layers, default=list(model.dream_layers), key=f"dream-layers-{model_name}")
+        steps = st.slider("Steps per octave", 1, 100, deepdream.DEFAULT_STEPS, key="dream-steps")
         step_size = st.select_slider("Step size", [0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
-                                     value=deepdream.DEFAULT_STEP_SIZE)
-        octaves = st.slider("Octaves", 1, deepdream.MAX_OCTAVES, deepdream.DEFAULT_OCTAVES)
+                                     value=deepdream.DEFAULT_STEP_SIZE, key="dream-step-size")
+        octaves = st.slider("Octaves", 1, deepdream.MAX_OCTAVES, deepdream.DEFAULT_OCTAVES, key="dream-octaves")
         size = st.select_slider("Output size (longest side, pixels)", [256, 384, 512, 768, 1024, 1536, 2048],
-                                value=deepdream.DEFAULT_OUTPUT_SIZE,
+                                value=deepdream.DEFAULT_OUTPUT_SIZE, key="dream-size",
                                 help="Time grows with the area: on 2 CPU cores 768 px costs about 0.2 s a step.")
-        pressed = st.form_submit_button("Dream", type="primary")
+        pressed = st.form_submit_button("Dream", type="primary", key="dream-run")
     return deepdream.DreamSettings(tuple(layers), steps, step_size, octaves, size), pressed
 
 
@@ -56,7 +57,7 @@ with left:
         st.caption("The chapter dreams with InceptionV3 (`mixed2`..`mixed5`); its weights need a network once "
                    "(they are read from ~/.keras/models afterwards), so this offline MobileNetV2 stands in.")
     picked = image_source("deepdream")
-    settings, pressed = dream_settings(model)
+    settings, pressed = dream_settings(model_name, model)
 
 if picked is None:
     st.info("Upload a photo or pick a sample, choose the settings and press Dream.")

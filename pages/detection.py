@@ -51,13 +51,15 @@ with left:
     default = widgets.default_detector(scene is not None)
     model_name = st.selectbox("Detector", list(titles), index=list(titles).index(default), format_func=titles.get,
                               key=f"detector-{'scene' if scene is not None else 'photo'}")
-    min_score = st.slider("Confidence threshold", 0.0, 1.0, 0.8 if model_name == RCNN else 0.5, 0.01)
-    iou_threshold = st.slider("NMS IoU threshold", 0.05, 1.0, 0.5, 0.05,
+    # R-CNN starts at its own threshold: its own key, so switching to it resets the slider to 0.8.
+    min_score = st.slider("Confidence threshold", 0.0, 1.0, 0.8 if model_name == RCNN else 0.5, 0.01,
+                          key="detection-min-score-rcnn" if model_name == RCNN else "detection-min-score")
+    iou_threshold = st.slider("NMS IoU threshold", 0.05, 1.0, 0.5, 0.05, key="detection-iou",
                               help="A box overlapping a better box of the same label by more than this is dropped; "
                                    "1 keeps every box.")
     proposals = 300
     if model_name == RCNN:
-        proposals = st.slider("Region proposals to classify", 20, 1000, 200, 20)
+        proposals = st.slider("Region proposals to classify", 20, 1000, 200, 20, key="detection-proposals")
         st.caption("Slow by design: one EfficientNet pass per region (about 10 ms each here), exactly the cost "
                    "Fast R-CNN removed. No background class and no box regression, so expect extra boxes.")
     elif model_name == "ssdlite-person":

@@ -12,7 +12,7 @@ from engine.segmentation import api as segmentation
 from engine.segmentation import render
 from ui.errors import user_errors
 from ui.models import get_model
-from ui.segmentation import architecture_notes, enlarge, input_picker, scene_figures
+from ui.segmentation import architecture_notes, classes_key, enlarge, input_picker, scene_figures
 from ui.shell import ensure_app_shell
 
 ensure_app_shell()
@@ -26,7 +26,7 @@ st.caption("Every pixel gets a class. DeepLabV3 knows the 20 PASCAL VOC object c
 specs = [spec for task in segmentation.TASKS for spec in registry.all_specs(task)]
 left, right = st.columns([1, 1])
 with left:
-    model_name = st.radio("Model", [spec.name for spec in specs], horizontal=True,
+    model_name = st.radio("Model", [spec.name for spec in specs], horizontal=True, key="segmentation-model",
                           format_func=lambda name: registry.get_spec(name).title)
     with user_errors():
         picked = input_picker("segmentation", segmentation.MAX_WORKING_SIDE)
@@ -45,8 +45,8 @@ with user_errors():
 shares = result.class_shares()
 present = [label for label in shares if label != "background"]
 with left:
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05)
-    shown = st.multiselect("Classes to colour", present, default=present)
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key="segmentation-opacity")
+    shown = st.multiselect("Classes to colour", present, default=present, key=classes_key(present))
     visible = {result.labels.index(label) for label in shown}
     colours = render.palette(len(result.labels))
     st.caption("Legend: " + " · ".join(f"{label} (rgb{tuple(int(v) for v in colours[result.labels.index(label)])})"
@@ -81,13 +81,13 @@ with right:
 
 if model_name == "selfie-segmentation":
     st.subheader("Background effects")
-    effect = st.radio("Effect", ["blur", "replace"], horizontal=True)
+    effect = st.radio("Effect", ["blur", "replace"], horizontal=True, key="segmentation-effect")
     probability = loaded.model.probability(picked.pixels)
     if effect == "blur":
-        strength = st.slider("Blur strength", 3, 99, 41, 2)
+        strength = st.slider("Blur strength", 3, 99, 41, 2, key="segmentation-blur")
         edited = render.blur_background(picked.pixels, probability, strength)
     else:
-        hex_colour = st.color_picker("Background colour", "#2E7D32")
+        hex_colour = st.color_picker("Background colour", "#2E7D32", key="segmentation-background")
         edited = render.replace_background(
             picked.pixels, probability, tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
     st.image(edited, width="stretch")

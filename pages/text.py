@@ -44,7 +44,7 @@ left, right = st.columns([1, 1])
 with left:
     content = text_input()
     choice = st.radio("Model", [COMMITTED, SESSION] if TRAINED in st.session_state else [COMMITTED],
-                      horizontal=True)
+                      horizontal=True, key="text-model")
     figures = text.recorded_evaluation()
     if figures:
         st.markdown("**Measured on held-out tweets** (the test split; `python -m engine eval text-cnn`)")

@@ -42,9 +42,9 @@ st.markdown(
 with user_errors():
     ways = get_model(video.MODEL_NAME).model
 
-source = st.radio("Video", ["a generated test clip", "upload a video"], horizontal=True)
+source = st.radio("Video", ["a generated test clip", "upload a video"], horizontal=True, key="video-source")
 if source == "a generated test clip":
-    index = int(st.number_input("Test clip number (the seed)", 0, video_clips.MAX_INDEX - 1, 0))
+    index = int(st.number_input("Test clip number (the seed)", 0, video_clips.MAX_INDEX - 1, 0, key="video-clip"))
     with user_errors():
         item = video_clips.clip("test", index)
         predictions = video.classify_clip(ways, item.frames)
@@ -55,11 +55,13 @@ if source == "a generated test clip":
     right.table(predictions_table(predictions, item.name).set_index("way"))
     st.stop()
 
-uploaded = st.file_uploader(f"A video ({video_io.describe_limits()})", type=[s[1:] for s in video_io.SUFFIXES])
+uploaded = st.file_uploader(f"A video ({video_io.describe_limits()})", type=[s[1:] for s in video_io.SUFFIXES],
+                            key="video-upload")
 if uploaded is None:
     st.info("Upload a short video.")
     st.stop()
-samples = st.slider("Frames sampled for the ImageNet timeline", 4, video_io.MAX_SAMPLES, video_io.DEFAULT_SAMPLES)
+samples = st.slider("Frames sampled for the ImageNet timeline", 4, video_io.MAX_SAMPLES, video_io.DEFAULT_SAMPLES,
+                    key="video-samples")
 with user_errors():
     data = uploaded.getvalue()
     classifier = get_model(classification.DEFAULT_MODEL)

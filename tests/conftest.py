@@ -1,4 +1,4 @@
-"""Shared fixtures: the offline assets the tests need, and sample images."""
+"""Shared fixtures: the offline assets the tests need, and sample images; the `browser` marker by folder."""
 
 from __future__ import annotations
 
@@ -11,11 +11,23 @@ from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "assets" / "samples"
+E2E = ROOT / "tests" / "e2e"
 
 
-@pytest.fixture(scope="session", autouse=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e drives Chromium: mark it `browser` (`make test-fast` leaves them out)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
 def offline_models():
-    """Fetch (or verify) the run-time model files once; a no-op when they are cached."""
+    """Fetch (or verify) the run-time model files once; a no-op when they are cached.
+
+    Only tests that load a fetched model ask for it: as `pytestmark = pytest.mark.usefixtures("offline_models")`
+    in an engine test file, by folder in tests/pages, tests/hostile and tests/e2e.
+    """
     from engine.core import assets
 
     assets.fetch(group="models")

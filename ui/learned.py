@@ -65,7 +65,7 @@ def visualization_view(loaded: registry.LoadedModel, model: extractors.FeatureMo
         channel = st.number_input("Channel", 0, 4095, int(strongest[1]),
                                   help="Default: the strongest channel in the activation maps view.", key="visualization-channel")
         steps = st.slider("Steps", 16, 256, explain.VISUALIZATION_STEPS, 16, key="visualization-steps")
-        pressed = st.form_submit_button("Visualize", type="primary")
+        pressed = st.form_submit_button("Visualize", type="primary", key="visualization-run")
     key = ("visualization", loaded.spec.name, layer, channel, steps)
     if pressed:
         bar = st.progress(0.0, "Gradient ascent from noise...")
@@ -90,7 +90,7 @@ def atlas_view(upload: tuple[str, bytes] | None, loaded: registry.LoadedModel, m
         layer = st.selectbox("Layer", model.layers, index=default, key="atlas-layer")
         grid = st.slider("Grid cells per side", 3, atlas.MAX_GRID, atlas.DEFAULT_GRID, key="atlas-grid")
         steps = st.slider("Steps per icon", 16, 256, atlas.ICON_STEPS, 16, key="atlas-steps")
-        pressed = st.form_submit_button("Build the atlas", type="primary")
+        pressed = st.form_submit_button("Build the atlas", type="primary", key="atlas-run")
     photos = [(name, media.decode_image(path.read_bytes(), min_side=320).pixels) for name, path in sample_images().items()]
     if upload is not None:
         with user_errors():

@@ -45,6 +45,12 @@ def input_picker(key: str, decode_limit: int) -> PickedInput | None:
     return PickedInput(picked[0], media.decode_within(picked[1], decode_limit).pixels, None)
 
 
+def classes_key(present: list[str]) -> str:
+    """The key of the "Classes to colour" widget: it names the classes found, so that a picture with other
+    classes starts again with all of them coloured (as the widget did when it had no key)."""
+    return "segmentation-classes:" + ",".join(present)
+
+
 def enlarge(pixels: np.ndarray, factor: int = 4) -> np.ndarray:
     """A small scene shown larger with its pixels kept sharp (the browser would blur them)."""
     return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)

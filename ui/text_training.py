@@ -88,16 +88,18 @@ def training_panel() -> None:
     st.caption("The same network, from random weights, in this browser session. The committed "
                "weights are not touched; your model is kept for this session only.")
     columns = st.columns(4)
-    dataset = columns[0].selectbox("Data", list(DATASETS), format_func=DATASETS.get, disabled=training)
-    limit = columns[1].selectbox("Training set", list(TWEET_LIMITS), index=2,
+    dataset = columns[0].selectbox("Data", list(DATASETS), format_func=DATASETS.get, disabled=training,
+                                   key="text-train-data")
+    limit = columns[1].selectbox("Training set", list(TWEET_LIMITS), index=2, key="text-train-limit",
                                  disabled=training or dataset != "tweets")
-    epochs = columns[2].slider("Epochs", 1, MAX_BROWSER_EPOCHS, 3, disabled=training)
-    batch_size = columns[3].select_slider("Batch size", text_training.BATCH_SIZES, 128, disabled=training)
+    epochs = columns[2].slider("Epochs", 1, MAX_BROWSER_EPOCHS, 3, disabled=training, key="text-train-epochs")
+    batch_size = columns[3].select_slider("Batch size", text_training.BATCH_SIZES, 128, disabled=training,
+                                          key="text-train-batch-size")
     buttons = st.columns([1, 1, 4])
-    if buttons[0].button("Train", type="primary", disabled=training):
+    if buttons[0].button("Train", type="primary", disabled=training, key="text-train-start"):
         _start(dataset, TWEET_LIMITS[limit], epochs, batch_size)
         st.rerun()
-    buttons[1].button("Stop", disabled=not training, on_click=_request_stop)
+    buttons[1].button("Stop", disabled=not training, on_click=_request_stop, key="text-train-stop")
 
     outcome = state.get(OUTCOME)
     history = run.history if training else outcome["history"] if outcome else []

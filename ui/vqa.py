@@ -41,9 +41,9 @@ def training_curves():
 
 def scene_input() -> sort_of_clevr.Scene:
     """Radio: a generated test scene by number, or an object table the user composes."""
-    how = st.radio("Scene", ["generate by seed", "compose one"], horizontal=True)
+    how = st.radio("Scene", ["generate by seed", "compose one"], horizontal=True, key="vqa-scene")
     if how == "generate by seed":
-        index = st.number_input("Seed (test scene number)", 0, sort_of_clevr.MAX_INDEX - 1, 0)
+        index = st.number_input("Seed (test scene number)", 0, sort_of_clevr.MAX_INDEX - 1, 0, key="vqa-seed")
         return sort_of_clevr.scene("test", int(index))
     start = sort_of_clevr.scene("test", 0).objects
     table = pd.DataFrame([{"include": True, "colour": item.colour, "shape": item.shape, "x": item.x, "y": item.y}

@@ -43,7 +43,7 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="session")
-def server_url():
+def server_url(offline_models):
     port = free_port()
     server = start_server(port)
     yield f"http://127.0.0.1:{port}"

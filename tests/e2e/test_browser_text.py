@@ -2,11 +2,13 @@
 
 import re
 
+import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import ROOT
 
 
+@pytest.mark.training
 def test_label_with_evidence_then_train_and_stop(page, server_url):
     page.goto(f"{server_url}/text")
     page.get_by_role("heading", name=re.compile("^negative")).wait_for()

@@ -8,7 +8,7 @@ from engine.core import registry
 
 
 @pytest.fixture(scope="module")
-def loaded():
+def loaded(offline_models):
     """The offline ImageNet MobileNetV2 extractors."""
     return registry.load(extractors.DEFAULT_MODEL)
 

@@ -64,6 +64,7 @@ def test_margin_loss_matches_the_paper():
     assert float(capsnet.margin_loss(one_hot, wrong)[0]) == pytest.approx(0.9 ** 2 + 9 * 0.5 * 0.9 ** 2)
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("name", ["capsnet", "capsnet-baseline"])
 def test_a_few_training_steps_lower_the_loss_on_one_batch(name):
     import keras
@@ -113,6 +114,7 @@ def test_blank_image_is_not_a_digit():
         capsules.prepare_digit(np.full((50, 50, 3), 200, np.uint8))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("capsnet", 0.993), ("capsnet-baseline", 0.992)])
 def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor):
     from engine.core import registry
@@ -130,6 +132,7 @@ def test_best_epoch_is_the_last_to_reach_the_top_validation_accuracy():
     assert manifest.best_epoch(history)["epoch"] == 3  # `train` saves best.npz on >=
 
 
+@pytest.mark.training
 def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log(tmp_path, monkeypatch):
     monkeypatch.setattr(capsnet_training, "CHECKPOINTS", tmp_path / "old-cache")  # no checkpoints from before runs/
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
@@ -145,6 +148,7 @@ def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log
     assert list((tmp_path / "runs" / "capsnet-baseline").iterdir()) == [log.parent]  # the smoke run wrote nothing
 
 
+@pytest.mark.training
 def test_a_smoke_run_trains_two_steps_and_measures_validation(tmp_path, monkeypatch):
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     result = capsnet_training.train("capsnet-baseline", epochs=1, max_steps=2)

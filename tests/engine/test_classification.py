@@ -7,6 +7,8 @@ from engine.classification import classify as classification
 from engine.core import registry
 from engine.core.errors import InvalidInput, InvalidMedia, UnknownModel
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 def labels_of(result, count=3):
     return [prediction.label for prediction in result.top[:count]]

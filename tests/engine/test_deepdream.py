@@ -14,6 +14,8 @@ from engine.core import registry
 from engine.core.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 LAYERS = ("block_6_expand_relu", "block_10_expand_relu")
 
 
@@ -101,6 +103,7 @@ print(json.dumps({"shape": list(result.pixels.shape), "growth_mb": growth}))
 """
 
 
+@pytest.mark.slow
 def test_tiling_keeps_a_large_image_within_a_memory_bound():
     # A fresh process, so the peak resident size belongs to this dream alone. Measured: +0.66 GB
     # with 512-px tiles against +1.5 GB for the same 1536 x 1536 step untiled.

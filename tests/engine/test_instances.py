@@ -10,6 +10,8 @@ from engine.segmentation import api as segmentation
 from engine.core.errors import InvalidInput
 from tests.conftest import SAMPLES
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 def _instance(label, score, box, shape=(20, 20)):
     mask = np.zeros(shape, bool)

@@ -75,6 +75,7 @@ def test_silence_is_refused(model):
         instrument_cnn.classify(model, np.zeros(16_000, np.float32))
 
 
+@pytest.mark.training
 def test_one_training_step_runs_on_a_few_notes():
     import keras
 

@@ -43,6 +43,7 @@ def two_workers() -> multiworker.DistributedResult:
     return multiworker.launch(list(specs.names()), workers=2, steps=2, quick=True, timeout_s=900)
 
 
+@pytest.mark.training
 def test_two_workers_train_every_model_and_end_with_the_same_changed_weights(two_workers):
     result = two_workers
     assert set(result.unavailable) <= _allowed_unavailable()
@@ -57,6 +58,7 @@ def test_two_workers_train_every_model_and_end_with_the_same_changed_weights(two
         assert np.isfinite([run.loss_first, run.loss_last]).all() and run.loss_first > 0, run.name
 
 
+@pytest.mark.training
 def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_workers, tmp_path):
     # The several-GPU path, on two logical CPUs: the same per-replica batches give the same weights,
     # byte for byte, as two workers (YOLO has batch norm, the VQA model a clipped global gradient).
@@ -73,6 +75,7 @@ def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_worker
         assert model["loss_first"] == pytest.approx(by_name[model["name"]].loss_first, rel=1e-6)
 
 
+@pytest.mark.training
 def test_the_same_command_on_each_machine_joins_the_cluster_in_tf_config(tmp_path):
     # What the README tells several machines to run, here as two processes on loopback ports.
     cluster = [f"127.0.0.1:{port}" for port in multiworker._free_ports(2)]

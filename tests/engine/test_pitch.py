@@ -7,6 +7,8 @@ from engine.data import notes as audio_notes
 from engine.audio import pitch
 from engine.core import registry
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 MEASURED_SHARE = 1.0  # basic-pitch on all 96 committed test notes and all 288 test-split notes (README)
 MARGIN = 0.05
 

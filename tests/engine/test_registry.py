@@ -7,6 +7,9 @@ from engine.core import manifest
 from engine.core import registry
 from engine.core.errors import ModelUnavailable, UnknownModel
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
+
 def test_lists_the_classification_models():
     names = [spec.name for spec in registry.all_specs("classification")]
     assert names[0] == "efficientnet-lite0"

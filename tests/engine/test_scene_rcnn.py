@@ -91,6 +91,7 @@ def test_both_are_registered_as_detectors():
         assert spec.task == "detection" and spec.sources[0].reference.startswith("scene_detection/")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["rcnn", "fast-rcnn"])
 def test_committed_weights_reach_their_map_on_the_first_test_scenes(name):
     from engine.detection.trained import common as scene_detectors

@@ -15,6 +15,8 @@ from engine.segmentation import render
 from engine.core.errors import InvalidInput, InvalidMedia, ModelUnavailable
 from tests.conftest import ROOT, SAMPLES
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 def shares_of(name: str, model: str) -> dict[str, float]:
     _, result = segmentation.segment_bytes((SAMPLES / f"{name}.jpg").read_bytes(), model)

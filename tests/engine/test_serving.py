@@ -14,6 +14,8 @@ from engine.data import text as text_data
 from engine.core.errors import InvalidInput
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 def test_text_cnn_export_serves_the_same_probabilities(tmp_path):
     import tensorflow as tf

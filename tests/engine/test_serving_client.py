@@ -21,6 +21,8 @@ from engine.serving import export as serving
 from engine.serving import client
 from engine.core.errors import InvalidInput, ModelUnavailable
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 class FakeServing(http.server.ThreadingHTTPServer):
     """GET /v1/models/NAME and POST /v1/models/NAME:predict over SavedModels loaded in this process

@@ -10,6 +10,8 @@ import pytest
 from engine.core import registry
 from engine.serving import export as serving
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 class Served:
     """An export loaded twice: with tf.saved_model.load, and in a TF1 session as TF Serving loads it
@@ -111,6 +113,7 @@ def test_rcnn_family_serves_predict_on_client_proposals(name, tmp_path_factory):
     assert min(_same_detections(outputs, item, image) for image, item in enumerate(found)) >= 2
 
 
+@pytest.mark.slow
 def test_video_serves_all_six_ways(tmp_path_factory):
     from engine.data import clips as video_clips
     from engine.video import models as video_models

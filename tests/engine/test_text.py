@@ -113,6 +113,7 @@ def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProce
                           capture_output=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 def test_cli_sentiment_json():
     result = run_cli("sentiment", "I absolutely love this, thank you!", "--json")
     assert result.returncode == 0, result.stderr
@@ -132,6 +133,7 @@ def test_cli_refuses_non_utf8_and_empty_input_in_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error:"), lines
 
 
+@pytest.mark.slow
 def test_cli_reads_a_megabyte_from_stdin_with_a_notice():
     result = run_cli("sentiment", "-", "--json", stdin=b"awful delay, rude staff. " * 42_000)
     assert result.returncode == 0, result.stderr

@@ -94,6 +94,7 @@ def test_imdb_loads_through_keras_datasets_with_the_chapters_padding(small_imdb)
     assert data.vocabulary.encode(["the", "was"]) == [1, 4, 6]
 
 
+@pytest.mark.training
 def test_one_epoch_on_imdb_then_predict_typed_text(small_imdb):
     data = text_training.prepare_imdb(num_words=len(WORDS) + 3)
     run = text_training.TrainingRun(data, batch_size=32)
@@ -107,6 +108,7 @@ def test_one_epoch_on_imdb_then_predict_typed_text(small_imdb):
     assert run.test_scores()["accuracy"] >= 0
 
 
+@pytest.mark.training
 def test_should_stop_ends_the_epoch_early_and_batch_size_is_bounded():
     data = text_training.prepare_tweets(train_limit=640)
     run = text_training.TrainingRun(data, batch_size=32)

@@ -40,12 +40,14 @@ def scores(ways, subset):
     return {way: video_models.predict(ways, way, subset.frames, features=mobilenet) for way in video_models.WAYS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", video_models.WAYS)
 def test_each_way_reaches_its_measured_accuracy(way, scores, subset):
     accuracy = float(np.mean(scores[way].argmax(-1) == subset.labels))
     assert accuracy >= MEASURED[way] - MARGIN, f"{way}: {accuracy:.3f}"
 
 
+@pytest.mark.slow
 def test_frame_by_frame_voting_fails_where_only_time_tells(scores, subset):
     temporal = np.isin(subset.labels, video_clips.TEMPORAL_CLASSES)
     single = ~temporal
@@ -78,6 +80,7 @@ def test_classify_clip_checks_the_shape(ways):
         video.classify_clip(ways, np.zeros((8, 48, 48, 3), np.uint8))
 
 
+@pytest.mark.slow
 def test_cli_classifies_a_generated_clip_as_json():
     result = subprocess.run([sys.executable, "-m", "engine", "video", "--test-clip", "3", "--json"], cwd=ROOT,
                             capture_output=True, text=True, timeout=180, check=False)

@@ -12,6 +12,8 @@ from engine.data import clips
 from engine.video import io as video_io
 from engine.core.errors import InvalidInput, InvalidMedia
 
+pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
+
 
 def write_video(path: pathlib.Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (64, 48),
                 fourcc: str = "MJPG") -> bytes:

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from PIL import Image
 
 from tests.conftest import SAMPLES
@@ -29,6 +30,7 @@ def test_gradcam_writes_the_overlay(tmp_path):
     assert Image.open(out).size == (451, 300)
 
 
+@pytest.mark.slow
 def test_bad_dream_settings_are_one_line_with_exit_2(tmp_path):
     result = run_cli("dream", str(SAMPLES / "chelsea.jpg"), "--out", str(tmp_path / "x.png"), "--steps", "0")
     assert result.returncode == 2 and result.stdout == ""

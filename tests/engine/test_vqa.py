@@ -28,6 +28,7 @@ def models():
     return {name: registry.load(name).model for name in vqa.MODELS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", vqa.MODELS)
 def test_committed_weights_reach_the_measured_accuracy(models, name):
     figures = vqa_training.accuracy_by_type(models[name], "test", SUBSET_SCENES)
@@ -60,6 +61,7 @@ def test_truth_follows_the_templates():
     assert vqa.truth(objects, "is the red object red") is None
 
 
+@pytest.mark.slow
 def test_cli_answers_an_image_file_as_json(models, tmp_path):
     item = sort_of_clevr.scene("test", 2)
     big = np.kron(item.image, np.ones((4, 4, 1), np.uint8))  # 300 px: resized back to 75 by the CLI
@@ -85,6 +87,7 @@ def test_trainers_and_evaluators_are_registered():
         assert registry.get_spec(name).task == "vqa"
 
 
+@pytest.mark.training
 def test_one_training_step_runs_and_writes_nothing(tmp_path):
     before = (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes()
     result = vqa_training.train("vqa-relation-network", epochs=1, max_batches=1, train_scenes=8, validation_scenes=2)
@@ -92,6 +95,7 @@ def test_one_training_step_runs_and_writes_nothing(tmp_path):
     assert (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes() == before
 
 
+@pytest.mark.training
 def test_resume_from_the_committed_weights_goes_on_from_the_epoch_they_hold(tmp_path, monkeypatch):
     monkeypatch.setattr(vqa_training, "CHECKPOINTS", tmp_path)
     name = "vqa-relation-network"

@@ -20,7 +20,7 @@ def test_without_an_image_the_page_asks_for_one(page):
 
 
 def test_uploaded_photo_gets_its_label(page, chelsea_bytes):
-    page.file_uploader[0].upload("my cat.jpg", chelsea_bytes, "image/jpeg")
+    page.file_uploader(key="classification-upload").upload("my cat.jpg", chelsea_bytes, "image/jpeg")
     page.run()
     assert not page.exception and not page.error
     assert page.subheader[0].value.startswith("Egyptian cat")
@@ -30,20 +30,20 @@ def test_uploaded_photo_gets_its_label(page, chelsea_bytes):
 
 
 def test_sample_photo_gets_its_label(page):
-    page.selectbox[1].select("coffee").run()
+    page.selectbox(key="classification-sample").select("coffee").run()
     assert page.subheader[0].value.split(":")[0] in {"espresso", "cup", "coffee mug"}
 
 
 def test_text_file_named_png_shows_a_clear_error(page):
-    page.file_uploader[0].upload("notes.png", b"<script>alert(1)</script>", "image/png")
+    page.file_uploader(key="classification-upload").upload("notes.png", b"<script>alert(1)</script>", "image/png")
     page.run()
     assert not page.exception
     assert "not an image we can read" in page.error[0].value
 
 
 def test_hub_model_without_network_says_so(page):
-    page.selectbox[0].select("mobilenet-v2-keras").run()
-    page.selectbox[1].select("coffee").run()
+    page.selectbox(key="classification-model").select("mobilenet-v2-keras").run()
+    page.selectbox(key="classification-sample").select("coffee").run()
     assert not page.exception
     # Either the weights are cached (a user's machine) or the page says plainly they need a network.
     assert page.subheader or "network" in page.error[0].value

@@ -42,10 +42,10 @@ def test_sample_astronaut_gets_a_person_box_table_and_downloads():
 
 def test_sliders_refilter_without_error_and_face_model_finds_a_face():
     at = page()
-    at.file_uploader[0].upload("me.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")
+    at.file_uploader(key="detection-upload").upload("me.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")
     at.selectbox(key="detector-photo").set_value("blazeface-short").run()
     assert list(at.dataframe[1].value["label"]) == ["face"]
-    at.slider[0].set_value(0.99).run()  # confidence above the face's score
+    at.slider(key="detection-min-score").set_value(0.99).run()  # confidence above the face's score
     assert not at.exception and at.dataframe[1].value.empty
     assert "Nothing above the confidence threshold." in [caption.value for caption in at.caption]
 
@@ -59,6 +59,6 @@ def test_rcnn_style_choice_says_it_is_slow_and_bounds_the_proposals():
 
 def test_corrupt_upload_shows_an_error():
     at = page()
-    at.file_uploader[0].upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
+    at.file_uploader(key="detection-upload").upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
     assert not at.exception
     assert at.error and "damaged or cut short" in at.error[0].value  # starts like a JPEG, then garbage

@@ -1,6 +1,7 @@
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from ui.segmentation import classes_key
 
 
 def page() -> AppTest:
@@ -10,33 +11,33 @@ def page() -> AppTest:
 def test_sample_cat_is_segmented_with_downloads():
     at = page()
     assert "Upload a photo" in at.info[0].value
-    at.selectbox[0].select("chelsea").run()
+    at.selectbox(key="segmentation-sample").select("chelsea").run()
     assert not at.exception and not at.error
-    assert at.multiselect[0].value == ["cat"]
+    assert at.multiselect(key=classes_key(["cat"])).value == ["cat"]
     assert len(at.get("download_button")) == 2
 
 
 def test_selfie_model_offers_background_effects(chelsea_bytes):
     at = page()
-    at.file_uploader[0].upload("me.jpg", (ROOT / "assets" / "samples" / "astronaut.jpg").read_bytes(), "image/jpeg")
-    at.radio[0].set_value("selfie-segmentation").run()
+    at.file_uploader(key="segmentation-upload").upload("me.jpg", (ROOT / "assets" / "samples" / "astronaut.jpg").read_bytes(), "image/jpeg")
+    at.radio(key="segmentation-model").set_value("selfie-segmentation").run()
     assert not at.exception
-    assert at.multiselect[0].value == ["person"]
+    assert at.multiselect(key=classes_key(["person"])).value == ["person"]
     assert len(at.get("download_button")) == 3
 
 
 def test_corrupt_upload_shows_an_error():
     at = page()
-    at.file_uploader[0].upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
+    at.file_uploader(key="segmentation-upload").upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
     assert not at.exception
     assert at.error and "damaged or cut short" in at.error[0].value  # starts like a JPEG, then garbage
 
 
 def test_generated_scene_with_the_unet_shows_truth_figures_and_architecture():
     at = page()
-    at.radio[0].set_value("unet")
-    at.radio[1].set_value("Generated scene").run()
-    at.number_input[0].set_value(3).run()  # measured: mean IoU 0.86, pixel accuracy 0.996
+    at.radio(key="segmentation-model").set_value("unet")
+    at.radio(key="segmentation-input").set_value("Generated scene").run()
+    at.number_input(key="segmentation-seed").set_value(3).run()  # measured: mean IoU 0.86, pixel accuracy 0.996
     assert not at.exception and not at.error
     assert len(at.get("download_button")) == 2
     assert len(at.image) >= 2  # prediction beside the true label map
@@ -49,16 +50,16 @@ def test_generated_scene_with_the_unet_shows_truth_figures_and_architecture():
 
 def test_unet_on_a_photo_says_it_only_knows_scenes():
     at = page()
-    at.radio[0].set_value("unet")
-    at.selectbox[0].select("chelsea").run()
+    at.radio(key="segmentation-model").set_value("unet")
+    at.selectbox(key="segmentation-sample").select("chelsea").run()
     assert not at.exception and not at.error
     assert any("only knows the 96 x 96 scenes" in info.value for info in at.info)
 
 
 def test_people_as_instances_on_the_astronaut_with_their_table_and_id_map():
     at = page()
-    at.radio[0].set_value("ssd-selfie-people")
-    at.selectbox[0].select("astronaut").run()
+    at.radio(key="segmentation-model").set_value("ssd-selfie-people")
+    at.selectbox(key="segmentation-sample").select("astronaut").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["label"]) == ["person"] and table["score"][0] > 0.8 and table["area"][0] > 50_000
@@ -70,9 +71,9 @@ def test_mask_rcnn_finds_a_generated_scenes_objects():
     from engine.data import scenes
 
     at = page()
-    at.radio[0].set_value("mask-rcnn-instances")
-    at.radio[1].set_value("Generated scene").run()
-    at.number_input[0].set_value(2).run()
+    at.radio(key="segmentation-model").set_value("mask-rcnn-instances")
+    at.radio(key="segmentation-input").set_value("Generated scene").run()
+    at.number_input(key="segmentation-seed").set_value(2).run()
     assert not at.exception and not at.error
     found = sorted(at.dataframe[0].value["label"])
     assert found == sorted(scenes.CLASSES[label] for label in scenes.scene("test", 2).labels)

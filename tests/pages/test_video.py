@@ -32,14 +32,14 @@ def test_table_chart_and_a_generated_clip_with_six_predictions():
     predictions = at.table[0].value
     assert len(predictions) == 6 and set(predictions["says"]) <= set(clips.CLASSES)
     assert f"true class: {clips.clip('test', 0).name}" in [caption.value for caption in at.caption]
-    at.number_input[0].set_value(7).run()
+    at.number_input(key="video-clip").set_value(7).run()
     assert not at.exception and len(at.table[0].value) == 6
 
 
 def test_uploaded_video_gets_six_guesses_and_an_imagenet_timeline(tmp_path, chelsea_bytes):
     at = page()
-    at.radio[0].set_value("upload a video").run()
-    at.file_uploader[0].upload("cat.avi", cat_video(tmp_path, chelsea_bytes), "video/x-msvideo").run()
+    at.radio(key="video-source").set_value("upload a video").run()
+    at.file_uploader(key="video-upload").upload("cat.avi", cat_video(tmp_path, chelsea_bytes), "video/x-msvideo").run()
     assert not at.exception and not at.error
     majority = [block.value for block in at.markdown if "ImageNet majority" in block.value]
     assert majority and "cat" in majority[0].lower()
@@ -48,7 +48,7 @@ def test_uploaded_video_gets_six_guesses_and_an_imagenet_timeline(tmp_path, chel
 
 def test_damaged_video_is_refused_clearly():
     at = page()
-    at.radio[0].set_value("upload a video").run()
-    at.file_uploader[0].upload("broken.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 4000, "video/mp4").run()
+    at.radio(key="video-source").set_value("upload a video").run()
+    at.file_uploader(key="video-upload").upload("broken.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 4000, "video/mp4").run()
     assert not at.exception
     assert "could not be opened" in at.error[0].value or "No frame" in at.error[0].value

@@ -2,6 +2,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.data import sort_of_clevr
 from tests.conftest import ROOT
+from ui import vqa as vqa_ui
 
 
 def page() -> AppTest:
@@ -27,19 +28,19 @@ def test_generated_scene_is_answered_by_both_models_with_the_exact_answer():
 
 def test_unknown_words_are_listed_and_examples_fill_the_box():
     at = page()
-    at.text_input[0].set_value("<b>what colour</b> is the red object").run()
+    at.text_input(key=vqa_ui.QUESTION_KEY).set_value("<b>what colour</b> is the red object").run()
     assert not at.exception
     assert "Unknown words: b, colour" in at.error[0].value and "closest" in at.error[0].value
     next(button for button in at.button if button.label == sort_of_clevr.EXAMPLES[1]).click().run()
-    assert at.text_input[0].value == sort_of_clevr.EXAMPLES[1] and not at.error
+    assert at.text_input(key=vqa_ui.QUESTION_KEY).value == sort_of_clevr.EXAMPLES[1] and not at.error
     assert f"Question: {sort_of_clevr.EXAMPLES[1]}" in texts(at)
 
 
 def test_another_seed_and_a_composed_scene():
     at = page()
-    at.number_input[0].set_value(7).run()
+    at.number_input(key="vqa-seed").set_value(7).run()
     truth = sort_of_clevr.answer(sort_of_clevr.scene("test", 7).objects, "closest", "orange")
     assert f"Exact answer (from the object table): {truth}" in texts(at)
-    at.radio[0].set_value("compose one").run()
+    at.radio(key="vqa-scene").set_value("compose one").run()
     assert not at.exception and not at.error
     assert any(line.startswith("Relation Network: ") for line in texts(at))
