@@ -273,3 +273,13 @@ def test_core_training_imports_no_tensorflow_and_nothing_outside_core():
             "and not name.startswith('engine.core')))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert output[0] == "False" and output[1] == "[]"
+
+
+def test_resume_on_a_machine_with_the_old_cache_seeds_a_run_from_it(tmp_path, assets_dir):
+    training.Trainer(Tiny(), 2, runs_dir=tmp_path / "old", run="r").fit()
+    legacy = tmp_path / "old" / "tiny" / "r"  # the layout the trainers' cache folders had: history, last, best
+    trainer = training.Trainer(Tiny(legacy_checkpoints=legacy), 3, runs_dir=tmp_path / "runs", resume=True)
+    assert trainer.first_epoch == 2 and trainer.run.path.parent == tmp_path / "runs" / "tiny"
+    assert (trainer.run.path / "last.npz").read_bytes() == (legacy / "last.npz").read_bytes()
+    with pytest.raises(InvalidInput, match="No run nope"):
+        training.Trainer(Tiny(), 3, runs_dir=tmp_path / "runs", resume=True, run="nope")
