@@ -32,10 +32,10 @@ def by_name(name: str) -> Hostile:
 
 
 def _dream(at: AppTest) -> None:
-    at.slider[0].set_value(1)  # steps per octave
-    at.slider[1].set_value(1)  # octaves
-    at.select_slider[1].set_value(256)  # output size
-    at.button[0].click()
+    at.slider(key="dream-steps").set_value(1)
+    at.slider(key="dream-octaves").set_value(1)
+    at.select_slider(key="dream-size").set_value(256)
+    at.button(key="dream-run").click()
 
 
 def _captions(at: AppTest) -> str:
@@ -55,8 +55,11 @@ PAGES: dict[str, tuple[Callable[[AppTest], None] | None, Callable[[AppTest], boo
 }
 
 
-def upload_and_run(at: AppTest, item: Hostile, action: Callable[[AppTest], None] | None) -> AppTest:
-    at.file_uploader[0].upload(item.name, item.data, MIME[item.name.rsplit(".", 1)[-1]]).run()
+def upload_and_run(at: AppTest, page_name: str, item: Hostile,
+                   action: Callable[[AppTest], None] | None) -> AppTest:
+    """Uploads into the page's image uploader (key `<page>-upload`, as ui.inputs.image_source names it)."""
+    mime = MIME[item.name.rsplit(".", 1)[-1]]
+    at.file_uploader(key=f"{page_name}-upload").upload(item.name, item.data, mime).run()
     if action is not None:
         action(at)
         at.run()
@@ -77,7 +80,7 @@ def test_each_image_page_refuses_bad_files_clearly_and_keeps_working(page_name):
     assert not at.exception
     for name in SUBSETS.get(page_name, IMAGE_SUBSET):
         item = by_name(name)
-        upload_and_run(at, item, action)
+        upload_and_run(at, page_name, item, action)
         assert not at.exception, f"{page_name} {name}: {at.exception[0].value if at.exception else ''}"
         refusal = refusals.get(name, item.refusal if not item.accept else None)
         if refusal is None:
@@ -88,7 +91,7 @@ def test_each_image_page_refuses_bad_files_clearly_and_keeps_working(page_name):
             assert refusal in at.error[0].value.lower(), f"{page_name} {name}: {at.error[0].value!r}"
             assert "Traceback" not in at.error[0].value
     photo = Hostile("chelsea.jpg", "image", (SAMPLES / "chelsea.jpg").read_bytes(), True)
-    upload_and_run(at, photo, action)
+    upload_and_run(at, page_name, photo, action)
     assert not at.exception and not at.error and shows_result(at), f"{page_name} stopped working"
 
 
@@ -96,7 +99,7 @@ def test_text_page_refuses_bad_files_clearly_and_keeps_working():
     at = AppTest.from_file(str(ROOT / "pages" / "text.py"), default_timeout=TIMEOUT).run()
     for name in TEXT_SUBSET:
         item = by_name(name)
-        at.file_uploader[0].upload(item.name, item.data, "text/plain").run()
+        at.file_uploader(key="text-upload").upload(item.name, item.data, "text/plain").run()
         assert not at.exception, f"text {name}: {at.exception[0].value if at.exception else ''}"
         if item.accept:
             assert not at.error and at.subheader, f"text {name}: no result"
@@ -105,7 +108,7 @@ def test_text_page_refuses_bad_files_clearly_and_keeps_working():
         else:
             assert at.error and item.refusal in at.error[0].value.lower(), f"text {name}: {at.error}"
         assert [button.label for button in at.button] == ["Train", "Stop"]  # the rest of the page renders
-    at.text_area[0].set_value("\x00\x1b[2J<script>alert(1)</script> lovely crew, thank you!").run()
+    at.text_area(key="text-input").set_value("\x00\x1b[2J<script>alert(1)</script> lovely crew, thank you!").run()
     assert not at.exception
 
 
@@ -113,10 +116,10 @@ def test_text_page_refuses_bad_files_clearly_and_keeps_working():
 def test_capsules_page_refuses_bad_files_clearly_and_keeps_working():
     at = AppTest.from_file(str(ROOT / "pages" / "capsules.py"), default_timeout=TIMEOUT).run()
     assert not at.exception and not at.error
-    at.radio[0].set_value("upload an image of one digit").run()
+    at.radio(key="capsules-source").set_value("upload an image of one digit").run()
     for name in IMAGE_SUBSET:
         item = by_name(name)
-        upload_and_run(at, item, None)
+        upload_and_run(at, "capsules", item, None)
         assert not at.exception, f"capsules {name}: {at.exception[0].value if at.exception else ''}"
         if not item.accept:
             assert at.error and item.refusal in at.error[0].value.lower(), f"capsules {name}: {at.error}"
@@ -124,5 +127,5 @@ def test_capsules_page_refuses_bad_files_clearly_and_keeps_working():
     digit[4:24, 13:16] = 255  # a "1"
     buffer = io.BytesIO()
     Image.fromarray(digit).save(buffer, format="PNG")
-    upload_and_run(at, Hostile("one.png", "image", buffer.getvalue(), True), None)
+    upload_and_run(at, "capsules", Hostile("one.png", "image", buffer.getvalue(), True), None)
     assert not at.exception and not at.error and at.get("plotly_chart"), "the capsules page stopped working"

@@ -22,9 +22,9 @@ def test_the_server_upload_limit_is_the_engine_limit():
 
 def test_pages_state_the_limits_next_to_the_uploader():
     image_page = AppTest.from_file(str(ROOT / "pages" / "classification.py"), default_timeout=120).run()
-    assert "50 MB and 64 megapixels" in image_page.file_uploader[0].proto.label
+    assert "50 MB and 64 megapixels" in image_page.file_uploader(key="classification-upload").proto.label
     text_page = AppTest.from_file(str(ROOT / "pages" / "text.py"), default_timeout=120).run()
-    assert "up to 10 MB" in text_page.file_uploader[0].proto.label
+    assert "up to 10 MB" in text_page.file_uploader(key="text-upload").proto.label
 
 
 def test_uploaded_file_names_carry_no_markup():
