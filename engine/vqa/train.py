@@ -4,9 +4,10 @@ Both are trained the same way: Adam, batches of BATCH_SIZE questions, QUESTIONS_
 IMAGES_PER_BATCH scenes drawn at random from TRAIN_SCENES pre-generated training scenes (the CNN runs
 once per image), questions drawn from every phrasing of every question, each kind as often as KIND_WEIGHTS says;
 an "epoch" is STEPS_PER_EPOCH batches. The best epoch by accuracy on validation scenes is kept;
-test scenes are touched only for the reported figures. Each epoch ends with a float32 checkpoint in
-the cache, so `python -m engine train NAME --resume --epochs N` continues towards N epochs (on a
-machine without the cache, from the committed weights and their history). A resumed run is an annealing
+test scenes are touched only for the reported figures. engine/core/training.py runs the loop (`VQATask`):
+each epoch ends with a float32 checkpoint in the run folder (runs/NAME/RUN/), so `python -m engine train
+NAME --resume --epochs N` continues towards N epochs (on a machine without runs, from the old cache or
+the committed weights and their history). A resumed run is an annealing
 cycle: its epochs' learning rate follows a cosine from LEARNING_RATE down to zero (Loshchilov & Hutter,
 "SGDR", ICLR 2017), where a first run keeps LEARNING_RATE throughout. The optimizer's moments are not
 checkpointed: a resumed run restarts Adam's averages.
@@ -16,19 +17,17 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
 
 import numpy as np
 
-from engine.core import assets
+from engine.core import assets, training, weights_io
 from engine.core import manifest as project_weights
-from engine.data import sort_of_clevr as vqa_data
-from engine.vqa import growth as vqa_growth
-from engine.vqa import models as vqa_models
-from engine.core import weights_io
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
+from engine.data import sort_of_clevr as vqa_data
+from engine.vqa import growth as vqa_growth
+from engine.vqa import models as vqa_models
 
 WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/relation_network.npz"}
 # A first run's epochs (later cycles are `--resume` runs). The RN's validation plateaus for dozens of epochs before it
@@ -148,118 +147,173 @@ def _train_step_function(model, optimizer):
     return step
 
 
+class VQATask(training.Task):
+    """A VQA model's part of training (engine/core/training.py runs the loop): random batches of
+    IMAGES_PER_BATCH scenes x QUESTIONS_PER_IMAGE questions drawn by KIND_WEIGHTS, the clipped Adam step,
+    validation accuracy after recalibrating BatchNorm. A resumed Relation Network smaller than today's
+    (G_UNITS, F_UNITS, coordinate channels) is grown into it first (engine/vqa/growth.py)."""
+
+    monitor = "validation_accuracy"
+    report_every = 25
+
+    def __init__(self, name: str, seed: int = 0, train_scenes: int = TRAIN_SCENES,
+                 validation_scenes: int = VALIDATION_SCENES, resume: bool = False, peak: float = LEARNING_RATE,
+                 encoders_from_cnn_lstm: bool = True, smoke: bool = False, on_progress: ProgressCallback = no_progress):
+        self.name, self.asset, self.legacy_checkpoints = name, WEIGHTS[name], CHECKPOINTS / name
+        self.seed, self.train_scenes, self.validation_scenes = seed, train_scenes, validation_scenes
+        self.resume, self.peak, self.encoders_from_cnn_lstm = resume, peak, encoders_from_cnn_lstm
+        self.smoke, self.on_progress = smoke, on_progress
+        self.grown_from, self._step, self.chosen = None, None, None
+
+    def build_inputs(self, first_epoch: int) -> None:
+        self.first_epoch = first_epoch
+        self.on_progress(0.0, f"{self.name}: generating {self.train_scenes} training scenes")
+        self.data = vqa_data.scene_set("train", 0, self.train_scenes)
+        self.validation = question_set("validation", 0, self.validation_scenes)
+        self.rng = np.random.default_rng(self.seed + first_epoch)
+
+    def build_model(self) -> list:
+        self.model = build(self.name)
+        relation_network = self.name == "vqa-relation-network"
+        # The RN's architecture (g, f widths, input channels): fixed for the run, logged with every epoch.
+        self.shape = vqa_growth.architecture(vqa_growth.model_arrays(self.model)) if relation_network else {}
+        if relation_network and self.encoders_from_cnn_lstm and not self.first_epoch:
+            _copy_encoders(self.model)
+        return [self.model]
+
+    def load_weights(self, parts: list, path: pathlib.Path) -> None:
+        stored = vqa_growth.stored_architecture(path) if self.shape else {}
+        self.grown_from = stored if stored != self.shape else None
+        if not self.grown_from:
+            weights_io.load_float16(parts, path)
+            return
+        vqa_growth.grow(self.model, path, np.random.default_rng(self.seed))
+        if not self.smoke:  # best.npz holds the smaller network, which this one cannot load: the grown start stands in
+            weights_io.save_float16(self.model, path.parent / "best.npz", dtype=np.float32)
+
+    def build_optimizer(self, learning_rate):
+        import keras
+
+        return keras.optimizers.Adam(learning_rate)
+
+    def steps_per_epoch(self) -> int:
+        return STEPS_PER_EPOCH
+
+    def batches(self, epoch: int):
+        probabilities = question_probabilities()
+        for _ in range(STEPS_PER_EPOCH):
+            scenes = self.rng.integers(0, self.train_scenes, IMAGES_PER_BATCH)
+            questions = self.rng.choice(len(vqa_data.QUESTION_TABLE), BATCH_SIZE, p=probabilities)
+            yield (self.data.images[scenes].astype(np.float32), vqa_data.QUESTION_TOKENS[questions],
+                   self.data.answers[np.repeat(scenes, QUESTIONS_PER_IMAGE), questions])
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        if self._step is None:
+            self._step = _train_step_function(self.model, optimizer)
+        loss, correct = self._step(*batch)
+        return {"loss": float(loss), "train_accuracy": float(correct) / BATCH_SIZE}
+
+    def validate(self) -> dict[str, float]:
+        recalibrate_batch_norm(self.model, self.data.images[:RECALIBRATION_IMAGES])
+        images, tokens, answers, _ = self.validation
+        return {"validation_accuracy": float(np.mean(vqa_models.probabilities(self.model, images, tokens).argmax(-1)
+                                                     == answers))}
+
+    def epoch_log(self, epoch: int) -> dict:
+        return {**({"peak_learning_rate": self.peak} if self.resume else {}), "annealed": self.resume,
+                "kind_weights": KIND_WEIGHTS, **self.shape,
+                **({"grown_from": self.grown_from} if self.grown_from and epoch == self.first_epoch else {})}
+
+    def committed_epoch(self, history: list[dict]) -> int:
+        """The epoch the committed weights hold: `outputs` marks it ("committed"); logs from before the
+        mark go on from their end."""
+        marked = [entry["epoch"] for entry in history if entry.get("committed")]
+        return marked[-1] if marked else len(history)
+
+    def choose_checkpoint(self, run: training.Run) -> pathlib.Path:
+        """The best or the last checkpoint, whichever answers more validation questions after BatchNorm is
+        recalibrated (on VALIDATION_SCENES scenes)."""
+        calibration = vqa_data.scene_set("train", 0, RECALIBRATION_IMAGES).images
+        images, tokens, answers, _ = question_set("validation", 0, VALIDATION_SCENES)
+        candidates = []
+        for checkpoint in ("best.npz", "last.npz"):
+            model = build(self.name)
+            weights_io.load_float16(model, run.path / checkpoint)
+            recalibrate_batch_norm(model, calibration)
+            candidates.append((float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers)),
+                               checkpoint, model))
+        valid, checkpoint, model = max(candidates, key=lambda candidate: candidate[0])
+        self.chosen = valid, checkpoint
+        # Stored with the BatchNorm statistics it was chosen by.
+        weights_io.save_float16(model, run.path / "chosen.npz", dtype=np.float32)
+        return run.path / "chosen.npz"
+
+    def evaluate(self, weights: pathlib.Path) -> dict:
+        stored = build(self.name)
+        weights_io.load_float16(stored, weights)
+        figures = accuracy_by_type(stored)  # on the float16 weights that get promoted, not the float32 ones
+        if self.chosen:
+            figures["checkpoint"] = f"{self.chosen[1]}, validation accuracy {self.chosen[0]:.4f} after BatchNorm " \
+                "recalibration"
+        return figures
+
+    def marked_history(self, history: list[dict]) -> list[dict]:
+        """The log with the epoch whose weights get promoted marked "committed" (a later --resume goes on there)."""
+        chosen = self.chosen[1] if self.chosen else "best.npz"
+        epoch = (project_weights.best_epoch(history) if chosen == "best.npz" else history[-1])["epoch"]
+        return [{**{key: value for key, value in entry.items() if key != "committed"},
+                 **({"committed": True} if entry["epoch"] == epoch else {})} for entry in history]
+
+    def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
+        return _manifest_how(self.name, history, self.chosen[1] if self.chosen else "best.npz"), metric_text(figures)
+
+    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+        history = self.marked_history(history)
+        (run.path / "committed.history.json").write_text(json.dumps(history, indent=1))
+        return [*super().outputs(run, figures, history, epochs),
+                training.Output(_history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(),
+                                "committed.history.json")]
+
+
 def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
           should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
           train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
           output: pathlib.Path | None = None, resume: bool = False, encoders_from_cnn_lstm: bool = True,
-          peak_learning_rate: float | None = None) -> dict:
-    """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it.
+          peak_learning_rate: float | None = None, max_steps: int | None = None, run: str | None = None) -> dict:
+    """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it, into a run folder
+    (engine/core/training.py); `python -m engine promote NAME RUN` commits the result.
 
     Args:
         epochs: total epochs (default DEFAULT_EPOCHS[name]), each STEPS_PER_EPOCH batches.
-        resume: continue towards `epochs` from the last checkpoint in the cache or, without one, from
-            the committed weights and their history (assets/vqa/), with the learning rate annealed from
+        resume: continue towards `epochs` from the newest run, else the old cache, else the committed
+            weights and their history (assets/vqa/), with the learning rate annealed from
             `peak_learning_rate` to zero over the epochs this run adds (`annealed_learning_rate`).
-        peak_learning_rate: where a resumed run's cosine starts (default LEARNING_RATE); lower
-            refines instead of first climbing out of the old optimum (a restart at 1e-3 costs epochs of
-            recovery: docs/models/vqa-relation-network.md).
-        max_batches: stop each epoch after this many batches and write nothing (smoke tests only).
+        peak_learning_rate: where a resumed run's cosine starts (default LEARNING_RATE); lower refines
+            instead of first climbing out of the old optimum (the card has the measurement).
+        max_steps (or its older name max_batches): stop each epoch after this many batches and write
+            nothing (smoke tests only).
         train_scenes: how many training scenes to pre-generate.
         validation_scenes: validation scenes (x 36 questions) measured after each epoch.
-        output: where the float16 weights go (default: the committed file under assets/).
+        output: also copy the finalized float16 weights there.
         encoders_from_cnn_lstm: Relation Network only: start its CNN and question encoder from the
             committed CNN + LSTM model's (same architecture) when that file exists, then train all of
-            it (from scratch, before its pair sum was normalised, the RN stayed at chance: see the card).
+            it: from scratch the RN stayed at chance for dozens of epochs (docs/models/vqa-relation-network.md).
+        run: the run folder's name (default: the start time; with resume, the newest run).
     Returns:
-        Per-epoch history and the test figures of the best epoch, as measured.
+        Per-epoch history and, once finalized, the test figures of the promoted checkpoint, "run" and "promote".
     """
-    import keras
-
     if name not in WEIGHTS:
         raise ValueError(f"No VQA model named {name}.")
-    epochs = epochs or DEFAULT_EPOCHS[name]
     if peak_learning_rate is not None and not resume:
         raise InvalidInput("--peak-learning-rate shapes a resumed run's schedule: add --resume.")
     peak = peak_learning_rate or LEARNING_RATE
-    on_progress(0.0, f"{name}: generating {train_scenes} training scenes")
-    data = vqa_data.scene_set("train", 0, train_scenes)
-    validation = question_set("validation", 0, validation_scenes)
-    model = build(name)
-    optimizer = keras.optimizers.Adam(LEARNING_RATE)
-    checkpoint_dir = CHECKPOINTS / name
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    log_path = checkpoint_dir / "history.json"
-    committed = PROJECT_ASSETS / WEIGHTS[name]
-    if resume and not log_path.exists() and committed.exists() and _history_path(name).exists():
-        # The run goes on from the epoch the committed weights hold (`finalize` marks it; logs from before
-        # the mark have none and go on from their end).
-        committed_history = json.loads(_history_path(name).read_text())
-        marked = [entry["epoch"] for entry in committed_history if entry.get("committed")]
-        project_weights.seed_cache(committed, checkpoint_dir, committed_history,
-                                   marked[-1] if marked else len(committed_history))
-    if not resume and max_batches is None:
-        log_path.unlink(missing_ok=True)
-    history = json.loads(log_path.read_text()) if resume and log_path.exists() and max_batches is None else []
-    step = _train_step_function(model, optimizer)
-    if name == "vqa-relation-network" and encoders_from_cnn_lstm and not history:
-        _copy_encoders(model)
-    grown_from = None
-    # The RN's architecture (g, f widths, input channels): fixed for the run, logged with every epoch.
-    shape = vqa_growth.architecture(vqa_growth.model_arrays(model)) if name == "vqa-relation-network" else {}
-    if history and name == "vqa-relation-network":
-        stored = vqa_growth.stored_architecture(checkpoint_dir / "last.npz")
-        grown_from = stored if stored != shape else None
-    if grown_from:
-        vqa_growth.grow(model, checkpoint_dir / "last.npz", np.random.default_rng(seed))
-        if max_batches is None:  # best.npz holds the smaller network, which this one cannot load: the grown start stands in
-            weights_io.save_float16(model, checkpoint_dir / "best.npz")
-    elif history:
-        weights_io.load_float16(model, checkpoint_dir / "last.npz")
-    rng = np.random.default_rng(seed + len(history))
-    first_epoch = len(history)
-    for epoch in range(first_epoch, epochs):
-        started = time.perf_counter()
-        learning_rate = (annealed_learning_rate(epoch - first_epoch, epochs - first_epoch, peak)
-                         if resume else LEARNING_RATE)
-        optimizer.learning_rate.assign(learning_rate)
-        total_loss, total_correct, seen = 0.0, 0.0, 0
-        batches = STEPS_PER_EPOCH if max_batches is None else min(max_batches, STEPS_PER_EPOCH)
-        for batch in range(batches):
-            if should_stop():
-                break
-            scenes = rng.integers(0, train_scenes, IMAGES_PER_BATCH)
-            questions = rng.choice(len(vqa_data.QUESTION_TABLE), BATCH_SIZE, p=question_probabilities())
-            loss, correct = step(data.images[scenes].astype(np.float32), vqa_data.QUESTION_TOKENS[questions],
-                                 data.answers[np.repeat(scenes, QUESTIONS_PER_IMAGE), questions])
-            total_loss += float(loss) * BATCH_SIZE
-            total_correct += float(correct)
-            seen += BATCH_SIZE
-            if batch % 25 == 0:
-                on_progress((epoch + batch / batches) / epochs,
-                            f"{name} epoch {epoch + 1}/{epochs}, batch {batch}/{batches}, "
-                            f"loss {total_loss / seen:.4f}, train accuracy {total_correct / seen:.4f}")
-        if should_stop() or seen == 0:
-            break
-        recalibrate_batch_norm(model, data.images[:RECALIBRATION_IMAGES])
-        images, tokens, answers, _ = validation
-        valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
-        history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": total_correct / seen,
-                        "validation_accuracy": valid, "learning_rate": learning_rate,
-                        **({"peak_learning_rate": peak} if resume else {}),
-                        "annealed": resume, "kind_weights": KIND_WEIGHTS, "seconds": time.perf_counter() - started,
-                        **shape,
-                        **({"grown_from": grown_from} if grown_from and epoch == first_epoch else {})})
-        on_progress((epoch + 1) / epochs, f"{name} epoch {epoch + 1}: loss {total_loss / seen:.4f}, "
-                    f"validation accuracy {valid:.4f}", history[-1])
-        if max_batches is not None:
-            continue
-        weights_io.save_float16(model, checkpoint_dir / "last.npz", dtype=np.float32)
-        if valid >= max(entry["validation_accuracy"] for entry in history):
-            weights_io.save_float16(model, checkpoint_dir / "best.npz")
-        log_path.write_text(json.dumps(history, indent=1))
-    if max_batches is not None:
-        return {"name": name, "history": history}
-    return {"name": name, "history": history, **finalize(name, output)}
+    max_steps = max_steps if max_steps is not None else max_batches
+    task = VQATask(name, seed, train_scenes, validation_scenes, resume, peak, encoders_from_cnn_lstm,
+                   max_steps is not None, on_progress)
+    # A first run keeps LEARNING_RATE; a resumed one is an annealing cycle held per epoch (SGDR).
+    schedule = training.restarted_cosine(peak, per_epoch=True) if resume else training.constant(LEARNING_RATE)
+    return training.train(task, epochs or DEFAULT_EPOCHS[name], schedule, output=output, resume=resume, run=run,
+                          max_steps=max_steps, on_progress=on_progress, should_stop=should_stop)
 
 
 def question_probabilities(weights: dict[str, float] | None = None) -> np.ndarray:
@@ -291,37 +345,12 @@ def _copy_encoders(model) -> bool:
     return True
 
 
-def finalize(name: str, output: pathlib.Path | None = None) -> dict:
-    """Pick the best or the last checkpoint (BatchNorm recalibrated, by validation accuracy), measure it
-    as stored in float16 on the test scenes, copy it under assets/ and record it."""
-    checkpoint_dir = CHECKPOINTS / name
-    history = json.loads((checkpoint_dir / "history.json").read_text())
-    calibration = vqa_data.scene_set("train", 0, RECALIBRATION_IMAGES).images
-    images, tokens, answers, _ = question_set("validation", 0, VALIDATION_SCENES)
-    candidates = []
-    for checkpoint in ("best.npz", "last.npz"):
-        model = build(name)
-        weights_io.load_float16(model, checkpoint_dir / checkpoint)
-        recalibrate_batch_norm(model, calibration)
-        valid = float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers))
-        candidates.append((valid, checkpoint, model))
-    valid, chosen, model = max(candidates, key=lambda candidate: candidate[0])
-    target = output or PROJECT_ASSETS / WEIGHTS[name]
-    weights_io.save_float16(model, target)
-    best = build(name)
-    weights_io.load_float16(best, target)
-    figures = accuracy_by_type(best)  # on the float16 weights we commit, not the float32 ones
-    figures["checkpoint"] = f"{chosen}, validation accuracy {valid:.4f} after BatchNorm recalibration"
-    if output is None:
-        committed_epoch = (project_weights.best_epoch(history) if chosen == "best.npz" else history[-1])["epoch"]
-        history = [{**{key: value for key, value in entry.items() if key != "committed"},
-                    **({"committed": True} if entry["epoch"] == committed_epoch else {})} for entry in history]
-        _history_path(name).write_text(json.dumps(history, indent=1))  # lets a later --resume continue
-        runs = training_runs(history)
-        command = f"python -m engine train {name} --epochs {len(runs[0])}" + "".join(
-            f", then --resume{peak_flag(run[0])} (epochs {run[0]['epoch']}-{run[-1]['epoch']} kept)" for run in runs[1:])
-        project_weights.record(
-            WEIGHTS[name], f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
+def _manifest_how(name: str, history: list[dict], chosen: str) -> str:
+    """The manifest's `how` of promoted VQA weights: the command of each run in the log and its schedule."""
+    runs = training_runs(history)
+    command = f"python -m engine train {name} --epochs {len(runs[0])}" + "".join(
+        f", then --resume{peak_flag(run[0])} (epochs {run[0]['epoch']}-{run[-1]['epoch']} kept)" for run in runs[1:])
+    return (f"{command} ({len(history)} epochs of {STEPS_PER_EPOCH} x {BATCH_SIZE} questions; "
             + ("CNN and question encoder started from vqa-cnn-lstm's; " if name == "vqa-relation-network" else "")
             + f"learning rate {LEARNING_RATE:g} for {len(runs[0])} epochs"
             + "".join(f", then {schedule_text(run)} over epochs {run[0]['epoch']}-{run[-1]['epoch']}"
@@ -330,9 +359,7 @@ def finalize(name: str, output: pathlib.Path | None = None) -> dict:
                           f"{kind} {weight:g}" for kind, weight in run[0]["kind_weights"].items()) + ")"
                          if len(set(run[0].get("kind_weights", {}).values())) > 1 else "") for run in runs[1:])
             + f"; kept the {chosen.split('.')[0]} checkpoint by validation; "
-            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)",
-            metric_text(figures))
-    return figures
+            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)")
 
 
 def training_runs(history: list[dict]) -> list[list[dict]]:

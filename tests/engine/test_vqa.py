@@ -1,6 +1,7 @@
 """The two VQA models with their committed weights: accuracy by question type, answers, CLI, training."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -8,10 +9,10 @@ import numpy as np
 import pytest
 
 from engine.core import registry
-from engine.vqa import api as vqa
-from engine.data import sort_of_clevr
-from engine.vqa import train as vqa_training
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.data import sort_of_clevr
+from engine.vqa import api as vqa
+from engine.vqa import train as vqa_training
 from tests.conftest import ROOT, encode
 
 SUBSET_SCENES = 30  # test scenes 0..29 x 36 questions = 1,080 questions
@@ -87,25 +88,60 @@ def test_trainers_and_evaluators_are_registered():
         assert registry.get_spec(name).task == "vqa"
 
 
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """Runs in a temporary folder, and no old cache for --resume to find."""
+    from engine.core import training
+
+    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setattr(vqa_training, "CHECKPOINTS", tmp_path / "no-cache")
+    return tmp_path / "runs"
+
+
 @pytest.mark.training
-def test_one_training_step_runs_and_writes_nothing(tmp_path):
+def test_one_training_step_runs_and_writes_nothing(runs):
     before = (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes()
     result = vqa_training.train("vqa-relation-network", epochs=1, max_batches=1, train_scenes=8, validation_scenes=2)
     assert len(result["history"]) == 1 and np.isfinite(result["history"][0]["loss"])
-    assert (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes() == before
+    assert result["history"][0]["learning_rate"] == vqa_training.LEARNING_RATE and not result["history"][0]["annealed"]
+    assert (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes() == before and not runs.exists()
 
 
 @pytest.mark.training
-def test_resume_from_the_committed_weights_goes_on_from_the_epoch_they_hold(tmp_path, monkeypatch):
-    monkeypatch.setattr(vqa_training, "CHECKPOINTS", tmp_path)
+def test_resume_from_the_committed_weights_goes_on_from_the_epoch_they_hold(runs):
     name = "vqa-relation-network"
     vqa_training.train(name, epochs=1, max_batches=1, train_scenes=8, validation_scenes=2, resume=True)
     committed = vqa_training.history(name)
     marked = [entry for entry in committed if entry.get("committed")]
-    assert len(marked) == 1  # `finalize` marks the epoch whose weights it committed
-    seeded = json.loads((tmp_path / name / "history.json").read_text())
+    assert len(marked) == 1  # finalizing marks the epoch whose weights it committed
+    (run,) = (runs / name).iterdir()
+    seeded = json.loads((run / "history.json").read_text())
     assert seeded == committed[:marked[0]["epoch"]] and seeded[-1]["committed"]
-    assert (tmp_path / name / "last.npz").read_bytes() == (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes()
+    assert (run / "last.npz").read_bytes() == (ROOT / "assets" / "vqa" / "relation_network.npz").read_bytes()
+
+
+@pytest.mark.training
+def test_a_resumed_run_anneals_from_its_peak_and_promotes_the_marked_log(runs, monkeypatch):
+    monkeypatch.setattr(vqa_training, "VALIDATION_SCENES", 2)
+    monkeypatch.setattr(vqa_training, "RECALIBRATION_IMAGES", 8)
+    monkeypatch.setattr(vqa_training, "STEPS_PER_EPOCH", 1)
+    monkeypatch.setattr(vqa_training.VQATask, "evaluate", lambda self, weights: {
+        "scenes": 0, "questions": 0, "non-relational": 0.0, "relational": 0.0, "counting": 0.0})
+    name = "vqa-cnn-lstm"
+    first = vqa_training.train(name, epochs=2, train_scenes=8, validation_scenes=2)
+    assert [entry["learning_rate"] for entry in first["history"]] == [vqa_training.LEARNING_RATE] * 2
+    resumed = vqa_training.train(name, epochs=4, train_scenes=8, validation_scenes=2, resume=True,
+                                 peak_learning_rate=5e-4)
+    assert resumed["run"] == first["run"] and [entry["epoch"] for entry in resumed["history"]] == [1, 2, 3, 4]
+    rates = [entry["learning_rate"] for entry in resumed["history"][2:]]
+    assert rates == [vqa_training.annealed_learning_rate(epoch, 2, 5e-4) for epoch in range(2)] and rates[0] == 5e-4
+    run = pathlib.Path(resumed["run"])
+    outputs = json.loads((run / "run.json").read_text())["outputs"]
+    assert [output["asset"] for output in outputs] == [vqa_training.WEIGHTS[name], "vqa/cnn_lstm.history.json"]
+    assert outputs[0]["how"].startswith(f"python -m engine train {name} --epochs 2, then --resume "
+                                        "--peak-learning-rate 0.0005 (epochs 3-4 kept)")
+    promoted = json.loads((run / "committed.history.json").read_text())
+    assert sum(bool(entry.get("committed")) for entry in promoted) == 1
 
 
 def test_a_resumed_run_anneals_the_learning_rate_to_zero():
@@ -123,9 +159,9 @@ def test_a_peak_learning_rate_needs_a_resumed_run():
 
 
 def test_growing_the_relation_network_keeps_its_answers_and_breaks_the_copies_apart(tmp_path, monkeypatch):
+    from engine.core import weights_io
     from engine.vqa import growth as vqa_growth
     from engine.vqa import models as vqa_models
-    from engine.core import weights_io
 
     monkeypatch.setattr(vqa_models, "G_UNITS", (8, 8, 8))
     monkeypatch.setattr(vqa_models, "F_UNITS", (6,))
