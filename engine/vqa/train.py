@@ -33,7 +33,7 @@ WEIGHTS = {"vqa-cnn-lstm": "vqa/cnn_lstm.npz", "vqa-relation-network": "vqa/rela
 # A first run's epochs (later cycles are `--resume` runs). The RN's validation plateaus for dozens of epochs before it
 # binds the asked colour to its cells, so a short first run stops before that (docs/models/vqa-relation-network.md).
 DEFAULT_EPOCHS = {"vqa-cnn-lstm": 100, "vqa-relation-network": 480}
-CHECKPOINTS = assets.cache_dir() / "train"  # per-epoch checkpoints and logs, outside git
+CHECKPOINTS = assets.cache_dir() / "train"  # where checkpoints were kept before runs/ (a --resume still reads them)
 TRAIN_SCENES = 20_000  # pre-generated once per run (~1.4 ms each, 340 MB)
 STEPS_PER_EPOCH = 200
 BATCH_SIZE = 64  # questions per batch
