@@ -191,11 +191,6 @@ class VQATask(training.Task):
         if not self.smoke:  # best.npz holds the smaller network, which this one cannot load: the grown start stands in
             weights_io.save_float16(self.model, path.parent / "best.npz", dtype=np.float32)
 
-    def build_optimizer(self, learning_rate):
-        import keras
-
-        return keras.optimizers.Adam(learning_rate)
-
     def steps_per_epoch(self) -> int:
         return STEPS_PER_EPOCH
 
