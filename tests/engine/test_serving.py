@@ -108,6 +108,7 @@ def test_frozen_graph_detector_serves_the_same_people(tmp_path):
     np.testing.assert_allclose(in_session["detection_boxes"], outputs["detection_boxes"].numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_wavenet_export_serves_the_same_next_sample_distributions(tmp_path):
     import tensorflow as tf
 

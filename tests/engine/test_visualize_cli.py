@@ -9,6 +9,7 @@ from tests.conftest import SAMPLES
 from tests.engine.test_cli import run_cli
 
 
+@pytest.mark.slow
 def test_dream_writes_the_png_and_prints_the_settings_and_time(tmp_path):
     out = tmp_path / "dream.png"
     result = run_cli("dream", str(SAMPLES / "chelsea.jpg"), "--out", str(out), "--layers", "block_6_expand_relu",
@@ -21,6 +22,7 @@ def test_dream_writes_the_png_and_prints_the_settings_and_time(tmp_path):
     assert Image.open(out).size == (192, 128)
 
 
+@pytest.mark.slow
 def test_gradcam_writes_the_overlay(tmp_path):
     out = tmp_path / "cam.png"
     result = run_cli("gradcam", str(SAMPLES / "chelsea.jpg"), "--out", str(out), "--class", "pug", "--json")

@@ -36,6 +36,7 @@ def test_generated_audio_is_finite_in_range_and_not_silent(model):
     assert np.abs(generation.audio).max() <= 1.0 and (np.sqrt((generation.audio ** 2).mean(axis=1)) > 0.01).all()
 
 
+@pytest.mark.slow
 def test_cli_writes_a_wav_and_reports_speed(tmp_path):
     out = tmp_path / "note.wav"
     reply = subprocess.run([sys.executable, "-m", "engine", "wavenet", "--instrument", "piano:0.5,flute:0.5",
@@ -49,6 +50,7 @@ def test_cli_writes_a_wav_and_reports_speed(tmp_path):
     assert rate == 16000 and len(audio) == 3200
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_unknown_instrument_in_one_line(tmp_path):
     reply = subprocess.run([sys.executable, "-m", "engine", "wavenet", "--instrument", "kazoo", "--out",
                             str(tmp_path / "x.wav")], cwd=ROOT, capture_output=True, text=True, timeout=300)

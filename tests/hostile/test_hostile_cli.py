@@ -76,6 +76,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=180, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(IMAGE_COMMANDS))
 def test_real_processes_refuse_a_sample_and_accept_an_odd_file(command, tmp_path):
     items = sample("image", 3)  # two refusals of different kinds, then an accepted file
@@ -93,6 +94,7 @@ def test_real_processes_refuse_a_sample_and_accept_an_odd_file(command, tmp_path
             assert_one_line_refusal(result.stdout, result.stderr, result.returncode, item, f"{command} {item.name}")
 
 
+@pytest.mark.slow
 def test_sentiment_reads_hostile_text_from_a_file_and_from_stdin(tmp_path):
     control = next(item for item in text_files() if item.name == "control-characters.txt")
     latin = next(item for item in text_files() if item.name == "latin1.txt")

@@ -84,6 +84,7 @@ def fresh_wavenet(monkeypatch):
     get_model.clear()  # later tests load the real model again
 
 
+@pytest.mark.slow
 def test_wavenet_section_generates_a_note_with_player_download_and_pitch_check(fresh_wavenet):
     at = page()
     at.selectbox(key="wavenet-pitch").set_value(fresh_wavenet.pitches[0])
