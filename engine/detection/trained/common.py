@@ -9,8 +9,6 @@ test scenes the same way for all of them.
 
 from __future__ import annotations
 
-import json
-import pathlib
 from collections.abc import Callable
 
 import numpy as np
@@ -154,7 +152,3 @@ def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[d
 def metric_of(relative_path: str) -> str:
     """The held-out metric recorded in assets/MANIFEST.jsonl for a committed weight file."""
     return manifest.recorded_metric(relative_path)
-
-
-def save_history(path: pathlib.Path, history: list[dict]) -> None:
-    path.with_suffix(".history.json").write_text(json.dumps(history, indent=1))
