@@ -16,5 +16,6 @@ def test_upload_a_photo_and_see_the_label(page, server_url):
 def test_home_page_links_to_classification(page, server_url):
     page.goto(server_url)
     page.get_by_role("heading", name="ConvNet Studio").first.wait_for()
-    page.get_by_text("Composing CNNs for complex tasks: classification").click()
+    # exact: the home page also lists "...: classification and localization"
+    page.get_by_text("Composing CNNs for complex tasks: classification", exact=True).click()
     page.get_by_role("heading", name="Image classification").wait_for()
