@@ -54,7 +54,7 @@ def server_url(offline_models):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does).")
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (as root; make test does).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
