@@ -4,6 +4,8 @@
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
     python -m engine train NAME [--epochs N] [--resume] [--peak-learning-rate X] [--run RUN] [--json]   (into runs/NAME/RUN/)
+    python -m engine train NAME --config CONFIG [--set KEY=VALUE ...] | --list-configs   (engine/core/configs.py)
+    python -m engine configs NAME [--config CONFIG] [--json]   (the commands that replay the committed weights)
     python -m engine promote NAME RUN [--json]   (a finalized run's weights into assets/, with manifest lines)
     python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]   (engine/distributed/multiworker.py)
     python -m engine eval NAME [--json]
@@ -81,21 +83,37 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engine.core import registry
+    from engine.core import configs, registry
 
+    if args.list_configs:
+        return _print_configs(args.name, args.config, args.json)
     if args.workers is not None or args.steps is not None or args.quick or args.out:
         from engine.distributed import multiworker
 
         if args.epochs is not None or args.resume:
             raise InvalidInput("Distributed training counts --steps, not --epochs, and cannot --resume.")
+        if args.config is not None or args.settings:
+            raise InvalidInput("Distributed training takes no --config or --set; train it without.")
         steps = multiworker.DEFAULT_STEPS if args.steps is None else args.steps
         save = pathlib.Path(args.out) if args.out else None
         multiworker.print_result(multiworker.run(args.name, args.workers, steps, args.quick, save), args.json)
         return 0
     trainer = registry.get_trainer(args.name)
+    parameters = inspect.signature(trainer).parameters
     options = {}
-    if args.resume:  # only trainers that can resume take it
-        if "resume" not in inspect.signature(trainer).parameters:
+    chosen = None  # the named config (engine/core/configs.py) the run records, for models that have them
+    if configs.names(args.name):
+        chosen = configs.resolve(args.name, args.config, args.settings or ())
+        if "config" in parameters:  # the trainer reads its settings from it
+            options["config"] = chosen
+        elif args.epochs is None:  # a trainer with constants for tunables: the config sets its epochs
+            args.epochs = getattr(chosen.settings, "epochs", None)
+        else:
+            chosen = configs.with_values(chosen, epochs=args.epochs)
+    elif args.config is not None or args.settings:
+        raise InvalidInput(f"{args.name} has no named configs; train it without --config or --set.")
+    if args.resume or (chosen is not None and chosen.resumes is not None):  # only trainers that can resume take it
+        if "resume" not in parameters:
             raise InvalidInput(f"{args.name} cannot resume; train it without --resume.")
         options["resume"] = True
     if args.peak_learning_rate is not None:
@@ -106,9 +124,46 @@ def _train(args: argparse.Namespace) -> int:
         if "run" not in inspect.signature(trainer).parameters:
             raise InvalidInput(f"{args.name} does not train into a named run folder; train it without --run.")
         options["run"] = args.run_name
-    result = trainer(epochs=args.epochs, on_progress=print_progress, **options)
+    with configs.using(chosen):  # the Trainer records it in run.json (and promote in the manifest)
+        result = trainer(epochs=args.epochs, on_progress=print_progress, **options)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
+
+
+def _print_configs(name: str, config: str | None, as_json: bool) -> int:
+    """A model's named configs and the commands that replay `config` (default: the one the manifest line of
+    its committed weights names, else "default"), one `train --config` per config of its lineage."""
+    from engine.core import configs, manifest
+
+    known = configs.load(name)
+    if not known:
+        raise InvalidInput(f"{name} has no named configs (its tunables are module constants).")
+    committed = {file: line["config"]["name"] for file, line in manifest.entries().items()
+                 if line.get("config") and line["config"].get("model", name) == name and _is_weights_of(name, file)}
+    chosen = config or next(iter(committed.values()), configs.DEFAULT)
+    chain = configs.lineage(name, chosen)
+    if as_json:
+        print(json.dumps({"name": name, "config": chosen, "committed": committed,
+                          "commands": [item.command() for item in chain],
+                          "configs": {key: {**item.describe(), "note": item.note} for key, item in known.items()}}))
+        return 0
+    print(f"{name}: configs {', '.join(known)}")
+    for file, committed_name in committed.items():
+        print(f"assets/{file}: made by config {committed_name}")
+    print(f"replay {chosen}:")
+    for item in chain:
+        print(f"  {item.command()}" + (f"   # {item.note}" if item.note else ""))
+    return 0
+
+
+def _is_weights_of(name: str, file: str) -> bool:
+    """Whether assets/`file` is one of the project weight files of the model trained as `name`."""
+    return any(reference == file for entry in entries.MODELS if name in (entry.name, entry.command_name)
+               for kind, reference in entry.sources if kind == "project")
+
+
+def _configs(args: argparse.Namespace) -> int:
+    return _print_configs(args.name, args.config, args.json)
 
 
 def _promote(args: argparse.Namespace) -> int:
@@ -164,8 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=None, help="with --workers: synchronous steps (default 20)")
     train.add_argument("--quick", action="store_true", help="with --workers: small batches (a check, not training)")
     train.add_argument("--out", default=None, help="with --workers: worker 0 writes the trained weights here (.npz)")
+    train.add_argument("--config", default=None,
+                       help="a named config of the model's settings (default: 'default', today's constants); one "
+                            "that resumes another trains a resumed cycle (see --list-configs)")
+    train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=None,
+                       help="override one setting of the config, typed (repeatable)")
+    train.add_argument("--list-configs", action="store_true",
+                       help="print the model's named configs and the commands that replay its committed weights")
     train.add_argument("--json", action="store_true")
     train.set_defaults(run=_train)
+
+    config_parser = commands.add_parser("configs", help="a model's named training configs and the commands that "
+                                        "replay its committed weights")
+    config_parser.add_argument("name")
+    config_parser.add_argument("--config", default=None, help="replay this config (default: the committed one's)")
+    config_parser.add_argument("--json", action="store_true")
+    config_parser.set_defaults(run=_configs)
 
     promote = commands.add_parser("promote", help="copy a finalized training run's weights into assets/ and "
                                   "record them in assets/MANIFEST.jsonl")

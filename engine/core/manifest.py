@@ -1,7 +1,8 @@
 """The manifest of files this project made itself: sample media and the weights it trained.
 
 `assets/MANIFEST.jsonl` has one JSON object per line: the file (relative to assets/), its SHA-256,
-how it was made (the command that remakes it) and its held-out metric as measured. One line per
+how it was made (the command that remakes it), its held-out metric as measured and, for weights trained
+here, the named config that made them ("config": name, lineage, settings; engine/core/configs.py). One line per
 file keeps concurrent additions from colliding; `record` rewrites only that file's line.
 """
 
@@ -32,11 +33,12 @@ def recorded_metric(relative_path: str) -> str:
     return entry["metric"] if entry else "not trained yet"
 
 
-def record(relative_path: str, how: str, metric: str) -> dict:
-    """Add or replace the manifest line of a file under assets/ (call after training)."""
+def record(relative_path: str, how: str, metric: str, config: dict | None = None) -> dict:
+    """Add or replace the manifest line of a file under assets/ (call after training); `config`: the named
+    training config that made it (engine/core/configs.py: name, lineage, settings), kept as its "config"."""
     path = PROJECT_ASSETS / relative_path
     entry = {"file": relative_path, "sha256": assets.sha256_of(path), "bytes": path.stat().st_size,
-             "how": how, "metric": metric}
+             "how": how, "metric": metric, **({"config": config} if config else {})}
     current = entries()
     current[relative_path] = entry
     MANIFEST_PATH.write_text("".join(json.dumps(line) + "\n" for line in sorted(

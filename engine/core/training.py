@@ -15,7 +15,9 @@ assets/ and records them in assets/MANIFEST.jsonl.
 
 Option names are the same for every trainer: `epochs` (the total the run's log reaches; a resumed run
 continues towards it), `resume`, `run` (the run folder's name), `max_steps` (at most this many steps per
-epoch: a smoke run, which writes no checkpoint and no output), `seed`, `on_progress`, `should_stop`.
+epoch: a smoke run, which writes no checkpoint and no output), `seed`, `on_progress`, `should_stop`, and
+`config`: the named config the run was started with (engine/core/configs.py), whose name, lineage and full
+settings go into settings-N.json, run.json and the manifest line (default: the one the CLI is running, if any).
 """
 
 from __future__ import annotations
@@ -216,6 +218,9 @@ class Task:
     Validate: `validate()` returns named metrics; `monitor` names the one keep-best reads.
     Finalize: `evaluate(weights)` measures the float16 file on held-out data; `outputs(...)` names the files
     and manifest lines (by default the float16 weights at `asset`, with `manifest_line`).
+    Under a tf.distribute strategy (engine/distributed/multiworker.py) the same Task trains: `build_sampler()`
+    then `build_model()` (in the strategy's scope); each replica draws `sample(rng, size)` with a generator
+    seeded by step and replica, and `loss(batch)` is what `train_step` minimizes.
     """
 
     name: str = "model"
@@ -226,9 +231,27 @@ class Task:
     resume_from: str = "last"  # the checkpoint a resumed run starts from: "last" or "best"
     report_every: int = 20  # steps between progress messages
     legacy_checkpoints: pathlib.Path | None = None  # a checkpoint folder from before run folders existed
+    unit: str = "examples"  # what one example of a batch is (images, scenes, questions, ...)
+    batch_size: int = 32  # examples (in `unit`) per step; per replica under a strategy
+    clip_norm: float | None = None  # the step clips the gradients to this global norm
 
     def build_inputs(self, first_epoch: int) -> None:
         """Load the data; seed random generators (`first_epoch` epochs are done already)."""
+
+    def build_sampler(self) -> None:
+        """Load what `sample` draws from (default: `build_inputs(0)`); a task whose inputs are costly to
+        prepare up front (thousands of scenes, their proposals) loads nothing and draws as it samples."""
+        self.build_inputs(0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple:
+        """A batch of `size` examples drawn with `rng`: numpy arrays, as `loss` takes them."""
+        raise NotImplementedError
+
+    def loss(self, batch):
+        """What `train_step` minimizes on `batch` (tensors), in training mode: one value per example (rank 1)
+        or, where the task normalizes over something finer than examples (anchors, ROIs, windows' samples, a
+        batch-wide Jaccard term), its mean over the batch (rank 0)."""
+        raise NotImplementedError
 
     def build_model(self) -> list:
         raise NotImplementedError
@@ -335,7 +358,10 @@ class Trainer:
 
     def __init__(self, task: Task, epochs: int, schedule: Schedule | None = None, *, resume: bool = False,
                  run: str | Run | None = None, runs_dir: pathlib.Path | None = None, max_steps: int | None = None,
-                 on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop):
+                 on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
+                 config=None):
+        from engine.core import configs
+
         if epochs < 1:
             raise InvalidInput(f"Train for at least 1 epoch, not {epochs}.")
         if max_steps is not None and max_steps < 1:
@@ -343,6 +369,8 @@ class Trainer:
         self.task, self.epochs, self.schedule = task, epochs, schedule or constant(1e-3)
         self.resume, self.max_steps = resume, max_steps
         self.on_progress, self.should_stop = on_progress, should_stop
+        config = config if config is not None else configs.current()
+        self.config = config.describe() if config is not None else None  # configs.NamedConfig -> JSON
         self.smoke = max_steps is not None  # a smoke run writes no checkpoint and no output
         self.run = self._open_run(run, runs_dir or runs_root())
         self.history: list[dict] = self.run.history() if resume else []
@@ -453,7 +481,8 @@ class Trainer:
 
     def _write_settings(self, steps: int) -> None:
         settings = {"name": self.task.name, "run": self.run.run, "epochs": self.epochs, "first_epoch": self.first_epoch,
-                    "steps_per_epoch": steps, "schedule": self.schedule.describe(), "monitor": self.task.monitor}
+                    "steps_per_epoch": steps, "schedule": self.schedule.describe(), "monitor": self.task.monitor,
+                    **({"config": self.config} if self.config else {})}
         (self.run.path / f"settings-{self.first_epoch}.json").write_text(json.dumps(settings, indent=1))
 
     def chosen_checkpoint(self) -> pathlib.Path:
@@ -480,7 +509,7 @@ class Trainer:
         weights_io.save_float16(self.parts, weights)
         figures = self.task.evaluate(weights)  # the float16 weights that get promoted, not the float32 ones
         outputs = self.task.outputs(self.run, figures, self.history, self.epochs)
-        write_run_file(self.run, self.history, figures, outputs, self.task.monitor)
+        write_run_file(self.run, self.history, figures, outputs, self.task.monitor, self.config)
         if output is not None:
             output = pathlib.Path(output)
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -489,12 +518,20 @@ class Trainer:
                 "promote": f"python -m engine promote {self.run.name} {self.run.run}"}
 
 
-def write_run_file(run: Run, history: list[dict], figures: dict, outputs: list[Output], monitor: str | None) -> None:
-    """run.json: what `promote` copies and records (for tasks that finalize on their own, e.g. several parts)."""
+def write_run_file(run: Run, history: list[dict], figures: dict, outputs: list[Output], monitor: str | None,
+                   config: dict | None = None) -> None:
+    """run.json: what `promote` copies and records (for tasks that finalize on their own, e.g. several parts);
+    `config`: the run's named config (configs.NamedConfig.describe(); default: the one the CLI is running)."""
+    if config is None:
+        from engine.core import configs
+
+        current = configs.current()
+        config = current.describe() if current is not None else None
     kept = [entry["epoch"] for entry in history if entry.get("kept")]
     summary = {"name": run.name, "run": run.run, "epochs": len(history), "monitor": monitor,
                "kept_epoch": kept[-1] if kept else (history[-1]["epoch"] if history else None),
-               "figures": figures, "outputs": [dataclasses.asdict(output) for output in outputs]}
+               "figures": figures, "outputs": [dataclasses.asdict(output) for output in outputs],
+               **({"config": config} if config else {})}
     run.path.mkdir(parents=True, exist_ok=True)
     (run.path / RUN_FILE).write_text(json.dumps(summary, indent=1, default=_jsonable))
 
@@ -542,5 +579,5 @@ def promote(name: str, run: str, runs_dir: pathlib.Path | None = None) -> dict:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / output.file, target)
         if output.metric is not None:
-            lines.append(manifest.record(output.asset, output.how, output.metric))
+            lines.append(manifest.record(output.asset, output.how, output.metric, summary.get("config")))
     return {"name": name, "run": run, "files": [output.asset for output in outputs], "manifest": lines}

@@ -17,7 +17,9 @@ soft Jaccard term (1 - soft IoU per label, averaged over the labels present in t
 the spirit of the Lovasz-softmax of Berman et al., CVPR 2018): cross-entropy alone is ruled by the
 background's 88% of the pixels, while mean IoU weighs every label alike. The best epoch is picked by
 mean IoU on validation scenes; the reported figures are on the fixed 500 test scenes
-(`scenes.test_scenes()`). TensorFlow is imported inside functions only.
+(`scenes.test_scenes()`). The tunables below are the default of `UNetConfig`; each training cycle of the
+committed weights is a named config of it (`python -m engine configs unet`; docs/models/unet.md).
+TensorFlow is imported inside functions only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 
 import numpy as np
 
-from engine.core import assets, training, weights_io
+from engine.core import assets, configs, training, weights_io
 from engine.core.errors import InvalidInput, ModelUnavailable
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
@@ -69,6 +71,31 @@ PREDICT_BATCH = 100
 # validation against 4 shifts and larger ones (docs/models/unet.md), at 9 times the compute.
 TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # the checkpoint folder before run folders: --resume reads it
+
+
+@dataclasses.dataclass(frozen=True)
+class UNetConfig:
+    """The U-Net's training tunables (engine/core/configs.py); the defaults are the constants above."""
+
+    epochs: int = DEFAULT_EPOCHS  # a first run's epochs; with --resume, the new cycle's
+    levels: int = len(FILTERS) - 1  # poolings: 4, or 3 (FILTERS[:-1], one coarse head fewer: the first cycles')
+    train_scenes: int = TRAIN_SCENES  # a first run's
+    resume_train_scenes: int = RESUME_TRAIN_SCENES  # a resumed cycle's
+    validation_scenes: int = VALIDATION_SCENES
+    batch_size: int = BATCH_SIZE
+    learning_rate: float = LEARNING_RATE  # a first run's cosine peak
+    resume_learning_rate: float = RESUME_LEARNING_RATE  # a resumed cycle's (--peak-learning-rate)
+    jaccard_weight: float = JACCARD_WEIGHT
+    boundary_weight: float = BOUNDARY_WEIGHT
+    oversampled_labels: dict[str, float] = dataclasses.field(default_factory=lambda: dict(OVERSAMPLED_LABELS))
+    validation_shifts: bool = True  # validation measures with TEST_TIME_SHIFTS (the first 4 cycles' did not)
+
+    def architecture(self) -> tuple[tuple[int, ...], int]:
+        """(filters, coarse heads) of `build_network`."""
+        if self.levels not in (len(FILTERS) - 2, len(FILTERS) - 1):
+            raise InvalidInput(f"The U-Net has {len(FILTERS) - 2} or {len(FILTERS) - 1} levels, not {self.levels}.")
+        cut = len(FILTERS) - 1 - self.levels
+        return FILTERS[:len(FILTERS) - cut], COARSE_HEADS - cut
 
 
 def build_network(filters: tuple[int, ...] = FILTERS, coarse_heads: int = COARSE_HEADS):
@@ -189,26 +216,28 @@ class SceneSegmenter:
 
     labels = LABELS
 
-    def __init__(self, network):
+    def __init__(self, network, shifts: tuple[tuple[int, int], ...] | None = None):
         import tensorflow as tf
 
         self.network = network
+        self.shifts = shifts  # None: TEST_TIME_SHIFTS (read when scoring)
         self._scores = tf.function(lambda images: tf.nn.softmax(network(images, training=False)),
                                    input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32)])
 
     def scores(self, images: np.ndarray) -> np.ndarray:
         """Label probabilities (B, 96, 96, len(LABELS)) for uint8 scenes (B, 96, 96, 3): the mean over the
-        scene and its TEST_TIME_SHIFTS copies, each shifted back."""
+        scene and its TEST_TIME_SHIFTS copies (or the segmenter's `shifts`), each shifted back."""
         if images.ndim != 4 or images.shape[1:] != (scenes.SIZE, scenes.SIZE, 3):
             raise InvalidInput(f"Expected scenes of {scenes.SIZE} x {scenes.SIZE} RGB pixels.")
-        copies = 1 + len(TEST_TIME_SHIFTS)
+        shifts = TEST_TIME_SHIFTS if self.shifts is None else self.shifts
+        copies = 1 + len(shifts)
         chunk = max(1, PREDICT_BATCH // copies)  # the scenes whose copies go through the network as one batch
         averaged = []
         for start in range(0, len(images), chunk):
             part = images[start:start + chunk]
-            batch = np.concatenate([part, *(shift_scenes(part, shift) for shift in TEST_TIME_SHIFTS)])
+            batch = np.concatenate([part, *(shift_scenes(part, shift) for shift in shifts)])
             scores = self._scores(batch.astype(np.float32)).numpy().reshape(copies, len(part), *batch.shape[1:3], -1)
-            total = scores[0] + sum(shift_back(scores[index + 1], shift) for index, shift in enumerate(TEST_TIME_SHIFTS))
+            total = scores[0] + sum(shift_back(scores[index + 1], shift) for index, shift in enumerate(shifts))
             averaged.append(total / copies)
         return np.concatenate(averaged)
 
@@ -251,7 +280,7 @@ def _shifted(array: np.ndarray, shift: tuple[int, int], border: str) -> np.ndarr
 
 
 def build(weights_path: pathlib.Path) -> SceneSegmenter:
-    network = build_network()
+    network = build_network(*UNetConfig(levels=3).architecture()) if is_three_level(weights_path) else build_network()
     weights_io.load_float16(network, weights_path)
     return SceneSegmenter(network)
 
@@ -295,34 +324,50 @@ class UNetTask(training.Task):
     resume_from = "best"
     report_every = 25
     legacy_checkpoints = CHECKPOINTS
+    unit = "scenes"
+    batch_size = BATCH_SIZE
 
     def __init__(self, train_scenes: int, validation_scenes: int, seed: int, resume: bool, peak: float,
-                 smoke: bool, on_progress: ProgressCallback = no_progress):
+                 smoke: bool, on_progress: ProgressCallback = no_progress, config: UNetConfig | None = None):
+        self.config = config or UNetConfig()
         self.train_scenes, self.validation_scenes, self.seed = train_scenes, validation_scenes, seed
         self.resume, self.peak, self.smoke, self.on_progress = resume, peak, smoke, on_progress
         self.history: list[dict] = []  # the log so far (set before fit), which numbers the cycle and its scenes
         self.grown, self._step = False, None
 
     def build_inputs(self, first_epoch: int) -> None:
-        self.cycle = max((entry.get("cycle", 0) for entry in self.history), default=-1) + 1
+        self.build_sampler()
         first_scene = sum(_cycle_scenes(self.history).values())  # every cycle draws scenes none before it saw
         self.on_progress(0.0, f"generating {self.train_scenes} training scenes")
         self.images, self.label_maps = generate("train", self.train_scenes, start=first_scene, objects=TRAIN_OBJECTS)
         self.validation = generate("validation", self.validation_scenes)
         self.rng = np.random.default_rng(self.seed + self.cycle)
-        sampling = scene_weights(self.label_maps)
+        sampling = scene_weights(self.label_maps, self.config.oversampled_labels)
         self.sampling = sampling / sampling.sum()
+
+    def build_sampler(self) -> None:
+        """The cycle (which seeds the network); `sample` generates its scenes as it draws them."""
+        self.cycle = max((entry.get("cycle", 0) for entry in self.history), default=-1) + 1
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """`size` consecutive full training scenes from a random one (not oversampled), and their label maps."""
+        images, maps = generate("train", size, int(rng.integers(0, self.train_scenes)), objects=TRAIN_OBJECTS)
+        return images.astype(np.float32), maps.astype(np.int32)
+
+    def loss(self, batch):
+        """What the step minimizes: the batch's mean (its Jaccard term spans the whole batch)."""
+        return batch_loss(self.network, *batch, self.config.boundary_weight, self.config.jaccard_weight)
 
     def build_model(self) -> list:
         import keras
 
         keras.utils.set_random_seed(self.seed + self.cycle)
-        self.network = build_network()
-        self.segmenter = SceneSegmenter(self.network)
+        self.network = build_network(*self.config.architecture())
+        self.segmenter = SceneSegmenter(self.network, None if self.config.validation_shifts else ())
         return [self.network]
 
     def load_weights(self, parts: list, path: pathlib.Path) -> None:
-        self.grown = is_three_level(path)
+        self.grown = is_three_level(path) and self.config.levels == len(FILTERS) - 1
         if self.grown:
             grow(self.network, path, self.images[:GROWTH_CALIBRATION_SCENES])
         else:
@@ -339,17 +384,19 @@ class UNetTask(training.Task):
         return start
 
     def steps_per_epoch(self) -> int:
-        return self.train_scenes // BATCH_SIZE
+        return self.train_scenes // self.config.batch_size
 
     def batches(self, epoch: int):
         order = self.rng.choice(self.train_scenes, self.train_scenes, p=self.sampling)
+        size = self.config.batch_size
         for batch in range(self.steps_per_epoch()):
-            index = np.sort(order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE])
+            index = np.sort(order[batch * size:(batch + 1) * size])
             yield self.images[index].astype(np.float32), self.label_maps[index].astype(np.int32)
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self._step is None:
-            self._step = _train_step_function(self.network, optimizer)
+            self._step = _train_step_function(self.network, optimizer, self.config.boundary_weight,
+                                              self.config.jaccard_weight)
         return {"loss": self._step(*batch)}
 
     def validate(self) -> dict[str, float]:
@@ -357,10 +404,12 @@ class UNetTask(training.Task):
         return {"validation_mean_iou": figures["mean_iou"], "validation_pixel_accuracy": figures["pixel_accuracy"]}
 
     def epoch_log(self, epoch: int) -> dict:
-        return {"cycle": self.cycle, "levels": len(FILTERS) - 1, "grown": self.grown, "train_scenes": self.train_scenes,
-                "jaccard_weight": JACCARD_WEIGHT, "oversampled": OVERSAMPLED_LABELS, "boundary_weight": BOUNDARY_WEIGHT,
-                "validation_scenes": self.validation_scenes, "peak_learning_rate": self.peak,
-                "test_time_shifts": len(TEST_TIME_SHIFTS)}
+        config = self.config
+        return {"cycle": self.cycle, "levels": config.levels, "grown": self.grown, "train_scenes": self.train_scenes,
+                "jaccard_weight": config.jaccard_weight, "oversampled": config.oversampled_labels,
+                "boundary_weight": config.boundary_weight, "validation_scenes": self.validation_scenes,
+                "peak_learning_rate": self.peak,
+                "test_time_shifts": len(TEST_TIME_SHIFTS) if config.validation_shifts else 0}
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         return evaluate_model(build(weights))  # the float16 weights that get promoted, not the float32 ones
@@ -380,7 +429,8 @@ class UNetTask(training.Task):
                 training.Output(str(pathlib.PurePosixPath(WEIGHTS).with_suffix(".history.json")), "history.json")]
 
 
-def _train_step_function(network, optimizer):
+def _train_step_function(network, optimizer, boundary_weight: float = BOUNDARY_WEIGHT,
+                         jaccard_weight: float = JACCARD_WEIGHT):
     import tensorflow as tf
 
     variables = network.trainable_variables
@@ -389,7 +439,7 @@ def _train_step_function(network, optimizer):
                                   tf.TensorSpec([None, scenes.SIZE, scenes.SIZE], tf.int32)])
     def step(batch_images, batch_maps):  # traced once for the whole run
         with tf.GradientTape() as tape:
-            loss = batch_loss(network, batch_images, batch_maps)
+            loss = batch_loss(network, batch_images, batch_maps, boundary_weight, jaccard_weight)
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
@@ -397,14 +447,17 @@ def _train_step_function(network, optimizer):
 
 
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int | None = None, validation_scenes: int = VALIDATION_SCENES,
+          train_scenes: int | None = None, validation_scenes: int | None = None,
           max_batches: int | None = None, seed: int = 0, output: pathlib.Path | None = None,
           resume: bool = False, peak_learning_rate: float | None = None, max_steps: int | None = None,
-          run: str | None = None) -> dict:
+          run: str | None = None, config: configs.NamedConfig | str | None = None) -> dict:
     """Train the U-Net from scratch into a run folder (engine/core/training.py); keep the epoch with the best
     validation mean IoU; `python -m engine promote unet RUN` commits it.
 
     Args:
+        config: the named config (engine/core/configs.py; default "default", `UNetConfig()`) whose settings
+            the run uses; one that resumes another makes this run a resumed cycle. The arguments below,
+            when given, override its settings (and are recorded as overrides).
         epochs: passes over the training scenes (default DEFAULT_EPOCHS); with `resume`, the new cycle's.
         resume: a further cycle (warm restart, as in SGDR, Loshchilov & Hutter 2017): start from the
             best weights so far (the newest run's, else the old cache's, else the committed file) and their
@@ -424,16 +477,23 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     Returns:
         Per-epoch history and, once finalized, the test figures of the float16 weights, "run" and "promote".
     """
-    epochs = DEFAULT_EPOCHS if epochs is None else epochs
-    if train_scenes is None:
-        train_scenes = RESUME_TRAIN_SCENES if resume else TRAIN_SCENES
-    if epochs < 1 or train_scenes < BATCH_SIZE or validation_scenes < 1:
-        raise InvalidInput(f"Train for at least 1 epoch on at least {BATCH_SIZE} scenes, with validation scenes.")
+    named = configs.resolve("unet", config)
+    resume = resume or named.resumes is not None
+    named = configs.with_values(named, epochs=epochs, validation_scenes=validation_scenes,
+                                **{"resume_train_scenes" if resume else "train_scenes": train_scenes,
+                                   "resume_learning_rate" if resume else "learning_rate": peak_learning_rate or None})
+    settings: UNetConfig = named.settings
+    epochs = settings.epochs
+    train_scenes = settings.resume_train_scenes if resume else settings.train_scenes
+    validation_scenes = settings.validation_scenes
+    if epochs < 1 or train_scenes < settings.batch_size or validation_scenes < 1:
+        raise InvalidInput(f"Train for at least 1 epoch on at least {settings.batch_size} scenes, with validation "
+                           "scenes.")
     max_steps = max_steps if max_steps is not None else max_batches
-    peak = peak_learning_rate or (RESUME_LEARNING_RATE if resume else LEARNING_RATE)
-    task = UNetTask(train_scenes, validation_scenes, seed, resume, peak, max_steps is not None, on_progress)
+    peak = settings.resume_learning_rate if resume else settings.learning_rate
+    task = UNetTask(train_scenes, validation_scenes, seed, resume, peak, max_steps is not None, on_progress, settings)
     trainer = training.Trainer(task, epochs, training.restarted_cosine(peak), resume=resume, run=run,
-                               max_steps=max_steps, on_progress=on_progress, should_stop=should_stop)
+                               max_steps=max_steps, on_progress=on_progress, should_stop=should_stop, config=named)
     if resume and not trainer.history:
         raise InvalidInput("Nothing to resume: no U-Net run, cache or committed history; train it without --resume.")
     trainer.history = task.history = [{"cycle": 0, **entry} for entry in trainer.history]
@@ -453,17 +513,18 @@ def scene_weights(label_maps: np.ndarray, extra: dict[str, float] = OVERSAMPLED_
     return weights
 
 
-def batch_loss(network, images, label_maps, boundary_weight: float = BOUNDARY_WEIGHT):
+def batch_loss(network, images, label_maps, boundary_weight: float = BOUNDARY_WEIGHT,
+               jaccard_weight: float = JACCARD_WEIGHT):
     """Pixel cross-entropy, boundary pixels weighing 1 + boundary_weight, averaged over the batch's weights,
-    + JACCARD_WEIGHT x the batch's soft Jaccard term."""
+    + jaccard_weight x the batch's soft Jaccard term."""
     import tensorflow as tf
 
     logits = network(images, training=True)
     pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(label_maps, logits)
     weights = 1 + boundary_weight * boundary_pixels(label_maps)
     loss = tf.reduce_sum(pixel_loss * weights) / tf.reduce_sum(weights)
-    if JACCARD_WEIGHT:
-        loss += JACCARD_WEIGHT * soft_jaccard_loss(logits, label_maps)
+    if jaccard_weight:
+        loss += jaccard_weight * soft_jaccard_loss(logits, label_maps)
     return loss
 
 
@@ -527,3 +588,29 @@ def _manifest_line(figures: dict, history: list[dict]) -> tuple[str, str]:
            f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)")
     return how, (f"test scenes ({figures['scenes']}): mean IoU {figures['mean_iou']:.4f} over {len(LABELS)} labels, "
                  f"pixel accuracy {figures['pixel_accuracy']:.4f}")
+
+
+# --- named configs: "default" (the constants above) and the cycles of the committed weights ------------------
+# Each cycle's settings as they stood when it ran (docs/models/unet.md; the history file logs them per epoch):
+# `python -m engine train unet --config cycle0`, then --config cycle1 ... cycle6 (`python -m engine configs unet`).
+configs.register("unet", configs.DEFAULT, UNetConfig())
+_FIRST = UNetConfig(epochs=3, levels=3, jaccard_weight=0.0, boundary_weight=0.0, oversampled_labels={}, validation_scenes=200,
+                    validation_shifts=False)
+configs.register("unet", "cycle0", _FIRST, note="the first run, 3 levels, cross-entropy alone (f466233)")
+_JACCARD = dataclasses.replace(_FIRST, jaccard_weight=1.0)
+_OLD_KEEP_BEST = ("; then a resumed cycle's epochs were kept by the logged validation figures, not against its "
+                  "starting weights measured again (b28bfd9)")
+configs.register("unet", "cycle1", _JACCARD, resumes="cycle0", note="+ soft Jaccard (f0a902d)" + _OLD_KEEP_BEST)
+configs.register("unet", "cycle2", dataclasses.replace(_JACCARD, epochs=1), resumes="cycle1",
+                 note="one more epoch of the 3-level U-Net" + _OLD_KEEP_BEST)
+_GROWN = dataclasses.replace(_JACCARD, levels=4, epochs=13)
+configs.register("unet", "cycle3", _GROWN, resumes="cycle2",
+                 note="grown to 4 levels from the 3-level weights (`grow`, 4539e75)" + _OLD_KEEP_BEST)
+_OVERSAMPLED = dataclasses.replace(_GROWN, epochs=12, oversampled_labels=dict(OVERSAMPLED_LABELS), validation_shifts=True)
+configs.register("unet", "cycle4", _OVERSAMPLED, resumes="cycle3",
+                 note="worst labels' scenes drawn more often (b28bfd9); its weights were not committed, the next "
+                      "cycle starts from its best epoch (29), as every resumed cycle starts from the best")
+configs.register("unet", "cycle5", dataclasses.replace(_OVERSAMPLED, epochs=8, boundary_weight=2.0, validation_scenes=500),
+                 resumes="cycle4", note="boundary pixels' cross-entropy x 3, 500 validation scenes (2bab178)")
+configs.register("unet", "cycle6", UNetConfig(epochs=3, resume_learning_rate=3e-4), resumes="cycle5",
+                 note="a fine-tuning cycle at peak 3e-4 (68f91fb): the committed weights")
