@@ -97,8 +97,12 @@ def build_cnn_lstm():
     return _assemble(visual, question_encoder, head, "vqa_cnn_lstm")
 
 
-def build_relation_network():
+def build_relation_network(g_units: tuple[int, ...] | None = None, f_units: tuple[int, ...] | None = None,
+                           pixel_coordinates: bool | None = None):
     """image, question -> [answer probabilities (B, len(ANSWERS)), pair weight (B, 25, 25)].
+
+    g_units, f_units, pixel_coordinates: the network's size (default G_UNITS, F_UNITS, PIXEL_COORDINATES, read
+    now); training cycles that ran a smaller network (engine/vqa/train.py's configs) pass theirs.
 
     The pair weight is the L2 norm of g's output for each ordered cell pair: how much that pair
     contributes to the sum f reads (the page shows the largest). Parts as in `build_cnn_lstm`:
@@ -107,9 +111,12 @@ def build_relation_network():
     import keras
     from keras import layers, ops
 
+    g_units = G_UNITS if g_units is None else tuple(g_units)
+    f_units = F_UNITS if f_units is None else tuple(f_units)
+    pixel_coordinates = PIXEL_COORDINATES if pixel_coordinates is None else pixel_coordinates
     cells = GRID * GRID
     image = keras.Input((vqa_data.SIZE, vqa_data.SIZE, 3), name="image")
-    cnn = _image_encoder("cnn", coordinate_channels=PIXEL_COORDINATES)
+    cnn = _image_encoder("cnn", coordinate_channels=pixel_coordinates)
     objects = layers.Reshape((cells, CONV_CHANNELS))(cnn(image))  # (B, 25, 24)
     coordinates = ops.convert_to_tensor(_coordinates())  # (25, 2) in [-1, 1], x then y
     objects = layers.Lambda(lambda o: ops.concatenate(
@@ -119,12 +126,12 @@ def build_relation_network():
 
     objects_in = keras.Input((cells, CONV_CHANNELS + 2), name="objects")
     question_in = keras.Input((QUESTION_DIM,), name="question_vector")
-    first = layers.Dense(G_UNITS[0], use_bias=False, name="g1_first")(objects_in)  # W_a o_i
-    second = layers.Dense(G_UNITS[0], use_bias=False, name="g1_second")(objects_in)  # W_b o_j
-    asked = layers.Dense(G_UNITS[0], name="g1_question")(question_in)  # W_q q + bias
+    first = layers.Dense(g_units[0], use_bias=False, name="g1_first")(objects_in)  # W_a o_i
+    second = layers.Dense(g_units[0], use_bias=False, name="g1_second")(objects_in)  # W_b o_j
+    asked = layers.Dense(g_units[0], name="g1_question")(question_in)  # W_q q + bias
     pairs = layers.Lambda(lambda t: ops.relu(t[0][:, :, None, :] + t[1][:, None, :, :] + t[2][:, None, None, :]),
                           name="g1_pairs")([first, second, asked])  # (B, 25, 25, 128)
-    for index, units in enumerate(G_UNITS[1:], start=2):
+    for index, units in enumerate(g_units[1:], start=2):
         pairs = layers.Dense(units, activation="relu", name=f"g{index}")(pairs)
     weight = layers.Lambda(lambda p: ops.sqrt(ops.sum(ops.square(p), axis=-1) + 1e-12), name="pair_weight")(pairs)
     # The paper sums over pairs; the mean (the sum / 625) is the same function up to f's first weights
@@ -134,7 +141,7 @@ def build_relation_network():
     # normalising it lets f see those differences from the start (without it, from scratch, the RN
     # stayed at chance: docs/models/vqa-relation-network.md).
     x = layers.BatchNormalization(name="sum_norm")(x)
-    for index, units in enumerate(F_UNITS, start=1):
+    for index, units in enumerate(f_units, start=1):
         x = layers.Dense(units, activation="relu", name=f"f{index}")(x)
     x = layers.Dropout(DROPOUT)(x)
     output = layers.Dense(len(vqa_data.ANSWERS), activation="softmax", name="answer")(x)

@@ -15,12 +15,13 @@ checkpointed: a resumed run restarts Adam's averages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
 import numpy as np
 
-from engine.core import assets, training, weights_io
+from engine.core import assets, configs, training, weights_io
 from engine.core import manifest as project_weights
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
@@ -47,6 +48,25 @@ CLIP_NORM = 5.0  # global gradient norm clip
 RECALIBRATION_IMAGES = 1000  # training images that set BatchNorm's statistics before each measurement
 VALIDATION_SCENES = 60  # x 36 questions = 2,160 per epoch, picks the best epoch
 TEST_QUESTIONS_PER_SCENE = len(vqa_data.KINDS) * len(vqa_data.COLOURS)
+
+
+@dataclasses.dataclass(frozen=True)
+class VQAConfig:
+    """A VQA model's training tunables (engine/core/configs.py); the defaults are the constants above and the
+    Relation Network's size in engine/vqa/models.py (g_units, f_units, pixel_coordinates: RN only)."""
+
+    epochs: int  # the total the log reaches (a first run's: DEFAULT_EPOCHS[name])
+    learning_rate: float = LEARNING_RATE  # a first run's, held constant
+    resume_learning_rate: float = LEARNING_RATE  # the peak of a resumed run's per-epoch cosine (--peak-learning-rate)
+    kind_weights: dict[str, float] = dataclasses.field(default_factory=lambda: dict(KIND_WEIGHTS))
+    train_scenes: int = TRAIN_SCENES
+    validation_scenes: int = VALIDATION_SCENES
+    g_units: tuple[int, ...] = vqa_models.G_UNITS
+    f_units: tuple[int, ...] = vqa_models.F_UNITS
+    pixel_coordinates: bool = vqa_models.PIXEL_COORDINATES
+    encoders_from_cnn_lstm: bool = True  # RN: a first run starts its CNN and question encoder from the CNN + LSTM's
+    resume_from: str = "last"  # a resumed run goes on from the log's last epoch, or from its "best" (the log cut there)
+    stop_after_epoch: int | None = None  # a run stopped by hand after this epoch (its schedule still spans `epochs`)
 
 
 def build(name: str):
@@ -158,8 +178,11 @@ class VQATask(training.Task):
 
     def __init__(self, name: str, seed: int = 0, train_scenes: int = TRAIN_SCENES,
                  validation_scenes: int = VALIDATION_SCENES, resume: bool = False, peak: float = LEARNING_RATE,
-                 encoders_from_cnn_lstm: bool = True, smoke: bool = False, on_progress: ProgressCallback = no_progress):
+                 encoders_from_cnn_lstm: bool = True, smoke: bool = False, on_progress: ProgressCallback = no_progress,
+                 config: VQAConfig | None = None):
         self.name, self.asset, self.legacy_checkpoints = name, WEIGHTS[name], CHECKPOINTS / name
+        self.config = config or VQAConfig(DEFAULT_EPOCHS[name])
+        self.resume_from = self.config.resume_from
         self.seed, self.train_scenes, self.validation_scenes = seed, train_scenes, validation_scenes
         self.resume, self.peak, self.encoders_from_cnn_lstm = resume, peak, encoders_from_cnn_lstm
         self.smoke, self.on_progress = smoke, on_progress
@@ -172,8 +195,14 @@ class VQATask(training.Task):
         self.validation = question_set("validation", 0, self.validation_scenes)
         self.rng = np.random.default_rng(self.seed + first_epoch)
 
+    def build_network(self):
+        """The model at this run's size (a Relation Network's from the config)."""
+        if self.name != "vqa-relation-network":
+            return build(self.name)
+        return vqa_models.build_relation_network(self.config.g_units, self.config.f_units, self.config.pixel_coordinates)
+
     def build_model(self) -> list:
-        self.model = build(self.name)
+        self.model = self.build_network()
         relation_network = self.name == "vqa-relation-network"
         # The RN's architecture (g, f widths, input channels): fixed for the run, logged with every epoch.
         self.shape = vqa_growth.architecture(vqa_growth.model_arrays(self.model)) if relation_network else {}
@@ -195,7 +224,7 @@ class VQATask(training.Task):
         return STEPS_PER_EPOCH
 
     def batches(self, epoch: int):
-        probabilities = question_probabilities()
+        probabilities = question_probabilities(self.config.kind_weights)
         for _ in range(STEPS_PER_EPOCH):
             scenes = self.rng.integers(0, self.train_scenes, IMAGES_PER_BATCH)
             questions = self.rng.choice(len(vqa_data.QUESTION_TABLE), BATCH_SIZE, p=probabilities)
@@ -216,7 +245,7 @@ class VQATask(training.Task):
 
     def epoch_log(self, epoch: int) -> dict:
         return {**({"peak_learning_rate": self.peak} if self.resume else {}), "annealed": self.resume,
-                "kind_weights": KIND_WEIGHTS, **self.shape,
+                "kind_weights": self.config.kind_weights, **self.shape,
                 **({"grown_from": self.grown_from} if self.grown_from and epoch == self.first_epoch else {})}
 
     def committed_epoch(self, history: list[dict]) -> int:
@@ -232,7 +261,7 @@ class VQATask(training.Task):
         images, tokens, answers, _ = question_set("validation", 0, VALIDATION_SCENES)
         candidates = []
         for checkpoint in ("best.npz", "last.npz"):
-            model = build(self.name)
+            model = self.build_network()
             weights_io.load_float16(model, run.path / checkpoint)
             recalibrate_batch_norm(model, calibration)
             candidates.append((float(np.mean(vqa_models.probabilities(model, images, tokens).argmax(-1) == answers)),
@@ -244,7 +273,7 @@ class VQATask(training.Task):
         return run.path / "chosen.npz"
 
     def evaluate(self, weights: pathlib.Path) -> dict:
-        stored = build(self.name)
+        stored = self.build_network()
         weights_io.load_float16(stored, weights)
         figures = accuracy_by_type(stored)  # on the float16 weights that get promoted, not the float32 ones
         if self.chosen:
@@ -272,13 +301,17 @@ class VQATask(training.Task):
 
 def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
           should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
-          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
-          output: pathlib.Path | None = None, resume: bool = False, encoders_from_cnn_lstm: bool = True,
-          peak_learning_rate: float | None = None, max_steps: int | None = None, run: str | None = None) -> dict:
+          train_scenes: int | None = None, validation_scenes: int | None = None,
+          output: pathlib.Path | None = None, resume: bool = False, encoders_from_cnn_lstm: bool | None = None,
+          peak_learning_rate: float | None = None, max_steps: int | None = None, run: str | None = None,
+          config: configs.NamedConfig | str | None = None) -> dict:
     """Train `name` ("vqa-cnn-lstm" or "vqa-relation-network") from scratch, or resume it, into a run folder
     (engine/core/training.py); `python -m engine promote NAME RUN` commits the result.
 
     Args:
+        config: the named config (engine/core/configs.py; default "default", `VQAConfig(DEFAULT_EPOCHS[name])`)
+            whose settings the run uses; one that resumes another makes this a resumed run. The arguments
+            below, when given, override its settings (and are recorded as overrides).
         epochs: total epochs (default DEFAULT_EPOCHS[name]), each STEPS_PER_EPOCH batches.
         resume: continue towards `epochs` from the newest run, else the old cache, else the committed
             weights and their history (assets/vqa/), with the learning rate annealed from
@@ -299,16 +332,36 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
     """
     if name not in WEIGHTS:
         raise ValueError(f"No VQA model named {name}.")
+    named = configs.resolve(name, config)
+    resume = resume or named.resumes is not None
     if peak_learning_rate is not None and not resume:
         raise InvalidInput("--peak-learning-rate shapes a resumed run's schedule: add --resume.")
-    peak = peak_learning_rate or LEARNING_RATE
+    named = configs.with_values(named, epochs=epochs or None, train_scenes=train_scenes,
+                                validation_scenes=validation_scenes, encoders_from_cnn_lstm=encoders_from_cnn_lstm,
+                                resume_learning_rate=peak_learning_rate or None)
+    settings: VQAConfig = named.settings
+    peak = settings.resume_learning_rate
     max_steps = max_steps if max_steps is not None else max_batches
-    task = VQATask(name, seed, train_scenes, validation_scenes, resume, peak, encoders_from_cnn_lstm,
-                   max_steps is not None, on_progress)
-    # A first run keeps LEARNING_RATE; a resumed one is an annealing cycle held per epoch (SGDR).
-    schedule = training.restarted_cosine(peak, per_epoch=True) if resume else training.constant(LEARNING_RATE)
-    return training.train(task, epochs or DEFAULT_EPOCHS[name], schedule, output=output, resume=resume, run=run,
-                          max_steps=max_steps, on_progress=on_progress, should_stop=should_stop)
+    task = VQATask(name, seed, settings.train_scenes, settings.validation_scenes, resume, peak,
+                   settings.encoders_from_cnn_lstm, max_steps is not None, on_progress, settings)
+    # A first run keeps its learning rate; a resumed one is an annealing cycle held per epoch (SGDR).
+    schedule = (training.restarted_cosine(peak, per_epoch=True) if resume
+                else training.constant(settings.learning_rate))
+
+    def stop() -> bool:  # a run the config says was stopped by hand after an epoch stops there
+        return should_stop() or (settings.stop_after_epoch is not None
+                                 and len(trainer.history) >= settings.stop_after_epoch)
+
+    trainer = training.Trainer(task, settings.epochs, schedule, resume=resume, run=run, max_steps=max_steps,
+                               on_progress=on_progress, should_stop=stop, config=named)
+    if resume and settings.resume_from == "best" and trainer.history:  # go on from the best epoch, the log cut there
+        kept = [entry["epoch"] for entry in trainer.history if entry.get("kept")]
+        trainer.first_epoch = kept[-1] if kept else project_weights.best_epoch(trainer.history)["epoch"]
+        trainer.history = trainer.history[:trainer.first_epoch]
+    history = trainer.fit()
+    if trainer.smoke or not any(entry["epoch"] > trainer.first_epoch for entry in history):
+        return {"name": name, "history": history}
+    return {"name": name, "history": history, **trainer.finalize(output)}
 
 
 def question_probabilities(weights: dict[str, float] | None = None) -> np.ndarray:
@@ -417,3 +470,35 @@ def history(name: str) -> list[dict]:
     """The committed training curve (per epoch), or [] before the first training."""
     path = _history_path(name)
     return json.loads(path.read_text()) if path.exists() else []
+
+
+# --- named configs: "default" (the constants above) and the runs of the committed weights ---------------------
+# Each run's settings as they stood when it ran (docs/models/vqa-*.md; the history files log them per epoch):
+# `python -m engine configs vqa-relation-network` prints the commands that replay the committed weights.
+_RN = "vqa-relation-network"
+_EVERY_KIND_ALIKE = {kind: 1.0 for kind in KIND_WEIGHTS}
+for _name in WEIGHTS:
+    configs.register(_name, configs.DEFAULT, VQAConfig(DEFAULT_EPOCHS[_name]))
+configs.register("vqa-cnn-lstm", "run1", VQAConfig(100, kind_weights=_EVERY_KIND_ALIKE),
+                 note="every kind asked alike (dd5459d: questions drawn uniformly from the table); the last "
+                      "checkpoint kept by validation")
+_RN_FIRST = VQAConfig(480, kind_weights=_EVERY_KIND_ALIKE, g_units=(64, 64, 64), f_units=(128,), pixel_coordinates=False)
+configs.register(_RN, "run1", _RN_FIRST,
+                 note="learning rate 1e-3 held; trained in stages to 83, 330 and 480 epochs (68fcd24, 00de3c2, 5161c5f), "
+                      "Adam's moments restarted at each")
+configs.register(_RN, "run2", dataclasses.replace(_RN_FIRST, epochs=600), resumes="run1",
+                 note="cosine from 1e-3 over epochs 481-600 (bd91bef); the next run goes on from its best epoch, 576")
+_RN_WIDER = dataclasses.replace(_RN_FIRST, epochs=736, g_units=(128, 128, 128), kind_weights=dict(KIND_WEIGHTS),
+                                resume_from="best")
+configs.register(_RN, "run3", _RN_WIDER, resumes="run2",
+                 note="g widened 3 x 64 -> 3 x 128 (Net2WiderNet, 91968ed), closest / furthest asked 3x as often "
+                      "(02a9e56), cosine from 1e-3 to zero")
+_RN_GROWN = dataclasses.replace(_RN_WIDER, epochs=936, f_units=(256, 256), pixel_coordinates=True, resume_from="last")
+configs.register(_RN, "run4", _RN_GROWN, resumes="run3",
+                 note="f grown to 256, 256 and pixel coordinates added (CoordConv, 2f3dc42), from run 3's last epoch "
+                      "736; the next run goes on from its best epoch, 871")
+configs.register(_RN, "run5", dataclasses.replace(_RN_GROWN, epochs=1006, resume_learning_rate=5e-4, resume_from="best",
+                                                  stop_after_epoch=924), resumes="run4",
+                 note="cosine from 5e-4 (92a8131), stopped after epoch 924 at 3.4e-4 (38d524e)")
+configs.register(_RN, "run6", dataclasses.replace(_RN_GROWN, epochs=985, resume_learning_rate=3.4e-4), resumes="run5",
+                 note="cosine from 3.4e-4 to zero over epochs 925-985; epoch 955 committed (38d524e)")
