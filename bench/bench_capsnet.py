@@ -8,16 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 from bench.timing import median_ms
-from engine.capsules import train as capsnet_training
+from engine.capsules import model as capsnet
 
 BATCH = 256
 
 
 def main() -> None:
-    images = capsnet_training.to_input(np.random.default_rng(0).integers(0, 255, (BATCH, 28, 28), dtype=np.uint8))
+    images = capsnet.to_input(np.random.default_rng(0).integers(0, 255, (BATCH, 28, 28), dtype=np.uint8))
     rows = []
     for name in ("capsnet", "capsnet-baseline"):
-        model = capsnet_training.build(name)
+        model = capsnet.build(name)
         network = model.parts[0]
         ms = median_ms(lambda: network.predict_on_batch(images), repeats=5, warmup=1)
         rows.append((name, BATCH / ms * 1000))

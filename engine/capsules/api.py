@@ -1,7 +1,8 @@
 """Capsule networks page: the registry's builder and evaluator, and the inference views.
 
-The model is in engine/capsules/model.py (Sabour, Frosst & Hinton 2017), training and evaluation in
-engine/capsules/train.py; this module keeps TensorFlow out of import time.
+The models are in engine/capsules/model.py (Sabour, Frosst & Hinton 2017), their held-out figures in
+engine/capsules/evaluation.py, training in engine/capsules/train.py (which this module never imports);
+this module keeps TensorFlow out of import time.
 """
 
 from __future__ import annotations
@@ -17,21 +18,17 @@ from engine.core.errors import InvalidInput, InvalidMedia
 
 def evaluate() -> dict:
     """`python -m engine eval capsnet`: both models on the MNIST test digits and overlapping pairs."""
-    from engine.capsules import train as capsnet_training
+    from engine.capsules import evaluation
 
-    results = {}
-    for name in ("capsnet", "capsnet-baseline"):
-        loaded = registry.load(name)
-        results[name] = capsnet_training.evaluate_model(name, loaded.model)
-    return results
+    return {name: evaluation.evaluate_model(registry.load(name).model) for name in ("capsnet", "capsnet-baseline")}
 
 
 def build(spec: registry.ModelSpec, source: registry.WeightSource):
     """The registry's builder of "capsnet" and "capsnet-baseline" (engine/core/entries.py)."""
-    from engine.capsules import train as capsnet_training
+    from engine.capsules import model as capsnet
     from engine.core import weights_io
 
-    model = capsnet_training.build(spec.name)
+    model = capsnet.build(spec.name)
     weights_io.load_float16(model.parts, manifest.verified(source.reference))
     return model
 

@@ -1,15 +1,12 @@
-"""Training and evaluating the CapsNet and its baseline CNN on MNIST.
+"""Training the CapsNet and its baseline CNN on MNIST.
 
 Both are trained the same way (paper, sec. 4): Adam, learning rate decayed each epoch, images
 shifted by up to 2 pixels in each direction as the only augmentation, batches of 128, on the 50,000
 training digits; the 10,000 validation digits pick the best epoch; the 10,000 test digits are
-touched only for the reported figures. The Trainer (engine/core/training.py) runs the epochs into
-runs/NAME/RUN/ with a checkpoint after each, so a stopped run resumes where it was (`--resume`);
-`python -m engine promote NAME RUN` puts the float16 weights under assets/.
-
-Overlapping digits (after the paper's MultiMNIST, sec. 6): pairs of test digits of different
-classes, each shifted by up to 4 pixels, merged by pixel-wise maximum. A model trained on single
-digits "gets" a pair when its two highest scores are the two digits.
+touched only for the reported figures (engine/capsules/evaluation.py: test accuracy and overlapping
+pairs). The Trainer (engine/core/training.py) runs the epochs into runs/NAME/RUN/ with a checkpoint
+after each, so a stopped run resumes where it was (`--resume`); `python -m engine promote NAME RUN`
+puts the float16 weights under assets/. The models are in engine/capsules/model.py.
 """
 
 from __future__ import annotations
@@ -18,8 +15,9 @@ import pathlib
 
 import numpy as np
 
-from engine.core import assets
+from engine.capsules import evaluation
 from engine.capsules import model as capsnet
+from engine.core import assets
 from engine.data import mnist
 from engine.core import manifest
 from engine.core import training
@@ -34,73 +32,6 @@ BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 LEARNING_RATE_DECAY = 0.9  # multiplied in after every epoch
 MAX_SHIFT = 2  # pixels, the paper's only augmentation
-PAIR_SHIFT = 4  # pixels each digit of an overlapping pair may move
-EVAL_BATCH = 500
-
-
-def to_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    return (images.astype(np.float32) / 255.0)[..., None]
-
-
-def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
-    """Move each image by a random (dy, dx) in [-max_shift, max_shift], filling with black."""
-    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-    offsets = rng.integers(0, 2 * max_shift + 1, size=(len(images), 2))
-    rows = offsets[:, 0, None] + np.arange(28)[None]
-    cols = offsets[:, 1, None] + np.arange(28)[None]
-    return padded[np.arange(len(images))[:, None, None], rows[:, :, None], cols[:, None, :]]
-
-
-def overlapping_pairs(split: mnist.DigitSplit, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`count` merged pairs of different digits and their two labels, deterministic by seed."""
-    rng = np.random.default_rng(seed)
-    first = rng.integers(0, len(split.labels), count)
-    second = rng.integers(0, len(split.labels), count)
-    clash = split.labels[first] == split.labels[second]
-    while clash.any():  # redraw partners of the same class
-        second[clash] = rng.integers(0, len(split.labels), clash.sum())
-        clash = split.labels[first] == split.labels[second]
-    merged = np.maximum(shift_images(split.images[first], rng, PAIR_SHIFT),
-                        shift_images(split.images[second], rng, PAIR_SHIFT))
-    return merged, np.stack([split.labels[first], split.labels[second]], axis=1)
-
-
-class CapsNetModel:
-    """Encoder + decoder, with the inference views the page needs."""
-
-    def __init__(self):
-        self.encoder = capsnet.build_encoder()
-        self.decoder = capsnet.build_decoder()
-
-    @property
-    def parts(self) -> list:
-        return [self.encoder, self.decoder]
-
-    def scores(self, images: np.ndarray) -> np.ndarray:
-        """Capsule lengths (N, 10) for uint8 digits (N, 28, 28)."""
-        out = []
-        for start in range(0, len(images), EVAL_BATCH):
-            capsules = self.encoder.predict_on_batch(to_input(images[start:start + EVAL_BATCH]))
-            out.append(np.linalg.norm(capsules, axis=-1))
-        return np.concatenate(out)
-
-
-class BaselineModel:
-    def __init__(self):
-        self.network = capsnet.build_baseline_cnn()
-
-    @property
-    def parts(self) -> list:
-        return [self.network]
-
-    def scores(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate([self.network.predict_on_batch(to_input(images[start:start + EVAL_BATCH]))
-                               for start in range(0, len(images), EVAL_BATCH)])
-
-
-def build(name: str):
-    return CapsNetModel() if name == "capsnet" else BaselineModel()
 
 
 def per_example_loss(name: str, model, images, one_hot):
@@ -144,6 +75,8 @@ class CapsNetTask(training.Task):
     """What training `name` needs; the Trainer (engine/core/training.py) runs its epochs."""
 
     monitor = "validation_accuracy"  # best.npz on >=: ties go to the later epoch
+    unit = "images"
+    batch_size = BATCH_SIZE
 
     def __init__(self, name: str, seed: int = 0):
         self.name, self.seed, self.asset = name, seed, WEIGHTS[name]
@@ -154,7 +87,7 @@ class CapsNetTask(training.Task):
         self.rng = np.random.default_rng(self.seed + first_epoch)  # a resumed run draws new batches
 
     def build_model(self) -> list:
-        self.model, self.step = build(self.name), None
+        self.model, self.step = capsnet.build(self.name), None
         return self.model.parts
 
     def steps_per_epoch(self) -> int:
@@ -164,8 +97,18 @@ class CapsNetTask(training.Task):
         order = self.rng.permutation(len(self.data.train.labels))
         for batch in range(self.steps_per_epoch()):
             index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
-            yield (to_input(shift_images(self.data.train.images[index], self.rng, MAX_SHIFT)),
-                   np.eye(10, dtype=np.float32)[self.data.train.labels[index]])
+            yield self._batch(index, self.rng)
+
+    def _batch(self, index: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Training digits `index`, shifted (the only augmentation), and their one-hot labels."""
+        shifted = evaluation.shift_images(self.data.train.images[index], rng, MAX_SHIFT)
+        return capsnet.to_input(shifted), np.eye(10, dtype=np.float32)[self.data.train.labels[index]]
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._batch(rng.integers(0, len(self.data.train.labels), size), rng)
+
+    def loss(self, batch):
+        return per_example_loss(self.name, self.model, *batch)[0]  # what the step averages
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self.step is None:
@@ -174,12 +117,12 @@ class CapsNetTask(training.Task):
         return {"loss": float(loss), "train_accuracy": float(correct) / len(batch[1])}
 
     def validate(self) -> dict[str, float]:
-        return {"validation_accuracy": accuracy(self.model, self.data.validation)}
+        return {"validation_accuracy": evaluation.accuracy(self.model, self.data.validation)}
 
     def evaluate(self, weights: pathlib.Path) -> dict:
-        stored = build(self.name)
+        stored = capsnet.build(self.name)
         weights_io.load_float16(stored.parts, weights)
-        return evaluate_model(self.name, stored)
+        return evaluation.evaluate_model(stored)
 
     def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
         # The log beside the weights lets a later --resume on another machine continue from them.
@@ -222,16 +165,3 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
 
 def _history_path(name: str) -> pathlib.Path:
     return (PROJECT_ASSETS / WEIGHTS[name]).with_suffix(".history.json")
-
-
-def accuracy(model, split: mnist.DigitSplit) -> float:
-    return float(np.mean(model.scores(split.images).argmax(-1) == split.labels))
-
-
-def evaluate_model(name: str, model, pairs: int = 2000) -> dict:
-    data = mnist.load_mnist()
-    merged, labels = overlapping_pairs(data.test, pairs)
-    top_two = np.argsort(model.scores(merged), axis=-1)[:, -2:]
-    both = np.mean([set(found) == set(truth) for found, truth in zip(top_two.tolist(), labels.tolist())])
-    return {"test_accuracy": accuracy(model, data.test), "overlapping_pair_accuracy": float(both),
-            "overlapping_pairs": pairs}

@@ -5,8 +5,9 @@ Synchronous data parallelism: every worker holds a full copy of the model, draws
 each global batch, computes gradients of its loss averaged over the *global* batch
 (`tf.nn.compute_average_loss`), and the workers all-reduce (sum) the gradients before each update,
 so their weights stay identical (Goyal et al. 2017 for the large-batch practice; TensorFlow's
-multi-worker guide for the set-up). What each model builds, draws and minimizes is in
-engine/distributed/specs.py. Each worker is a process that finds the others through `TF_CONFIG`
+multi-worker guide for the set-up). Each model trains through the same Task as the single-process
+Trainer (engine/core/training.py: what it builds, draws and minimizes); engine/distributed/specs.py holds
+what differs under a strategy (constant learning rate, batch sizes). Each worker is a process that finds the others through `TF_CONFIG`
 ({"cluster": {"worker": [host:port, ...]}, "task": {"type": "worker", "index": i}}):
 
     python -m engine train yolo --workers 2 --steps 20 --json   # two local workers on loopback ports
@@ -118,30 +119,32 @@ def train_model(strategy, name: str, steps: int, quick: bool = False, save: path
     from engine.distributed import specs as distributed_specs
 
     spec = distributed_specs.get(name)
+    task = spec.task()
     started = time.perf_counter()
     with strategy.scope():
         keras.utils.set_random_seed(SEED)  # the same initial weights on every worker
-        trainee = spec.prepare()
-        variables = [variable for part in trainee.parts for variable in part.trainable_variables]
-        statistics = [variable for part in trainee.parts for variable in part.non_trainable_variables
+        task.build_sampler()  # the data `sample` draws from
+        parts = task.build_model()  # the graphs that train (their weights are hashed); frozen extractors are not listed
+        variables = [variable for part in parts for variable in part.trainable_variables]
+        statistics = [variable for part in parts for variable in part.non_trainable_variables
                       if variable.dtype.startswith("float")]
         optimizer = keras.optimizers.Adam(spec.learning_rate)
         optimizer.build(variables)
-    per_replica = spec.quick_batch_size if quick else spec.batch_size
+    per_replica = spec.quick_batch_size if quick else (spec.batch_size or task.batch_size)
     replicas = strategy.num_replicas_in_sync
     global_batch = per_replica * replicas
-    initial, initial_all = [weights_digest([part]) for part in trainee.parts], weights_digest(trainee.parts)
+    initial, initial_all = [weights_digest([part]) for part in parts], weights_digest(parts)
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
-            loss = trainee.loss(*batch)
+            loss = task.loss(batch)
             per_example = loss if loss.shape.rank == 1 else tf.fill([per_replica], loss)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         gradients = tape.gradient(loss, variables)
-        if spec.clip_norm:  # clip the global gradient, as the single-process step clips its own
+        if task.clip_norm:  # clip the global gradient, as the single-process step clips its own
             gradients = tf.distribute.get_replica_context().all_reduce(
                 tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(gradient) for gradient in gradients])  # dense: embeddings give slices
-            gradients, _ = tf.clip_by_global_norm(gradients, spec.clip_norm)
+            gradients, _ = tf.clip_by_global_norm(gradients, task.clip_norm)
             gradients = [gradient / replicas for gradient in gradients]  # the optimizer sums them again
         optimizer.apply_gradients(zip(gradients, variables))
         return loss, tf.concat([tf.reshape(statistic.value, [-1]) for statistic in statistics] or [tf.zeros([0])], 0)
@@ -165,17 +168,17 @@ def train_model(strategy, name: str, steps: int, quick: bool = False, save: path
 
         def replica_batch(context, index=index):  # each replica draws its own batch, seeded by step and replica
             rng = np.random.default_rng((SEED, index, context.replica_id_in_sync_group))
-            return tuple(trainee.batch(rng, per_replica))
+            return tuple(task.sample(rng, per_replica))
 
         losses.append(float(step(strategy.experimental_distribute_values_from_function(replica_batch))))
         times.append(time.perf_counter() - step_started)
-    final = [weights_digest([part]) for part in trainee.parts]
+    final = [weights_digest([part]) for part in parts]
     if save is not None and (strategy.cluster_resolver is None or strategy.cluster_resolver.task_id in (0, None)):
         from engine.core import weights_io
 
-        weights_io.save_float16(trainee.parts, save)
-    return {"name": name, "unit": spec.unit, "steps": steps, "global_batch": global_batch,
-            "loss_first": losses[0], "loss_last": losses[-1], "weights_sha256": weights_digest(trainee.parts),
+        weights_io.save_float16(parts, save)
+    return {"name": name, "unit": task.unit, "steps": steps, "global_batch": global_batch,
+            "loss_first": losses[0], "loss_last": losses[-1], "weights_sha256": weights_digest(parts),
             "initial_sha256": initial_all,
             "parts_changed": sum(before != after for before, after in zip(initial, final)), "parts": len(final),
             "seconds": time.perf_counter() - started,

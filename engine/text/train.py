@@ -196,6 +196,7 @@ class TextTask(training.Task):
                  on_progress: progress.ProgressCallback = progress.no_progress):
         self.name, self.prepare, self.batch_size, self.epochs = name, prepare, batch_size, epochs
         self.on_progress = on_progress
+        self.unit = "tweets" if name == sentiment.MODEL_NAME else "reviews"
         if not keep_best:  # the chapter's experiment measures its last epoch
             self.monitor = None
 
@@ -208,6 +209,23 @@ class TextTask(training.Task):
 
     def build_optimizer(self, learning_rate):
         return self.run.model.optimizer  # sentiment.build_model compiles the chapter's Adam (1e-3)
+
+    def _binary(self) -> bool:
+        return self.run.model.output.shape[-1] == 1  # one sigmoid (IMDB) rather than a softmax (tweets)
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """`size` random training texts (token ids) and their targets, as `loss` takes them."""
+        index = rng.integers(0, len(self.data.splits.targets["train"]), size)
+        targets = self.data.splits.targets["train"][index]
+        return self.data.arrays["train"][index].astype(np.int32), targets.astype(np.float32 if self._binary() else np.int64)
+
+    def loss(self, batch):
+        """The loss the model is compiled with (and `fit` minimizes), per text."""
+        import keras
+
+        ids, answers = batch
+        per_example = keras.losses.get(self.run.model.loss)  # sparse or binary cross-entropy
+        return per_example(answers[:, None] if self._binary() else answers, self.run.model(ids, training=True))
 
     def steps_per_epoch(self) -> int:
         return -(-len(self.data.arrays["train"]) // self.batch_size)

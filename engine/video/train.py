@@ -159,6 +159,38 @@ class WayTask(training.Task):
         return {"validation_accuracy": self.score()}
 
 
+class SixWaysTask(training.Task):
+    """The six ways side by side on the same clips, each on its own loss (`per_clip_losses`): what the
+    multi-worker path trains (engine/distributed/multiworker.py), one all-reduced step for all six. Their
+    variables are disjoint, so one Adam over all of them is six separate Adams; `train` instead runs one
+    WayTask per way in turn (Keras `fit` on each way's inputs, MobileNetV2 frozen, way 6 on the trunk of the
+    trained way 3), which this Task does not replace."""
+
+    name = "video"
+    unit = "clips"
+    batch_size = BATCH_SIZE
+
+    def __init__(self, train_clips: int = TRAIN_CLIPS):
+        self.train_clips = train_clips
+
+    def build_sampler(self) -> None:
+        """Nothing to load: `sample` generates its clips as it draws them."""
+
+    def build_model(self) -> list:
+        self.ways = video_models.build_all(registry.load(features.DEFAULT_MODEL).model)
+        return [getattr(self.ways, way) for way in video_models.WAYS]  # MobileNetV2 is not among them: frozen
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """`size` consecutive training clips from a random one: uint8 frames and labels."""
+        clips = video_clips.batch("train", int(rng.integers(0, self.train_clips)), size)
+        return clips.frames, clips.labels
+
+    def loss(self, batch):
+        import tensorflow as tf
+
+        return tf.add_n(list(per_clip_losses(self.ways, *batch).values()))  # per clip: the six ways' sum
+
+
 def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, train_clips: int = TRAIN_CLIPS,
           validation_clips: int = VALIDATION_CLIPS, test_clips: int = video_clips.TEST_CLIPS,
           output_dir: pathlib.Path | None = None, seed: int = 0, should_stop: StopCheck = never_stop,

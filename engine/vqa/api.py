@@ -1,8 +1,9 @@
 """Visual question answering: the two Sort-of-CLEVR models' builder and evaluator, and their inference.
 
 The chapter's CNN + LSTM model and a Relation Network (Santoro et al., "A simple neural network module
-for relational reasoning", NeurIPS 2017), both trained here (engine/vqa/train.py) on generated
-scenes (engine/data/sort_of_clevr.py). This module keeps TensorFlow out of import time.
+for relational reasoning", NeurIPS 2017), both trained here (engine/vqa/train.py, which this module never
+imports) on generated scenes (engine/data/sort_of_clevr.py) and measured by engine/vqa/evaluation.py. This
+module keeps TensorFlow out of import time.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def build(spec: registry.ModelSpec, source: registry.WeightSource):
 
 def evaluate(name: str) -> dict:
     """`python -m engine eval NAME`: accuracy per question type on the test scenes, measured now."""
-    from engine.vqa import train as vqa_training
+    from engine.vqa import evaluation as vqa_evaluation
 
-    return {"model": name, **vqa_training.accuracy_by_type(registry.load(name).model)}
+    return {"model": name, **vqa_evaluation.accuracy_by_type(registry.load(name).model)}
 
 
 # --- Inference for the page and the CLI ----------------------------------------------------------

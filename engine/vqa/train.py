@@ -1,10 +1,10 @@
-"""Training and evaluating the two VQA models (engine/vqa/models.py) on Sort-of-CLEVR (engine/data/sort_of_clevr.py).
+"""Training the two VQA models (engine/vqa/models.py) on Sort-of-CLEVR (engine/data/sort_of_clevr.py).
 
 Both are trained the same way: Adam, batches of BATCH_SIZE questions, QUESTIONS_PER_IMAGE on each of
 IMAGES_PER_BATCH scenes drawn at random from TRAIN_SCENES pre-generated training scenes (the CNN runs
 once per image), questions drawn from every phrasing of every question, each kind as often as KIND_WEIGHTS says;
 an "epoch" is STEPS_PER_EPOCH batches. The best epoch by accuracy on validation scenes is kept;
-test scenes are touched only for the reported figures. engine/core/training.py runs the loop (`VQATask`):
+test scenes are touched only for the reported figures (engine/vqa/evaluation.py). engine/core/training.py runs the loop (`VQATask`):
 each epoch ends with a float32 checkpoint in the run folder (runs/NAME/RUN/), so `python -m engine train
 NAME --resume --epochs N` continues towards N epochs (on a machine without runs, from the old cache or
 the committed weights and their history). A resumed run is an annealing
@@ -27,6 +27,7 @@ from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
 from engine.data import sort_of_clevr as vqa_data
+from engine.vqa import evaluation as vqa_evaluation
 from engine.vqa import growth as vqa_growth
 from engine.vqa import models as vqa_models
 
@@ -71,34 +72,6 @@ class VQAConfig:
 
 def build(name: str):
     return vqa_models.build(name)
-
-
-def question_set(split: str, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every canonical (kind, colour) question of scenes start..start+count-1.
-
-    Returns:
-        images uint8 (M, 75, 75, 3) (repeated per question), tokens int32 (M, MAX_WORDS),
-        answers int64 (M,), kinds (M,) indices into KINDS; M = count * 36.
-    """
-    data = vqa_data.scene_set(split, start, count)
-    ids = vqa_data.canonical_question_ids()
-    images = np.repeat(data.images, len(ids), axis=0)
-    tokens = np.tile(vqa_data.QUESTION_TOKENS[ids], (count, 1))
-    answers = data.answers[:, ids].reshape(-1)
-    kinds = np.tile([vqa_data.KINDS.index(vqa_data.QUESTION_TABLE[i].kind) for i in ids], count)
-    return images, tokens, answers, kinds
-
-
-def accuracy_by_type(model, split: str = "test", count: int = vqa_data.TEST_SCENES, start: int = 0) -> dict:
-    """Accuracy per question type and per kind on `count` scenes x 36 questions."""
-    images, tokens, answers, kinds = question_set(split, start, count)
-    correct = vqa_models.answer_probabilities(model, images, tokens).argmax(-1) == answers
-    kind_names = np.array(vqa_data.KINDS)[kinds]
-    types = np.array([vqa_data.KIND_TYPE[kind] for kind in kind_names])
-    figures = {"split": split, "scenes": count, "questions": int(len(answers)), "overall": float(correct.mean())}
-    figures.update({kind_type: float(correct[types == kind_type].mean()) for kind_type in vqa_data.QUESTION_TYPES})
-    figures["by_kind"] = {kind: float(correct[kind_names == kind].mean()) for kind in vqa_data.KINDS}
-    return figures
 
 
 def recalibrate_batch_norm(model, images: np.ndarray) -> None:
@@ -175,6 +148,9 @@ class VQATask(training.Task):
 
     monitor = "validation_accuracy"
     report_every = 25
+    unit = "questions"
+    batch_size = BATCH_SIZE
+    clip_norm = CLIP_NORM
 
     def __init__(self, name: str, seed: int = 0, train_scenes: int = TRAIN_SCENES,
                  validation_scenes: int = VALIDATION_SCENES, resume: bool = False, peak: float = LEARNING_RATE,
@@ -192,8 +168,23 @@ class VQATask(training.Task):
         self.first_epoch = first_epoch
         self.on_progress(0.0, f"{self.name}: generating {self.train_scenes} training scenes")
         self.data = vqa_data.scene_set("train", 0, self.train_scenes)
-        self.validation = question_set("validation", 0, self.validation_scenes)
+        self.validation = vqa_evaluation.question_set("validation", 0, self.validation_scenes)
         self.rng = np.random.default_rng(self.seed + first_epoch)
+
+    def build_sampler(self) -> None:
+        """A first run's start (no pre-generated scenes): `sample` generates its scenes as it draws them."""
+        self.first_epoch = 0
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """`size` questions, QUESTIONS_PER_IMAGE on each of `size` / QUESTIONS_PER_IMAGE consecutive training
+        scenes from a random one; any question of the table, uniformly (not by KIND_WEIGHTS)."""
+        scenes = vqa_data.scene_set("train", int(rng.integers(0, self.train_scenes)), size // QUESTIONS_PER_IMAGE)
+        questions = rng.integers(0, len(vqa_data.QUESTION_TABLE), size)
+        return (scenes.images.astype(np.float32), vqa_data.QUESTION_TOKENS[questions].astype(np.int32),
+                scenes.answers[np.repeat(np.arange(size // QUESTIONS_PER_IMAGE), QUESTIONS_PER_IMAGE), questions])
+
+    def loss(self, batch):
+        return per_question_loss(self.model, *batch)[0]  # what the (clipped) step averages
 
     def build_network(self):
         """The model at this run's size (a Relation Network's from the config)."""
@@ -258,7 +249,7 @@ class VQATask(training.Task):
         """The best or the last checkpoint, whichever answers more validation questions after BatchNorm is
         recalibrated (on VALIDATION_SCENES scenes)."""
         calibration = vqa_data.scene_set("train", 0, RECALIBRATION_IMAGES).images
-        images, tokens, answers, _ = question_set("validation", 0, VALIDATION_SCENES)
+        images, tokens, answers, _ = vqa_evaluation.question_set("validation", 0, VALIDATION_SCENES)
         candidates = []
         for checkpoint in ("best.npz", "last.npz"):
             model = self.build_network()
@@ -275,7 +266,7 @@ class VQATask(training.Task):
     def evaluate(self, weights: pathlib.Path) -> dict:
         stored = self.build_network()
         weights_io.load_float16(stored, weights)
-        figures = accuracy_by_type(stored)  # on the float16 weights that get promoted, not the float32 ones
+        figures = vqa_evaluation.accuracy_by_type(stored)  # on the float16 weights that get promoted, not the float32 ones
         if self.chosen:
             figures["checkpoint"] = f"{self.chosen[1]}, validation accuracy {self.chosen[0]:.4f} after BatchNorm " \
                 "recalibration"

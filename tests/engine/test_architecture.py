@@ -152,10 +152,40 @@ def test_a_task_imports_the_foundation_and_only_another_task_s_public_api():
                        "cross-task pipelines go to engine/pipelines:\n" + "\n".join(bad))
 
 
-def test_a_model_module_never_imports_its_training():
-    bad = _edges(lambda importer, imported: importer.rpartition(".")[2] in ("model", "models")
+def test_model_and_api_modules_never_import_their_training():
+    # The page's inference (api) and the model it builds need no training code: train imports them.
+    bad = _edges(lambda importer, imported: importer.rpartition(".")[2] in ("model", "models", "api")
                  and imported.rpartition(".")[2] == "train" and _package(importer) == _package(imported))
-    assert bad == [], "a train module imports its model, never the reverse:\n" + "\n".join(bad)
+    assert bad == [], "a train module imports its model and api, never the reverse:\n" + "\n".join(bad)
+
+
+def _module_level_imports(tree: ast.Module) -> list[tuple[str, int]]:
+    """Imports run when the module is imported: top-level statements, inside if / try blocks too, but not
+    under `if TYPE_CHECKING:` and not inside functions or classes' methods."""
+    found, pending = [], list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.append((node.module or "", node.lineno))
+        elif isinstance(node, ast.If):
+            guard = ast.unparse(node.test)
+            pending += node.orelse if guard in ("TYPE_CHECKING", "typing.TYPE_CHECKING") else node.body + node.orelse
+        elif isinstance(node, ast.Try):
+            pending += node.body + node.orelse + node.finalbody + [line for handler in node.handlers
+                                                                   for line in handler.body]
+        elif isinstance(node, ast.ClassDef):
+            pending += [line for line in node.body if not isinstance(line, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return found
+
+
+def test_no_engine_module_imports_tensorflow_or_keras_at_import_time():
+    heavy = ("tensorflow", "keras", "tensorflow_hub", "tf_keras")
+    bad = sorted(f"{name} -> {target} (line {line})" for name, path in MODULES.items()
+                 for target, line in _module_level_imports(ast.parse(path.read_text(encoding="utf-8")))
+                 if target.split(".")[0] in heavy)
+    assert bad == [], "import TensorFlow / Keras inside functions, so importing the engine stays cheap:\n" + "\n".join(bad)
 
 
 def test_serving_distributed_and_the_cli_are_imported_by_nothing_below_them():

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.capsules import evaluation
 from engine.capsules import model as capsnet
 from engine.capsules import train as capsnet_training
 from engine.core import training
@@ -18,7 +19,7 @@ def untrained():
     import keras
 
     keras.utils.set_random_seed(0)
-    return capsnet_training.build("capsnet")
+    return capsnet.build("capsnet")
 
 
 def test_squash_keeps_lengths_below_one_and_directions():
@@ -70,10 +71,10 @@ def test_a_few_training_steps_lower_the_loss_on_one_batch(name):
     import keras
 
     keras.utils.set_random_seed(1)
-    model = capsnet_training.build(name)
+    model = capsnet.build(name)
     step = capsnet_training._train_step_function(name, model, keras.optimizers.Adam(1e-3))
     data = mnist.load_mnist().train
-    images = capsnet_training.to_input(data.images[:16])
+    images = capsnet.to_input(data.images[:16])
     one_hot = np.eye(10, dtype=np.float32)[data.labels[:16]]
     losses = [float(step(images, one_hot)[0]) for _ in range(8)]
     assert losses[-1] < losses[0]
@@ -82,11 +83,11 @@ def test_a_few_training_steps_lower_the_loss_on_one_batch(name):
 def test_shifts_and_overlapping_pairs():
     rng = np.random.default_rng(0)
     digits = mnist.load_mnist().test
-    shifted = capsnet_training.shift_images(digits.images[:50], rng, 2)
+    shifted = evaluation.shift_images(digits.images[:50], rng, 2)
     assert shifted.shape == (50, 28, 28) and shifted.sum() > 0.9 * digits.images[:50].sum()
-    merged, labels = capsnet_training.overlapping_pairs(digits, 200, seed=3)
+    merged, labels = evaluation.overlapping_pairs(digits, 200, seed=3)
     assert merged.shape == (200, 28, 28) and (labels[:, 0] != labels[:, 1]).all()
-    again, _ = capsnet_training.overlapping_pairs(digits, 200, seed=3)
+    again, _ = evaluation.overlapping_pairs(digits, 200, seed=3)
     assert (merged == again).all()
 
 
@@ -123,7 +124,7 @@ def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor
     subset = mnist.DigitSplit(test.images[:1000], test.labels[:1000])
     # Measured when committed: capsnet 0.995, baseline 0.994 on these 1,000 digits (all 10,000: 0.9945, 0.9958);
     # the floors allow two digits for float round-off across machines.
-    assert capsnet_training.accuracy(registry.load(name).model, subset) >= floor
+    assert evaluation.accuracy(registry.load(name).model, subset) >= floor
 
 
 def test_best_epoch_is_the_last_to_reach_the_top_validation_accuracy():

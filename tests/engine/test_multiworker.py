@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from engine.data import notes as audio_notes
-from engine.capsules import train as capsnet_training
+from engine.capsules import model as capsnet
 from engine.distributed import specs
 from engine.distributed import multiworker
-from engine.core import registry
+from engine.core import registry, training
 from engine.core import weights_io
 from engine.core.errors import InvalidInput, ModelUnavailable
 from tests.conftest import ROOT
@@ -35,6 +35,15 @@ def _allowed_unavailable() -> set[str]:
 
 def test_the_specs_cover_exactly_the_models_trained_here():
     assert set(specs.names()) == set(registry.TRAINERS)
+
+
+def test_every_spec_drives_a_training_task_with_its_own_sampler_and_loss():
+    # The multi-worker path trains the Tasks of engine/core/training.py, not a copy of their setup.
+    for name in specs.names():
+        task = specs.get(name).task()  # cheap: a Task loads nothing until it is built
+        assert isinstance(task, training.Task), name
+        assert type(task).sample is not training.Task.sample and type(task).loss is not training.Task.loss, name
+        assert task.unit != training.Task.unit and task.batch_size >= 1, name
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +101,8 @@ def test_the_same_command_on_each_machine_joins_the_cluster_in_tf_config(tmp_pat
     # Worker 0 alone writes the weights, in the committed format: two Adam steps away from the start.
     assert not (tmp_path / "worker1.npz").exists()
     keras.utils.set_random_seed(multiworker.SEED)
-    initial = capsnet_training.build("capsnet-baseline").network.get_weights()  # as the workers started
-    trained = capsnet_training.build("capsnet-baseline")
+    initial = capsnet.build("capsnet-baseline").network.get_weights()  # as the workers started
+    trained = capsnet.build("capsnet-baseline")
     weights_io.load_float16(trained.parts, tmp_path / "worker0.npz")  # shapes checked
     moved = max(float(np.abs(after - before).max()) for after, before in zip(trained.network.get_weights(), initial))
     assert 1e-4 < moved < 1e-2  # two steps of Adam at 1e-3, then float16

@@ -12,11 +12,12 @@ from engine.core import registry
 from engine.core.errors import InvalidInput, ModelUnavailable
 from engine.data import sort_of_clevr
 from engine.vqa import api as vqa
+from engine.vqa import evaluation as vqa_evaluation
 from engine.vqa import train as vqa_training
 from tests.conftest import ROOT, encode
 
 SUBSET_SCENES = 30  # test scenes 0..29 x 36 questions = 1,080 questions
-# Measured with the committed weights on that subset (vqa_training.accuracy_by_type(model, "test", 30)):
+# Measured with the committed weights on that subset (vqa_evaluation.accuracy_by_type(model, "test", 30)):
 MEASURED = {
     "vqa-cnn-lstm": {"non-relational": 0.7000, "relational": 0.7083, "counting": 0.8278},
     "vqa-relation-network": {"non-relational": 1.0000, "relational": 0.9306, "counting": 1.0000},  # symmetric views
@@ -32,7 +33,7 @@ def models():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", vqa.MODELS)
 def test_committed_weights_reach_the_measured_accuracy(models, name):
-    figures = vqa_training.accuracy_by_type(models[name], "test", SUBSET_SCENES)
+    figures = vqa_evaluation.accuracy_by_type(models[name], "test", SUBSET_SCENES)
     assert figures["questions"] == SUBSET_SCENES * 36
     for kind_type, measured in MEASURED[name].items():
         assert figures[kind_type] >= measured - MARGIN, (kind_type, figures)
@@ -169,7 +170,7 @@ def test_growing_the_relation_network_keeps_its_answers_and_breaks_the_copies_ap
     small = vqa_models.build("vqa-relation-network")  # random weights: growing must reproduce any function
     weights_io.save_float16(small, tmp_path / "small.npz", dtype=np.float32)
     assert vqa_growth.stored_architecture(tmp_path / "small.npz") == {"g_units": 8, "f_units": [6], "input_channels": 3}
-    images, tokens, _, _ = vqa_training.question_set("validation", 0, 2)
+    images, tokens, _, _ = vqa_evaluation.question_set("validation", 0, 2)
     before = vqa_models.probabilities(small, images, tokens)
     monkeypatch.setattr(vqa_models, "G_UNITS", (20, 20, 20))
     monkeypatch.setattr(vqa_models, "F_UNITS", (10, 12))

@@ -166,6 +166,8 @@ class InstrumentTask(training.Task):
     asset = instrument_cnn.WEIGHTS
     monitor = "validation_accuracy"
     ties_to_later = False  # a later epoch must beat the best so far, not tie it
+    unit = "notes"
+    batch_size = BATCH_SIZE
 
     def __init__(self, seed: int = 0, soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS,
                  on_progress: ProgressCallback = no_progress):
@@ -185,9 +187,25 @@ class InstrumentTask(training.Task):
         self.labels = np.tile(train_notes.instruments, 1 + AUGMENTED_COPIES)
         self.validation_images = _images(self.validation.audio)
 
+    def build_sampler(self) -> None:
+        """The pooled training notes, unaugmented: `sample` augments the notes it draws."""
+        self.train_notes = pooled_split([soundfont_notes(font) for font in self.soundfonts], "train")
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """`size` random training notes, each an augmented copy as often as `build_inputs` makes them
+        (AUGMENTED_COPIES of each note), as augmented log-mel images, and their instruments."""
+        index = rng.integers(0, len(self.train_notes.instruments), size)
+        notes = self.train_notes.audio[index].copy()
+        copies = rng.random(size) < AUGMENTED_COPIES / (1 + AUGMENTED_COPIES)
+        notes[copies] = augment(notes[copies], rng)
+        return augment_images(_images(notes), rng), self.train_notes.instruments[index]
+
     def build_model(self) -> list:
         self.model, self.step = instrument_cnn.build(), None
         return [self.model]
+
+    def loss(self, batch):
+        return per_note_loss(self.model, *batch)
 
     def steps_per_epoch(self) -> int:
         return int(np.ceil(len(self.images) / BATCH_SIZE))
@@ -202,13 +220,13 @@ class InstrumentTask(training.Task):
         if self.step is None:
             import tensorflow as tf
 
-            model, variables = self.model, self.model.trainable_variables
+            variables = self.model.trainable_variables
             signature = [tf.TensorSpec([None, *self.images.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64)]
 
             @tf.function(input_signature=signature)
             def step(images, answers):  # one graph for the whole run (PERF-NOTES: eager steps cost ~50 ms each)
                 with tf.GradientTape() as tape:
-                    loss = tf.reduce_mean(per_note_loss(model, images, answers))
+                    loss = tf.reduce_mean(self.loss((images, answers)))
                 optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
                 return loss
 

@@ -91,6 +91,8 @@ class WaveNetTask(training.Task):
     monitor = None  # no held-out notes (every pitch must be seen): the last epoch is the one stored
     report_every = 10
     legacy_checkpoints = CHECKPOINTS  # the cache's checkpoints from before run folders
+    unit = "windows"
+    batch_size = BATCH
 
     def __init__(self, seed: int = 0, input_noise: float = wavenet.INPUT_NOISE):
         self.seed, self.input_noise = seed, input_noise
@@ -110,6 +112,12 @@ class WaveNetTask(training.Task):
         while True:
             yield training_batch(self.codes, self.instruments, self.pitches, self.rng)
 
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        return training_batch(self.codes, self.instruments, self.pitches, rng, batch=size)
+
+    def loss(self, batch):
+        return window_loss(self.network, *batch)  # the mean over the windows' trained samples
+
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self.step is None:
             import tensorflow as tf
@@ -119,7 +127,7 @@ class WaveNetTask(training.Task):
             @tf.function(reduce_retracing=True)
             def step(inputs, targets, mask, instrument, pitch, phase):
                 with tf.GradientTape() as tape:
-                    loss = window_loss(network, inputs, targets, mask, instrument, pitch, phase)
+                    loss = self.loss((inputs, targets, mask, instrument, pitch, phase))
                 optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables),
                                               network.trainable_variables))
                 return loss

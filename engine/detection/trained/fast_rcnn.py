@@ -142,11 +142,16 @@ class FastRCNNTask(scene_proposals.RegionTask):
 
     name = "fast-rcnn"
     asset = WEIGHTS
+    regions_per_scene = REGIONS_PER_SCENE
+    batch_size = SCENES_PER_BATCH
 
     def build_model(self) -> list:
         self.model = FastRCNN()
         self.predict = self.model.predict
         return self.model.parts
+
+    def loss(self, batch):
+        return sum(losses(self.model, *batch))  # class + box losses, each a mean over the batch's regions
 
     def steps_per_epoch(self) -> int:
         return self.train_scenes // SCENES_PER_BATCH

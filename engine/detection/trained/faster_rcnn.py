@@ -330,6 +330,13 @@ def _smooth_l1(difference):
     return tf.reduce_sum(tf.where(absolute < 1.0, 0.5 * difference ** 2, absolute - 0.5), axis=-1)
 
 
+def step_losses(model: FasterRCNN, batch, anchor_boxes, mask_only: bool = False) -> dict:
+    """The losses a training step sums, by name: all of them (stage 1), or the mask head's alone with the
+    detector in inference mode (stage 2). `batch`: images, truth boxes, labels and masks."""
+    losses = model.losses(*batch, anchor_boxes, training=not mask_only)
+    return {"mask": losses["mask"]} if mask_only else losses
+
+
 def _train_step_function(model: FasterRCNN, optimizer, mask_only: bool = False):
     """One update: all parts on the summed losses (stage 1), or the mask head alone on its loss with the
     detector frozen and in inference mode (stage 2); returns the batch's losses by name."""
@@ -342,9 +349,7 @@ def _train_step_function(model: FasterRCNN, optimizer, mask_only: bool = False):
     @tf.function(reduce_retracing=True)
     def step(images, truth_boxes, truth_labels, truth_masks):
         with tf.GradientTape() as tape:
-            losses = model.losses(images, truth_boxes, truth_labels, truth_masks, anchor_boxes, training=not mask_only)
-            if mask_only:
-                losses = {"mask": losses["mask"]}
+            losses = step_losses(model, (images, truth_boxes, truth_labels, truth_masks), anchor_boxes, mask_only)
             total = tf.add_n(list(losses.values()))
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return losses
@@ -358,6 +363,8 @@ class DetectorTask(SceneDetectorTask):
     validation mAP@0.5 kept (ties go to the later epoch)."""
 
     mask_only = False  # stage 2 trains the mask head alone
+    unit = "scenes"
+    batch_size = BATCH_SIZE
 
     def __init__(self, name: str, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
                  on_progress: ProgressCallback = no_progress):
@@ -390,6 +397,21 @@ class DetectorTask(SceneDetectorTask):
             index = np.sort(order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE])
             yield data.images[index].astype(np.float32), data.boxes[index], data.labels[index].astype(np.int32), \
                 data.masks[index]
+
+    def build_sampler(self) -> None:
+        """Only the run's clock: `sample` generates its scenes as it draws them."""
+        super().build_inputs(0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """`size` consecutive training scenes from a random one: images, boxes, labels, masks."""
+        data = scenes.batch("train", int(rng.integers(0, self.train_scenes)), size)
+        return data.images.astype(np.float32), data.boxes, data.labels.astype(np.int32), data.masks
+
+    def loss(self, batch):
+        import tensorflow as tf
+
+        # Each loss is normalized over the batch's anchors, ROIs or masks: their sum is the batch's mean.
+        return tf.add_n(list(step_losses(self.model, batch, tf.constant(self.model.anchors), self.mask_only).values()))
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self._step is None:

@@ -232,6 +232,8 @@ class LocalizationTask(training.Task):
 
     monitor = "validation_loss"  # the objective trained on, a*Lc + (1-a)*Lr, on validation scenes
     higher_is_better = False  # kept on <=: ties go to the later epoch
+    unit = "scenes"
+    batch_size = BATCH_SIZE
 
     def __init__(self, alpha: float, train_scenes: int = TRAIN_SCENES, on_progress: ProgressCallback = no_progress):
         _check_alpha(alpha)
@@ -245,9 +247,19 @@ class LocalizationTask(training.Task):
         self.validation = single_scenes("validation", VALIDATION_SCENES)
         self.rng = np.random.default_rng(SEED)  # the same batch order for every a
 
+    def build_sampler(self) -> None:
+        """Nothing to load: `sample` generates its scenes as it draws them."""
+
     def build_model(self) -> list:
         self.model, self.step = LocalizationModel(self.alpha, build_network(SEED)), None
         return [self.model.network]
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """`size` consecutive training scenes from a random one."""
+        return single_scenes("train", size, int(rng.integers(0, self.train_scenes)))
+
+    def loss(self, batch):
+        return per_example_losses(self.model.network, *batch, self.alpha)[0]  # what the step averages
 
     def steps_per_epoch(self) -> int:
         return len(self.images) // BATCH_SIZE

@@ -352,6 +352,8 @@ class RegionTask(SceneDetectorTask):
 
     ties_to_later = False
     report_every = 20
+    unit = "scenes"
+    regions_per_scene = 16  # sampled from each scene of a batch (R-CNN's and Fast R-CNN's own)
 
     def __init__(self, train_scenes: int, validation_scenes: int, seed: int = 0, on_progress=None):
         self.train_scenes, self.validation_scenes, self.seed = train_scenes, validation_scenes, seed
@@ -363,6 +365,23 @@ class RegionTask(SceneDetectorTask):
         self.data = training_scenes("train", self.train_scenes, self.on_progress)
         self.validation = training_scenes("validation", self.validation_scenes, self.on_progress)
         self.rng = np.random.default_rng(self.seed)
+
+    def build_sampler(self) -> None:
+        """Only the run's clock: `sample` searches its scenes' proposals as it draws them (nothing cached)."""
+        super().build_inputs(0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """`size` consecutive training scenes from a random one, `regions_per_scene` labelled regions sampled
+        from each one's selective search proposals: (images, regions, image indices, labels, box targets)."""
+        from engine.data import scenes
+
+        start = int(rng.integers(0, self.train_scenes))
+        items = [scenes.scene("train", index) for index in range(start, start + size)]
+        sampled = [sample_regions(selective_search(item.image), item.boxes, item.labels, self.regions_per_scene, rng)
+                   for item in items]
+        return (np.stack([item.image for item in items]), np.concatenate([regions for regions, _, _ in sampled]),
+                np.repeat(np.arange(size, dtype=np.int32), self.regions_per_scene),
+                np.concatenate([labels for _, labels, _ in sampled]), np.concatenate([targets for *_, targets in sampled]))
 
     def validate(self) -> dict[str, float]:
         return {"validation_map50": validation_map(self.predict, self.validation)}

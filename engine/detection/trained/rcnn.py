@@ -167,14 +167,23 @@ class RCNNTask(scene_proposals.RegionTask):
 
     name = "rcnn"
     asset = WEIGHTS
+    regions_per_scene = REGIONS_PER_SCENE
+    batch_size = BATCH_SIZE // REGIONS_PER_SCENE  # scenes' worth of regions per step (BATCH_SIZE regions)
 
-    def build_model(self) -> list:
+    def build_inputs(self, first_epoch: int) -> None:
         import tensorflow as tf
 
+        super().build_inputs(first_epoch)
+        self.images = tf.constant(self.data.images)  # every batch indexes into all the training scenes
+
+    def build_model(self) -> list:
         self.model = RCNN()
         self.predict = self.model.predict
-        self.images = tf.constant(self.data.images)
         return [self.model.network]
+
+    def loss(self, batch):
+        images, regions, image_indices, labels, targets = batch
+        return sum(losses(self.model.network, warp_regions(images, regions, image_indices), labels, targets))
 
     def steps_per_epoch(self) -> int:
         return self.train_scenes * REGIONS_PER_SCENE // BATCH_SIZE

@@ -169,6 +169,13 @@ def yolo_loss(raw, objects, targets, classes):
                                                                        class_loss)
 
 
+def step_loss(network, images, objects, targets, classes):
+    """`yolo_loss` of the network in training mode on uint8 scenes: what a training step minimizes."""
+    import tensorflow as tf
+
+    return yolo_loss(network(tf.cast(images, tf.float32), training=True), objects, targets, classes)
+
+
 class YoloModel:
     """The trained network with its decoding: predict(images) -> detections per scene."""
 
@@ -225,6 +232,8 @@ class YoloTask(SceneDetectorTask):
     name = "yolo"
     asset = WEIGHTS
     report_every = 25
+    unit = "scenes"
+    batch_size = BATCH_SIZE
 
     def __init__(self, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
                  on_progress: ProgressCallback = no_progress):
@@ -250,6 +259,14 @@ class YoloTask(SceneDetectorTask):
         for batch in range(self.steps_per_epoch()):
             index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
             yield images[index], objects[index], targets[index], classes[index]
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
+        """`size` consecutive training scenes from a random one, with their grid targets."""
+        return scene_arrays("train", size, int(rng.integers(0, self.train_scenes)))
+
+    def loss(self, batch):
+        images, objects, targets, classes = batch
+        return step_loss(self.model.network, images, objects, targets, classes)[0]  # the batch's mean
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self._step is None:
@@ -286,7 +303,7 @@ def _train_step_function(network, optimizer):
     @tf.function(input_signature=signature)  # traced once for the whole run
     def step(images, objects, targets, classes):
         with tf.GradientTape() as tape:
-            loss, parts = yolo_loss(network(tf.cast(images, tf.float32), training=True), objects, targets, classes)
+            loss, parts = step_loss(network, images, objects, targets, classes)
         variables = network.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss, parts
