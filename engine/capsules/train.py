@@ -19,6 +19,7 @@ from engine.capsules import evaluation
 from engine.capsules import model as capsnet
 from engine.core import assets
 from engine.data import mnist
+from engine.core import configs
 from engine.core import manifest
 from engine.core import training
 from engine.core import weights_io
@@ -165,3 +166,11 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
 
 def _history_path(name: str) -> pathlib.Path:
     return (PROJECT_ASSETS / WEIGHTS[name]).with_suffix(".history.json")
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config; the committed weights are run1's (`python -m engine configs capsnet`).
+for _name in ("capsnet", "capsnet-baseline"):
+    configs.register(_name, configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))
+    configs.register(_name, "run1", configs.TrainerDefaults(12),
+                     note="the committed weights: 12 epochs of today's settings, resumed once from a checkpoint "
+                          "(epoch 6, capsnet 7) with the step count restored and a new Adam state")

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from engine.core import configs
 from engine.core import progress
 from engine.core import registry
 from engine.core import training
@@ -318,3 +319,6 @@ def train_imdb_cnn(epochs: int | None = None, on_progress: progress.ProgressCall
                             should_stop=should_stop)
     return {key: value for key, value in result.items() if key not in ("name", "history")}
 
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights.
+configs.register("text-cnn", configs.DEFAULT, configs.TrainerDefaults(TWEETS_EPOCHS))

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.core import assets
 from engine.features import extractors as features
+from engine.core import configs
 from engine.core import registry
 from engine.core import training
 from engine.data import clips as video_clips
@@ -317,3 +318,7 @@ def evaluate_model(ways: video_models.SixWays, count: int = video_clips.TEST_CLI
                      "train_seconds": previous.get("train_seconds"), "feature_seconds": previous.get("feature_seconds"),
                      "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2)})
     return {"test_clips": count, "classes": list(video_clips.CLASSES), "rows": rows}
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights (epochs None: each way's EPOCHS).
+configs.register("video", configs.DEFAULT, configs.TrainerDefaults(None), note="each way trains its EPOCHS")

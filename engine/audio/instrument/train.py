@@ -27,6 +27,7 @@ import numpy as np
 from engine.audio import features
 from engine.data import notes as audio_notes
 from engine.audio.instrument import model as instrument_cnn
+from engine.core import configs
 from engine.core import training
 from engine.core import weights_io
 from engine.core.errors import AssetError
@@ -296,3 +297,7 @@ def evaluate_committed() -> dict:
     from engine.core import registry
 
     return {"model": instrument_cnn.MODEL_NAME, **evaluate(registry.load(instrument_cnn.MODEL_NAME).model)}
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights.
+configs.register("instrument-cnn", configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))

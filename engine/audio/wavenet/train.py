@@ -20,6 +20,7 @@ import numpy as np
 from engine.core import assets
 from engine.data import notes as audio_notes
 from engine.audio.wavenet import model as wavenet
+from engine.core import configs
 from engine.core import training
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 
@@ -206,3 +207,7 @@ def pitch_check(model: wavenet.WaveNet, pitches: tuple[int, ...] = CHECK_PITCHES
                      for name in model.instruments}
     return {"model": "wavenet", "pitch_accuracy": correct / len(rows), "notes": len(rows), "seconds": seconds,
             "temperature": CHECK_TEMPERATURE, "by_instrument": by_instrument, "rows": rows}
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights.
+configs.register("wavenet", configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.core import manifest as project_weights
-from engine.core import training, weights_io
+from engine.core import configs, training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
 from engine.detection.trained import common as scene_detectors
@@ -577,3 +577,13 @@ def evaluate_masks(model: FasterRCNN, count: int, split: str = "test") -> dict:
             ious.append(metrics.mask_iou(pasted[same[np.argmax(row[same])]], item.masks[truth])
                         if len(same) else 0.0)
     return {"mask_map50": ap["map"], "mean_mask_iou": float(np.mean(ious))}
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config; the committed weights are run1's (`python -m engine configs faster-rcnn`).
+for _name in ("faster-rcnn", "mask-rcnn"):
+    configs.register(_name, configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))
+configs.register("faster-rcnn", "run1", configs.TrainerDefaults(4), note="the committed weights: 4 epochs")
+configs.register("mask-rcnn", "run1", configs.TrainerDefaults(6),
+                 note="the committed weights: 6 epochs of stage 1, then MASK_CYCLES; that run's stage 1 trained an "
+                      "earlier stride-8 mask head and its third stage-2 cycle was a script run (the manifest line), "
+                      "so a replay does not give the same scenes")

@@ -40,6 +40,7 @@ from engine.ops import boxes as box_ops
 from engine.detection.trained import common as scene_detectors
 from engine.ops import metrics
 from engine.data import scenes
+from engine.core import configs
 from engine.core import training
 from engine.core import weights_io
 from engine.core.errors import InvalidInput
@@ -361,3 +362,8 @@ def tradeoff_table() -> list[dict]:
                      "scenes": stored["test"]["scenes"], "best_epoch": stored["best_epoch"],
                      "epochs": len(stored["history"]), "metric": scene_detectors.metric_of(WEIGHTS[alpha])})
     return rows
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights (one model per alpha).
+for _alpha in (0.1, 0.5, 0.9):
+    configs.register(f"classloc-a{_alpha}", configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.core import weights_io
+from engine.core import configs, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
 from engine.detection.trained import common as scene_detectors
@@ -233,3 +233,7 @@ def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 2
     return {**scene_detectors.evaluate(model.predict, count),
             "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
             "ms_per_scene_without_search": scene_proposals.time_per_scene(model.predict, timed_scenes, search=False)}
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights.
+configs.register("rcnn", configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))

@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from engine.core import manifest as project_weights
-from engine.core import training, weights_io
+from engine.core import configs, training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
 from engine.detection.trained import common as scene_detectors
@@ -344,3 +344,7 @@ def evaluate_model(model: YoloModel, count: int = scenes.TEST_SCENES) -> dict:
     model.predict(images)
     milliseconds = (time.perf_counter() - started) * 1000 / count
     return {**scene_detectors.evaluate(model.predict, count), "ms_per_scene": round(milliseconds, 2)}
+
+# --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
+# without --config, and made the committed weights.
+configs.register("yolo", configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))
