@@ -34,9 +34,9 @@ DEFAULT = "default"
 @dataclasses.dataclass(frozen=True)
 class TrainerDefaults:
     """The config of a model whose tunables are still its train module's constants: only the epochs are set
-    here (the committed weights came from one run of today's defaults)."""
+    here (None: the trainer's own default, e.g. one per part)."""
 
-    epochs: int
+    epochs: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,7 @@ class NamedConfig:
 
     def describe(self) -> dict:
         """The JSON written into run.json and the manifest line."""
-        return {"name": self.name, "resumes": self.resumes,
+        return {"model": self.model, "name": self.name, "resumes": self.resumes,
                 "lineage": [config.name for config in lineage(self.model, self.name)],
                 "settings": json.loads(json.dumps(dataclasses.asdict(self.settings))),
                 **({"overrides": dict(self.overrides)} if self.overrides else {})}
@@ -80,7 +80,8 @@ def register(model: str, name: str, settings: Any, resumes: str | None = None, n
 def load(model: str) -> dict[str, NamedConfig]:
     """The named configs of `model` (its `python -m engine train` name), importing its train module."""
     if model not in _CONFIGS:
-        references = [entry.train for entry in entries.MODELS if entry.train and model in (entry.name, entry.command_name)]
+        references = [entry.train for entry in entries.MODELS
+                      if entry.train and model in (entry.name, entry.command_name)]
         references += [experiment.train for experiment in entries.EXPERIMENTS if experiment.name == model]
         for reference in references:
             importlib.import_module(reference.partition(":")[0])

@@ -594,8 +594,8 @@ def _manifest_line(figures: dict, history: list[dict]) -> tuple[str, str]:
 # Each cycle's settings as they stood when it ran (docs/models/unet.md; the history file logs them per epoch):
 # `python -m engine train unet --config cycle0`, then --config cycle1 ... cycle6 (`python -m engine configs unet`).
 configs.register("unet", configs.DEFAULT, UNetConfig())
-_FIRST = UNetConfig(epochs=3, levels=3, jaccard_weight=0.0, boundary_weight=0.0, oversampled_labels={}, validation_scenes=200,
-                    validation_shifts=False)
+_FIRST = UNetConfig(epochs=3, levels=3, jaccard_weight=0.0, boundary_weight=0.0, oversampled_labels={},
+                    validation_scenes=200, validation_shifts=False)
 configs.register("unet", "cycle0", _FIRST, note="the first run, 3 levels, cross-entropy alone (f466233)")
 _JACCARD = dataclasses.replace(_FIRST, jaccard_weight=1.0)
 _OLD_KEEP_BEST = ("; then a resumed cycle's epochs were kept by the logged validation figures, not against its "
@@ -606,11 +606,13 @@ configs.register("unet", "cycle2", dataclasses.replace(_JACCARD, epochs=1), resu
 _GROWN = dataclasses.replace(_JACCARD, levels=4, epochs=13)
 configs.register("unet", "cycle3", _GROWN, resumes="cycle2",
                  note="grown to 4 levels from the 3-level weights (`grow`, 4539e75)" + _OLD_KEEP_BEST)
-_OVERSAMPLED = dataclasses.replace(_GROWN, epochs=12, oversampled_labels=dict(OVERSAMPLED_LABELS), validation_shifts=True)
+_OVERSAMPLED = dataclasses.replace(_GROWN, epochs=12, oversampled_labels=dict(OVERSAMPLED_LABELS),
+                                   validation_shifts=True)
 configs.register("unet", "cycle4", _OVERSAMPLED, resumes="cycle3",
                  note="worst labels' scenes drawn more often (b28bfd9); its weights were not committed, the next "
                       "cycle starts from its best epoch (29), as every resumed cycle starts from the best")
-configs.register("unet", "cycle5", dataclasses.replace(_OVERSAMPLED, epochs=8, boundary_weight=2.0, validation_scenes=500),
+configs.register("unet", "cycle5",
+                 dataclasses.replace(_OVERSAMPLED, epochs=8, boundary_weight=2.0, validation_scenes=500),
                  resumes="cycle4", note="boundary pixels' cross-entropy x 3, 500 validation scenes (2bab178)")
 configs.register("unet", "cycle6", UNetConfig(epochs=3, resume_learning_rate=3e-4), resumes="cycle5",
                  note="a fine-tuning cycle at peak 3e-4 (68f91fb): the committed weights")

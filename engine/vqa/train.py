@@ -190,7 +190,8 @@ class VQATask(training.Task):
         """The model at this run's size (a Relation Network's from the config)."""
         if self.name != "vqa-relation-network":
             return build(self.name)
-        return vqa_models.build_relation_network(self.config.g_units, self.config.f_units, self.config.pixel_coordinates)
+        config = self.config
+        return vqa_models.build_relation_network(config.g_units, config.f_units, config.pixel_coordinates)
 
     def build_model(self) -> list:
         self.model = self.build_network()
@@ -473,10 +474,11 @@ for _name in WEIGHTS:
 configs.register("vqa-cnn-lstm", "run1", VQAConfig(100, kind_weights=_EVERY_KIND_ALIKE),
                  note="every kind asked alike (dd5459d: questions drawn uniformly from the table); the last "
                       "checkpoint kept by validation")
-_RN_FIRST = VQAConfig(480, kind_weights=_EVERY_KIND_ALIKE, g_units=(64, 64, 64), f_units=(128,), pixel_coordinates=False)
+_RN_FIRST = VQAConfig(480, kind_weights=_EVERY_KIND_ALIKE, g_units=(64, 64, 64), f_units=(128,),
+                      pixel_coordinates=False)
 configs.register(_RN, "run1", _RN_FIRST,
-                 note="learning rate 1e-3 held; trained in stages to 83, 330 and 480 epochs (68fcd24, 00de3c2, 5161c5f), "
-                      "Adam's moments restarted at each")
+                 note="learning rate 1e-3 held; trained in stages to 83, 330 and 480 epochs (68fcd24, 00de3c2, "
+                      "5161c5f), Adam's moments restarted at each")
 configs.register(_RN, "run2", dataclasses.replace(_RN_FIRST, epochs=600), resumes="run1",
                  note="cosine from 1e-3 over epochs 481-600 (bd91bef); the next run goes on from its best epoch, 576")
 _RN_WIDER = dataclasses.replace(_RN_FIRST, epochs=736, g_units=(128, 128, 128), kind_weights=dict(KIND_WEIGHTS),
