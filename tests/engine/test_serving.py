@@ -90,6 +90,7 @@ def test_tflite_models_are_copied_for_prefer_tflite_model_and_custom_ops_refused
         serving.export("selfie-segmentation", tmp_path / "selfie")
 
 
+@pytest.mark.slow
 def test_frozen_graph_detector_serves_the_same_people(tmp_path):
     import tensorflow as tf
     from PIL import Image

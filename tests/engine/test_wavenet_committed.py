@@ -24,6 +24,7 @@ def model():
     return registry.load("wavenet").model
 
 
+@pytest.mark.slow
 def test_generated_notes_are_at_the_requested_pitch(model):
     figures = wavenet_training.pitch_check(model, SUBSET_PITCHES)
     assert figures["notes"] == len(model.instruments) * len(SUBSET_PITCHES)

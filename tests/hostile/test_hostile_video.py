@@ -65,6 +65,7 @@ def test_engine_refuses_each_hostile_video_with_a_message_and_decodes_the_valid_
     assert "Upload" in message or "upload" in message  # it says what to do
 
 
+@pytest.mark.slow
 def test_the_video_command_answers_hostile_files_in_one_line(tmp_path):
     from tests.hostile.cli_driver import run_one
 
