@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.core import manifest as project_weights
 from engine.core import configs, training, weights_io
+from engine.core import manifest as project_weights
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
 from engine.detection.trained import common as scene_detectors
