@@ -20,6 +20,7 @@ import contextvars
 import dataclasses
 import importlib
 import json
+import pathlib
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -118,6 +119,21 @@ def lineage(model: str, name: str) -> list[NamedConfig]:
 def commands(model: str, name: str) -> list[str]:
     """The commands that replay `name`'s weights: one `train --config` per config of its lineage."""
     return [config.command() for config in lineage(model, name)]
+
+
+def check_resumed(config: NamedConfig, run_folder: pathlib.Path) -> None:
+    """Refuse to resume a run that `config` does not go on from: its newest settings-N.json (written by the
+    Trainer) must name the config `config` resumes, so a replay runs its lineage in order."""
+    if config.resumes is None:
+        return
+    written = sorted(pathlib.Path(run_folder).glob("settings-*.json"),
+                     key=lambda path: int(path.stem.partition("-")[2] or 0))
+    recorded = json.loads(written[-1].read_text()).get("config") if written else None
+    if not recorded or (recorded.get("model"), recorded.get("name")) != (config.model, config.resumes):
+        last = f"config {recorded['name']}" if recorded else "no named config (a seeded or older run)"
+        raise InvalidInput(f"{config.model} config {config.name} goes on from a run of config {config.resumes}, but "
+                           f"the run it would resume ({run_folder}) last trained {last}; train --config "
+                           f"{config.resumes} first, or name its run with --run.")
 
 
 def resolve(model: str, config: NamedConfig | str | None = None, assignments: Iterable[str] = ()) -> NamedConfig:

@@ -496,6 +496,7 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
                                max_steps=max_steps, on_progress=on_progress, should_stop=should_stop, config=named)
     if resume and not trainer.history:
         raise InvalidInput("Nothing to resume: no U-Net run, cache or committed history; train it without --resume.")
+    configs.check_resumed(named, trainer.run.path)  # a named cycle goes on from a run of the one it resumes
     trainer.history = task.history = [{"cycle": 0, **entry} for entry in trainer.history]
     trainer.epochs = trainer.first_epoch + epochs  # a cycle of `epochs` more
     history = trainer.fit()

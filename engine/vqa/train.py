@@ -346,6 +346,7 @@ def train(name: str, epochs: int | None = None, on_progress: ProgressCallback = 
 
     trainer = training.Trainer(task, settings.epochs, schedule, resume=resume, run=run, max_steps=max_steps,
                                on_progress=on_progress, should_stop=stop, config=named)
+    configs.check_resumed(named, trainer.run.path)  # a named run goes on from a run of the one it resumes
     if resume and settings.resume_from == "best" and trainer.history:  # go on from the best epoch, the log cut there
         kept = [entry["epoch"] for entry in trainer.history if entry.get("kept")]
         trainer.first_epoch = kept[-1] if kept else project_weights.best_epoch(trainer.history)["epoch"]

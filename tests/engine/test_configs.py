@@ -133,6 +133,19 @@ def test_a_config_must_resume_a_registered_one():
     assert "orphan" not in configs.names("unet")
 
 
+def test_a_named_cycle_goes_on_only_from_a_run_of_the_config_it_resumes(tmp_path):
+    cycle1, cycle2 = configs.get("unet", "cycle1"), configs.get("unet", "cycle2")
+    with pytest.raises(InvalidInput, match="last trained no named config"):  # a seeded run, or none
+        configs.check_resumed(cycle1, tmp_path)
+    for first_epoch, config in ((0, "cycle0"), (3, "cycle1")):
+        (tmp_path / f"settings-{first_epoch}.json").write_text(json.dumps(
+            {"first_epoch": first_epoch, "config": configs.get("unet", config).describe()}))
+    configs.check_resumed(cycle2, tmp_path)  # the newest settings file names cycle1
+    with pytest.raises(InvalidInput, match="goes on from a run of config cycle0, but .* last trained config cycle1"):
+        configs.check_resumed(cycle1, tmp_path)
+    configs.check_resumed(configs.get("unet", "cycle0"), tmp_path)  # a first run resumes nothing
+
+
 def test_configs_prints_the_commands_that_replay_the_committed_weights():
     result = run_cli("configs", "unet", "--json")
     assert result.returncode == 0, result.stderr
@@ -180,3 +193,10 @@ def test_a_smoke_run_records_its_non_default_config_in_run_json_and_the_manifest
     promoted = training.promote("unet", run.name)
     assert promoted["manifest"][0]["config"] == recorded
     assert manifest.entries()[scene_unet.WEIGHTS]["config"]["name"] == "cycle0"
+    with pytest.raises(InvalidInput, match="config cycle2 goes on from a run of config cycle1"):
+        scene_unet.train(config=configs.resolve("unet", "cycle2", ["resume_train_scenes=8", "validation_scenes=2"]))
+    resumed = scene_unet.train(config=configs.resolve("unet", "cycle1", [
+        f"resume_train_scenes={scene_unet.BATCH_SIZE}", "validation_scenes=2", "epochs=1"]))  # resumes cycle0's run
+    assert resumed["run"] == result["run"] and [entry["cycle"] for entry in resumed["history"]] == [0, 0, 0, 1]
+    assert resumed["history"][-1]["jaccard_weight"] == 1.0 and resumed["history"][-1]["levels"] == 3
+    assert json.loads((run / "run.json").read_text())["config"]["lineage"] == ["cycle0", "cycle1"]
