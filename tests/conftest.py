@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import pathlib
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,6 +14,13 @@ from PIL import Image
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "assets" / "samples"
 E2E = ROOT / "tests" / "e2e"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Training output of every test (and of the CLI and servers they start) goes to a temporary folder,
+    never into the project's runs/: tests that look at a run point $CONVNET_STUDIO_RUNS at their own."""
+    if "CONVNET_STUDIO_RUNS" not in os.environ:
+        os.environ["CONVNET_STUDIO_RUNS"] = tempfile.mkdtemp(prefix="convnet-studio-runs-")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -80,7 +80,7 @@ def resolve(reference: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), function)
 
 
-# Literal copies of task constants (this module imports no task); tests/engine/test_entries.py checks them.
+# Literal copies of task constants (this module imports no task); tests/engine/core/test_entries.py checks them.
 SCENE_SIZE = (96, 96)  # engine.data.scenes.SIZE
 SCENE_LABELS = "16 scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot"
 SCENES_TRAINED_ON = ("96 x 96 scenes made here: MNIST digits and 6 Fashion-MNIST items pasted on textures "

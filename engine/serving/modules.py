@@ -16,7 +16,7 @@ in-process, so TF Serving answers what the page shows:
 - MTCNN (Zhang et al. 2016): its image pyramid and the NMS between stages are NumPy / OpenCV, so the
   three networks are served as three signatures (`serving_default` = P-Net, `rnet`, `onet`).
 
-Every `*_export` returns a `ModuleExport`; tests/engine/test_serving_modules.py checks each one,
+Every `*_export` returns a `ModuleExport`; tests/engine/serving/test_modules.py checks each one,
 reloaded with tf.saved_model.load and in a TF1 session as TF Serving loads it, against the
 in-process engine.
 """
