@@ -13,6 +13,7 @@ run: setup
 # The browser comes first: without it (and not root to install it) `make test` stops before any set-up.
 test: browser setup dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m engine assets fetch  # the tests need the training data too: here a failed fetch stops
 	$(PY) -m pytest -n auto --maxprocesses=4 --dist loadfile  # one file per worker: module fixtures load once
 
@@ -23,6 +24,7 @@ test-fast: setup dev
 
 lint: dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .  # `ruff format .` fixes it
 
 # Debian's Chromium for the browser tests: installed when root, else one line naming the command.
 browser:

@@ -13,12 +13,11 @@ import io
 import numpy as np
 
 from bench.timing import median_ms
-from engine.audio import features
+from engine.audio import features, pitch
 from engine.audio import io as audio_io
-from engine.data import notes as audio_notes
 from engine.audio.instrument import model as instrument_cnn
-from engine.audio import pitch
 from engine.core import registry
+from engine.data import notes as audio_notes
 
 BATCH = 16
 
@@ -47,18 +46,31 @@ def main() -> None:
     transcriber = registry.load(pitch.MODEL_NAME).model
     rows = [
         ("log-mel picture (numpy), 1 s note", median_ms(lambda: features.log_mel(notes[0]), repeats=20)),
-        ("instrument CNN, 1 s note (picture + predict_on_batch)",
-         median_ms(lambda: instrument_cnn.classify(classifier, notes[0]), repeats=20)),
-        (f"instrument CNN, batch of {BATCH}, per note",
-         median_ms(lambda: instrument_cnn.probabilities(classifier, notes[:BATCH]), repeats=5) / BATCH),
-        ("basic-pitch, 1 s note (resample + 1 window + pitch)",
-         median_ms(lambda: pitch.estimate_pitch(notes[0], model=transcriber), repeats=10, warmup=2)),
-        (f"basic-pitch midi_pitches, batch of {BATCH}, per note",
-         median_ms(lambda: pitch.midi_pitches(list(notes[:BATCH]), model=transcriber), repeats=3, warmup=1) / BATCH),
+        (
+            "instrument CNN, 1 s note (picture + predict_on_batch)",
+            median_ms(lambda: instrument_cnn.classify(classifier, notes[0]), repeats=20),
+        ),
+        (
+            f"instrument CNN, batch of {BATCH}, per note",
+            median_ms(lambda: instrument_cnn.probabilities(classifier, notes[:BATCH]), repeats=5) / BATCH,
+        ),
+        (
+            "basic-pitch, 1 s note (resample + 1 window + pitch)",
+            median_ms(lambda: pitch.estimate_pitch(notes[0], model=transcriber), repeats=10, warmup=2),
+        ),
+        (
+            f"basic-pitch midi_pitches, batch of {BATCH}, per note",
+            median_ms(lambda: pitch.midi_pitches(list(notes[:BATCH]), model=transcriber), repeats=3, warmup=1)
+            / BATCH,
+        ),
     ]
     upload = _upload()
-    rows.append(("decode a 30 s 44.1 kHz stereo WAV (5.3 MB) to 16 kHz mono",
-                 median_ms(lambda: audio_io.decode(upload, "upload.wav"), repeats=5, warmup=1)))
+    rows.append(
+        (
+            "decode a 30 s 44.1 kHz stereo WAV (5.3 MB) to 16 kHz mono",
+            median_ms(lambda: audio_io.decode(upload, "upload.wav"), repeats=5, warmup=1),
+        )
+    )
     for name, ms in rows:
         print(f"  {name:<62} {ms:9.2f} ms")
     print(f"  basic-pitch / instrument CNN, per 1 s note: x{rows[3][1] / rows[1][1]:.1f}")

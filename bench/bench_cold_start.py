@@ -19,9 +19,22 @@ RUNS = 3
 def one_cold_start(browser) -> float:
     port = free_port()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                               "--server.port", str(port), "--server.address", "127.0.0.1"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:
@@ -47,5 +60,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         times = [one_cold_start(browser) for _ in range(RUNS)]
         browser.close()
-    print(f"  process start -> home page rendered: median {statistics.median(times):.2f} s over {RUNS} runs "
-          f"({', '.join(f'{t:.2f}' for t in times)}); target < 3 s")
+    print(
+        f"  process start -> home page rendered: median {statistics.median(times):.2f} s over {RUNS} runs "
+        f"({', '.join(f'{t:.2f}' for t in times)}); target < 3 s"
+    )

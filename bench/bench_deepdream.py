@@ -14,11 +14,9 @@ import time
 
 import numpy as np
 
-from engine.features import deepdream
-from engine.features import extractors
-from engine.core import media
-from engine.core import registry
+from engine.core import media, registry
 from engine.core.registry import PROJECT_ASSETS
+from engine.features import deepdream, extractors
 
 SIDE = 512  # longest side, pixels
 STEPS = 10  # timed steps per round
@@ -63,7 +61,9 @@ def main() -> None:
     model = loaded.model
     layers = model.dream_layers
     pixels = media.decode_image((PROJECT_ASSETS / "samples" / "chelsea.jpg").read_bytes()).pixels
-    size = deepdream.octave_sizes(*pixels.shape[:2], deepdream.DreamSettings(layers, octaves=1, output_size=SIDE), 32)[0]
+    size = deepdream.octave_sizes(
+        *pixels.shape[:2], deepdream.DreamSettings(layers, octaves=1, output_size=SIDE), 32
+    )[0]
     image = model.preprocess(deepdream._resize(pixels, size))
     extractor = model.submodel(layers)
     dreamer = deepdream.dreamer_for(model, layers)
@@ -74,8 +74,12 @@ def main() -> None:
         eager.append(chapter_eager_loop(extractor, image, STEPS))
         ours.append(our_loop(dreamer, image, STEPS))
     eager_ms, ours_ms = statistics.median(eager) * 1000, statistics.median(ours) * 1000
-    print(f"DeepDream step, {size[1]} x {size[0]} px, layers {', '.join(layers)}, {STEPS} steps x {ROUNDS} rounds:")
+    print(
+        f"DeepDream step, {size[1]} x {size[0]} px, layers {', '.join(layers)}, {STEPS} steps x {ROUNDS} rounds:"
+    )
     print(f"  {'chapter eager GradientTape loop (baseline)':<58} {eager_ms:9.2f} ms")
-    print(f"  {'our tf.function step (fixed signature, tiled)':<58} {ours_ms:9.2f} ms   "
-          f"{eager_ms / ours_ms:5.2f}x faster")
+    print(
+        f"  {'our tf.function step (fixed signature, tiled)':<58} {ours_ms:9.2f} ms   "
+        f"{eager_ms / ours_ms:5.2f}x faster"
+    )
     print(f"  target: >= 3x; step traced {dreamer.traces}x")

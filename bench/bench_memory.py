@@ -46,15 +46,19 @@ def measure(reruns: int = 200, report_every: int = 10, warmup: int = WARMUP_RERU
     """Run `warmup` + `reruns` reruns; returns RSS figures in MB."""
     from streamlit.testing.v1 import AppTest
 
-    apps = {name: AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=180).run()
-            for name in ("classification", "segmentation", "text")}
+    apps = {
+        name: AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=180).run()
+        for name in ("classification", "segmentation", "text")
+    }
     words = ("lovely", "awful", "late", "kind", "rude", "great", "slow", "clean")
 
     def rerun(index: int) -> None:
         name = ("classification", "segmentation", "text")[index % 3]
         app = apps[name]
         if name == "text":
-            app.text_area[0].set_value(" ".join(words[(index + k) % len(words)] for k in range(12)) + f" {index}")
+            app.text_area[0].set_value(
+                " ".join(words[(index + k) % len(words)] for k in range(12)) + f" {index}"
+            )
             app.run()
         else:
             app.file_uploader[0].upload(f"photo-{index}.jpg", photo(index), "image/jpeg").run()
@@ -74,19 +78,30 @@ def measure(reruns: int = 200, report_every: int = 10, warmup: int = WARMUP_RERU
     seconds = time.perf_counter() - started
     second_half = [(x, y) for x, y in samples if x >= reruns // 2]
     slope = float(np.polyfit([x for x, _ in second_half], [y for _, y in second_half], 1)[0]) * 100
-    return {"reruns": reruns, "start_mb": samples[0][1], "end_mb": samples[-1][1],
-            "peak_mb": max(y for _, y in samples), "growth_mb": samples[-1][1] - samples[0][1],
-            "slope_mb_per_100": slope, "ms_per_rerun": seconds * 1000 / reruns, "samples": samples}
+    return {
+        "reruns": reruns,
+        "start_mb": samples[0][1],
+        "end_mb": samples[-1][1],
+        "peak_mb": max(y for _, y in samples),
+        "growth_mb": samples[-1][1] - samples[0][1],
+        "slope_mb_per_100": slope,
+        "ms_per_rerun": seconds * 1000 / reruns,
+        "samples": samples,
+    }
 
 
 def main() -> None:
     figures = measure()
-    print(f"RSS over {figures['reruns']} reruns (classification, segmentation, text; a new upload and "
-          f"plots each), after {WARMUP_RERUNS} warm-up reruns:")
+    print(
+        f"RSS over {figures['reruns']} reruns (classification, segmentation, text; a new upload and "
+        f"plots each), after {WARMUP_RERUNS} warm-up reruns:"
+    )
     print("  " + "  ".join(f"{index}: {mb:.0f}" for index, mb in figures["samples"]))
-    print(f"  start {figures['start_mb']:.0f} MB, end {figures['end_mb']:.0f} MB, peak {figures['peak_mb']:.0f} MB: "
-          f"growth {figures['growth_mb']:+.1f} MB; second-half slope {figures['slope_mb_per_100']:+.1f} MB per "
-          f"100 reruns; {figures['ms_per_rerun']:.0f} ms a rerun")
+    print(
+        f"  start {figures['start_mb']:.0f} MB, end {figures['end_mb']:.0f} MB, peak {figures['peak_mb']:.0f} MB: "
+        f"growth {figures['growth_mb']:+.1f} MB; second-half slope {figures['slope_mb_per_100']:+.1f} MB per "
+        f"100 reruns; {figures['ms_per_rerun']:.0f} ms a rerun"
+    )
     print("  target: growth within 50 MB, slope near 0")
 
 

@@ -18,11 +18,10 @@ import cv2
 import numpy as np
 
 from bench.timing import median_ms
-from engine.core import media
-from engine.core import registry
+from engine.core import media, registry
+from engine.core.registry import PROJECT_ASSETS
 from engine.data import scenes
 from engine.segmentation import api as segmentation
-from engine.core.registry import PROJECT_ASSETS
 
 SIDE = 512
 REPEATS = 10
@@ -43,9 +42,13 @@ def main() -> None:
     photo = media.decode_image((PROJECT_ASSETS / "samples" / "astronaut.jpg").read_bytes()).pixels
     photo = cv2.resize(photo, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     scene = cv2.resize(scenes.scene("test", 3).image, (SIDE, SIDE), interpolation=cv2.INTER_NEAREST)
-    cases = [("deeplabv3-voc", photo, "astronaut photo"), ("selfie-segmentation", photo, "astronaut photo"),
-             ("ssd-selfie-people", photo, "astronaut photo"), ("unet", scene, "scene, resized to 96 and back"),
-             ("mask-rcnn-instances", scene, "scene, resized to 96 and back")]
+    cases = [
+        ("deeplabv3-voc", photo, "astronaut photo"),
+        ("selfie-segmentation", photo, "astronaut photo"),
+        ("ssd-selfie-people", photo, "astronaut photo"),
+        ("unet", scene, "scene, resized to 96 and back"),
+        ("mask-rcnn-instances", scene, "scene, resized to 96 and back"),
+    ]
     rows = []
     for name, pixels, what in cases:
         spec = registry.get_spec(name)
@@ -60,7 +63,9 @@ def main() -> None:
         if name == "unet":
             tiled = median_ms(lambda: _tiled_unet(loaded.model, scene), repeats=REPEATS, warmup=2)
             rows.append(("unet (scene, 36 tiles of 96 x 96 in one batch)", tiled, ""))
-            single = median_ms(lambda: loaded.model.predict(scenes.scene("test", 3).image[None]), repeats=REPEATS)
+            single = median_ms(
+                lambda: loaded.model.predict(scenes.scene("test", 3).image[None]), repeats=REPEATS
+            )
             rows.append(("unet (one 96 x 96 scene, bare predict)", single, ""))
     base = rows[0][1] if rows else 1.0
     print(f"  {'model at ' + str(SIDE) + ' x ' + str(SIDE):<62} {'median ms':>10}")

@@ -12,8 +12,8 @@ import time
 
 from bench.timing import median_ms, report
 from engine.core import registry
-from engine.text import sentiment as text
 from engine.data import text as text_data
+from engine.text import sentiment as text
 from engine.text import train as text_training
 
 SENTENCE = "The flight was delayed three hours and the crew was rude. Never flying with them again!"
@@ -25,16 +25,19 @@ def main() -> None:
     ids, _ = classifier.encode(text_data.token_strings(SENTENCE))
     batch = ids[None]
     bare = "bare predict_on_batch (ids ready)"
-    rows = [(bare, median_ms(lambda: classifier.model.predict_on_batch(batch), 100)),
-            ("sentiment(): tokenize + CNN + evidence", median_ms(lambda: text.sentiment(SENTENCE, loaded), 100))]
+    rows = [
+        (bare, median_ms(lambda: classifier.model.predict_on_batch(batch), 100)),
+        ("sentiment(): tokenize + CNN + evidence", median_ms(lambda: text.sentiment(SENTENCE, loaded), 100)),
+    ]
     print(f"One text at a time ({len(SENTENCE)} characters):")
     report(rows, baseline=bare, target="ratio <= 2")
     for name, milliseconds in rows:
         print(f"  {name:<58} {1000 / milliseconds:9.0f} texts/s")
 
     splits = text_data.load_tweets()
-    test_ids = text_data.pad([classifier.vocabulary.encode(tokens) for tokens in splits.tokens["test"]],
-                             classifier.sequence_length)
+    test_ids = text_data.pad(
+        [classifier.vocabulary.encode(tokens) for tokens in splits.tokens["test"]], classifier.sequence_length
+    )
     classifier.model.predict(test_ids[:500], batch_size=500, verbose=0)
     started = time.perf_counter()
     classifier.model.predict(test_ids, batch_size=500, verbose=0)
@@ -47,5 +50,7 @@ def main() -> None:
         run = text_training.TrainingRun(data, batch_size)
         first = run.run_epoch().seconds
         second = run.run_epoch().seconds
-        print(f"  batch {batch_size:>3}: first epoch {first:5.1f} s, second {second:5.1f} s "
-              f"({len(data.arrays['train']) / second:,.0f} tweets/s, validation included)")
+        print(
+            f"  batch {batch_size:>3}: first epoch {first:5.1f} s, second {second:5.1f} s "
+            f"({len(data.arrays['train']) / second:,.0f} tweets/s, validation included)"
+        )

@@ -11,10 +11,10 @@ import numpy as np
 
 from bench.timing import median_ms
 from engine.classification import classify as classification
-from engine.features import extractors as features
 from engine.core import registry
-from engine.video import api as video
 from engine.data import clips as video_clips
+from engine.features import extractors as features
+from engine.video import api as video
 from engine.video import io as video_io
 from engine.video import models as video_models
 
@@ -39,11 +39,15 @@ def main() -> None:
         rows.append((way, 1000 / single, BATCH * 1000 / batched))
     base = dict((name, rate) for name, rate, _ in rows)["conv3d"]
     for name, single, batched in rows:
-        print(f"  {video_models.TITLES[name]:<58} {single:8.1f} clips/s (batch 1) {batched:8.1f} clips/s "
-              f"(batch {BATCH})   batch 1: x{single / base:5.2f} of the 3D ConvNet")
+        print(
+            f"  {video_models.TITLES[name]:<58} {single:8.1f} clips/s (batch 1) {batched:8.1f} clips/s "
+            f"(batch {BATCH})   batch 1: x{single / base:5.2f} of the 3D ConvNet"
+        )
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (TIMELINE_FRAMES, 360, 480, 3), dtype=np.uint8)
     sampled = video_io.Video(frames, tuple(range(TIMELINE_FRAMES)), TIMELINE_FRAMES, 25.0, 480, 360, "bench")
     classifier = registry.load(classification.DEFAULT_MODEL)
     ms = median_ms(lambda: video_io.imagenet_timeline(sampled, classifier), repeats=3, warmup=1)
-    print(f"  ImageNet timeline (EfficientNet-Lite0, 480 x 360 frames): {TIMELINE_FRAMES * 1000 / ms:8.1f} frames/s")
+    print(
+        f"  ImageNet timeline (EfficientNet-Lite0, 480 x 360 frames): {TIMELINE_FRAMES * 1000 / ms:8.1f} frames/s"
+    )

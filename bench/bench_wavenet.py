@@ -7,8 +7,6 @@ and fast >= 16,000 samples per second (real time at 16 kHz) for the default batc
 
 from __future__ import annotations
 
-import numpy as np
-
 from engine.audio.wavenet import model as wavenet
 from engine.core.errors import StudioError
 
@@ -26,16 +24,26 @@ def _model() -> tuple[wavenet.WaveNet, str]:
 
 def main() -> None:
     model, source = _model()
-    print(f"  WaveNet: {len(model.dilations)} dilated layers, receptive field {model.receptive_field} samples; {source}")
+    print(
+        f"  WaveNet: {len(model.dilations)} dilated layers, receptive field {model.receptive_field} samples; {source}"
+    )
     for batch in (1, DEFAULT_BATCH, wavenet.MAX_NOTES):
-        notes = [wavenet.NoteRequest(model.instruments[i % len(model.instruments)], model.pitches[i % len(model.pitches)])
-                 for i in range(batch)]
+        notes = [
+            wavenet.NoteRequest(
+                model.instruments[i % len(model.instruments)], model.pitches[i % len(model.pitches)]
+            )
+            for i in range(batch)
+        ]
         wavenet.generate(model, notes, 0.01)  # warm up
         fast = max(wavenet.generate(model, notes, FAST_SECONDS, seed=s).samples_per_second for s in range(2))
         naive = wavenet.generate(model, notes, NAIVE_SECONDS, method="naive").samples_per_second
-        print(f"  batch {batch:2d}: fast {fast:9,.0f} samples/s ({fast / wavenet.SAMPLE_RATE:5.2f}x real time), "
-              f"naive {naive:7,.0f} samples/s; fast / naive x{fast / naive:6.1f}")
-    print(f"  targets: fast / naive >= 20x; fast >= {wavenet.SAMPLE_RATE:,} samples/s at batch {DEFAULT_BATCH}")
+        print(
+            f"  batch {batch:2d}: fast {fast:9,.0f} samples/s ({fast / wavenet.SAMPLE_RATE:5.2f}x real time), "
+            f"naive {naive:7,.0f} samples/s; fast / naive x{fast / naive:6.1f}"
+        )
+    print(
+        f"  targets: fast / naive >= 20x; fast >= {wavenet.SAMPLE_RATE:,} samples/s at batch {DEFAULT_BATCH}"
+    )
 
 
 if __name__ == "__main__":

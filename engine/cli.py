@@ -3,11 +3,13 @@
     python -m engine models [--json | --markdown]
     python -m engine assets fetch [--group models|data]
     python -m engine classify IMAGE [--model NAME] [--top K] [--json]
-    python -m engine train NAME [--epochs N] [--resume] [--peak-learning-rate X] [--run RUN] [--json]   (into runs/NAME/RUN/)
+    python -m engine train NAME [--epochs N] [--resume] [--peak-learning-rate X] [--run RUN] [--json]
+        (into runs/NAME/RUN/)
     python -m engine train NAME --config CONFIG [--set KEY=VALUE ...] | --list-configs   (engine/core/configs.py)
     python -m engine configs NAME [--config CONFIG] [--json]   (the commands that replay the committed weights)
     python -m engine promote NAME RUN [--json]   (a finalized run's weights into assets/, with manifest lines)
-    python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]   (engine/distributed/multiworker.py)
+    python -m engine train NAME --workers N [--steps S] [--quick] [--out W.npz] [--json]
+        (engine/distributed/multiworker.py)
     python -m engine eval NAME [--json]
     python -m engine dream IMAGE --out OUT.png [--layers ...] [--steps N] [--octaves K] [--json]
     python -m engine gradcam IMAGE --out OUT.png [--class NAME] [--json]
@@ -53,7 +55,8 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         where = row["source"] or "not available offline: " + ", ".join(
-            f"{source['kind']} ({source['status']})" for source in row["sources"])
+            f"{source['kind']} ({source['status']})" for source in row["sources"]
+        )
         print(f"{row['name']:<24} {row['task']:<16} {where}")
     return 0
 
@@ -112,7 +115,9 @@ def _train(args: argparse.Namespace) -> int:
             chosen = configs.with_values(chosen, epochs=args.epochs)
     elif args.config is not None or args.settings:
         raise InvalidInput(f"{args.name} has no named configs; train it without --config or --set.")
-    if args.resume or (chosen is not None and chosen.resumes is not None):  # only trainers that can resume take it
+    if args.resume or (
+        chosen is not None and chosen.resumes is not None
+    ):  # only trainers that can resume take it
         if "resume" not in parameters:
             raise InvalidInput(f"{args.name} cannot resume; train it without --resume.")
         options["resume"] = True
@@ -138,14 +143,25 @@ def _print_configs(name: str, config: str | None, as_json: bool) -> int:
     known = configs.load(name)
     if not known:
         raise InvalidInput(f"{name} has no named configs (its tunables are module constants).")
-    committed = {file: line["config"]["name"] for file, line in manifest.entries().items()
-                 if line.get("config") and line["config"].get("model", name) == name and _is_weights_of(name, file)}
+    committed = {
+        file: line["config"]["name"]
+        for file, line in manifest.entries().items()
+        if line.get("config") and line["config"].get("model", name) == name and _is_weights_of(name, file)
+    }
     chosen = config or next(iter(committed.values()), configs.DEFAULT)
     chain = configs.lineage(name, chosen)
     if as_json:
-        print(json.dumps({"name": name, "config": chosen, "committed": committed,
-                          "commands": [item.command() for item in chain],
-                          "configs": {key: {**item.describe(), "note": item.note} for key, item in known.items()}}))
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "config": chosen,
+                    "committed": committed,
+                    "commands": [item.command() for item in chain],
+                    "configs": {key: {**item.describe(), "note": item.note} for key, item in known.items()},
+                }
+            )
+        )
         return 0
     print(f"{name}: configs {', '.join(known)}")
     for file, committed_name in committed.items():
@@ -158,8 +174,13 @@ def _print_configs(name: str, config: str | None, as_json: bool) -> int:
 
 def _is_weights_of(name: str, file: str) -> bool:
     """Whether assets/`file` is one of the project weight files of the model trained as `name`."""
-    return any(reference == file for entry in entries.MODELS if name in (entry.name, entry.command_name)
-               for kind, reference in entry.sources if kind == "project")
+    return any(
+        reference == file
+        for entry in entries.MODELS
+        if name in (entry.name, entry.command_name)
+        for kind, reference in entry.sources
+        if kind == "project"
+    )
 
 
 def _configs(args: argparse.Namespace) -> int:
@@ -188,8 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list every model and where its weights come from")
     models.add_argument("--json", action="store_true")
-    models.add_argument("--markdown", action="store_true",
-                        help="print README.md's model table (figures from assets/MANIFEST.jsonl)")
+    models.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print README.md's model table (figures from assets/MANIFEST.jsonl)",
+    )
     models.set_defaults(run=_models)
 
     asset_parser = commands.add_parser("assets", help="fetch the offline model and data files")
@@ -207,37 +231,75 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="retrain one of the project's models")
     train.add_argument("name")
     train.add_argument("--epochs", type=int, default=None, help="default: as the committed weights")
-    train.add_argument("--resume", action="store_true",
-                       help="continue from the last checkpoint (models that support it, e.g. capsnet)")
-    train.add_argument("--peak-learning-rate", type=float, default=None,
-                       help="the peak of a resumed cycle's cosine schedule (U-Net, VQA; default: the trainer's)")
-    train.add_argument("--run", dest="run_name", default=None,
-                       help="the run folder under runs/NAME/ (default: the start time; with --resume: the latest)")
-    train.add_argument("--workers", type=int, default=None,
-                       help="train on N workers (MultiWorkerMirroredStrategy): N local processes, or the "
-                            "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs")
-    train.add_argument("--steps", type=int, default=None, help="with --workers: synchronous steps (default 20)")
-    train.add_argument("--quick", action="store_true", help="with --workers: small batches (a check, not training)")
-    train.add_argument("--out", default=None, help="with --workers: worker 0 writes the trained weights here (.npz)")
-    train.add_argument("--config", default=None,
-                       help="a named config of the model's settings (default: 'default', today's constants); one "
-                            "that resumes another trains a resumed cycle (see --list-configs)")
-    train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=None,
-                       help="override one setting of the config, typed (repeatable)")
-    train.add_argument("--list-configs", action="store_true",
-                       help="print the model's named configs and the commands that replay its committed weights")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint (models that support it, e.g. capsnet)",
+    )
+    train.add_argument(
+        "--peak-learning-rate",
+        type=float,
+        default=None,
+        help="the peak of a resumed cycle's cosine schedule (U-Net, VQA; default: the trainer's)",
+    )
+    train.add_argument(
+        "--run",
+        dest="run_name",
+        default=None,
+        help="the run folder under runs/NAME/ (default: the start time; with --resume: the latest)",
+    )
+    train.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="train on N workers (MultiWorkerMirroredStrategy): N local processes, or the "
+        "cluster in TF_CONFIG; 1: this process, MirroredStrategy over several GPUs",
+    )
+    train.add_argument(
+        "--steps", type=int, default=None, help="with --workers: synchronous steps (default 20)"
+    )
+    train.add_argument(
+        "--quick", action="store_true", help="with --workers: small batches (a check, not training)"
+    )
+    train.add_argument(
+        "--out", default=None, help="with --workers: worker 0 writes the trained weights here (.npz)"
+    )
+    train.add_argument(
+        "--config",
+        default=None,
+        help="a named config of the model's settings (default: 'default', today's constants); one "
+        "that resumes another trains a resumed cycle (see --list-configs)",
+    )
+    train.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        metavar="KEY=VALUE",
+        default=None,
+        help="override one setting of the config, typed (repeatable)",
+    )
+    train.add_argument(
+        "--list-configs",
+        action="store_true",
+        help="print the model's named configs and the commands that replay its committed weights",
+    )
     train.add_argument("--json", action="store_true")
     train.set_defaults(run=_train)
 
-    config_parser = commands.add_parser("configs", help="a model's named training configs and the commands that "
-                                        "replay its committed weights")
+    config_parser = commands.add_parser(
+        "configs", help="a model's named training configs and the commands that replay its committed weights"
+    )
     config_parser.add_argument("name")
-    config_parser.add_argument("--config", default=None, help="replay this config (default: the committed one's)")
+    config_parser.add_argument(
+        "--config", default=None, help="replay this config (default: the committed one's)"
+    )
     config_parser.add_argument("--json", action="store_true")
     config_parser.set_defaults(run=_configs)
 
-    promote = commands.add_parser("promote", help="copy a finalized training run's weights into assets/ and "
-                                  "record them in assets/MANIFEST.jsonl")
+    promote = commands.add_parser(
+        "promote",
+        help="copy a finalized training run's weights into assets/ and record them in assets/MANIFEST.jsonl",
+    )
     promote.add_argument("name")
     promote.add_argument("run_name", metavar="run", help="the run folder's name under runs/NAME/")
     promote.add_argument("--json", action="store_true")
@@ -282,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # A bug, not the user's fault: one line still, the traceback on demand.
         if os.environ.get(DEBUG_ENV_VAR):
             raise
-        print(f"error: unexpected failure ({type(error).__name__}: {' '.join(str(error).split())[:200]}). "
-              f"This is a bug in ConvNet Studio; rerun with {DEBUG_ENV_VAR}=1 to see the traceback.", file=stderr)
+        print(
+            f"error: unexpected failure ({type(error).__name__}: {' '.join(str(error).split())[:200]}). "
+            f"This is a bug in ConvNet Studio; rerun with {DEBUG_ENV_VAR}=1 to see the traceback.",
+            file=stderr,
+        )
         return EXIT_INTERNAL_ERROR

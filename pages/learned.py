@@ -2,9 +2,8 @@
 
 import streamlit as st
 
+from engine.core import media, registry
 from engine.features import extractors
-from engine.core import media
-from engine.core import registry
 from ui import learned
 from ui.errors import user_errors
 from ui.inputs import image_source
@@ -15,9 +14,11 @@ VIEWS = ("Grad-CAM", "Activation maps", "Feature visualization", "Activation atl
 
 ensure_app_shell()
 st.title("What the network learned")
-st.caption("Four ways to look inside a CNN: where the evidence for a class lies (Grad-CAM), what one layer "
-           "sees in your photo (activation maps), what a channel responds to most (feature visualization), "
-           "and a map of the layer's whole activation space (an activation atlas, after Carter et al. 2019).")
+st.caption(
+    "Four ways to look inside a CNN: where the evidence for a class lies (Grad-CAM), what one layer "
+    "sees in your photo (activation maps), what a channel responds to most (feature visualization), "
+    "and a map of the layer's whole activation space (an activation atlas, after Carter et al. 2019)."
+)
 
 specs = [spec for spec in extractors.inspectable_specs() if registry.available_source(spec)]
 if not specs:
@@ -25,13 +26,19 @@ if not specs:
     st.stop()
 left, right = st.columns([1, 2])
 with left:
-    model_name = st.selectbox("Model", [spec.name for spec in specs], key="model",
-                              format_func=lambda name: registry.get_spec(name).title)
+    model_name = st.selectbox(
+        "Model",
+        [spec.name for spec in specs],
+        key="model",
+        format_func=lambda name: registry.get_spec(name).title,
+    )
     with user_errors():
         loaded = get_model(model_name)
         model = extractors.feature_model_of(loaded)
-    st.caption(f"Weights: {loaded.source.describe()}. Layers offered: {model.layers[0]} .. {model.layers[-1]} "
-               f"({len(model.layers)}), all with their pretrained weights.")
+    st.caption(
+        f"Weights: {loaded.source.describe()}. Layers offered: {model.layers[0]} .. {model.layers[-1]} "
+        f"({len(model.layers)}), all with their pretrained weights."
+    )
     view = st.radio("View", VIEWS, horizontal=True, key="view")
     picked = image_source("learned")
 

@@ -4,9 +4,9 @@ import json
 
 import streamlit as st
 
-from engine.text import sentiment as text
-from engine.data import text as text_data
 from engine.core.errors import StudioError
+from engine.data import text as text_data
+from engine.text import sentiment as text
 from ui.models import get_model
 from ui.shell import ensure_app_shell
 from ui.text import figures_table, show_result
@@ -18,18 +18,23 @@ SAMPLE = "The flight was delayed three hours and the crew was rude. Never flying
 COMMITTED, SESSION = "The committed CNN (tweets)", "The model you trained"
 
 st.title("Text sentiment")
-st.caption("A 1D CNN (Embedding -> Conv1D(256, 3) -> global max-pool -> Dense) labels your text "
-           "negative, neutral or positive. Each filter keeps only its best 3-token window; the "
-           "windows of the filters that weighed most are highlighted. Probabilities are the "
-           "model's softmax, not calibrated certainties.")
+st.caption(
+    "A 1D CNN (Embedding -> Conv1D(256, 3) -> global max-pool -> Dense) labels your text "
+    "negative, neutral or positive. Each filter keeps only its best 3-token window; the "
+    "windows of the filters that weighed most are highlighted. Probabilities are the "
+    "model's softmax, not calibrated certainties."
+)
 
 
 def text_input() -> str | bytes:
     """Typed or pasted text, or the text of an uploaded .txt file (decoded as UTF-8 later)."""
     typed = st.text_area("Type or paste text", value=SAMPLE, height=140, key="text-input")
-    uploaded = st.file_uploader(f"...or upload a UTF-8 .txt file (up to {text_data.MAX_TEXT_BYTES // 2**20} MB; "
-                                f"the first {text_data.MAX_TEXT_CHARS:,} characters are read)", type=["txt"],
-                                key="text-upload")
+    uploaded = st.file_uploader(
+        f"...or upload a UTF-8 .txt file (up to {text_data.MAX_TEXT_BYTES // 2**20} MB; "
+        f"the first {text_data.MAX_TEXT_CHARS:,} characters are read)",
+        type=["txt"],
+        key="text-upload",
+    )
     return typed if uploaded is None else uploaded.getvalue()
 
 
@@ -43,8 +48,12 @@ def predict(content: str | bytes, model_choice: str) -> text.SentimentResult:
 left, right = st.columns([1, 1])
 with left:
     content = text_input()
-    choice = st.radio("Model", [COMMITTED, SESSION] if TRAINED in st.session_state else [COMMITTED],
-                      horizontal=True, key="text-model")
+    choice = st.radio(
+        "Model",
+        [COMMITTED, SESSION] if TRAINED in st.session_state else [COMMITTED],
+        horizontal=True,
+        key="text-model",
+    )
     figures = text.recorded_evaluation()
     if figures:
         st.markdown("**Measured on held-out tweets** (the test split; `python -m engine eval text-cnn`)")
@@ -60,8 +69,12 @@ with right:
             st.error(str(error))
         else:
             show_result(result)
-            st.download_button("Download the result (JSON)", data=json.dumps(result.to_json(), indent=2),
-                               file_name="sentiment.json", mime="application/json")
+            st.download_button(
+                "Download the result (JSON)",
+                data=json.dumps(result.to_json(), indent=2),
+                file_name="sentiment.json",
+                mime="application/json",
+            )
 
 st.divider()
 training_panel()

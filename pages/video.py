@@ -3,21 +3,30 @@
 import streamlit as st
 
 from engine.classification import classify as classification
-from engine.video import api as video
 from engine.data import clips as video_clips
+from engine.video import api as video
 from engine.video import io as video_io
 from engine.video import train as video_training
 from ui.errors import user_errors
 from ui.models import get_model
 from ui.shell import ensure_app_shell
-from ui.video import browser_playable, clip_movie, clip_strip, predictions_table, show_comparison, timeline_chart
+from ui.video import (
+    browser_playable,
+    clip_movie,
+    clip_strip,
+    predictions_table,
+    show_comparison,
+    timeline_chart,
+)
 
 ensure_app_shell()
 st.title("Video classification, six ways")
-st.caption("The chapter's six ways, all trained here on the same generated clips (16 frames, 48 x 48: MNIST "
-           "digits moving over textures): (1) a 2D CNN per frame + majority vote, (2) a TimeDistributed 2D CNN "
-           "feeding a GRU, (3) a 3D ConvNet, (4) frozen ImageNet MobileNetV2 features per frame -> GRU, "
-           "(5) the same features averaged over 4 time segments -> MLP, (6) 3D-CNN features -> GRU.")
+st.caption(
+    "The chapter's six ways, all trained here on the same generated clips (16 frames, 48 x 48: MNIST "
+    "digits moving over textures): (1) a 2D CNN per frame + majority vote, (2) a TimeDistributed 2D CNN "
+    "feeding a GRU, (3) a 3D ConvNet, (4) frozen ImageNet MobileNetV2 features per frame -> GRU, "
+    "(5) the same features averaged over 4 time segments -> MLP, (6) 3D-CNN features -> GRU."
+)
 
 table = video_training.load_table()
 if table is None:
@@ -37,14 +46,17 @@ st.markdown(
     "MobileNetV2 pass per frame at inference. The CNN -> GRU trained end to end (way 2) learns slowest, as "
     "the chapter warns. Every way does worse than expected on the two classes a single frame tells "
     f"(two digits, one clothing item; best {single_frame_best:.2f}): the 3D ConvNet's spatial max-pool cannot "
-    "count objects. Training seconds are on 2 CPU cores shared with other trainings.")
+    "count objects. Training seconds are on 2 CPU cores shared with other trainings."
+)
 
 with user_errors():
     ways = get_model(video.MODEL_NAME).model
 
 source = st.radio("Video", ["a generated test clip", "upload a video"], horizontal=True, key="video-source")
 if source == "a generated test clip":
-    index = int(st.number_input("Test clip number (the seed)", 0, video_clips.MAX_INDEX - 1, 0, key="video-clip"))
+    index = int(
+        st.number_input("Test clip number (the seed)", 0, video_clips.MAX_INDEX - 1, 0, key="video-clip")
+    )
     with user_errors():
         item = video_clips.clip("test", index)
         predictions = video.classify_clip(ways, item.frames)
@@ -55,13 +67,19 @@ if source == "a generated test clip":
     right.table(predictions_table(predictions, item.name).set_index("way"))
     st.stop()
 
-uploaded = st.file_uploader(f"A video ({video_io.describe_limits()})", type=[s[1:] for s in video_io.SUFFIXES],
-                            key="video-upload")
+uploaded = st.file_uploader(
+    f"A video ({video_io.describe_limits()})", type=[s[1:] for s in video_io.SUFFIXES], key="video-upload"
+)
 if uploaded is None:
     st.info("Upload a short video.")
     st.stop()
-samples = st.slider("Frames sampled for the ImageNet timeline", 4, video_io.MAX_SAMPLES, video_io.DEFAULT_SAMPLES,
-                    key="video-samples")
+samples = st.slider(
+    "Frames sampled for the ImageNet timeline",
+    4,
+    video_io.MAX_SAMPLES,
+    video_io.DEFAULT_SAMPLES,
+    key="video-samples",
+)
 with user_errors():
     data = uploaded.getvalue()
     classifier = get_model(classification.DEFAULT_MODEL)
@@ -71,13 +89,19 @@ with user_errors():
 found = analysis.video
 left, right = st.columns([1, 1])
 left.video(playable, format=mime)
-left.caption(f"{found.width} x {found.height}, {found.frame_count} frames at {found.fps:.1f} fps "
-             f"({found.seconds:.1f} s), codec {found.codec}")
-right.markdown(f"**ImageNet majority (EfficientNet-Lite0, {len(analysis.timeline.frames)} frames):** "
-               f"{analysis.timeline.majority} ({analysis.timeline.majority_share:.0%} of frames)")
+left.caption(
+    f"{found.width} x {found.height}, {found.frame_count} frames at {found.fps:.1f} fps "
+    f"({found.seconds:.1f} s), codec {found.codec}"
+)
+right.markdown(
+    f"**ImageNet majority (EfficientNet-Lite0, {len(analysis.timeline.frames)} frames):** "
+    f"{analysis.timeline.majority} ({analysis.timeline.majority_share:.0%} of frames)"
+)
 right.plotly_chart(timeline_chart(analysis.timeline), width="stretch")
 st.subheader("The six ways on your video")
-st.caption("Your video is not one of the ten clip classes: these say which generated class it resembles, "
-           "after sampling 16 frames and shrinking the centre square to 48 x 48 (shown below).")
+st.caption(
+    "Your video is not one of the ten clip classes: these say which generated class it resembles, "
+    "after sampling 16 frames and shrinking the centre square to 48 x 48 (shown below)."
+)
 st.image(clip_strip(analysis.clip), caption="what the six ways see")
 st.table(predictions_table(analysis.predictions).set_index("way"))

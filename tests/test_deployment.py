@@ -15,13 +15,18 @@ from tests.conftest import ROOT
 
 
 def lines(name: str) -> list[str]:
-    return [line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()
-            if line.split("#")[0].strip()]
+    return [
+        line.split("#")[0].strip()
+        for line in (ROOT / name).read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
 
 
 def test_requirements_are_pinned_and_include_pip_for_the_first_start_fetch():
     requirements = lines("requirements.txt")
-    assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line) for line in requirements)
+    assert requirements and all(
+        re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line) for line in requirements
+    )
     assert any(line.startswith(("streamlit==", "tensorflow==")) for line in requirements)
     assert any(line.startswith("pip==") for line in requirements)  # assets.fetch runs `pip download`
 

@@ -8,10 +8,10 @@ import numpy as np
 import streamlit as st
 
 from engine.audio import io as audio_io
-from engine.data import notes as audio_notes
-from engine.audio.instrument import model as instrument_cnn
 from engine.audio import pitch
+from engine.audio.instrument import model as instrument_cnn
 from engine.core import registry
+from engine.data import notes as audio_notes
 from ui import audio_plots
 from ui.inputs import display_name
 from ui.models import get_model
@@ -34,25 +34,46 @@ def sound_input() -> Sound | None:
     Raises:
         InvalidMedia: the upload cannot be used (the message says why).
     """
-    source = st.radio("Sound", ["a held-out test note", "upload a recording"], horizontal=True, key="audio-source")
+    source = st.radio(
+        "Sound", ["a held-out test note", "upload a recording"], horizontal=True, key="audio-source"
+    )
     if source == "a held-out test note":
         notes = audio_notes.test_notes()
         left, right = st.columns(2)
         instrument = left.selectbox("Instrument", audio_notes.INSTRUMENT_NAMES, key="audio-note-instrument")
         pitches = sorted({int(p) for p in notes.pitches})
-        midi = right.selectbox("Pitch", pitches, index=pitches.index(69) if 69 in pitches else 0,
-                               format_func=lambda p: f"{audio_notes.pitch_name(p)} (MIDI {p})", key="audio-note-pitch")
-        index = int(np.flatnonzero((notes.pitches == midi)
-                                   & (notes.instruments == audio_notes.INSTRUMENT_NAMES.index(instrument)))[0])
-        return Sound(notes.audio[index], f"test note: {instrument} {audio_notes.pitch_name(midi)}", instrument, midi)
-    uploaded = st.file_uploader(f"A recording ({audio_io.describe_limits()})", type=UPLOAD_TYPES, key="audio-upload")
+        midi = right.selectbox(
+            "Pitch",
+            pitches,
+            index=pitches.index(69) if 69 in pitches else 0,
+            format_func=lambda p: f"{audio_notes.pitch_name(p)} (MIDI {p})",
+            key="audio-note-pitch",
+        )
+        index = int(
+            np.flatnonzero(
+                (notes.pitches == midi)
+                & (notes.instruments == audio_notes.INSTRUMENT_NAMES.index(instrument))
+            )[0]
+        )
+        return Sound(
+            notes.audio[index], f"test note: {instrument} {audio_notes.pitch_name(midi)}", instrument, midi
+        )
+    uploaded = st.file_uploader(
+        f"A recording ({audio_io.describe_limits()})", type=UPLOAD_TYPES, key="audio-upload"
+    )
     if uploaded is None:
         st.info("Upload a WAV, FLAC or OGG recording of a single note (a few seconds at most works best).")
         return None
     decoded = _decode(uploaded.getvalue(), uploaded.name)
-    return Sound(decoded.audio, display_name(uploaded.name), notes=decoded.notes + (
-        f"{decoded.format} {decoded.subtype}, {decoded.original_rate:,} Hz, {decoded.channels} channel(s), "
-        f"{decoded.original_seconds:.2f} s",))
+    return Sound(
+        decoded.audio,
+        display_name(uploaded.name),
+        notes=decoded.notes
+        + (
+            f"{decoded.format} {decoded.subtype}, {decoded.original_rate:,} Hz, {decoded.channels} channel(s), "
+            f"{decoded.original_seconds:.2f} s",
+        ),
+    )
 
 
 @st.cache_data(max_entries=8, show_spinner="Decoding...")
@@ -76,27 +97,51 @@ def show_analysis(sound: Sound) -> None:
     """
     guess, estimate = _analyse(sound.audio)
     st.audio(audio_io.to_wav_bytes(sound.audio), format="audio/wav")
-    st.caption(f"{sound.label}; {sound.audio.size / audio_io.SAMPLE_RATE:.2f} s at 16 kHz mono"
-               + "".join(f"; {note}" for note in sound.notes))
+    st.caption(
+        f"{sound.label}; {sound.audio.size / audio_io.SAMPLE_RATE:.2f} s at 16 kHz mono"
+        + "".join(f"; {note}" for note in sound.notes)
+    )
     left, right = st.columns(2)
     left.plotly_chart(audio_plots.waveform_figure(sound.audio, audio_io.SAMPLE_RATE), width="stretch")
     right.plotly_chart(audio_plots.spectrogram_figure(sound.audio), width="stretch")
     left, right = st.columns(2)
     with left:
-        verdict = "" if sound.instrument is None else (" (right)" if guess.instrument == sound.instrument else
-                                                       f" (wrong: it is {sound.instrument})")
-        st.markdown(f"**Instrument:** {guess.instrument}, p = {guess.probabilities[guess.instrument]:.2f}{verdict}")
-        st.caption(f"the one second from {guess.start_second:.2f} s (the onset), {guess.ms:.0f} ms. Trained on synthesised "
-                   "notes of these eight instruments, it names any other sound as the closest of them. Held out: "
-                   f"{registry.get_spec(instrument_cnn.MODEL_NAME).metric}.")
-        st.plotly_chart(audio_plots.probability_figure(guess.probabilities, sound.instrument), width="stretch")
+        verdict = (
+            ""
+            if sound.instrument is None
+            else (
+                " (right)" if guess.instrument == sound.instrument else f" (wrong: it is {sound.instrument})"
+            )
+        )
+        st.markdown(
+            f"**Instrument:** {guess.instrument}, p = {guess.probabilities[guess.instrument]:.2f}{verdict}"
+        )
+        st.caption(
+            f"the one second from {guess.start_second:.2f} s (the onset), {guess.ms:.0f} ms. Trained on synthesised "
+            "notes of these eight instruments, it names any other sound as the closest of them. Held out: "
+            f"{registry.get_spec(instrument_cnn.MODEL_NAME).metric}."
+        )
+        st.plotly_chart(
+            audio_plots.probability_figure(guess.probabilities, sound.instrument), width="stretch"
+        )
     with right:
         if estimate.midi is None:
-            st.markdown(f"**Pitch:** none found (no key above {pitch.NOTE_THRESHOLD}: noise, speech or a chord?)")
+            st.markdown(
+                f"**Pitch:** none found (no key above {pitch.NOTE_THRESHOLD}: noise, speech or a chord?)"
+            )
         else:
-            verdict = "" if sound.midi is None else (" (right)" if estimate.midi == sound.midi else
-                                                     f" (wrong: it is {audio_notes.pitch_name(sound.midi)})")
-            st.markdown(f"**Pitch (basic-pitch):** {estimate.name}, MIDI {estimate.midi}, "
-                        f"{estimate.frequency_hz:.1f} Hz, confidence {estimate.confidence:.2f}{verdict}")
+            verdict = (
+                ""
+                if sound.midi is None
+                else (
+                    " (right)"
+                    if estimate.midi == sound.midi
+                    else f" (wrong: it is {audio_notes.pitch_name(sound.midi)})"
+                )
+            )
+            st.markdown(
+                f"**Pitch (basic-pitch):** {estimate.name}, MIDI {estimate.midi}, "
+                f"{estimate.frequency_hz:.1f} Hz, confidence {estimate.confidence:.2f}{verdict}"
+            )
         st.caption(f"{estimate.ms:.0f} ms")
         st.plotly_chart(audio_plots.posteriorgram_figure(estimate), width="stretch")

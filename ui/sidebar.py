@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.core import device
-from engine.core import registry
+from engine.core import device, registry
 
 
 def render_sidebar() -> None:
@@ -17,5 +16,6 @@ def render_sidebar() -> None:
             return
         st.markdown("**Loaded models**")
         for model in loaded:
-            st.caption(f"{model.spec.title}: {model.source.describe()} "
-                       f"(loaded in {model.load_seconds:.1f} s)")
+            st.caption(
+                f"{model.spec.title}: {model.source.describe()} (loaded in {model.load_seconds:.1f} s)"
+            )

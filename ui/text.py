@@ -40,37 +40,59 @@ def highlighted_html(result: text.SentimentResult) -> str:
         colour = SUPPORT_RGB if weight > 0 else AGAINST_RGB
         alpha = 0.25 + 0.55 * abs(weight) / strongest
         title = f"filters {', '.join(map(str, filters))}: weight {weight:+.3f}"
-        pieces.append(f'<mark style="background: rgba({colour}, {alpha:.2f}); padding: 0 2px; '
-                      f'border-radius: 3px" title="{html.escape(title)}">{html.escape(result.text[start:end])}</mark>')
+        pieces.append(
+            f'<mark style="background: rgba({colour}, {alpha:.2f}); padding: 0 2px; '
+            f'border-radius: 3px" title="{html.escape(title)}">{html.escape(result.text[start:end])}</mark>'
+        )
         position = end
     pieces.append(html.escape(result.text[position:]))
-    return ('<div class="sentiment-evidence" style="white-space: pre-wrap; line-height: 1.9; '
-            f'max-height: 22em; overflow-y: auto">{"".join(pieces)}</div>')
+    return (
+        '<div class="sentiment-evidence" style="white-space: pre-wrap; line-height: 1.9; '
+        f'max-height: 22em; overflow-y: auto">{"".join(pieces)}</div>'
+    )
 
 
 def probability_chart(result: text.SentimentResult):
-    table = pd.DataFrame({"class": list(result.probabilities), "probability": list(result.probabilities.values())})
-    chart = px.bar(table[::-1], x="probability", y="class", orientation="h", range_x=[0, 1.12],
-                   text=table["probability"][::-1].map("{:.1%}".format))
+    table = pd.DataFrame(
+        {"class": list(result.probabilities), "probability": list(result.probabilities.values())}
+    )
+    chart = px.bar(
+        table[::-1],
+        x="probability",
+        y="class",
+        orientation="h",
+        range_x=[0, 1.12],
+        text=table["probability"][::-1].map("{:.1%}".format),
+    )
     chart.update_traces(textposition="outside", textangle=0, cliponaxis=False)
     chart.update_layout(height=60 + 45 * len(table), margin=dict(l=0, r=0, t=10, b=0), yaxis_title=None)
     return chart
 
 
 def evidence_table(result: text.SentimentResult) -> pd.DataFrame:
-    return pd.DataFrame({"3-token window": [item.ngram for item in result.evidence],
-                         "filter": [item.filter for item in result.evidence],
-                         "weight": [round(item.weight, 3) for item in result.evidence]})
+    return pd.DataFrame(
+        {
+            "3-token window": [item.ngram for item in result.evidence],
+            "filter": [item.filter for item in result.evidence],
+            "weight": [round(item.weight, 3) for item in result.evidence],
+        }
+    )
 
 
 def figures_table(figures: dict) -> pd.DataFrame:
     """CNN vs baseline vs chance on the test split, from `train`'s or `eval`'s figures."""
     cnn, baseline, chance = figures["cnn"]["test"], figures["baseline"]["test"], figures["chance"]
-    return pd.DataFrame({
-        "model": ["Text CNN (this page)", f"TF-IDF + logistic regression (C={figures['baseline']['C']})",
-                  f"Always '{chance['majority_class']}'"],
-        "test accuracy": [cnn["accuracy"], baseline["accuracy"], chance["majority_accuracy"]],
-        "macro F1": [cnn["macro_f1"], baseline["macro_f1"], None]})
+    return pd.DataFrame(
+        {
+            "model": [
+                "Text CNN (this page)",
+                f"TF-IDF + logistic regression (C={figures['baseline']['C']})",
+                f"Always '{chance['majority_class']}'",
+            ],
+            "test accuracy": [cnn["accuracy"], baseline["accuracy"], chance["majority_accuracy"]],
+            "macro F1": [cnn["macro_f1"], baseline["macro_f1"], None],
+        }
+    )
 
 
 def show_result(result: text.SentimentResult) -> None:
@@ -79,7 +101,9 @@ def show_result(result: text.SentimentResult) -> None:
     if result.notice:
         st.warning(result.notice)
     st.plotly_chart(probability_chart(result), width="stretch")
-    st.markdown("**Evidence:** the 3-token windows that won the max-pool of the most influential "
-                "filters (green pushed toward the label, red against it).")
+    st.markdown(
+        "**Evidence:** the 3-token windows that won the max-pool of the most influential "
+        "filters (green pushed toward the label, red against it)."
+    )
     st.html(highlighted_html(result))
     st.dataframe(evidence_table(result), hide_index=True, width="stretch")

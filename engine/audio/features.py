@@ -33,7 +33,9 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def mel_filter_bank(bands: int = MEL_BANDS, sample_rate: int = SAMPLE_RATE, fft_size: int = FFT_SIZE) -> np.ndarray:
+def mel_filter_bank(
+    bands: int = MEL_BANDS, sample_rate: int = SAMPLE_RATE, fft_size: int = FFT_SIZE
+) -> np.ndarray:
     """Triangular filters, float32 (bands, fft_size // 2 + 1), each of unit peak."""
     bin_hz = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
     edges = _mel_to_hz(np.linspace(_hz_to_mel(MIN_HZ), _hz_to_mel(min(MAX_HZ, sample_rate / 2)), bands + 2))
@@ -60,9 +62,9 @@ def power_spectrogram(audio: np.ndarray) -> np.ndarray:
     if audio.ndim != 1 or audio.size == 0:
         raise InvalidInput("Expected a mono waveform (one non-empty row of samples).")
     padded = np.pad(audio, FFT_SIZE // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, FFT_SIZE)[::HOP][:frame_count(audio.size)]
+    frames = np.lib.stride_tricks.sliding_window_view(padded, FFT_SIZE)[::HOP][: frame_count(audio.size)]
     spectrum = np.fft.rfft(frames * np.hanning(FFT_SIZE + 1)[:-1].astype(np.float32), axis=-1)
-    return (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
 
 
 def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -72,7 +74,9 @@ def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     or recorded quieter gives the same image, so the classifier learns timbre, not loudness.
     """
     if sample_rate != SAMPLE_RATE:
-        raise InvalidInput(f"log_mel expects {SAMPLE_RATE} Hz audio; resample it first (audio_io.decode does).")
+        raise InvalidInput(
+            f"log_mel expects {SAMPLE_RATE} Hz audio; resample it first (audio_io.decode does)."
+        )
     mel = mel_filter_bank() @ power_spectrogram(audio).T
     decibels = 10.0 * np.log10(np.maximum(mel, 1e-12))
     return np.maximum(decibels - decibels.max(), FLOOR_DB).astype(np.float32)

@@ -54,9 +54,11 @@ class DecodedAudio:
 
 def describe_limits() -> str:
     """One sentence for pages: which audio files are accepted."""
-    return (f"WAV, FLAC or OGG; up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; any sample rate from "
-            f"{MIN_RATE // 1000} to {MAX_RATE // 1000} kHz (resampled to 16 kHz) and up to {MAX_CHANNELS} channels "
-            f"(mixed to mono); the first {MAX_SECONDS:.0f} s are used")
+    return (
+        f"WAV, FLAC or OGG; up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; any sample rate from "
+        f"{MIN_RATE // 1000} to {MAX_RATE // 1000} kHz (resampled to 16 kHz) and up to {MAX_CHANNELS} channels "
+        f"(mixed to mono); the first {MAX_SECONDS:.0f} s are used"
+    )
 
 
 def _open(data: bytes):
@@ -67,11 +69,17 @@ def _open(data: bytes):
     except soundfile.LibsndfileError as error:
         text = str(error).lower()
         if "malformed" in text or "unexpected end" in text or "lost sync" in text:
-            raise InvalidMedia("The audio file is damaged or cut short. Upload the whole file again.") from error
-        raise InvalidMedia("This is not a WAV, FLAC or OGG audio file (or its format is not recognised). "
-                           "Upload a WAV, FLAC or OGG recording.") from error
+            raise InvalidMedia(
+                "The audio file is damaged or cut short. Upload the whole file again."
+            ) from error
+        raise InvalidMedia(
+            "This is not a WAV, FLAC or OGG audio file (or its format is not recognised). "
+            "Upload a WAV, FLAC or OGG recording."
+        ) from error
     except (RuntimeError, TypeError, ValueError) as error:
-        raise InvalidMedia("This file could not be read as audio. Upload a WAV, FLAC or OGG recording.") from error
+        raise InvalidMedia(
+            "This file could not be read as audio. Upload a WAV, FLAC or OGG recording."
+        ) from error
 
 
 def _read_mono(sound, frames: int) -> np.ndarray:
@@ -88,7 +96,9 @@ def _read_mono(sound, frames: int) -> np.ndarray:
             remaining -= len(block)
     except soundfile.LibsndfileError as error:
         if not pieces:
-            raise InvalidMedia("The audio file is damaged or cut short. Upload the whole file again.") from error
+            raise InvalidMedia(
+                "The audio file is damaged or cut short. Upload the whole file again."
+            ) from error
     return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
 
@@ -101,7 +111,10 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
     divisor = math.gcd(int(rate), int(target))
     up, down = target // divisor, rate // divisor
     if max(up, down) > MAX_RESAMPLE_FACTOR:  # e.g. 383,999 Hz: the exact filter would take seconds
-        up, down = target // 100, max(1, round(rate / 100))  # the nearest rate in steps of 100 Hz (at most 0.25% off)
+        up, down = (
+            target // 100,
+            max(1, round(rate / 100)),
+        )  # the nearest rate in steps of 100 Hz (at most 0.25% off)
         divisor = math.gcd(up, down)
         up, down = up // divisor, down // divisor
     return signal.resample_poly(audio, up, down).astype(np.float32)
@@ -122,36 +135,52 @@ def decode(data: bytes, name: str | None = None) -> DecodedAudio:
     if not data:
         raise InvalidMedia("The file is empty. Upload a WAV, FLAC or OGG recording.")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidMedia(f"The audio file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Upload a "
-                           f"shorter excerpt (the first {MAX_SECONDS:.0f} s are all that is analysed).")
+        raise InvalidMedia(
+            f"The audio file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Upload a "
+            f"shorter excerpt (the first {MAX_SECONDS:.0f} s are all that is analysed)."
+        )
     if name is not None and pathlib.PurePath(name).suffix.lower() not in SUFFIXES:
-        raise InvalidMedia("Only WAV, FLAC and OGG files are read here (by their extension: .wav, .flac, .ogg, .oga, "
-                           ".opus). Upload a WAV, FLAC or OGG recording.")
+        raise InvalidMedia(
+            "Only WAV, FLAC and OGG files are read here (by their extension: .wav, .flac, .ogg, .oga, "
+            ".opus). Upload a WAV, FLAC or OGG recording."
+        )
     with _open(data) as sound:
         kind = FORMATS.get(sound.format)
         if kind is None:
-            raise InvalidMedia(f"{sound.format} audio is not accepted here. Upload a WAV, FLAC or OGG recording.")
+            raise InvalidMedia(
+                f"{sound.format} audio is not accepted here. Upload a WAV, FLAC or OGG recording."
+            )
         rate, channels, subtype = int(sound.samplerate), int(sound.channels), sound.subtype
         total_frames = int(sound.frames)
         if not MIN_RATE <= rate <= MAX_RATE:
-            raise InvalidMedia(f"The file claims a sample rate of {rate:,} Hz, outside {MIN_RATE:,}-{MAX_RATE:,} Hz: "
-                               "it is damaged or not a recording. Upload a normal recording (e.g. 44.1 or 48 kHz).")
+            raise InvalidMedia(
+                f"The file claims a sample rate of {rate:,} Hz, outside {MIN_RATE:,}-{MAX_RATE:,} Hz: "
+                "it is damaged or not a recording. Upload a normal recording (e.g. 44.1 or 48 kHz)."
+            )
         if not 1 <= channels <= MAX_CHANNELS:
-            raise InvalidMedia(f"The file claims {channels} channels (at most {MAX_CHANNELS} are read). "
-                               "Upload a mono or stereo recording.")
+            raise InvalidMedia(
+                f"The file claims {channels} channels (at most {MAX_CHANNELS} are read). "
+                "Upload a mono or stereo recording."
+            )
         mono = _read_mono(sound, min(max(total_frames, 0), int(MAX_SECONDS * rate)))
     notes = []
     original_seconds = max(total_frames, mono.size) / rate
     if mono.size < MIN_SECONDS * rate:
-        raise InvalidMedia(f"The recording is {mono.size / rate * 1000:.0f} ms long, too short to hold a note "
-                           f"(at least {MIN_SECONDS * 1000:.0f} ms). Upload a longer recording.")
+        raise InvalidMedia(
+            f"The recording is {mono.size / rate * 1000:.0f} ms long, too short to hold a note "
+            f"(at least {MIN_SECONDS * 1000:.0f} ms). Upload a longer recording."
+        )
     if not np.all(np.isfinite(mono)):
-        raise InvalidMedia("The recording contains invalid samples (NaN or infinity). Export it again from "
-                           "your audio editor and upload that.")
+        raise InvalidMedia(
+            "The recording contains invalid samples (NaN or infinity). Export it again from "
+            "your audio editor and upload that."
+        )
     peak = float(np.abs(mono).max())
     if peak < SILENCE_PEAK:
-        raise InvalidMedia("The recording is silent (its loudest sample is below -80 dB of full scale): there is "
-                           "nothing to analyse. Upload a recording with sound in it.")
+        raise InvalidMedia(
+            "The recording is silent (its loudest sample is below -80 dB of full scale): there is "
+            "nothing to analyse. Upload a recording with sound in it."
+        )
     if peak > 1.0:
         mono = mono / peak
         notes.append(f"scaled down by {20 * math.log10(peak):.1f} dB: its samples went beyond full scale")
@@ -174,5 +203,7 @@ def to_wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
     if audio.ndim != 1:
         raise InvalidMedia("Expected mono audio (one row of samples).")
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(np.nan_to_num(audio), -1.0, 1.0), int(rate), format="WAV", subtype="PCM_16")
+    soundfile.write(
+        buffer, np.clip(np.nan_to_num(audio), -1.0, 1.0), int(rate), format="WAV", subtype="PCM_16"
+    )
     return buffer.getvalue()

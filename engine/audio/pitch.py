@@ -22,11 +22,10 @@ import time
 
 import numpy as np
 
-from engine.core import assets
 from engine.audio import io as audio_io
-from engine.data import notes as audio_notes
-from engine.core import registry
+from engine.core import assets, registry
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.data import notes as audio_notes
 
 MODEL_NAME = "basic-pitch"
 MODEL_FILE = "basic_pitch_nmp.tflite"
@@ -51,11 +50,14 @@ class BasicPitch:
 
         try:
             self.interpreter = runtime._interpreter_class()(
-                model_path=str(path), num_threads=num_threads or runtime.TFLITE_THREADS)
+                model_path=str(path), num_threads=num_threads or runtime.TFLITE_THREADS
+            )
             outputs = self.interpreter._get_full_signature_list()["serving_default"]["outputs"]
         except (ValueError, RuntimeError, KeyError) as error:
-            raise ModelUnavailable(f"{MODEL_FILE} is not the basic-pitch TFLite model ({error}); fetch it again "
-                                   "with `python -m engine assets fetch`.") from error
+            raise ModelUnavailable(
+                f"{MODEL_FILE} is not the basic-pitch TFLite model ({error}); fetch it again "
+                "with `python -m engine assets fetch`."
+            ) from error
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.output_index = {name: outputs[name] for name in ("note", "onset", "contour")}
         self.batch = 0
@@ -72,7 +74,9 @@ class BasicPitch:
                 self.batch = len(windows)
             self.interpreter.set_tensor(self.input_index, windows)
             self.interpreter.invoke()
-            return {name: self.interpreter.get_tensor(index).copy() for name, index in self.output_index.items()}
+            return {
+                name: self.interpreter.get_tensor(index).copy() for name, index in self.output_index.items()
+            }
 
 
 def from_source(spec: registry.ModelSpec, source: registry.WeightSource) -> BasicPitch:
@@ -93,8 +97,12 @@ class PitchEstimate:
         return None if self.midi is None else float(audio_notes.midi_frequency(self.midi))
 
     def to_json(self) -> dict:
-        return {"midi": self.midi, "name": self.name, "confidence": round(self.confidence, 4),
-                "frequency_hz": None if self.midi is None else round(self.frequency_hz, 2)}
+        return {
+            "midi": self.midi,
+            "name": self.name,
+            "confidence": round(self.confidence, 4),
+            "frequency_hz": None if self.midi is None else round(self.frequency_hz, 2),
+        }
 
 
 def _windows(audio: np.ndarray) -> np.ndarray:
@@ -102,14 +110,16 @@ def _windows(audio: np.ndarray) -> np.ndarray:
     padded = np.concatenate([np.zeros(OVERLAP_SAMPLES // 2, np.float32), audio.astype(np.float32)])
     count = int(np.ceil(padded.size / WINDOW_HOP))  # a window at every hop inside the audio (tf.signal.frame)
     padded = np.pad(padded, (0, (count - 1) * WINDOW_HOP + WINDOW_SAMPLES - padded.size))
-    return np.stack([padded[index * WINDOW_HOP:index * WINDOW_HOP + WINDOW_SAMPLES] for index in range(count)])
+    return np.stack(
+        [padded[index * WINDOW_HOP : index * WINDOW_HOP + WINDOW_SAMPLES] for index in range(count)]
+    )
 
 
 def _unwrap(output: np.ndarray, samples: int) -> np.ndarray:
     """(windows, 172, K) -> (frames, K): drop half the overlap at each edge, join, trim to the audio."""
     half = OVERLAP_FRAMES // 2
     joined = output[:, half:-half].reshape(-1, output.shape[-1])
-    return joined[:int(np.floor(samples * FRAMES_PER_SECOND / MODEL_RATE))]
+    return joined[: int(np.floor(samples * FRAMES_PER_SECOND / MODEL_RATE))]
 
 
 def _to_model_rate(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -119,16 +129,22 @@ def _to_model_rate(audio: np.ndarray, rate: int) -> np.ndarray:
     return audio_io.resample(audio, int(rate), MODEL_RATE)
 
 
-def posteriorgrams(model: BasicPitch, clips: list[np.ndarray], rate: int = audio_notes.SAMPLE_RATE) -> list[np.ndarray]:
+def posteriorgrams(
+    model: BasicPitch, clips: list[np.ndarray], rate: int = audio_notes.SAMPLE_RATE
+) -> list[np.ndarray]:
     """Note posteriorgrams (frames, 88) of several mono clips, their windows run together in batches."""
     resampled = [_to_model_rate(clip, rate) for clip in clips]
     windows = [_windows(clip) for clip in resampled]
     stacked = np.concatenate(windows)
-    notes = np.concatenate([model.run(stacked[start:start + BATCH_WINDOWS])["note"]
-                            for start in range(0, len(stacked), BATCH_WINDOWS)])
+    notes = np.concatenate(
+        [
+            model.run(stacked[start : start + BATCH_WINDOWS])["note"]
+            for start in range(0, len(stacked), BATCH_WINDOWS)
+        ]
+    )
     out, start = [], 0
     for clip, clip_windows in zip(resampled, windows):
-        out.append(_unwrap(notes[start:start + len(clip_windows)], clip.size).astype(np.float32))
+        out.append(_unwrap(notes[start : start + len(clip_windows)], clip.size).astype(np.float32))
         start += len(clip_windows)
     return out
 
@@ -142,8 +158,9 @@ def pitch_of(posteriorgram: np.ndarray) -> tuple[int | None, float]:
     return (LOWEST_MIDI + key if confidence >= NOTE_THRESHOLD else None), confidence
 
 
-def estimate_pitch(audio: np.ndarray, rate: int = audio_notes.SAMPLE_RATE,
-                   model: BasicPitch | None = None) -> PitchEstimate:
+def estimate_pitch(
+    audio: np.ndarray, rate: int = audio_notes.SAMPLE_RATE, model: BasicPitch | None = None
+) -> PitchEstimate:
     """The pitch of one note (mono float32 at `rate` Hz).
 
     Raises:
@@ -154,12 +171,18 @@ def estimate_pitch(audio: np.ndarray, rate: int = audio_notes.SAMPLE_RATE,
     started = time.perf_counter()
     posteriorgram = posteriorgrams(model, [audio], rate)[0]
     midi, confidence = pitch_of(posteriorgram)
-    return PitchEstimate(midi, "no pitch" if midi is None else audio_notes.pitch_name(midi), confidence, posteriorgram,
-                         (time.perf_counter() - started) * 1000)
+    return PitchEstimate(
+        midi,
+        "no pitch" if midi is None else audio_notes.pitch_name(midi),
+        confidence,
+        posteriorgram,
+        (time.perf_counter() - started) * 1000,
+    )
 
 
-def midi_pitches(clips: list[np.ndarray], rate: int = audio_notes.SAMPLE_RATE,
-                 model: BasicPitch | None = None) -> list[int | None]:
+def midi_pitches(
+    clips: list[np.ndarray], rate: int = audio_notes.SAMPLE_RATE, model: BasicPitch | None = None
+) -> list[int | None]:
     """The MIDI pitch of each clip (None where no key reaches NOTE_THRESHOLD or the clip is silent),
     all clips' windows run together: the WaveNet pitch check calls this on a batch of generated notes."""
     model = model or registry.load(MODEL_NAME).model

@@ -11,8 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from engine.core import manifest
-from engine.core import registry
+from engine.core import manifest, registry
 from engine.core.errors import InvalidInput, InvalidMedia
 
 
@@ -20,7 +19,9 @@ def evaluate() -> dict:
     """`python -m engine eval capsnet`: both models on the MNIST test digits and overlapping pairs."""
     from engine.capsules import evaluation
 
-    return {name: evaluation.evaluate_model(registry.load(name).model) for name in ("capsnet", "capsnet-baseline")}
+    return {
+        name: evaluation.evaluate_model(registry.load(name).model) for name in ("capsnet", "capsnet-baseline")
+    }
 
 
 def build(spec: registry.ModelSpec, source: registry.WeightSource):
@@ -60,19 +61,28 @@ def read_digit(model, digit: np.ndarray) -> CapsuleReading:
 
     _check_digit(digit)
     if not hasattr(model, "primary_model"):
-        model.primary_model = keras.Model(model.encoder.input, model.encoder.get_layer("primary_squash").output)
+        model.primary_model = keras.Model(
+            model.encoder.input, model.encoder.get_layer("primary_squash").output
+        )
     primary = model.primary_model.predict_on_batch((digit.astype(np.float32) / 255.0)[None, ..., None])
     layer = model.encoder.get_layer("digit_caps")
     outputs, couplings = layer.route(layer.predictions(primary))
     capsules = np.asarray(outputs)[0]
     lengths = np.linalg.norm(capsules, axis=-1)
     predicted = int(lengths.argmax())
-    return CapsuleReading(lengths, predicted, capsules, np.stack([np.asarray(c)[0] for c in couplings]),
-                          np.linalg.norm(np.asarray(primary)[0], axis=-1),
-                          reconstruct(model, capsules, predicted))
+    return CapsuleReading(
+        lengths,
+        predicted,
+        capsules,
+        np.stack([np.asarray(c)[0] for c in couplings]),
+        np.linalg.norm(np.asarray(primary)[0], axis=-1),
+        reconstruct(model, capsules, predicted),
+    )
 
 
-def reconstruct(model, capsules: np.ndarray, class_index: int, deltas: np.ndarray | None = None) -> np.ndarray:
+def reconstruct(
+    model, capsules: np.ndarray, class_index: int, deltas: np.ndarray | None = None
+) -> np.ndarray:
     """Decode one digit capsule (others masked to zero), optionally with its 16 dimensions moved."""
     if not 0 <= class_index < 10:
         raise InvalidInput("class_index must be 0..9.")
@@ -83,7 +93,7 @@ def reconstruct(model, capsules: np.ndarray, class_index: int, deltas: np.ndarra
             raise InvalidInput(f"Perturbations are 16 values within +-{PERTURBATION_RANGE}.")
         chosen += deltas
     masked = np.zeros((1, 10 * 16), np.float32)
-    masked[0, class_index * 16:(class_index + 1) * 16] = chosen
+    masked[0, class_index * 16 : (class_index + 1) * 16] = chosen
     pixels = model.decoder.predict_on_batch(masked)[0, :, :, 0]
     return (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
 
@@ -101,7 +111,11 @@ def prepare_digit(pixels: np.ndarray) -> np.ndarray:
     """
     import cv2
 
-    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32) if pixels.ndim == 3 else pixels.astype(np.float32)
+    gray = (
+        cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if pixels.ndim == 3
+        else pixels.astype(np.float32)
+    )
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:  # dark ink on light paper: invert to MNIST's white on black
         gray, border = 255 - gray, 255 - border
@@ -109,14 +123,14 @@ def prepare_digit(pixels: np.ndarray) -> np.ndarray:
     if gray.max() < 40 or (gray > gray.max() * 0.5).mean() > 0.6:
         raise InvalidMedia("No digit found: upload one dark digit on a light background (or light on dark).")
     rows, cols = np.nonzero(gray > gray.max() * 0.2)
-    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = gray[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     scale = MNIST_BOX / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     small = small * (255.0 / max(small.max(), 1))
     canvas = np.zeros((28, 28), np.float32)
     top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
-    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+    canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
     total = canvas.sum()
     centre_row = (canvas.sum(axis=1) * np.arange(28)).sum() / total
     centre_col = (canvas.sum(axis=0) * np.arange(28)).sum() / total

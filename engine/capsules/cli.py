@@ -8,16 +8,22 @@ import json
 
 def _capsnet(args: argparse.Namespace) -> int:
     from engine.capsules import api as capsules
-    from engine.core import media
-    from engine.core import registry
+    from engine.core import media, registry
     from engine.core.cli import read_input_file
 
     data = read_input_file(args.image, media.MAX_UPLOAD_BYTES)
     digit = capsules.prepare_digit(media.decode_image(data, min_side=56).pixels)
     reading = capsules.read_digit(registry.load("capsnet").model, digit)
-    output = {"model": "capsnet", "class": reading.predicted,
-              "lengths": [round(float(length), 6) for length in reading.lengths]}
-    print(json.dumps(output) if args.json else f"digit {reading.predicted} (capsule length {reading.lengths.max():.3f})")
+    output = {
+        "model": "capsnet",
+        "class": reading.predicted,
+        "lengths": [round(float(length), 6) for length in reading.lengths],
+    }
+    print(
+        json.dumps(output)
+        if args.json
+        else f"digit {reading.predicted} (capsule length {reading.lengths.max():.3f})"
+    )
     return 0
 
 

@@ -35,8 +35,10 @@ def overlapping_pairs(split: mnist.DigitSplit, count: int, seed: int = 0) -> tup
     while clash.any():  # redraw partners of the same class
         second[clash] = rng.integers(0, len(split.labels), clash.sum())
         clash = split.labels[first] == split.labels[second]
-    merged = np.maximum(shift_images(split.images[first], rng, PAIR_SHIFT),
-                        shift_images(split.images[second], rng, PAIR_SHIFT))
+    merged = np.maximum(
+        shift_images(split.images[first], rng, PAIR_SHIFT),
+        shift_images(split.images[second], rng, PAIR_SHIFT),
+    )
     return merged, np.stack([split.labels[first], split.labels[second]], axis=1)
 
 
@@ -50,5 +52,8 @@ def evaluate_model(model, pairs: int = PAIRS) -> dict:
     merged, labels = overlapping_pairs(data.test, pairs)
     top_two = np.argsort(model.scores(merged), axis=-1)[:, -2:]
     both = np.mean([set(found) == set(truth) for found, truth in zip(top_two.tolist(), labels.tolist())])
-    return {"test_accuracy": accuracy(model, data.test), "overlapping_pair_accuracy": float(both),
-            "overlapping_pairs": pairs}
+    return {
+        "test_accuracy": accuracy(model, data.test),
+        "overlapping_pair_accuracy": float(both),
+        "overlapping_pairs": pairs,
+    }

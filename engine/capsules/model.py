@@ -36,6 +36,7 @@ RECONSTRUCTION_WEIGHT = 0.0005  # scales the decoder's sum of squared errors (pa
 EPSILON = 1e-7
 EVAL_BATCH = 500  # digits per forward pass when scoring many
 
+
 def squash(vectors, axis: int = -1):
     """v = |s|^2 / (1 + |s|^2) * s / |s| (paper, eq. 1): length in [0, 1), direction kept."""
     from keras import ops
@@ -58,8 +59,13 @@ def layers() -> types.SimpleNamespace:
     class DigitCapsules(keras.layers.Layer):
         """Fully connected capsule layer with routing by agreement (paper, Procedure 1)."""
 
-        def __init__(self, num_capsules: int = NUM_CLASSES, dim: int = DIGIT_DIM,
-                     iterations: int = ROUTING_ITERATIONS, **kwargs):
+        def __init__(
+            self,
+            num_capsules: int = NUM_CLASSES,
+            dim: int = DIGIT_DIM,
+            iterations: int = ROUTING_ITERATIONS,
+            **kwargs,
+        ):
             super().__init__(**kwargs)
             self.num_capsules, self.dim, self.iterations = num_capsules, dim, iterations
 
@@ -67,8 +73,10 @@ def layers() -> types.SimpleNamespace:
             _, num_inputs, input_dim = input_shape
             # One 8x16 transformation matrix W_ij per (primary capsule i, digit capsule j).
             self.transform = self.add_weight(
-                name="transform", shape=(num_inputs, self.num_capsules, input_dim, self.dim),
-                initializer=keras.initializers.RandomNormal(stddev=0.01))
+                name="transform",
+                shape=(num_inputs, self.num_capsules, input_dim, self.dim),
+                initializer=keras.initializers.RandomNormal(stddev=0.01),
+            )
 
         def predictions(self, inputs):
             """u_hat_{j|i} = W_ij u_i: what each primary capsule predicts for each digit capsule."""
@@ -98,8 +106,12 @@ def layers() -> types.SimpleNamespace:
             return (input_shape[0], self.num_capsules, self.dim)
 
         def get_config(self):
-            return {**super().get_config(), "num_capsules": self.num_capsules, "dim": self.dim,
-                    "iterations": self.iterations}
+            return {
+                **super().get_config(),
+                "num_capsules": self.num_capsules,
+                "dim": self.dim,
+                "iterations": self.iterations,
+            }
 
     @keras.saving.register_keras_serializable(package="convnet_studio")
     class Squash(keras.layers.Layer):
@@ -121,8 +133,9 @@ def layers() -> types.SimpleNamespace:
             capsules, one_hot = inputs
             return ops.reshape(capsules * ops.expand_dims(one_hot, -1), (-1, NUM_CLASSES * DIGIT_DIM))
 
-    return types.SimpleNamespace(DigitCapsules=DigitCapsules, Squash=Squash, CapsuleLength=CapsuleLength,
-                                 MaskCapsules=MaskCapsules)
+    return types.SimpleNamespace(
+        DigitCapsules=DigitCapsules, Squash=Squash, CapsuleLength=CapsuleLength, MaskCapsules=MaskCapsules
+    )
 
 
 def __getattr__(name: str):
@@ -139,7 +152,9 @@ def build_encoder() -> keras.Model:
     capsule_layers = layers()
     images = keras.Input((28, 28, 1), name="image")
     features = keras.layers.Conv2D(256, 9, activation="relu", name="conv1")(images)
-    primary = keras.layers.Conv2D(PRIMARY_CHANNELS * PRIMARY_DIM, 9, strides=2, name="primary_caps_conv")(features)
+    primary = keras.layers.Conv2D(PRIMARY_CHANNELS * PRIMARY_DIM, 9, strides=2, name="primary_caps_conv")(
+        features
+    )
     primary = keras.layers.Reshape((-1, PRIMARY_DIM), name="primary_caps")(primary)
     primary = capsule_layers.Squash(name="primary_squash")(primary)
     digits = capsule_layers.DigitCapsules(name="digit_caps")(primary)
@@ -206,7 +221,7 @@ class CapsNetModel:
         """Capsule lengths (N, 10) for uint8 digits (N, 28, 28)."""
         out = []
         for start in range(0, len(images), EVAL_BATCH):
-            capsules = self.encoder.predict_on_batch(to_input(images[start:start + EVAL_BATCH]))
+            capsules = self.encoder.predict_on_batch(to_input(images[start : start + EVAL_BATCH]))
             out.append(np.linalg.norm(capsules, axis=-1))
         return np.concatenate(out)
 
@@ -220,8 +235,12 @@ class BaselineModel:
         return [self.network]
 
     def scores(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate([self.network.predict_on_batch(to_input(images[start:start + EVAL_BATCH]))
-                               for start in range(0, len(images), EVAL_BATCH)])
+        return np.concatenate(
+            [
+                self.network.predict_on_batch(to_input(images[start : start + EVAL_BATCH]))
+                for start in range(0, len(images), EVAL_BATCH)
+            ]
+        )
 
 
 def build(name: str):

@@ -17,17 +17,15 @@ import numpy as np
 
 from engine.capsules import evaluation
 from engine.capsules import model as capsnet
-from engine.core import assets
-from engine.data import mnist
-from engine.core import configs
-from engine.core import manifest
-from engine.core import training
-from engine.core import weights_io
+from engine.core import assets, configs, manifest, training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
+from engine.data import mnist
 
 WEIGHTS = {"capsnet": "capsnet/capsnet.npz", "capsnet-baseline": "capsnet/baseline_cnn.npz"}
-CHECKPOINTS = assets.cache_dir() / "train"  # where checkpoints were kept before runs/ (a --resume still reads them)
+CHECKPOINTS = (
+    assets.cache_dir() / "train"
+)  # where checkpoints were kept before runs/ (a --resume still reads them)
 DEFAULT_EPOCHS = 8
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
@@ -48,8 +46,11 @@ def per_example_loss(name: str, model, images, one_hot):
         lengths = tf.sqrt(tf.reduce_sum(tf.square(capsules), -1) + capsnet.EPSILON)
         masked = tf.reshape(capsules * one_hot[..., None], (-1, capsnet.NUM_CLASSES * capsnet.DIGIT_DIM))
         reconstruction = model.decoder(masked, training=True)
-        return (capsnet.margin_loss(one_hot, lengths) + capsnet.RECONSTRUCTION_WEIGHT
-                * tf.reduce_sum(tf.square(reconstruction - images), axis=[1, 2, 3])), lengths
+        return (
+            capsnet.margin_loss(one_hot, lengths)
+            + capsnet.RECONSTRUCTION_WEIGHT
+            * tf.reduce_sum(tf.square(reconstruction - images), axis=[1, 2, 3])
+        ), lengths
     predicted = model.network(images, training=True)
     return tf.keras.losses.categorical_crossentropy(one_hot, predicted), predicted
 
@@ -97,7 +98,7 @@ class CapsNetTask(training.Task):
     def batches(self, epoch: int):
         order = self.rng.permutation(len(self.data.train.labels))
         for batch in range(self.steps_per_epoch()):
-            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            index = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
             yield self._batch(index, self.rng)
 
     def _batch(self, index: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -125,26 +126,44 @@ class CapsNetTask(training.Task):
         weights_io.load_float16(stored.parts, weights)
         return evaluation.evaluate_model(stored)
 
-    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+    def outputs(
+        self, run: training.Run, figures: dict, history: list[dict], epochs: int
+    ) -> list[training.Output]:
         # The log beside the weights lets a later --resume on another machine continue from them.
-        return [*super().outputs(run, figures, history, epochs),
-                training.Output(_history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(), "history.json")]
+        return [
+            *super().outputs(run, figures, history, epochs),
+            training.Output(_history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(), "history.json"),
+        ]
 
     def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         best = manifest.best_epoch(history)
         timed = [entry["seconds"] for entry in history if "seconds" in entry]  # lost logs have no time
-        untimed = f", {len(history) - len(timed)} more epochs whose time was not logged" if len(timed) < len(history) else ""
-        return (f"python -m engine train {self.name} --epochs {epochs or len(history)} (best of "
-                f"{len(history)} epochs on validation: epoch {best['epoch']}; "
-                f"{sum(timed) / 60:.0f} min for {len(timed)} epochs on 2 shared CPU cores{untimed})",
-                f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
-                f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)")
+        untimed = (
+            f", {len(history) - len(timed)} more epochs whose time was not logged"
+            if len(timed) < len(history)
+            else ""
+        )
+        return (
+            f"python -m engine train {self.name} --epochs {epochs or len(history)} (best of "
+            f"{len(history)} epochs on validation: epoch {best['epoch']}; "
+            f"{sum(timed) / 60:.0f} min for {len(timed)} epochs on 2 shared CPU cores{untimed})",
+            f"MNIST test accuracy {figures['test_accuracy']:.4f}; overlapping pairs, both digits in the "
+            f"top 2: {figures['overlapping_pair_accuracy']:.4f} ({figures['overlapping_pairs']} pairs)",
+        )
 
 
-def train(name: str = "capsnet", epochs: int | None = None, on_progress: ProgressCallback = no_progress,
-          should_stop: StopCheck = never_stop, seed: int = 0, max_batches: int | None = None,
-          output: pathlib.Path | None = None, resume: bool = False, max_steps: int | None = None,
-          run: str | None = None) -> dict:
+def train(
+    name: str = "capsnet",
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    seed: int = 0,
+    max_batches: int | None = None,
+    output: pathlib.Path | None = None,
+    resume: bool = False,
+    max_steps: int | None = None,
+    run: str | None = None,
+) -> dict:
     """Train `name` ("capsnet" or "capsnet-baseline") from scratch, or resume it, into runs/NAME/RUN/.
 
     Args:
@@ -158,19 +177,31 @@ def train(name: str = "capsnet", epochs: int | None = None, on_progress: Progres
     Returns:
         Per-epoch history and the test figures of the best epoch, as measured on the float16 weights.
     """
-    return training.train(CapsNetTask(name, seed), epochs or DEFAULT_EPOCHS,
-                          training.exponential(LEARNING_RATE, LEARNING_RATE_DECAY), output=output, resume=resume,
-                          run=run, max_steps=max_steps if max_steps is not None else max_batches,
-                          on_progress=on_progress, should_stop=should_stop)
+    return training.train(
+        CapsNetTask(name, seed),
+        epochs or DEFAULT_EPOCHS,
+        training.exponential(LEARNING_RATE, LEARNING_RATE_DECAY),
+        output=output,
+        resume=resume,
+        run=run,
+        max_steps=max_steps if max_steps is not None else max_batches,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
 
 
 def _history_path(name: str) -> pathlib.Path:
     return (PROJECT_ASSETS / WEIGHTS[name]).with_suffix(".history.json")
 
+
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config; the committed weights are run1's (`python -m engine configs capsnet`).
 for _name in ("capsnet", "capsnet-baseline"):
     configs.register(_name, configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))
-    configs.register(_name, "run1", configs.TrainerDefaults(12),
-                     note="the committed weights: 12 epochs of today's settings, resumed once from a checkpoint "
-                          "(epoch 6, capsnet 7) with the step count restored and a new Adam state")
+    configs.register(
+        _name,
+        "run1",
+        configs.TrainerDefaults(12),
+        note="the committed weights: 12 epochs of today's settings, resumed once from a checkpoint "
+        "(epoch 6, capsnet 7) with the step count restored and a new Adam state",
+    )

@@ -15,10 +15,7 @@ import time
 import cv2
 import numpy as np
 
-from engine.core import assets
-from engine.core import media
-from engine.core import registry
-from engine.core import runtime
+from engine.core import assets, media, registry, runtime
 from engine.core.errors import InvalidInput, ModelUnavailable
 
 IMAGENET_LABELS_FILE = registry.PROJECT_ASSETS / "imagenet_labels.txt"  # 1000 names, index order
@@ -41,8 +38,12 @@ class ClassificationResult:
     ms: float  # preprocess + inference + postprocess, milliseconds
 
     def to_json(self) -> dict:
-        return {"model": self.model, "source": self.source, "ms": round(self.ms, 3),
-                "top": [{"label": p.label, "score": round(p.score, 6)} for p in self.top]}
+        return {
+            "model": self.model,
+            "source": self.source,
+            "ms": round(self.ms, 3),
+            "top": [{"label": p.label, "score": round(p.score, 6)} for p in self.top],
+        }
 
 
 def imagenet_labels() -> list[str]:
@@ -124,8 +125,10 @@ def build_keras_application(spec: registry.ModelSpec, source: registry.WeightSou
     try:  # Loads from ~/.keras/models when cached; downloads otherwise (needs a network).
         model = keras.applications.MobileNetV2(weights="imagenet")
     except Exception as error:  # urllib raises several types when offline
-        raise ModelUnavailable(f"Keras Applications weights could not be downloaded ({type(error).__name__}); "
-                               "they need a network connection.") from error
+        raise ModelUnavailable(
+            f"Keras Applications weights could not be downloaded ({type(error).__name__}); "
+            "they need a network connection."
+        ) from error
     return TensorFlowClassifier(model, spec.input_size, scale=1 / 127.5, offset=-1.0)
 
 
@@ -143,9 +146,16 @@ def load_custom_hub(reference: str, input_size: tuple[int, int] = (224, 224)) ->
         raise InvalidInput("Enter a TF Hub handle (https://tfhub.dev/...) or a SavedModel folder.")
     reference = runtime.user_model_reference(reference)  # never an arbitrary path on the server
     spec = registry.ModelSpec(
-        name="custom-hub", task="classification", title=f"TF Hub model {reference}",
-        input_size=input_size, labels="as the model outputs", sources=(registry.WeightSource("hub", reference),),
-        builder=build_hub, trained_on="unknown (user-supplied)", metric="not measured here")
+        name="custom-hub",
+        task="classification",
+        title=f"TF Hub model {reference}",
+        input_size=input_size,
+        labels="as the model outputs",
+        sources=(registry.WeightSource("hub", reference),),
+        builder=build_hub,
+        trained_on="unknown (user-supplied)",
+        metric="not measured here",
+    )
     started = time.perf_counter()
     model = build_hub(spec, spec.sources[0])
     return registry.LoadedModel(spec, spec.sources[0], model, time.perf_counter() - started)

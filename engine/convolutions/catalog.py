@@ -48,23 +48,32 @@ class ConvSettings:
 
     def validate(self) -> None:
         checks = [
-            (1 <= self.height <= MAX_SIZE and 1 <= self.width <= MAX_SIZE, f"input size must be 1..{MAX_SIZE}"),
-            (1 <= self.in_channels <= MAX_CHANNELS and 1 <= self.out_channels <= MAX_CHANNELS,
-             f"channels must be 1..{MAX_CHANNELS}"),
+            (
+                1 <= self.height <= MAX_SIZE and 1 <= self.width <= MAX_SIZE,
+                f"input size must be 1..{MAX_SIZE}",
+            ),
+            (
+                1 <= self.in_channels <= MAX_CHANNELS and 1 <= self.out_channels <= MAX_CHANNELS,
+                f"channels must be 1..{MAX_CHANNELS}",
+            ),
             (1 <= self.kernel <= MAX_KERNEL, f"kernel size must be 1..{MAX_KERNEL}"),
             (1 <= self.stride <= MAX_STRIDE, f"stride must be 1..{MAX_STRIDE}"),
             (1 <= self.dilation <= MAX_DILATION, f"dilation must be 1..{MAX_DILATION}"),
             (self.padding in ("valid", "same"), "padding must be 'valid' or 'same'"),
-            (not (self.stride > 1 and self.dilation > 1),
-             "Keras does not combine a stride above 1 with a dilation above 1; set one of them to 1"),
+            (
+                not (self.stride > 1 and self.dilation > 1),
+                "Keras does not combine a stride above 1 with a dilation above 1; set one of them to 1",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise InvalidInput(message[0].upper() + message[1:] + ".")
         effective = self.kernel + (self.kernel - 1) * (self.dilation - 1)
         if self.padding == "valid" and effective > min(self.height, self.width):
-            raise InvalidInput(f"With 'valid' padding the (dilated) kernel, {effective} px wide, must fit in "
-                               f"the {self.height} x {self.width} input; enlarge the input or use 'same'.")
+            raise InvalidInput(
+                f"With 'valid' padding the (dilated) kernel, {effective} px wide, must fit in "
+                f"the {self.height} x {self.width} input; enlarge the input or use 'same'."
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +97,10 @@ def _layers(kind: str, settings: ConvSettings, use_bias: bool = False) -> list:
     if kind == "transposed":
         return [keras.layers.Conv2DTranspose(o, k, strides=s, padding=p, use_bias=use_bias)]
     if kind == "spatially separable":
-        return [keras.layers.Conv2D(o, (k, 1), strides=(s, 1), padding=p, use_bias=False),
-                keras.layers.DepthwiseConv2D((1, k), strides=(1, s), padding=p, use_bias=use_bias)]
+        return [
+            keras.layers.Conv2D(o, (k, 1), strides=(s, 1), padding=p, use_bias=False),
+            keras.layers.DepthwiseConv2D((1, k), strides=(1, s), padding=p, use_bias=use_bias),
+        ]
     if kind == "depthwise":
         return [keras.layers.DepthwiseConv2D(k, strides=s, padding=p, use_bias=use_bias)]
     if kind == "depthwise separable":
@@ -117,7 +128,9 @@ def describe(settings: ConvSettings) -> list[ConvDescription]:
     described = []
     for kind in KINDS:
         if kind == "dilated" and settings.dilation == 1:
-            settings_for_kind = dataclasses.replace(settings, dilation=2) if settings.stride == 1 else settings
+            settings_for_kind = (
+                dataclasses.replace(settings, dilation=2) if settings.stride == 1 else settings
+            )
         else:
             settings_for_kind = settings
         layers = _layers(kind, settings_for_kind)
@@ -128,8 +141,16 @@ def describe(settings: ConvSettings) -> list[ConvDescription]:
         shape = tuple(int(size) for size in outputs.shape[1:])
         weights = sum(layer.count_params() for layer in layers)
         multiplications = _multiplications(kind, settings_for_kind, shape)
-        described.append(ConvDescription(kind, " -> ".join(type(layer).__name__ for layer in layers), shape,
-                                         weights, _formula(kind, settings_for_kind), multiplications))
+        described.append(
+            ConvDescription(
+                kind,
+                " -> ".join(type(layer).__name__ for layer in layers),
+                shape,
+                weights,
+                _formula(kind, settings_for_kind),
+                multiplications,
+            )
+        )
     return described
 
 
@@ -141,8 +162,12 @@ def _multiplications(kind: str, settings: ConvSettings, output_shape: tuple[int,
     if kind == "spatially separable":
         first_height = height  # the k x 1 pass runs on the full width before the 1 x k pass strides
         return first_height * settings.width * i * o * k + height * width * o * k
-    per_pixel = {"basic": i * o * k * k, "dilated": i * o * k * k, "depthwise": i * k * k,
-                 "depthwise separable": i * k * k + i * o}[kind]
+    per_pixel = {
+        "basic": i * o * k * k,
+        "dilated": i * o * k * k,
+        "depthwise": i * k * k,
+        "depthwise separable": i * k * k + i * o,
+    }[kind]
     return height * width * per_pixel
 
 
@@ -164,9 +189,13 @@ def receptive_fields(kind: str, settings: ConvSettings) -> ReceptiveFields:
     settings = dataclasses.replace(settings, in_channels=1, out_channels=1)
     settings.validate()
     if max(settings.height, settings.width) > MAX_FIELD_SIZE:
-        raise InvalidInput(f"The receptive-field picture takes inputs up to {MAX_FIELD_SIZE} x {MAX_FIELD_SIZE}.")
+        raise InvalidInput(
+            f"The receptive-field picture takes inputs up to {MAX_FIELD_SIZE} x {MAX_FIELD_SIZE}."
+        )
     layers = _layers(kind, settings)
-    one_hots = np.eye(settings.height * settings.width, dtype=np.float32).reshape(-1, settings.height, settings.width, 1)
+    one_hots = np.eye(settings.height * settings.width, dtype=np.float32).reshape(
+        -1, settings.height, settings.width, 1
+    )
     outputs = one_hots
     for layer in layers:  # first pass builds the layers
         outputs = layer(outputs)
@@ -182,7 +211,7 @@ def receptive_fields(kind: str, settings: ConvSettings) -> ReceptiveFields:
 
 def gaussian_1d(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     offsets = np.arange(size) - (size - 1) / 2
-    weights = np.exp(-offsets ** 2 / (2 * sigma ** 2))
+    weights = np.exp(-(offsets**2) / (2 * sigma**2))
     return (weights / weights.sum()).astype(np.float32)
 
 
@@ -205,7 +234,9 @@ def _to_uint8(values: np.ndarray, symmetric: bool = False) -> np.ndarray:
     return np.clip(values, 0, 255).astype(np.uint8)
 
 
-def separable_versus_full(gray: np.ndarray, size: int = 5, sigma: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+def separable_versus_full(
+    gray: np.ndarray, size: int = 5, sigma: float = 1.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Blur a (H, W) float image with a Gaussian as two 1-D passes and as one 2-D kernel."""
     import keras
 
@@ -229,8 +260,10 @@ def apply_to_image(pixels: np.ndarray, dilation: int = 2) -> list[AppliedConvolu
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InvalidInput("Expected an RGB image.")
     if max(pixels.shape[:2]) > MAX_EFFECT_SIDE:
-        raise InvalidInput(f"The image is {pixels.shape[1]} x {pixels.shape[0]} pixels; resize it to at most "
-                           f"{MAX_EFFECT_SIDE} on its long side first (the effects read the same).")
+        raise InvalidInput(
+            f"The image is {pixels.shape[1]} x {pixels.shape[0]} pixels; resize it to at most "
+            f"{MAX_EFFECT_SIDE} on its long side first (the effects read the same)."
+        )
     rgb = pixels.astype(np.float32)[None]
     gray = (rgb @ LUMA)[..., None]
     results = []
@@ -241,35 +274,77 @@ def apply_to_image(pixels: np.ndarray, dilation: int = 2) -> list[AppliedConvolu
         return np.asarray(layer(inputs))[0]
 
     edges = conv(keras.layers.Conv2D(1, 3, padding="same", use_bias=False), gray, SOBEL_X[:, :, None, None])
-    results.append(AppliedConvolution("basic", "3 x 3 Sobel (horizontal gradient)",
-                                      _to_uint8(edges[..., 0], symmetric=True), "vertical edges light up"))
-    dilated = conv(keras.layers.Conv2D(1, 3, padding="same", dilation_rate=dilation, use_bias=False), gray,
-                   SOBEL_X[:, :, None, None])
-    results.append(AppliedConvolution("dilated", f"the same Sobel, dilation {dilation}",
-                                      _to_uint8(dilated[..., 0], symmetric=True),
-                                      f"same 9 weights, a {3 + 2 * (dilation - 1)} px field: coarser edges"))
+    results.append(
+        AppliedConvolution(
+            "basic",
+            "3 x 3 Sobel (horizontal gradient)",
+            _to_uint8(edges[..., 0], symmetric=True),
+            "vertical edges light up",
+        )
+    )
+    dilated = conv(
+        keras.layers.Conv2D(1, 3, padding="same", dilation_rate=dilation, use_bias=False),
+        gray,
+        SOBEL_X[:, :, None, None],
+    )
+    results.append(
+        AppliedConvolution(
+            "dilated",
+            f"the same Sobel, dilation {dilation}",
+            _to_uint8(dilated[..., 0], symmetric=True),
+            f"same 9 weights, a {3 + 2 * (dilation - 1)} px field: coarser edges",
+        )
+    )
     bilinear = np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]).astype(np.float32)
     kernel = np.zeros((4, 4, 3, 3), np.float32)
     for channel in range(3):
         kernel[:, :, channel, channel] = bilinear
-    upsampled = conv(keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", use_bias=False), rgb, kernel)
-    results.append(AppliedConvolution("transposed", "4 x 4 bilinear kernel, stride 2", _to_uint8(upsampled),
-                                      f"{pixels.shape[1]} x {pixels.shape[0]} -> {upsampled.shape[1]} x "
-                                      f"{upsampled.shape[0]}: each input pixel spreads over 4 x 4 outputs"))
+    upsampled = conv(
+        keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", use_bias=False), rgb, kernel
+    )
+    results.append(
+        AppliedConvolution(
+            "transposed",
+            "4 x 4 bilinear kernel, stride 2",
+            _to_uint8(upsampled),
+            f"{pixels.shape[1]} x {pixels.shape[0]} -> {upsampled.shape[1]} x "
+            f"{upsampled.shape[0]}: each input pixel spreads over 4 x 4 outputs",
+        )
+    )
     two_pass, one_pass = separable_versus_full(gray[0, :, :, 0], 9, 3.0)
-    results.append(AppliedConvolution("spatially separable", "9 x 1 then 1 x 9 Gaussian (sigma 3)",
-                                      _to_uint8(two_pass), f"18 multiplications per pixel instead of 81; largest "
-                                      f"difference from the 9 x 9 kernel: {np.abs(two_pass - one_pass).max():.2e}"))
+    results.append(
+        AppliedConvolution(
+            "spatially separable",
+            "9 x 1 then 1 x 9 Gaussian (sigma 3)",
+            _to_uint8(two_pass),
+            f"18 multiplications per pixel instead of 81; largest "
+            f"difference from the 9 x 9 kernel: {np.abs(two_pass - one_pass).max():.2e}",
+        )
+    )
     gaussian = np.outer(gaussian_1d(9, 3.0), gaussian_1d(9, 3.0))
-    blurred = conv(keras.layers.DepthwiseConv2D(9, padding="same", use_bias=False), rgb,
-                   np.repeat(gaussian[:, :, None, None], 3, axis=2))
-    results.append(AppliedConvolution("depthwise", "one 9 x 9 Gaussian per colour channel", _to_uint8(blurred),
-                                      "each channel filtered alone: colours never mix"))
+    blurred = conv(
+        keras.layers.DepthwiseConv2D(9, padding="same", use_bias=False),
+        rgb,
+        np.repeat(gaussian[:, :, None, None], 3, axis=2),
+    )
+    results.append(
+        AppliedConvolution(
+            "depthwise",
+            "one 9 x 9 Gaussian per colour channel",
+            _to_uint8(blurred),
+            "each channel filtered alone: colours never mix",
+        )
+    )
     separable = keras.layers.SeparableConv2D(1, 3, padding="same", use_bias=False)
     separable.build(rgb.shape)
     separable.set_weights([np.repeat(SOBEL_X[:, :, None, None], 3, axis=2), LUMA[None, None, :, None]])
     mixed = np.asarray(separable(rgb))[0, :, :, 0]
-    results.append(AppliedConvolution("depthwise separable", "Sobel per channel, then 1 x 1 luminance mix",
-                                      _to_uint8(mixed, symmetric=True),
-                                      "the 1 x 1 step mixes the three channels' edges into one map"))
+    results.append(
+        AppliedConvolution(
+            "depthwise separable",
+            "Sobel per channel, then 1 x 1 luminance mix",
+            _to_uint8(mixed, symmetric=True),
+            "the 1 x 1 step mixes the three channels' edges into one map",
+        )
+    )
     return results

@@ -54,10 +54,14 @@ class NamedConfig:
 
     def describe(self) -> dict:
         """The JSON written into run.json and the manifest line."""
-        return {"model": self.model, "name": self.name, "resumes": self.resumes,
-                "lineage": [config.name for config in lineage(self.model, self.name)],
-                "settings": json.loads(json.dumps(dataclasses.asdict(self.settings))),
-                **({"overrides": dict(self.overrides)} if self.overrides else {})}
+        return {
+            "model": self.model,
+            "name": self.name,
+            "resumes": self.resumes,
+            "lineage": [config.name for config in lineage(self.model, self.name)],
+            "settings": json.loads(json.dumps(dataclasses.asdict(self.settings))),
+            **({"overrides": dict(self.overrides)} if self.overrides else {}),
+        }
 
     def command(self) -> str:
         return f"python -m engine train {self.model} --config {self.name}"
@@ -81,8 +85,11 @@ def register(model: str, name: str, settings: Any, resumes: str | None = None, n
 def load(model: str) -> dict[str, NamedConfig]:
     """The named configs of `model` (its `python -m engine train` name), importing its train module."""
     if model not in _CONFIGS:
-        references = [entry.train for entry in entries.MODELS
-                      if entry.train and model in (entry.name, entry.command_name)]
+        references = [
+            entry.train
+            for entry in entries.MODELS
+            if entry.train and model in (entry.name, entry.command_name)
+        ]
         references += [experiment.train for experiment in entries.EXPERIMENTS if experiment.name == model]
         for reference in references:
             importlib.import_module(reference.partition(":")[0])
@@ -126,17 +133,23 @@ def check_resumed(config: NamedConfig, run_folder: pathlib.Path) -> None:
     Trainer) must name the config `config` resumes, so a replay runs its lineage in order."""
     if config.resumes is None:
         return
-    written = sorted(pathlib.Path(run_folder).glob("settings-*.json"),
-                     key=lambda path: int(path.stem.partition("-")[2] or 0))
+    written = sorted(
+        pathlib.Path(run_folder).glob("settings-*.json"),
+        key=lambda path: int(path.stem.partition("-")[2] or 0),
+    )
     recorded = json.loads(written[-1].read_text()).get("config") if written else None
     if not recorded or (recorded.get("model"), recorded.get("name")) != (config.model, config.resumes):
         last = f"config {recorded['name']}" if recorded else "no named config (a seeded or older run)"
-        raise InvalidInput(f"{config.model} config {config.name} goes on from a run of config {config.resumes}, but "
-                           f"the run it would resume ({run_folder}) last trained {last}; train --config "
-                           f"{config.resumes} first, or name its run with --run.")
+        raise InvalidInput(
+            f"{config.model} config {config.name} goes on from a run of config {config.resumes}, but "
+            f"the run it would resume ({run_folder}) last trained {last}; train --config "
+            f"{config.resumes} first, or name its run with --run."
+        )
 
 
-def resolve(model: str, config: NamedConfig | str | None = None, assignments: Iterable[str] = ()) -> NamedConfig:
+def resolve(
+    model: str, config: NamedConfig | str | None = None, assignments: Iterable[str] = ()
+) -> NamedConfig:
     """The config a trainer runs with: a named one (default: DEFAULT) with `--set key=value` overrides."""
     chosen = config if isinstance(config, NamedConfig) else get(model, config)
     assignments = list(assignments)
@@ -152,29 +165,39 @@ def override(config: NamedConfig, assignments: Iterable[str]) -> NamedConfig:
         key, equals, text = assignment.partition("=")
         key = key.strip()
         if not equals or key not in hints:
-            raise InvalidInput(f"--set {assignment!r}: {config.model} has no setting {key!r}; its settings: "
-                               f"{', '.join(hints)} (as key=value).")
+            raise InvalidInput(
+                f"--set {assignment!r}: {config.model} has no setting {key!r}; its settings: "
+                f"{', '.join(hints)} (as key=value)."
+            )
         try:
             changes[key] = parse(text.strip(), hints[key])
         except (ValueError, TypeError):
-            raise InvalidInput(f"--set {key}: {config.model}'s {key} takes {type_text(hints[key])}, "
-                               f"not {text.strip()!r}.") from None
+            raise InvalidInput(
+                f"--set {key}: {config.model}'s {key} takes {type_text(hints[key])}, not {text.strip()!r}."
+            ) from None
     return _apply(config, changes)
 
 
 def with_values(config: NamedConfig, **values: Any) -> NamedConfig:
     """`config` with the values a trainer was called with (None: not given) set in its settings, those that
     differ from them recorded as overrides (a trainer's own keyword arguments, e.g. --epochs)."""
-    return _apply(config, {key: value for key, value in values.items()
-                           if value is not None and getattr(config.settings, key) != value})
+    return _apply(
+        config,
+        {
+            key: value
+            for key, value in values.items()
+            if value is not None and getattr(config.settings, key) != value
+        },
+    )
 
 
 def _apply(config: NamedConfig, changes: dict[str, Any]) -> NamedConfig:
     if not changes:
         return config
     overrides = {**dict(config.overrides), **changes}
-    return dataclasses.replace(config, settings=dataclasses.replace(config.settings, **changes),
-                               overrides=tuple(overrides.items()))
+    return dataclasses.replace(
+        config, settings=dataclasses.replace(config.settings, **changes), overrides=tuple(overrides.items())
+    )
 
 
 def parse(text: str, kind: Any) -> Any:

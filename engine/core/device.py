@@ -17,8 +17,13 @@ def _nvidia_smi_gpus() -> tuple[str, ...]:
     if shutil.which("nvidia-smi") is None:
         return ()
     try:
-        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=5, check=False)
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ()
     return tuple(line.strip() for line in result.stdout.splitlines() if line.strip())

@@ -37,12 +37,20 @@ def record(relative_path: str, how: str, metric: str, config: dict | None = None
     """Add or replace the manifest line of a file under assets/ (call after training); `config`: the named
     training config that made it (engine/core/configs.py: name, lineage, settings), kept as its "config"."""
     path = PROJECT_ASSETS / relative_path
-    entry = {"file": relative_path, "sha256": assets.sha256_of(path), "bytes": path.stat().st_size,
-             "how": how, "metric": metric, **({"config": config} if config else {})}
+    entry = {
+        "file": relative_path,
+        "sha256": assets.sha256_of(path),
+        "bytes": path.stat().st_size,
+        "how": how,
+        "metric": metric,
+        **({"config": config} if config else {}),
+    }
     current = entries()
     current[relative_path] = entry
-    MANIFEST_PATH.write_text("".join(json.dumps(line) + "\n" for line in sorted(
-        current.values(), key=lambda line: line["file"])), encoding="utf-8")
+    MANIFEST_PATH.write_text(
+        "".join(json.dumps(line) + "\n" for line in sorted(current.values(), key=lambda line: line["file"])),
+        encoding="utf-8",
+    )
     return entry
 
 
@@ -55,11 +63,15 @@ def verified(relative_path: str) -> pathlib.Path:
     path = PROJECT_ASSETS / relative_path
     entry = entries().get(relative_path)
     if entry is None or not path.is_file():
-        raise ModelUnavailable(f"assets/{relative_path} is missing or has no manifest line; retrain it "
-                               "(see README, 'Retraining').")
+        raise ModelUnavailable(
+            f"assets/{relative_path} is missing or has no manifest line; retrain it "
+            "(see README, 'Retraining')."
+        )
     if assets.sha256_of(path) != entry["sha256"]:
-        raise ModelUnavailable(f"assets/{relative_path} does not match its manifest checksum; restore it "
-                               f"with git or remake it: {entry['how']}")
+        raise ModelUnavailable(
+            f"assets/{relative_path} does not match its manifest checksum; restore it "
+            f"with git or remake it: {entry['how']}"
+        )
     return path
 
 
@@ -70,7 +82,9 @@ def best_epoch(history: list[dict], key: str = "validation_accuracy") -> dict:
     return [entry for entry in history if entry[key] == top][-1]
 
 
-def seed_cache(committed: pathlib.Path, checkpoint_dir: pathlib.Path, history: list[dict], epoch: int) -> None:
+def seed_cache(
+    committed: pathlib.Path, checkpoint_dir: pathlib.Path, history: list[dict], epoch: int
+) -> None:
     """Seed a trainer's checkpoint folder from its committed weights, so `--resume` works without the cache:
     last.npz and best.npz become the committed file, and the log (`history`, the committed one) ends at
     `epoch`, the epoch those weights hold, so the run goes on from there."""

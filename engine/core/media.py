@@ -24,8 +24,14 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # Same bound as server.maxUploadSize in .st
 MAX_PIXELS = 64_000_000  # Largest image we agree to decode (a 64-megapixel photo)
 MAX_SIDE = 20_000  # Longest side in pixels; panoramas beyond this are refused
 MAX_ASPECT_RATIO = 100  # Long side / short side; a 2 x 3000 strip shows nothing and breaks resizing
-SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP",
-                     "GIF": "GIF"}  # Pillow's name -> the name we show; MPO is a phone JPEG
+SUPPORTED_FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "BMP": "BMP",
+    "GIF": "GIF",
+}  # Pillow's name -> the name we show; MPO is a phone JPEG
 
 # First bytes of the supported formats: a file that starts like one but fails to open is damaged.
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
@@ -47,8 +53,9 @@ class DecodedImage:
 def describe_limits() -> str:
     """One sentence for pages: which images are accepted."""
     formats = ", ".join(sorted(set(SUPPORTED_FORMATS.values())))
-    return (f"{formats}; up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB and "
-            f"{MAX_PIXELS // 1_000_000} megapixels.")
+    return (
+        f"{formats}; up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB and {MAX_PIXELS // 1_000_000} megapixels."
+    )
 
 
 def decode_image(data: bytes, min_side: int | None = None) -> DecodedImage:
@@ -68,32 +75,43 @@ def decode_image(data: bytes, min_side: int | None = None) -> DecodedImage:
     if not data:
         raise InvalidMedia("The file is empty. Choose a photo (JPEG, PNG, WebP, BMP or GIF).")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidMedia(f"The file is {len(data) / 1e6:.0f} MB; the limit is "
-                           f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Use a smaller image.")
+        raise InvalidMedia(
+            f"The file is {len(data) / 1e6:.0f} MB; the limit is "
+            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Use a smaller image."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))  # Reads the header only.
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InvalidMedia(f"The image claims more pixels than the {MAX_PIXELS // 1_000_000}-megapixel "
-                           "limit. Resize it and upload again.") from error
+        raise InvalidMedia(
+            f"The image claims more pixels than the {MAX_PIXELS // 1_000_000}-megapixel "
+            "limit. Resize it and upload again."
+        ) from error
     except (UnidentifiedImageError, OSError, ValueError) as error:
         if data.startswith(IMAGE_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
-            raise InvalidMedia("The image is damaged or cut short (its header could not be read). "
-                               "Upload the complete file.") from error
-        raise InvalidMedia("This file is not an image we can read (its content is not JPEG, PNG, "
-                           "WebP, BMP or GIF, whatever its name says).") from error
+            raise InvalidMedia(
+                "The image is damaged or cut short (its header could not be read). Upload the complete file."
+            ) from error
+        raise InvalidMedia(
+            "This file is not an image we can read (its content is not JPEG, PNG, "
+            "WebP, BMP or GIF, whatever its name says)."
+        ) from error
     if image.format not in SUPPORTED_FORMATS:
         raise InvalidMedia(f"{image.format} images are not supported. Use JPEG, PNG, WebP, BMP or GIF.")
     width, height = image.size
     if width < 1 or height < 1:
         raise InvalidMedia("The image has no pixels.")
     if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-        raise InvalidMedia(f"The image claims {width} x {height} pixels, more than the "
-                           f"{MAX_PIXELS // 1_000_000}-megapixel limit. Resize it and upload again.")
+        raise InvalidMedia(
+            f"The image claims {width} x {height} pixels, more than the "
+            f"{MAX_PIXELS // 1_000_000}-megapixel limit. Resize it and upload again."
+        )
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise InvalidMedia(f"The image is {width} x {height} pixels: its long side is more than "
-                           f"{MAX_ASPECT_RATIO} times its short side. Crop it to a less elongated shape.")
+        raise InvalidMedia(
+            f"The image is {width} x {height} pixels: its long side is more than "
+            f"{MAX_ASPECT_RATIO} times its short side. Crop it to a less elongated shape."
+        )
     scale = 1.0
     if min_side is not None and SUPPORTED_FORMATS[image.format] == "JPEG":
         factor = min(width, height) / min_side
@@ -107,8 +125,10 @@ def decode_image(data: bytes, min_side: int | None = None) -> DecodedImage:
         upright = ImageOps.exif_transpose(image)
         rgb = upright.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise InvalidMedia("The image is damaged or cut short (it could not be decoded to the end). "
-                           "Upload the complete file.") from error
+        raise InvalidMedia(
+            "The image is damaged or cut short (it could not be decoded to the end). "
+            "Upload the complete file."
+        ) from error
     return DecodedImage(np.asarray(rgb), SUPPORTED_FORMATS[image.format], (width, height), scale)
 
 

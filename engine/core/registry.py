@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from engine.core import assets
-from engine.core import entries
-from engine.core import manifest
+from engine.core import assets, entries, manifest
 from engine.core.errors import ModelUnavailable, UnknownModel
 
 PROJECT_ROOT = manifest.PROJECT_ROOT
@@ -148,8 +146,11 @@ class Evaluator:
 
 
 def _trainers() -> dict[str, Trainer]:
-    found = {entry.command_name: Trainer(entry.train, tuple(entry.train_options.items()))
-             for entry in entries.MODELS if entry.train}
+    found = {
+        entry.command_name: Trainer(entry.train, tuple(entry.train_options.items()))
+        for entry in entries.MODELS
+        if entry.train
+    }
     found.update({experiment.name: Trainer(experiment.train) for experiment in entries.EXPERIMENTS})
     return found
 
@@ -160,7 +161,9 @@ def _evaluators() -> dict[str, Evaluator]:
         if entry.evaluate_model:
             found[entry.command_name] = Evaluator(entry.name, entry.evaluate_model, of_loaded_model=True)
         elif entry.evaluate:
-            found[entry.command_name] = Evaluator(entry.name, entry.evaluate, tuple(entry.evaluate_options.items()))
+            found[entry.command_name] = Evaluator(
+                entry.name, entry.evaluate, tuple(entry.evaluate_options.items())
+            )
     return found
 
 
@@ -190,10 +193,18 @@ def _metric(entry: entries.Entry) -> str:
 def spec_of(entry: entries.Entry) -> ModelSpec:
     """The ModelSpec of a table entry (reads its metric now)."""
     return ModelSpec(
-        name=entry.name, task=entry.task, title=entry.title, input_size=tuple(entry.input_size),
-        labels=entry.labels, sources=tuple(WeightSource(kind, reference) for kind, reference in entry.sources),
-        builder=Lazy(entry.build), trained_on=entry.trained_on, metric=_metric(entry), paper=entry.paper,
-        inspectable=entry.inspectable)
+        name=entry.name,
+        task=entry.task,
+        title=entry.title,
+        input_size=tuple(entry.input_size),
+        labels=entry.labels,
+        sources=tuple(WeightSource(kind, reference) for kind, reference in entry.sources),
+        builder=Lazy(entry.build),
+        trained_on=entry.trained_on,
+        metric=_metric(entry),
+        paper=entry.paper,
+        inspectable=entry.inspectable,
+    )
 
 
 def specs_from(models: Iterable[entries.Entry]) -> dict[str, ModelSpec]:
@@ -217,13 +228,17 @@ def _specs() -> dict[str, ModelSpec]:
 
 def get_trainer(name: str) -> Trainer:
     if name not in TRAINERS:
-        raise UnknownModel(f"Nothing to train under '{name}'. Trainable: {', '.join(sorted(TRAINERS)) or 'none'}.")
+        raise UnknownModel(
+            f"Nothing to train under '{name}'. Trainable: {', '.join(sorted(TRAINERS)) or 'none'}."
+        )
     return TRAINERS[name]
 
 
 def get_evaluator(name: str) -> Evaluator:
     if name not in EVALUATORS:
-        raise UnknownModel(f"Nothing to evaluate under '{name}'. Known: {', '.join(sorted(EVALUATORS)) or 'none'}.")
+        raise UnknownModel(
+            f"Nothing to evaluate under '{name}'. Known: {', '.join(sorted(EVALUATORS)) or 'none'}."
+        )
     return EVALUATORS[name]
 
 
@@ -271,7 +286,7 @@ def load(name: str) -> LoadedModel:
         failures = []
         ordered = sorted(spec.sources, key=lambda source: source.status() != "present")
         served = _served_source(name)  # a REST client of TF Serving instead of the weights
-        for source in ([served] if served else ordered):
+        for source in [served] if served else ordered:
             if source.status() == "missing":
                 failures.append(f"{source.describe()}: {source.how_to_get(spec.name)}")
                 continue
@@ -309,13 +324,20 @@ def describe_all() -> list[dict]:
     rows = []
     for spec in all_specs():
         source = available_source(spec)
-        rows.append({
-            "name": spec.name, "task": spec.task, "title": spec.title,
-            "input_size": list(spec.input_size), "labels": spec.labels,
-            "available": source is not None,
-            "source": source.describe() if source else None,
-            "sources": [{"kind": s.kind, "reference": s.reference, "status": s.status()}
-                        for s in spec.sources],
-            "trained_on": spec.trained_on, "metric": spec.metric,
-        })
+        rows.append(
+            {
+                "name": spec.name,
+                "task": spec.task,
+                "title": spec.title,
+                "input_size": list(spec.input_size),
+                "labels": spec.labels,
+                "available": source is not None,
+                "source": source.describe() if source else None,
+                "sources": [
+                    {"kind": s.kind, "reference": s.reference, "status": s.status()} for s in spec.sources
+                ],
+                "trained_on": spec.trained_on,
+                "metric": spec.metric,
+            }
+        )
     return rows

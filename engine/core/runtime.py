@@ -42,8 +42,10 @@ class TFLiteModel:
             self.interpreter = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
-            raise ModelUnavailable(f"{self.path.name} is not a valid TFLite model ({error}). Fetch it "
-                                   "again with `python -m engine assets fetch`.") from error
+            raise ModelUnavailable(
+                f"{self.path.name} is not a valid TFLite model ({error}). Fetch it "
+                "again with `python -m engine assets fetch`."
+            ) from error
         self.input_detail = self.interpreter.get_input_details()[0]
         self.output_details = self.interpreter.get_output_details()
         # Re-entrant: a wrapper may hold it while filling its input buffer, then call run().
@@ -91,13 +93,16 @@ def load_keras_file(path: pathlib.Path, compile: bool = False):
     try:
         return keras.models.load_model(str(path), compile=compile)
     except (OSError, ValueError, TypeError) as error:
-        raise ModelUnavailable(f"Could not load the Keras model {pathlib.Path(path).name}: {error}") from error
+        raise ModelUnavailable(
+            f"Could not load the Keras model {pathlib.Path(path).name}: {error}"
+        ) from error
 
 
 def is_hub_handle(reference: str) -> bool:
     """True for a hub URL (tfhub.dev or Kaggle Models), False for a local path."""
-    return reference.startswith(("https://tfhub.dev/", "https://www.kaggle.com/models/",
-                                 "https://kaggle.com/models/"))
+    return reference.startswith(
+        ("https://tfhub.dev/", "https://www.kaggle.com/models/", "https://kaggle.com/models/")
+    )
 
 
 MODEL_DIR_ENV_VAR = "CONVNET_STUDIO_MODEL_DIR"  # the only folder user-named SavedModels are read from
@@ -119,18 +124,24 @@ def user_model_reference(reference: str) -> str:
     if HUB_HANDLE_PATTERN.fullmatch(reference) and ".." not in reference.split("/"):
         return reference
     if "://" in reference or reference.startswith(("http", "gs:", "file:")):
-        raise InvalidInput("Only TF Hub handles (https://tfhub.dev/...) and Kaggle Models handles "
-                           "(https://www.kaggle.com/models/...) can be loaded from the web.")
+        raise InvalidInput(
+            "Only TF Hub handles (https://tfhub.dev/...) and Kaggle Models handles "
+            "(https://www.kaggle.com/models/...) can be loaded from the web."
+        )
     allowed = os.environ.get(MODEL_DIR_ENV_VAR)
     if not allowed:
-        raise InvalidInput("Local SavedModel folders are turned off on this server. Give a TF Hub handle "
-                           f"(https://tfhub.dev/...), or start the server with {MODEL_DIR_ENV_VAR} set to "
-                           "the folder that holds your models.")
+        raise InvalidInput(
+            "Local SavedModel folders are turned off on this server. Give a TF Hub handle "
+            f"(https://tfhub.dev/...), or start the server with {MODEL_DIR_ENV_VAR} set to "
+            "the folder that holds your models."
+        )
     root = pathlib.Path(allowed).expanduser().resolve()
     folder = (root / reference).resolve()  # an absolute reference replaces root; checked next
     if not folder.is_relative_to(root):
-        raise InvalidInput(f"'{reference}' is outside the model folder this server allows; give the name "
-                           f"of a folder inside {MODEL_DIR_ENV_VAR}.")
+        raise InvalidInput(
+            f"'{reference}' is outside the model folder this server allows; give the name "
+            f"of a folder inside {MODEL_DIR_ENV_VAR}."
+        )
     return str(folder)
 
 
@@ -138,8 +149,10 @@ def check_saved_model_folder(reference: str) -> pathlib.Path:
     """A local SavedModel folder, checked to look like one before TensorFlow touches it."""
     folder = pathlib.Path(reference).expanduser()
     if not folder.is_dir() or not (folder / "saved_model.pb").is_file():
-        raise ModelUnavailable(f"'{reference}' is not a SavedModel folder (a folder holding "
-                               "saved_model.pb). Give a TF Hub handle or such a folder.")
+        raise ModelUnavailable(
+            f"'{reference}' is not a SavedModel folder (a folder holding "
+            "saved_model.pb). Give a TF Hub handle or such a folder."
+        )
     return folder
 
 
@@ -160,7 +173,9 @@ def load_hub_layer(reference: str, input_shape: tuple[int, int, int]):
     try:
         model = tf_keras.Sequential([hub.KerasLayer(reference, input_shape=input_shape)])
     except Exception as error:  # hub raises many types (URLError, OSError, ValueError, ...)
-        raise ModelUnavailable(f"Could not load '{reference}' from TF Hub: {type(error).__name__}. "
-                               "Hub models need a network connection; without one, use the "
-                               "offline default.") from error
+        raise ModelUnavailable(
+            f"Could not load '{reference}' from TF Hub: {type(error).__name__}. "
+            "Hub models need a network connection; without one, use the "
+            "offline default."
+        ) from error
     return model

@@ -49,6 +49,7 @@ def runs_root() -> pathlib.Path:
 
 # --- learning-rate schedules -------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Schedule:
     """A learning-rate schedule over a run's steps.
@@ -98,7 +99,9 @@ class Schedule:
         import keras
 
         if self.kind == "exponential":
-            return keras.optimizers.schedules.ExponentialDecay(self.peak, steps_per_epoch, self.decay, staircase=True)
+            return keras.optimizers.schedules.ExponentialDecay(
+                self.peak, steps_per_epoch, self.decay, staircase=True
+            )
         origin, span = self._span(steps_per_epoch, epochs, first_epoch)
         cosine = keras.optimizers.schedules.CosineDecay(self.peak, span, alpha=self.alpha)
         return _shifted(cosine, origin) if origin else cosine
@@ -140,6 +143,7 @@ def _shifted(schedule, origin: int):
 
 
 # --- runs ---------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -206,6 +210,7 @@ class Output:
 
 # --- the Task protocol --------------------------------------------------------------------------------------
 
+
 class Task:
     """What one model's training needs; subclass it and override what your model does differently.
 
@@ -225,7 +230,9 @@ class Task:
 
     name: str = "model"
     asset: str | None = None  # the committed weights, relative to assets/ (also what --resume seeds from)
-    monitor: str | None = "validation_accuracy"  # keep-best on this validate() metric; None keeps the last epoch
+    monitor: str | None = (
+        "validation_accuracy"  # keep-best on this validate() metric; None keeps the last epoch
+    )
     higher_is_better: bool = True
     ties_to_later: bool = True  # an epoch equal to the best so far replaces it
     resume_from: str = "last"  # the checkpoint a resumed run starts from: "last" or "best"
@@ -277,8 +284,9 @@ class Task:
     def train_step(self, batch, optimizer) -> dict[str, float]:
         raise NotImplementedError
 
-    def train_epoch(self, epoch: int, steps: int, optimizer, report: Callable[[int, dict], None],
-                    should_stop: StopCheck) -> dict[str, float] | None:
+    def train_epoch(
+        self, epoch: int, steps: int, optimizer, report: Callable[[int, dict], None], should_stop: StopCheck
+    ) -> dict[str, float] | None:
         """Train one epoch of `steps` steps; the mean of each named figure, or None if stopped before
         a step. `report(step, running means)` after each step (the Trainer throttles the messages)."""
         totals: dict[str, float] = {}
@@ -353,13 +361,24 @@ def _assets_dir() -> pathlib.Path:
 
 # --- the Trainer --------------------------------------------------------------------------------------------
 
+
 class Trainer:
     """Runs a Task's epochs into a run folder: schedule, stop, progress, checkpoints, resume, keep-best."""
 
-    def __init__(self, task: Task, epochs: int, schedule: Schedule | None = None, *, resume: bool = False,
-                 run: str | Run | None = None, runs_dir: pathlib.Path | None = None, max_steps: int | None = None,
-                 on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-                 config=None):
+    def __init__(
+        self,
+        task: Task,
+        epochs: int,
+        schedule: Schedule | None = None,
+        *,
+        resume: bool = False,
+        run: str | Run | None = None,
+        runs_dir: pathlib.Path | None = None,
+        max_steps: int | None = None,
+        on_progress: ProgressCallback = no_progress,
+        should_stop: StopCheck = never_stop,
+        config=None,
+    ):
         from engine.core import configs
 
         if epochs < 1:
@@ -379,7 +398,9 @@ class Trainer:
         self.optimizer = None
 
     def _open_run(self, run: str | Run | None, root: pathlib.Path) -> Run:
-        if isinstance(run, Run):  # a folder chosen by the caller (e.g. one per part of a run that trains several)
+        if isinstance(
+            run, Run
+        ):  # a folder chosen by the caller (e.g. one per part of a run that trains several)
             return run
         name = self.task.name
         if not self.resume:
@@ -455,21 +476,35 @@ class Trainer:
             def report(step: int, running: dict, epoch=epoch) -> None:
                 if step % task.report_every == 0:
                     figures = ", ".join(f"{key} {value:.4f}" for key, value in running.items())
-                    self.on_progress((epoch + step / steps) / epochs,
-                                     f"{task.name} epoch {epoch + 1}/{epochs}, batch {step}/{steps}, {figures}")
+                    self.on_progress(
+                        (epoch + step / steps) / epochs,
+                        f"{task.name} epoch {epoch + 1}/{epochs}, batch {step}/{steps}, {figures}",
+                    )
 
             figures = task.train_epoch(epoch, steps, self.optimizer, report, self.should_stop)
             if figures is None or self.should_stop():
                 break  # an epoch cut short is neither logged nor kept
             metrics = task.validate()
-            entry = {"epoch": epoch + 1, **figures, **metrics, "learning_rate": rate, **task.epoch_log(epoch),
-                     "seconds": time.perf_counter() - started}
+            entry = {
+                "epoch": epoch + 1,
+                **figures,
+                **metrics,
+                "learning_rate": rate,
+                **task.epoch_log(epoch),
+                "seconds": time.perf_counter() - started,
+            }
             kept = bool(task.monitor) and not self.smoke and self._is_better(metrics[task.monitor], best)
             if task.monitor:
                 entry["kept"] = kept
             self.history.append(entry)
-            self.on_progress((epoch + 1) / epochs, f"{task.name} epoch {epoch + 1}: " + ", ".join(
-                f"{key} {value:.4f}" for key, value in metrics.items() if isinstance(value, float)), entry)
+            self.on_progress(
+                (epoch + 1) / epochs,
+                f"{task.name} epoch {epoch + 1}: "
+                + ", ".join(
+                    f"{key} {value:.4f}" for key, value in metrics.items() if isinstance(value, float)
+                ),
+                entry,
+            )
             if self.smoke:
                 continue
             weights_io.save_float16(self.parts, self.run.path / "last.npz", dtype=np.float32)
@@ -480,9 +515,16 @@ class Trainer:
         return self.history
 
     def _write_settings(self, steps: int) -> None:
-        settings = {"name": self.task.name, "run": self.run.run, "epochs": self.epochs, "first_epoch": self.first_epoch,
-                    "steps_per_epoch": steps, "schedule": self.schedule.describe(), "monitor": self.task.monitor,
-                    **({"config": self.config} if self.config else {})}
+        settings = {
+            "name": self.task.name,
+            "run": self.run.run,
+            "epochs": self.epochs,
+            "first_epoch": self.first_epoch,
+            "steps_per_epoch": steps,
+            "schedule": self.schedule.describe(),
+            "monitor": self.task.monitor,
+            **({"config": self.config} if self.config else {}),
+        }
         (self.run.path / f"settings-{self.first_epoch}.json").write_text(json.dumps(settings, indent=1))
 
     def chosen_checkpoint(self) -> pathlib.Path:
@@ -514,12 +556,21 @@ class Trainer:
             output = pathlib.Path(output)
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(weights, output)
-        return {**figures, "run": str(self.run.path),
-                "promote": f"python -m engine promote {self.run.name} {self.run.run}"}
+        return {
+            **figures,
+            "run": str(self.run.path),
+            "promote": f"python -m engine promote {self.run.name} {self.run.run}",
+        }
 
 
-def write_run_file(run: Run, history: list[dict], figures: dict, outputs: list[Output], monitor: str | None,
-                   config: dict | None = None) -> None:
+def write_run_file(
+    run: Run,
+    history: list[dict],
+    figures: dict,
+    outputs: list[Output],
+    monitor: str | None,
+    config: dict | None = None,
+) -> None:
     """run.json: what `promote` copies and records (for tasks that finalize on their own, e.g. several parts);
     `config`: the run's named config (configs.NamedConfig.describe(); default: the one the CLI is running)."""
     if config is None:
@@ -528,10 +579,16 @@ def write_run_file(run: Run, history: list[dict], figures: dict, outputs: list[O
         current = configs.current()
         config = current.describe() if current is not None else None
     kept = [entry["epoch"] for entry in history if entry.get("kept")]
-    summary = {"name": run.name, "run": run.run, "epochs": len(history), "monitor": monitor,
-               "kept_epoch": kept[-1] if kept else (history[-1]["epoch"] if history else None),
-               "figures": figures, "outputs": [dataclasses.asdict(output) for output in outputs],
-               **({"config": config} if config else {})}
+    summary = {
+        "name": run.name,
+        "run": run.run,
+        "epochs": len(history),
+        "monitor": monitor,
+        "kept_epoch": kept[-1] if kept else (history[-1]["epoch"] if history else None),
+        "figures": figures,
+        "outputs": [dataclasses.asdict(output) for output in outputs],
+        **({"config": config} if config else {}),
+    }
     run.path.mkdir(parents=True, exist_ok=True)
     (run.path / RUN_FILE).write_text(json.dumps(summary, indent=1, default=_jsonable))
 
@@ -544,8 +601,14 @@ def _jsonable(value: Any):
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def train(task: Task, epochs: int, schedule: Schedule | None = None, *, output: pathlib.Path | None = None,
-          **options) -> dict:
+def train(
+    task: Task,
+    epochs: int,
+    schedule: Schedule | None = None,
+    *,
+    output: pathlib.Path | None = None,
+    **options,
+) -> dict:
     """Fit `task` and, unless it was a smoke run (`max_steps`) or stopped before an epoch, finalize it.
 
     Returns {"name", "history", ...}: with the held-out figures, "run" and "promote" once finalized.

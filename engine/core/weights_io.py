@@ -47,11 +47,15 @@ def load_float16(models, path: pathlib.Path) -> None:
         for model in models:
             keys = [key for key in stored.files if key.split(":", 1)[0] == model.name]
             if len(keys) != len(model.weights):
-                raise ModelUnavailable(f"{pathlib.Path(path).name} does not fit this model ({len(keys)} stored "
-                                       f"arrays for {model.name}, which has {len(model.weights)}); retrain it.")
+                raise ModelUnavailable(
+                    f"{pathlib.Path(path).name} does not fit this model ({len(keys)} stored "
+                    f"arrays for {model.name}, which has {len(model.weights)}); retrain it."
+                )
             for key, variable in zip(keys, model.weights):
                 values = stored[key]
                 if tuple(values.shape) != tuple(variable.shape):
-                    raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, "
-                                           f"the model expects {tuple(variable.shape)}; retrain it.")
+                    raise ModelUnavailable(
+                        f"{pathlib.Path(path).name}: {key} has shape {values.shape}, "
+                        f"the model expects {tuple(variable.shape)}; retrain it."
+                    )
                 variable.assign(values.astype(variable.dtype))

@@ -1,1 +1,4 @@
-"""Data sets: the ones that ship in packages (MNIST, tweets) and the ones made here (scenes, Sort-of-CLEVR, clips, notes)."""
+"""Data sets: those that ship in packages (MNIST, tweets) and those made here.
+
+Made here: the scenes, Sort-of-CLEVR, the video clips and the rendered notes.
+"""

@@ -27,9 +27,8 @@ import functools
 import cv2
 import numpy as np
 
-from engine.data import mnist
-from engine.data import scenes
 from engine.core.errors import InvalidInput
+from engine.data import mnist, scenes
 
 FRAMES = 16  # frames per clip
 SIZE = 48  # frames are SIZE x SIZE RGB
@@ -37,8 +36,18 @@ DIGIT_SIDE = (16, 22)  # long side of the moving object, pixels (at scale 1)
 SPEED = (1.0, 1.6)  # pixels per frame of the translating classes
 ANGULAR_SPEED = (14.0, 24.0)  # degrees per frame of the rotating classes (under 180: no aliasing)
 SCALE_RANGE = (0.55, 1.35)  # growing goes from the first to the second, shrinking back
-CLASSES = ("moving left", "moving right", "moving up", "moving down", "rotating clockwise",
-           "rotating counter-clockwise", "growing", "shrinking", "two digits", "clothing item")
+CLASSES = (
+    "moving left",
+    "moving right",
+    "moving up",
+    "moving down",
+    "rotating clockwise",
+    "rotating counter-clockwise",
+    "growing",
+    "shrinking",
+    "two digits",
+    "clothing item",
+)
 GROUPS = {  # class group -> class indices; the first four need the order of the frames
     "left / right / up / down": (0, 1, 2, 3),
     "clockwise / counter-clockwise": (4, 5),
@@ -92,11 +101,11 @@ def _crop(glyph: np.ndarray) -> np.ndarray:
     """The glyph cropped to its ink, padded to a square so rotation never cuts it."""
     rows, cols = np.flatnonzero(glyph.max(1) > 40), np.flatnonzero(glyph.max(0) > 40)
     if len(rows) and len(cols):
-        glyph = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        glyph = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     side = int(np.ceil(max(glyph.shape) * 1.45))  # the diagonal of the ink box fits at any angle
     square = np.zeros((side, side), np.uint8)
     top, left = (side - glyph.shape[0]) // 2, (side - glyph.shape[1]) // 2
-    square[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    square[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
     return square
 
 
@@ -108,15 +117,25 @@ def _render(glyph: np.ndarray, centre: tuple[float, float], side: float, angle: 
     half = glyph.shape[0] / 2
     matrix = cv2.getRotationMatrix2D((half, half), angle, scale)
     matrix[:, 2] += np.array(centre) - half
-    warped = cv2.warpAffine(glyph.astype(np.float32) / 255.0, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpAffine(
+        glyph.astype(np.float32) / 255.0,
+        matrix,
+        (SIZE, SIZE),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
     return np.clip(warped, 0, 1)
 
 
 def _colour(background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A colour whose brightness differs clearly from the background's."""
     luminance = float(background.mean())
-    target = rng.uniform(min(255, luminance + 80), 255) if luminance < 128 else rng.uniform(0, max(0, luminance - 80))
+    target = (
+        rng.uniform(min(255, luminance + 80), 255)
+        if luminance < 128
+        else rng.uniform(0, max(0, luminance - 80))
+    )
     colour = rng.uniform(0, 255, 3)
     return np.clip(colour - colour.mean() + target, 0, 255).astype(np.float32)
 
@@ -182,7 +201,9 @@ def clip(split: str, index: int) -> Clip:
     else:  # one clothing item, drifting
         clothes = _clothes(split)
         # Clothing images are mostly mid-grey fabric: doubled and capped, the item reads as a solid shape.
-        item = _crop(np.minimum(clothes[rng.integers(len(clothes))].astype(np.uint16) * 2, 255).astype(np.uint8))
+        item = _crop(
+            np.minimum(clothes[rng.integers(len(clothes))].astype(np.uint16) * 2, 255).astype(np.uint8)
+        )
         centres, _ = _drift(rng, side)
         objects.append((item, centres, sides, np.zeros(FRAMES)))
     colours = [_colour(background, rng) for _ in objects]
@@ -191,7 +212,9 @@ def clip(split: str, index: int) -> Clip:
     for frame in range(FRAMES):
         image = background.copy()
         for (item, centres, item_sides, item_angles), colour in zip(objects, colours):
-            alpha = _render(item, tuple(centres[frame]), float(item_sides[frame]), float(item_angles[frame]))[..., None]
+            alpha = _render(item, tuple(centres[frame]), float(item_sides[frame]), float(item_angles[frame]))[
+                ..., None
+            ]
             image = image * (1 - alpha) + colour * alpha
         frames[frame] = np.clip(image + grain[frame], 0, 255).astype(np.uint8)
     return Clip(frames, label, split, index)
@@ -202,7 +225,9 @@ def batch(split: str, start: int, count: int) -> ClipBatch:
     clips = [clip(split, index) for index in range(start, start + count)]
     if not clips:
         return ClipBatch(np.zeros((0, FRAMES, SIZE, SIZE, 3), np.uint8), np.zeros(0, np.int64))
-    return ClipBatch(np.stack([item.frames for item in clips]), np.array([item.label for item in clips], np.int64))
+    return ClipBatch(
+        np.stack([item.frames for item in clips]), np.array([item.label for item in clips], np.int64)
+    )
 
 
 def test_clips(count: int = TEST_CLIPS) -> ClipBatch:

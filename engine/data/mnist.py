@@ -41,27 +41,43 @@ def load_mnist() -> Mnist:
 
     def split(part) -> DigitSplit:
         images, labels = part
-        return DigitSplit(np.round(images.reshape(-1, 28, 28) * 256).clip(0, 255).astype(np.uint8),
-                          labels.astype(np.int64))
+        return DigitSplit(
+            np.round(images.reshape(-1, 28, 28) * 256).clip(0, 255).astype(np.uint8), labels.astype(np.int64)
+        )
 
     return Mnist(*(split(part) for part in parts))
 
 
-FASHION_LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                  "Ankle boot")
+FASHION_LABELS = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def read_idx(name: str) -> np.ndarray:
     """An idx file (LeCun's format: zero, zero, type, rank, big-endian sizes, then the data) as uint8."""
     data = gzip.decompress(assets.verified_path(name).read_bytes())
     rank = data[3]
-    shape = struct.unpack(f">{rank}I", data[4:4 + 4 * rank])
+    shape = struct.unpack(f">{rank}I", data[4 : 4 + 4 * rank])
     return np.frombuffer(data, np.uint8, offset=4 + 4 * rank).reshape(shape)
 
 
 @functools.lru_cache(maxsize=1)
 def load_fashion_mnist() -> Mnist:
     """Fashion-MNIST in three fixed splits; labels index FASHION_LABELS."""
-    images, labels = read_idx("fashion_train_images.idx.gz"), read_idx("fashion_train_labels.idx.gz").astype(np.int64)
-    test = DigitSplit(read_idx("fashion_test_images.idx.gz"), read_idx("fashion_test_labels.idx.gz").astype(np.int64))
+    images, labels = (
+        read_idx("fashion_train_images.idx.gz"),
+        read_idx("fashion_train_labels.idx.gz").astype(np.int64),
+    )
+    test = DigitSplit(
+        read_idx("fashion_test_images.idx.gz"), read_idx("fashion_test_labels.idx.gz").astype(np.int64)
+    )
     return Mnist(DigitSplit(images[:50000], labels[:50000]), DigitSplit(images[50000:], labels[50000:]), test)

@@ -37,12 +37,22 @@ NOTE_SECONDS = 1.0
 NOTE_SAMPLES = int(SAMPLE_RATE * NOTE_SECONDS)
 GAP_SECONDS = 0.75  # silence after each note so its release does not leak into the next one
 # (family name, General MIDI program); the family names follow NSynth's instrument families.
-INSTRUMENTS = (("piano", 0), ("organ", 19), ("guitar", 24), ("bass", 32), ("violin", 40),
-               ("trumpet", 56), ("flute", 73), ("vibraphone", 11))
+INSTRUMENTS = (
+    ("piano", 0),
+    ("organ", 19),
+    ("guitar", 24),
+    ("bass", 32),
+    ("violin", 40),
+    ("trumpet", 56),
+    ("flute", 73),
+    ("vibraphone", 11),
+)
 INSTRUMENT_NAMES = tuple(name for name, _ in INSTRUMENTS)
 PITCHES = tuple(range(36, 85))  # C2 .. C6
 VELOCITIES = (70, 100, 127)
-GRID = tuple((pitch, velocity) for pitch in PITCHES for velocity in VELOCITIES)  # each instrument's notes, in order
+GRID = tuple(
+    (pitch, velocity) for pitch in PITCHES for velocity in VELOCITIES
+)  # each instrument's notes, in order
 SOUNDFONT = pathlib.Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TEST_NOTES_FILE = PROJECT_ASSETS / "audio" / "notes_test.flac"
 TEST_NOTES_VELOCITY = 100  # the committed held-out subset keeps one velocity to stay small
@@ -78,8 +88,12 @@ def _variable_length(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def midi_file(program: int, notes: Sequence[tuple[int, int]], note_seconds: float = NOTE_SECONDS,
-              gap_seconds: float = GAP_SECONDS) -> bytes:
+def midi_file(
+    program: int,
+    notes: Sequence[tuple[int, int]],
+    note_seconds: float = NOTE_SECONDS,
+    gap_seconds: float = GAP_SECONDS,
+) -> bytes:
     """A type-0 Standard MIDI File playing `notes` [(pitch, velocity)] one after another on channel 0.
 
     480 ticks per quarter note at the default 120 bpm, so one second is 960 ticks.
@@ -95,19 +109,44 @@ def midi_file(program: int, notes: Sequence[tuple[int, int]], note_seconds: floa
     return header + b"MTrk" + struct.pack(">I", len(events)) + bytes(events)
 
 
-def render_instrument(program: int, notes: Sequence[tuple[int, int]], soundfont: pathlib.Path = SOUNDFONT) -> np.ndarray:
+def render_instrument(
+    program: int, notes: Sequence[tuple[int, int]], soundfont: pathlib.Path = SOUNDFONT
+) -> np.ndarray:
     """Render `notes` of one GM program with FluidSynth; returns float32 (len(notes), NOTE_SAMPLES)."""
     import soundfile
 
     if shutil.which("fluidsynth") is None or not soundfont.exists():
-        raise AssetError("Rendering notes needs FluidSynth and the FluidR3 soundfont: "
-                         "run `apt-get install fluidsynth fluid-soundfont-gm`, then `make data`.")
+        raise AssetError(
+            "Rendering notes needs FluidSynth and the FluidR3 soundfont: "
+            "run `apt-get install fluidsynth fluid-soundfont-gm`, then `make data`."
+        )
     with tempfile.TemporaryDirectory() as folder:
         midi_path, wav_path = pathlib.Path(folder) / "notes.mid", pathlib.Path(folder) / "notes.wav"
         midi_path.write_bytes(midi_file(program, notes))
-        subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(SAMPLE_RATE),
-                        "-T", "wav", "-F", str(wav_path), str(soundfont), str(midi_path)],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-R",
+                "0",
+                "-C",
+                "0",
+                "-g",
+                "1.0",
+                "-r",
+                str(SAMPLE_RATE),
+                "-T",
+                "wav",
+                "-F",
+                str(wav_path),
+                str(soundfont),
+                str(midi_path),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         audio, rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
     if rate != SAMPLE_RATE:
         raise AssetError(f"FluidSynth rendered at {rate} Hz instead of {SAMPLE_RATE} Hz.")
@@ -115,8 +154,8 @@ def render_instrument(program: int, notes: Sequence[tuple[int, int]], soundfont:
     stride = int(round((NOTE_SECONDS + GAP_SECONDS) * SAMPLE_RATE))
     out = np.zeros((len(notes), NOTE_SAMPLES), np.float32)
     for index in range(len(notes)):
-        piece = mono[index * stride:index * stride + NOTE_SAMPLES]
-        out[index, :len(piece)] = piece
+        piece = mono[index * stride : index * stride + NOTE_SAMPLES]
+        out[index, : len(piece)] = piece
     return out
 
 
@@ -133,8 +172,9 @@ def render_all(folder: pathlib.Path | None = None) -> pathlib.Path:
     for name, program in INSTRUMENTS:
         audio = render_instrument(program, GRID)
         soundfile.write(folder / f"{name}.flac", audio.reshape(-1), SAMPLE_RATE, subtype="PCM_16")
-    (folder / "notes.json").write_text(json.dumps({"pitches": PITCHES, "velocities": VELOCITIES,
-                                                   "instruments": INSTRUMENT_NAMES}))
+    (folder / "notes.json").write_text(
+        json.dumps({"pitches": PITCHES, "velocities": VELOCITIES, "instruments": INSTRUMENT_NAMES})
+    )
     _write_test_subset(load_rendered(folder))
     return folder
 
@@ -143,13 +183,22 @@ def _write_test_subset(notes: Notes, path: pathlib.Path = TEST_NOTES_FILE) -> No
     """The compact held-out subset that is committed: test pitches, one velocity, every instrument."""
     import soundfile
 
-    keep = np.array([split_of(int(p)) == "test" for p in notes.pitches]) & (notes.velocities == TEST_NOTES_VELOCITY)
+    keep = np.array([split_of(int(p)) == "test" for p in notes.pitches]) & (
+        notes.velocities == TEST_NOTES_VELOCITY
+    )
     subset = notes.select(keep)
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, subset.audio.reshape(-1), SAMPLE_RATE, subtype="PCM_16", format="FLAC")
-    path.with_suffix(".json").write_text(json.dumps({
-        "note_samples": NOTE_SAMPLES, "instruments": [INSTRUMENT_NAMES[i] for i in subset.instruments],
-        "pitches": subset.pitches.tolist(), "velocities": subset.velocities.tolist()}))
+    path.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "note_samples": NOTE_SAMPLES,
+                "instruments": [INSTRUMENT_NAMES[i] for i in subset.instruments],
+                "pitches": subset.pitches.tolist(),
+                "velocities": subset.velocities.tolist(),
+            }
+        )
+    )
 
 
 def load_rendered(folder: pathlib.Path | None = None) -> Notes:
@@ -159,17 +208,22 @@ def load_rendered(folder: pathlib.Path | None = None) -> Notes:
     folder = folder or cache_folder()
     if not (folder / "notes.json").exists():
         raise AssetError("The rendered notes are missing: run `make data` (needs FluidSynth) first.")
-    audio = [soundfile.read(folder / f"{name}.flac", dtype="float32")[0].reshape(len(GRID), NOTE_SAMPLES)
-             for name in INSTRUMENT_NAMES]
+    audio = [
+        soundfile.read(folder / f"{name}.flac", dtype="float32")[0].reshape(len(GRID), NOTE_SAMPLES)
+        for name in INSTRUMENT_NAMES
+    ]
     return grid_notes(np.concatenate(audio))
 
 
 def grid_notes(audio: np.ndarray, grid: tuple[tuple[int, int], ...] = GRID) -> Notes:
     """Label notes rendered instrument by instrument (INSTRUMENTS order), each over `grid` of (pitch, velocity)."""
     count = len(INSTRUMENTS)
-    return Notes(audio.astype(np.float32), np.repeat(np.arange(count, dtype=np.int64), len(grid)),
-                 np.tile(np.array([pitch for pitch, _ in grid], np.int64), count),
-                 np.tile(np.array([velocity for _, velocity in grid], np.int64), count))
+    return Notes(
+        audio.astype(np.float32),
+        np.repeat(np.arange(count, dtype=np.int64), len(grid)),
+        np.tile(np.array([pitch for pitch, _ in grid], np.int64), count),
+        np.tile(np.array([velocity for _, velocity in grid], np.int64), count),
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -182,9 +236,12 @@ def test_notes() -> Notes:
     labels = json.loads(TEST_NOTES_FILE.with_suffix(".json").read_text())
     samples, _ = soundfile.read(TEST_NOTES_FILE, dtype="float32")
     count = len(labels["pitches"])
-    return Notes(samples.reshape(count, labels["note_samples"]),
-                 np.array([INSTRUMENT_NAMES.index(n) for n in labels["instruments"]], np.int64),
-                 np.array(labels["pitches"], np.int64), np.array(labels["velocities"], np.int64))
+    return Notes(
+        samples.reshape(count, labels["note_samples"]),
+        np.array([INSTRUMENT_NAMES.index(n) for n in labels["instruments"]], np.int64),
+        np.array(labels["pitches"], np.int64),
+        np.array(labels["velocities"], np.int64),
+    )
 
 
 def split(notes: Notes, name: str) -> Notes:

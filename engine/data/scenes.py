@@ -1,4 +1,4 @@
-""""Scenes": labelled detection and segmentation data made here from real object images.
+""" "Scenes": labelled detection and segmentation data made here from real object images.
 
 Real handwritten digits (MNIST) and clothing items (Fashion-MNIST) are pasted, in random colours,
 positions and sizes, over procedurally textured backgrounds. Every scene comes with the exact box,
@@ -27,8 +27,8 @@ import functools
 import cv2
 import numpy as np
 
-from engine.data import mnist
 from engine.core.errors import InvalidInput
+from engine.data import mnist
 
 SIZE = 96  # scenes are SIZE x SIZE RGB
 MAX_OBJECTS = 4
@@ -37,7 +37,8 @@ OBJECT_SIDE = (20, 40)  # long side of a pasted object, pixels (multi-object sce
 SINGLE_OBJECT_SIDE = (24, 60)  # the single-object variant
 FASHION_CLASSES = (1, 3, 5, 7, 8, 9)  # trouser, dress, sandal, sneaker, bag, ankle boot
 CLASSES = tuple(str(digit) for digit in range(10)) + tuple(
-    mnist.FASHION_LABELS[index].lower() for index in FASHION_CLASSES)
+    mnist.FASHION_LABELS[index].lower() for index in FASHION_CLASSES
+)
 SPLITS = {"train": 1, "validation": 2, "test": 3}  # split -> seed
 TEST_SCENES = 500  # the fixed held-out set every trained model reports on (test indices 0..499)
 ALPHA_THRESHOLD = 0.5  # a pixel belongs to an object where its ink covers at least half the pixel
@@ -109,12 +110,14 @@ def texture(rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
     return np.clip(base + pattern + grain, 0, 255).astype(np.float32)
 
 
-def _glyph(bank: _ObjectBank, label: int, rng: np.random.Generator, side_range: tuple[int, int]) -> np.ndarray:
+def _glyph(
+    bank: _ObjectBank, label: int, rng: np.random.Generator, side_range: tuple[int, int]
+) -> np.ndarray:
     """One object image of the class, cropped to its ink and scaled: float32 alpha in [0, 1]."""
     images = bank.images[label]
     glyph = images[rng.integers(len(images))]
     rows, cols = np.flatnonzero(glyph.max(1) > 40), np.flatnonzero(glyph.max(0) > 40)
-    glyph = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) and len(cols) else glyph
+    glyph = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if len(rows) and len(cols) else glyph
     side = rng.integers(side_range[0], side_range[1] + 1)
     scale = side / max(glyph.shape)
     height, width = max(3, round(glyph.shape[0] * scale)), max(3, round(glyph.shape[1] * scale))
@@ -138,7 +141,11 @@ def _iou(box: np.ndarray, others: list[np.ndarray]) -> float:
         height = min(box[3], other[3]) - max(box[1], other[1])
         if width > 0 and height > 0:
             overlap = width * height
-            union = (box[2] - box[0]) * (box[3] - box[1]) + (other[2] - other[0]) * (other[3] - other[1]) - overlap
+            union = (
+                (box[2] - box[0]) * (box[3] - box[1])
+                + (other[2] - other[0]) * (other[3] - other[1])
+                - overlap
+            )
             best = max(best, overlap / union)
     return best
 
@@ -172,7 +179,7 @@ def scene(split: str, index: int, single: bool = False, objects: int | None = No
         for _attempt in range(20):  # place it where it overlaps the others little
             x0, y0 = int(rng.integers(0, SIZE - width + 1)), int(rng.integers(0, SIZE - height + 1))
             alpha = np.zeros((SIZE, SIZE), np.float32)
-            alpha[y0:y0 + height, x0:x0 + width] = glyph
+            alpha[y0 : y0 + height, x0 : x0 + width] = glyph
             ys, xs = np.nonzero(alpha >= ALPHA_THRESHOLD)
             if len(xs) == 0:
                 continue
@@ -190,9 +197,12 @@ def scene(split: str, index: int, single: bool = False, objects: int | None = No
     for later in range(1, len(visible)):  # later objects are painted on top of earlier ones
         for earlier in range(later):
             visible[earlier] &= ~visible[later]
-    return Scene(np.clip(np.round(canvas), 0, 255).astype(np.uint8),
-                 np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64),
-                 np.array(visible, bool).reshape(-1, SIZE, SIZE))
+    return Scene(
+        np.clip(np.round(canvas), 0, 255).astype(np.uint8),
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.array(labels, np.int64),
+        np.array(visible, bool).reshape(-1, SIZE, SIZE),
+    )
 
 
 def batch(split: str, start: int, count: int, single: bool = False) -> SceneBatch:
@@ -204,8 +214,13 @@ def batch(split: str, start: int, count: int, single: bool = False) -> SceneBatc
     for row, item in enumerate(scenes):
         found = len(item.labels)
         boxes[row, :found], labels[row, :found], masks[row, :found] = item.boxes, item.labels, item.masks
-    return SceneBatch(np.stack([item.image for item in scenes]), boxes, labels,
-                      np.stack([item.label_map for item in scenes]), masks)
+    return SceneBatch(
+        np.stack([item.image for item in scenes]),
+        boxes,
+        labels,
+        np.stack([item.label_map for item in scenes]),
+        masks,
+    )
 
 
 def test_scenes(count: int = TEST_SCENES, single: bool = False) -> list[Scene]:

@@ -35,8 +35,14 @@ from engine.core.errors import InvalidInput
 SIZE = 75  # image side, pixels (the paper's)
 OBJECT_HALF = 5  # half the side of a square / radius of a circle (the paper's size 5)
 COLOURS = ("red", "green", "blue", "orange", "gray", "yellow")
-RGB = {"red": (255, 0, 0), "green": (0, 200, 0), "blue": (0, 0, 255), "orange": (255, 156, 0),
-       "gray": (128, 128, 128), "yellow": (255, 235, 0)}  # yellow / green toned so both read on white
+RGB = {
+    "red": (255, 0, 0),
+    "green": (0, 200, 0),
+    "blue": (0, 0, 255),
+    "orange": (255, 156, 0),
+    "gray": (128, 128, 128),
+    "yellow": (255, 235, 0),
+}  # yellow / green toned so both read on white
 SHAPES = ("square", "circle")
 BACKGROUND = 255  # white
 SPLITS = {"train": 21, "validation": 22, "test": 23}  # split -> seed
@@ -46,20 +52,32 @@ MAX_INDEX = 10_000_000
 MIN_GAP = 2  # pixels between the bounding squares of two objects (circles are antialiased: a 1 px fringe)
 
 KINDS = ("shape", "left", "top", "closest", "furthest", "count")
-KIND_TYPE = {"shape": "non-relational", "left": "non-relational", "top": "non-relational",
-             "closest": "relational", "furthest": "relational", "count": "counting"}
+KIND_TYPE = {
+    "shape": "non-relational",
+    "left": "non-relational",
+    "top": "non-relational",
+    "closest": "relational",
+    "furthest": "relational",
+    "count": "counting",
+}
 QUESTION_TYPES = ("non-relational", "relational", "counting")
 ANSWERS = ("square", "circle", "yes", "no", "1", "2", "3", "4", "5", "6")
 TEMPLATES = {  # kind -> phrasings; the first is the canonical one (test questions use it)
     "shape": ("what is the shape of the {} object", "what shape is the {} object"),
     "left": ("is the {} object on the left", "is the {} object on the left side"),
     "top": ("is the {} object on the top", "is the {} object at the top"),
-    "closest": ("what is the shape of the object closest to the {} object",
-                "what shape is the object nearest to the {} object"),
-    "furthest": ("what is the shape of the object furthest from the {} object",
-                 "what shape is the object farthest from the {} object"),
-    "count": ("how many objects have the same shape as the {} object",
-              "how many objects are the same shape as the {} object"),
+    "closest": (
+        "what is the shape of the object closest to the {} object",
+        "what shape is the object nearest to the {} object",
+    ),
+    "furthest": (
+        "what is the shape of the object furthest from the {} object",
+        "what shape is the object farthest from the {} object",
+    ),
+    "count": (
+        "how many objects have the same shape as the {} object",
+        "how many objects are the same shape as the {} object",
+    ),
 }
 SYNONYMS = {"grey": "gray", "one": "object"}  # word -> vocabulary word
 MAX_WORDS = 14  # longest question the models read, in words
@@ -92,6 +110,7 @@ class Question:
 
 # --- Scenes ---------------------------------------------------------------------------------------
 
+
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise InvalidInput(f"Unknown split '{split}'; choose one of {', '.join(SPLITS)}.")
@@ -103,8 +122,13 @@ def render(objects: tuple[SceneObject, ...] | list[SceneObject]) -> np.ndarray:
     for item in objects:
         colour = RGB[item.colour]
         if item.shape == "square":
-            cv2.rectangle(image, (item.x - OBJECT_HALF, item.y - OBJECT_HALF),
-                          (item.x + OBJECT_HALF - 1, item.y + OBJECT_HALF - 1), colour, thickness=-1)
+            cv2.rectangle(
+                image,
+                (item.x - OBJECT_HALF, item.y - OBJECT_HALF),
+                (item.x + OBJECT_HALF - 1, item.y + OBJECT_HALF - 1),
+                colour,
+                thickness=-1,
+            )
         else:
             cv2.circle(image, (item.x, item.y), OBJECT_HALF, colour, thickness=-1, lineType=cv2.LINE_AA)
     return image
@@ -168,17 +192,21 @@ def compose(objects: list[SceneObject] | tuple[SceneObject, ...]) -> Scene:
         if item.shape not in SHAPES:
             raise InvalidInput(f"Unknown shape '{item.shape}'; choose square or circle.")
         if not (OBJECT_HALF <= item.x <= SIZE - OBJECT_HALF and OBJECT_HALF <= item.y <= SIZE - OBJECT_HALF):
-            raise InvalidInput(f"The {item.colour} object's centre must be within {OBJECT_HALF}..{SIZE - OBJECT_HALF} "
-                               "pixels on both axes.")
+            raise InvalidInput(
+                f"The {item.colour} object's centre must be within {OBJECT_HALF}..{SIZE - OBJECT_HALF} "
+                "pixels on both axes."
+            )
     if len({item.colour for item in objects}) != len(objects):
         raise InvalidInput("Each colour may appear once; give every object a different colour.")
     if overlaps(objects):
-        raise InvalidInput("Two objects overlap; move them at least "
-                           f"{2 * OBJECT_HALF + MIN_GAP} pixels apart on one axis.")
+        raise InvalidInput(
+            f"Two objects overlap; move them at least {2 * OBJECT_HALF + MIN_GAP} pixels apart on one axis."
+        )
     return Scene(render(objects), objects)
 
 
 # --- Answers --------------------------------------------------------------------------------------
+
 
 def answer(objects: tuple[SceneObject, ...] | list[SceneObject], kind: str, colour: str) -> str | None:
     """The exact answer to a question about the `colour` object, or None when no such object exists.
@@ -210,17 +238,33 @@ def answer(objects: tuple[SceneObject, ...] | list[SceneObject], kind: str, colo
 
 def all_questions(phrasing: int = 0) -> list[Question]:
     """Every (kind, colour) question in one phrasing, kinds outer, colours inner."""
-    return [Question(kind, colour, TEMPLATES[kind][phrasing].format(colour)) for kind in KINDS for colour in COLOURS]
+    return [
+        Question(kind, colour, TEMPLATES[kind][phrasing].format(colour))
+        for kind in KINDS
+        for colour in COLOURS
+    ]
 
 
 # --- Tokenizer ------------------------------------------------------------------------------------
 
-VOCABULARY = ("<pad>",) + tuple(sorted({word for phrasings in TEMPLATES.values() for text in phrasings
-                                         for word in text.format("").split()} | set(COLOURS)))
+VOCABULARY = ("<pad>",) + tuple(
+    sorted(
+        {word for phrasings in TEMPLATES.values() for text in phrasings for word in text.format("").split()}
+        | set(COLOURS)
+    )
+)
 WORD_INDEX = {word: index for index, word in enumerate(VOCABULARY)}
-EXAMPLES = tuple(TEMPLATES[kind][0].format(colour) + "?" for kind, colour in
-                 (("shape", "red"), ("left", "green"), ("top", "blue"), ("closest", "orange"),
-                  ("furthest", "gray"), ("count", "yellow")))
+EXAMPLES = tuple(
+    TEMPLATES[kind][0].format(colour) + "?"
+    for kind, colour in (
+        ("shape", "red"),
+        ("left", "green"),
+        ("top", "blue"),
+        ("closest", "orange"),
+        ("furthest", "gray"),
+        ("count", "yellow"),
+    )
+)
 
 
 def words(text: str) -> list[str]:
@@ -240,12 +284,14 @@ def tokenize(text: str) -> np.ndarray:
     unknown = sorted({word for word in found if word not in WORD_INDEX})
     if unknown:
         known = ", ".join(word for word in VOCABULARY[1:])
-        raise InvalidInput(f"Unknown word{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-                           f"The models know only these words: {known}. Try: {EXAMPLES[0]}")
+        raise InvalidInput(
+            f"Unknown word{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+            f"The models know only these words: {known}. Try: {EXAMPLES[0]}"
+        )
     if len(found) > MAX_WORDS:
         raise InvalidInput(f"Questions have at most {MAX_WORDS} words; this one has {len(found)}.")
     ids = np.zeros(MAX_WORDS, np.int32)
-    ids[:len(found)] = [WORD_INDEX[word] for word in found]
+    ids[: len(found)] = [WORD_INDEX[word] for word in found]
     return ids
 
 
@@ -262,9 +308,15 @@ def parse(text: str) -> Question | None:
 
 # --- Arrays for training and evaluation -----------------------------------------------------------
 
-QUESTION_TABLE = [Question(kind, colour, phrasings[phrasing].format(colour)) for kind, phrasings in TEMPLATES.items()
-                  for phrasing in range(len(phrasings)) for colour in COLOURS]  # every phrasing
-QUESTION_TOKENS = np.stack([tokenize(question.text) for question in QUESTION_TABLE])  # (len(QUESTION_TABLE), MAX_WORDS)
+QUESTION_TABLE = [
+    Question(kind, colour, phrasings[phrasing].format(colour))
+    for kind, phrasings in TEMPLATES.items()
+    for phrasing in range(len(phrasings))
+    for colour in COLOURS
+]  # every phrasing
+QUESTION_TOKENS = np.stack(
+    [tokenize(question.text) for question in QUESTION_TABLE]
+)  # (len(QUESTION_TABLE), MAX_WORDS)
 ANSWER_INDEX = {name: index for index, name in enumerate(ANSWERS)}
 
 
@@ -280,15 +332,24 @@ def scene_set(split: str, start: int, count: int) -> SceneSet:
     for index in range(start, start + count):
         item = scene(split, index)
         images.append(item.image)
-        answers.append([ANSWER_INDEX[answer(item.objects, question.kind, question.colour)]
-                        for question in QUESTION_TABLE])
+        answers.append(
+            [
+                ANSWER_INDEX[answer(item.objects, question.kind, question.colour)]
+                for question in QUESTION_TABLE
+            ]
+        )
     return SceneSet(np.stack(images), np.asarray(answers, np.int64))
 
 
 def canonical_question_ids() -> np.ndarray:
     """Indices into QUESTION_TABLE of the canonical phrasing of each (kind, colour), KINDS order."""
-    return np.array([index for index, question in enumerate(QUESTION_TABLE)
-                     if question.text == TEMPLATES[question.kind][0].format(question.colour)])
+    return np.array(
+        [
+            index
+            for index, question in enumerate(QUESTION_TABLE)
+            if question.text == TEMPLATES[question.kind][0].format(question.colour)
+        ]
+    )
 
 
 # --- Symmetric views ------------------------------------------------------------------------------
@@ -296,12 +357,23 @@ def canonical_question_ids() -> np.ndarray:
 # The 8 symmetries of the square image, as (transpose, mirror left-right, flip top-bottom). Each maps a scene to
 # another valid scene (a square's pixels span centre - 5 .. centre + 4, so a mirrored square sits half a pixel off
 # a generated one) with the same shapes, colours and distances between centres.
-VIEWS = tuple((transpose, mirror, flip) for transpose in (False, True) for mirror in (False, True) for flip in (False, True))
+VIEWS = tuple(
+    (transpose, mirror, flip)
+    for transpose in (False, True)
+    for mirror in (False, True)
+    for flip in (False, True)
+)
 IDENTITY = (False, False, False)
 # The views that leave each kind's answer unchanged: all 8 for shape, closest, furthest and count; "on the left"
 # only survives flips top-bottom, "on the top" only mirrors left-right.
-INVARIANT_VIEWS = {"shape": VIEWS, "closest": VIEWS, "furthest": VIEWS, "count": VIEWS,
-                   "left": (IDENTITY, (False, False, True)), "top": (IDENTITY, (False, True, False))}
+INVARIANT_VIEWS = {
+    "shape": VIEWS,
+    "closest": VIEWS,
+    "furthest": VIEWS,
+    "count": VIEWS,
+    "left": (IDENTITY, (False, False, True)),
+    "top": (IDENTITY, (False, True, False)),
+}
 _KIND_OF_TOKENS = {tuple(tokens): question.kind for tokens, question in zip(QUESTION_TOKENS, QUESTION_TABLE)}
 
 
@@ -316,4 +388,6 @@ def view(images: np.ndarray, which: tuple[bool, bool, bool]) -> np.ndarray:
 def invariant_views(tokens: np.ndarray) -> list[tuple[tuple[bool, bool, bool], ...]]:
     """For each question (N, MAX_WORDS) of the table, the views its answer does not change under; the
     identity alone for token sequences that are no template question."""
-    return [INVARIANT_VIEWS[kind] if (kind := _KIND_OF_TOKENS.get(tuple(row))) else (IDENTITY,) for row in tokens]
+    return [
+        INVARIANT_VIEWS[kind] if (kind := _KIND_OF_TOKENS.get(tuple(row))) else (IDENTITY,) for row in tokens
+    ]

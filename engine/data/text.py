@@ -51,7 +51,8 @@ TOKEN_PATTERN = re.compile(
     r"|(?P<user>@\w+)"
     r"|(?P<emoticon>[:;=][-']?[)(\]\[dDpP/\\|])"  # :) ;-( :D =P ...
     r"|(?P<word>[^\W_]+(?:['’][^\W_]+)*)"  # letters and digits, with inner apostrophes (don't)
-    r"|(?P<mark>[!?])")
+    r"|(?P<mark>[!?])"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +105,10 @@ class Vocabulary:
     def build(cls, token_lists: Sequence[Sequence[str]], size: int, min_count: int = 2) -> Vocabulary:
         """The `size - 2` most frequent tokens seen at least `min_count` times (ties by name)."""
         counts = collections.Counter(token for tokens in token_lists for token in tokens)
-        ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))
-        kept = [token for token, _ in ranked[:size - 2]]
+        ranked = sorted(
+            (item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0])
+        )
+        kept = [token for token, _ in ranked[: size - 2]]
         return cls({token: position + 2 for position, token in enumerate(kept)}, len(kept) + 2)
 
     def tokens_by_id(self) -> list[str]:
@@ -116,8 +119,10 @@ class Vocabulary:
 
     @classmethod
     def from_tokens(cls, tokens_by_id: Sequence[str]) -> Vocabulary:
-        return cls({token: position for position, token in enumerate(tokens_by_id) if position >= 2},
-                   len(tokens_by_id))
+        return cls(
+            {token: position for position, token in enumerate(tokens_by_id) if position >= 2},
+            len(tokens_by_id),
+        )
 
     @classmethod
     def from_imdb_word_index(cls, word_index: dict[str, int], num_words: int) -> Vocabulary:
@@ -133,22 +138,25 @@ def pad(sequences: Sequence[Sequence[int]], length: int, padding: str = "post") 
         kept = list(sequence[:length]) if padding == "post" else list(sequence[-length:])
         if kept:
             if padding == "post":
-                batch[row, :len(kept)] = kept
+                batch[row, : len(kept)] = kept
             else:
-                batch[row, -len(kept):] = kept
+                batch[row, -len(kept) :] = kept
     return batch
 
 
 def decode_text(data: bytes) -> str:
     """Uploaded or piped bytes as text; anything but UTF-8 is refused with the failing position."""
     if len(data) > MAX_TEXT_BYTES:
-        raise InvalidInput(f"The text is {len(data) / 1e6:.1f} MB; the limit is "
-                           f"{MAX_TEXT_BYTES // (1024 * 1024)} MB.")
+        raise InvalidInput(
+            f"The text is {len(data) / 1e6:.1f} MB; the limit is {MAX_TEXT_BYTES // (1024 * 1024)} MB."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InvalidInput(f"The text is not UTF-8 (byte 0x{data[error.start]:02x} at position "
-                           f"{error.start} cannot be read). Save it as UTF-8 and try again.") from error
+        raise InvalidInput(
+            f"The text is not UTF-8 (byte 0x{data[error.start]:02x} at position "
+            f"{error.start} cannot be read). Save it as UTF-8 and try again."
+        ) from error
 
 
 def prepare_text(text: str) -> tuple[str, str | None]:
@@ -163,17 +171,19 @@ def prepare_text(text: str) -> tuple[str, str | None]:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise InvalidInput("The text holds bytes that are not UTF-8 (at character "
-                           f"{error.start}); give it as UTF-8.") from error
+        raise InvalidInput(
+            f"The text holds bytes that are not UTF-8 (at character {error.start}); give it as UTF-8."
+        ) from error
     notice = None
     if len(text) > MAX_TEXT_CHARS:
-        notice = (f"The text has {len(text):,} characters; only the first {MAX_TEXT_CHARS:,} were "
-                  "read.")
+        notice = f"The text has {len(text):,} characters; only the first {MAX_TEXT_CHARS:,} were read."
         text = text[:MAX_TEXT_CHARS]
     if not tokenize(text):
         if notice:  # The words, if any, lie beyond the part that is read.
-            raise InvalidInput(f"The first {MAX_TEXT_CHARS:,} characters (the part that is read) hold no "
-                               "words the model can read (letters, digits, ! or ?).")
+            raise InvalidInput(
+                f"The first {MAX_TEXT_CHARS:,} characters (the part that is read) hold no "
+                "words the model can read (letters, digits, ! or ?)."
+            )
         raise InvalidInput("The text holds no words the model can read (letters, digits, ! or ?).")
     return text, notice
 
@@ -197,8 +207,10 @@ class TextSplits:
     dropped: dict[str, int] = dataclasses.field(default_factory=dict)  # why rows were left out
 
     def counts(self) -> dict[str, dict[str, int]]:
-        return {split: {label: int((target == index).sum()) for index, label in enumerate(self.labels)}
-                for split, target in self.targets.items()}
+        return {
+            split: {label: int((target == index).sum()) for index, label in enumerate(self.labels)}
+            for split, target in self.targets.items()
+        }
 
 
 def _split_and_rank(key: str) -> tuple[str, int]:
@@ -255,9 +267,14 @@ def load_tweets() -> TextSplits:
         tokens[split] = [row[1] for row in members]
         targets[split] = [row[2] for row in members]
         texts[split] = [row[3] for row in members]
-    return TextSplits("tweets", TWEET_LABELS, tokens,
-                      {split: np.asarray(values, np.int32) for split, values in targets.items()},
-                      texts, dict(dropped))
+    return TextSplits(
+        "tweets",
+        TWEET_LABELS,
+        tokens,
+        {split: np.asarray(values, np.int32) for split, values in targets.items()},
+        texts,
+        dict(dropped),
+    )
 
 
 def load_imdb(num_words: int) -> tuple[TextSplits, Vocabulary]:
@@ -275,17 +292,29 @@ def load_imdb(num_words: int) -> tuple[TextSplits, Vocabulary]:
         (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
         word_index = keras.datasets.imdb.get_word_index()
     except Exception as error:  # urllib and the npz reader raise many types
-        raise ModelUnavailable(f"The IMDB reviews could not be loaded ({type(error).__name__}: "
-                               f"{str(error)[:120]}). keras.datasets.imdb downloads them once, so "
-                               "the first use needs a network connection.") from error
+        raise ModelUnavailable(
+            f"The IMDB reviews could not be loaded ({type(error).__name__}: "
+            f"{str(error)[:120]}). keras.datasets.imdb downloads them once, so "
+            "the first use needs a network connection."
+        ) from error
     cut = int(len(x_train) * IMDB_VALIDATION_SHARE)
-    splits = {"train": (x_train[cut:], y_train[cut:]), "validation": (x_train[:cut], y_train[:cut]),
-              "test": (x_test, y_test)}
-    tokens = {split: [[str(index) for index in sequence] for sequence in x] for split, (x, _) in splits.items()}
+    splits = {
+        "train": (x_train[cut:], y_train[cut:]),
+        "validation": (x_train[:cut], y_train[:cut]),
+        "test": (x_test, y_test),
+    }
+    tokens = {
+        split: [[str(index) for index in sequence] for sequence in x] for split, (x, _) in splits.items()
+    }
     targets = {split: np.asarray(y, np.int32) for split, (_, y) in splits.items()}
-    return TextSplits("imdb", IMDB_LABELS, tokens, targets), Vocabulary.from_imdb_word_index(word_index, num_words)
+    return TextSplits("imdb", IMDB_LABELS, tokens, targets), Vocabulary.from_imdb_word_index(
+        word_index, num_words
+    )
 
 
 def save_vocabulary(vocabulary: Vocabulary, path: pathlib.Path, extra: dict) -> None:
-    path.write_text(json.dumps({**extra, "tokens": vocabulary.tokens_by_id()}, ensure_ascii=False,
-                               separators=(",", ":")) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({**extra, "tokens": vocabulary.tokens_by_id()}, ensure_ascii=False, separators=(",", ":"))
+        + "\n",
+        encoding="utf-8",
+    )

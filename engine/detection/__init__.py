@@ -1,1 +1,4 @@
-"""Object detection: photo detectors from packages, and the R-CNN family, YOLO and localization trained here (trained/)."""
+"""Object detection: photo detectors from packages.
+
+`trained/`: the R-CNN family, YOLO and classification + localization, trained here on the scenes.
+"""

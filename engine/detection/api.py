@@ -30,12 +30,11 @@ import time
 
 import numpy as np
 
-from engine.ops import boxes as box_ops
-from engine.core import media
-from engine.core import registry
+from engine.core import media, registry
 from engine.core.errors import InvalidInput
-from engine.detection.protocol import Detector, DetectSettings, Found  # noqa: F401 (re-exported: pages, tests)
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.detection.protocol import Detector, DetectSettings, Found  # noqa: F401 (re-exported: pages, tests)
+from engine.ops import boxes as box_ops
 
 TASK = "detection"
 DEFAULT_MODEL = "ssdlite-person"
@@ -51,7 +50,11 @@ class Detection:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in input-image pixels
 
     def to_json(self) -> dict:
-        return {"label": self.label, "score": round(self.score, 6), "box": [round(value, 2) for value in self.box]}
+        return {
+            "label": self.label,
+            "score": round(self.score, 6),
+            "box": [round(value, 2) for value in self.box],
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,23 +67,38 @@ class DetectionResult:
     stopped: bool = False  # the user stopped a long run; detections so far are kept
 
     def to_json(self) -> dict:
-        return {"model": self.model, "detections": [detection.to_json() for detection in self.detections],
-                "ms": round(self.ms, 3), "source": self.source, "image_size": list(self.image_size)}
+        return {
+            "model": self.model,
+            "detections": [detection.to_json() for detection in self.detections],
+            "ms": round(self.ms, 3),
+            "source": self.source,
+            "image_size": list(self.image_size),
+        }
 
 
 def validate_settings(settings: DetectSettings) -> None:
     if not 0.0 <= settings.min_score <= 1.0:
         raise InvalidInput(f"The confidence threshold must be between 0 and 1, not {settings.min_score}.")
     if not 0.0 < settings.iou_threshold <= 1.0:
-        raise InvalidInput(f"The NMS IoU threshold must be above 0 and at most 1, not {settings.iou_threshold}.")
+        raise InvalidInput(
+            f"The NMS IoU threshold must be above 0 and at most 1, not {settings.iou_threshold}."
+        )
     if not 1 <= settings.max_proposals <= MAX_PROPOSALS_LIMIT:
-        raise InvalidInput(f"The number of proposals must be between 1 and {MAX_PROPOSALS_LIMIT}, "
-                           f"not {settings.max_proposals}.")
+        raise InvalidInput(
+            f"The number of proposals must be between 1 and {MAX_PROPOSALS_LIMIT}, "
+            f"not {settings.max_proposals}."
+        )
 
 
-def detect(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DetectSettings = DetectSettings(),
-           scale: float = 1.0, on_progress: ProgressCallback = no_progress,
-           should_stop: StopCheck = never_stop, max_detections: int = MAX_DETECTIONS) -> DetectionResult:
+def detect(
+    pixels: np.ndarray,
+    loaded: registry.LoadedModel,
+    settings: DetectSettings = DetectSettings(),
+    scale: float = 1.0,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    max_detections: int = MAX_DETECTIONS,
+) -> DetectionResult:
     """Detect objects on an RGB uint8 image.
 
     Args:
@@ -100,8 +118,10 @@ def detect(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DetectSet
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8 or min(pixels.shape[:2]) < 1:
         raise InvalidInput("Expected an RGB image of uint8 pixels.")
     if loaded.spec.task != TASK:
-        raise InvalidInput(f"'{loaded.spec.name}' is a {loaded.spec.task} model, not a detector. "
-                           f"Detectors: {', '.join(spec.name for spec in registry.all_specs(TASK))}.")
+        raise InvalidInput(
+            f"'{loaded.spec.name}' is a {loaded.spec.task} model, not a detector. "
+            f"Detectors: {', '.join(spec.name for spec in registry.all_specs(TASK))}."
+        )
     validate_settings(settings)
     if not scale > 0:
         raise InvalidInput(f"The scale must be positive, not {scale}.")
@@ -114,21 +134,32 @@ def detect(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DetectSet
     order = _select(boxes, scores, labels, settings)[:max_detections]
     full_width, full_height = round(width / scale), round(height / scale)
     in_input = box_ops.clip_boxes(boxes[order] / scale, full_width, full_height)
-    detections = tuple(Detection(labels[index], float(np.clip(scores[index], 0, 1)), tuple(float(v) for v in box))
-                       for index, box in zip(order, in_input))
-    return DetectionResult(loaded.spec.name, loaded.source.describe(), detections, (full_width, full_height),
-                           (time.perf_counter() - started) * 1000, found.stopped)
+    detections = tuple(
+        Detection(labels[index], float(np.clip(scores[index], 0, 1)), tuple(float(v) for v in box))
+        for index, box in zip(order, in_input)
+    )
+    return DetectionResult(
+        loaded.spec.name,
+        loaded.source.describe(),
+        detections,
+        (full_width, full_height),
+        (time.perf_counter() - started) * 1000,
+        found.stopped,
+    )
 
 
 def _select(boxes: np.ndarray, scores: np.ndarray, labels: list[str], settings: DetectSettings) -> np.ndarray:
     """Indices kept by the score threshold and per-label NMS (non-empty boxes only), best first."""
     candidates = np.flatnonzero((scores >= settings.min_score) & (box_ops.areas(boxes) > 0))
-    kept = box_ops.class_nms(boxes[candidates], scores[candidates], [labels[index] for index in candidates],
-                             settings.iou_threshold)
+    kept = box_ops.class_nms(
+        boxes[candidates], scores[candidates], [labels[index] for index in candidates], settings.iou_threshold
+    )
     return candidates[kept]
 
 
-def refilter(result: DetectionResult, settings: DetectSettings, max_detections: int = MAX_DETECTIONS) -> DetectionResult:
+def refilter(
+    result: DetectionResult, settings: DetectSettings, max_detections: int = MAX_DETECTIONS
+) -> DetectionResult:
     """The same result under other thresholds, without running the model again.
 
     Exact when `result` was detected with min_score 0 and iou_threshold 1 (every raw box kept),
@@ -152,8 +183,12 @@ def working_image(data: bytes) -> tuple[np.ndarray, float]:
     return image.pixels, image.scale
 
 
-def detect_bytes(data: bytes, model_name: str = DEFAULT_MODEL, settings: DetectSettings = DetectSettings(),
-                 on_progress: ProgressCallback = no_progress) -> tuple[np.ndarray, float, DetectionResult]:
+def detect_bytes(
+    data: bytes,
+    model_name: str = DEFAULT_MODEL,
+    settings: DetectSettings = DetectSettings(),
+    on_progress: ProgressCallback = no_progress,
+) -> tuple[np.ndarray, float, DetectionResult]:
     """Decode uploaded bytes and detect; returns (working pixels, their scale, result).
 
     Raises:
@@ -161,8 +196,10 @@ def detect_bytes(data: bytes, model_name: str = DEFAULT_MODEL, settings: DetectS
     """
     spec = registry.get_spec(model_name)  # Fails fast on an unknown name, before any decoding.
     if spec.task != TASK:
-        raise InvalidInput(f"'{model_name}' is a {spec.task} model, not a detector. "
-                           f"Detectors: {', '.join(s.name for s in registry.all_specs(TASK))}.")
+        raise InvalidInput(
+            f"'{model_name}' is a {spec.task} model, not a detector. "
+            f"Detectors: {', '.join(s.name for s in registry.all_specs(TASK))}."
+        )
     validate_settings(settings)
     pixels, scale = working_image(data)
     return pixels, scale, detect(pixels, registry.load(model_name), settings, scale, on_progress)

@@ -21,12 +21,10 @@ import threading
 import cv2
 import numpy as np
 
-from engine.core import assets
-from engine.core import registry
-from engine.core import runtime
-from engine.ops import boxes as box_ops
-from engine.detection.protocol import DetectSettings, Found
+from engine.core import assets, registry, runtime
 from engine.core.errors import ModelUnavailable
+from engine.detection.protocol import DetectSettings, Found
+from engine.ops import boxes as box_ops
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +53,9 @@ def ssd_anchor_centres(config: AnchorConfig) -> np.ndarray:
             repeats += config.anchors_per_layer
             layer += 1
         cells = math.ceil(config.input_size / stride)
-        grid_y, grid_x = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij")
+        grid_y, grid_x = np.meshgrid(
+            (np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij"
+        )
         per_cell = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
         centres.append(np.repeat(per_cell, repeats, axis=0))
     return np.concatenate(centres).astype(np.float32)
@@ -69,8 +69,10 @@ class BlazeFace:
         self.config = config
         self.anchors = ssd_anchor_centres(config)
         if self.runtime.output_details[0]["shape"][1] != len(self.anchors):
-            raise ModelUnavailable(f"{path.name} has {self.runtime.output_details[0]['shape'][1]} anchors, "
-                                   f"the decoder expects {len(self.anchors)}; fetch the assets again.")
+            raise ModelUnavailable(
+                f"{path.name} has {self.runtime.output_details[0]['shape'][1]} anchors, "
+                f"the decoder expects {len(self.anchors)}; fetch the assets again."
+            )
 
     def find(self, pixels, settings: DetectSettings, on_progress, should_stop) -> Found:
         size = self.config.input_size
@@ -78,18 +80,23 @@ class BlazeFace:
         side = max(height, width)  # letterbox: pad to a square so faces keep their shape
         padded = np.zeros((side, side, 3), np.uint8)
         top, left = (side - height) // 2, (side - width) // 2
-        padded[top:top + height, left:left + width] = pixels
-        resized = cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+        padded[top : top + height, left : left + width] = pixels
+        resized = cv2.resize(
+            padded, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+        )
         regressors, classificators = self.runtime.run((resized.astype(np.float32) / 127.5 - 1.0)[None])
-        logits = np.clip(classificators[0, :, 0].astype(np.float64), -100, 100)  # MediaPipe: score_clipping_thresh
+        logits = np.clip(
+            classificators[0, :, 0].astype(np.float64), -100, 100
+        )  # MediaPipe: score_clipping_thresh
         scores = 1.0 / (1.0 + np.exp(-logits))
         keep = scores >= min(settings.min_score, self.config.min_score)
         raw, anchors = regressors[0, keep, :4] / size, self.anchors[keep]
         centres = anchors + raw[:, :2]  # reverse_output_order: x, y, w, h
         half = raw[:, 2:4] / 2
         normalized = np.concatenate([centres - half, centres + half], axis=1)
-        found_boxes, found_scores = box_ops.weighted_nms(normalized * side - [left, top, left, top], scores[keep],
-                                                         BLAZEFACE_NMS_IOU)
+        found_boxes, found_scores = box_ops.weighted_nms(
+            normalized * side - [left, top, left, top], scores[keep], BLAZEFACE_NMS_IOU
+        )
         return Found(found_boxes, found_scores, ["face"] * len(found_scores))
 
 
@@ -116,7 +123,9 @@ class HaarFaces:
         gray = cv2.equalizeHist(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY))
         minimum = max(20, min(gray.shape) // 20)
         with self.lock:
-            rectangles = self.cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum))
+            rectangles = self.cascade.detectMultiScale(
+                gray, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum)
+            )
         found = box_ops.as_boxes([(x, y, x + w, y + h) for x, y, w, h in np.reshape(rectangles, (-1, 4))])
         return Found(found, np.ones(len(found)), ["face"] * len(found))
 
@@ -150,24 +159,46 @@ def _mtcnn_nets(weights: dict[str, list[np.ndarray]]):
     tensor = conv_block(image, 10, 3, "p1", (2, 2, "same"))
     tensor = conv_block(tensor, 16, 3, "p2")
     tensor = conv_block(tensor, 32, 3, "p3")
-    pnet = keras.Model(image, [layers.Conv2D(4, 1, name="p-box")(tensor),
-                               layers.Conv2D(2, 1, activation="softmax", name="p-face")(tensor)])
+    pnet = keras.Model(
+        image,
+        [
+            layers.Conv2D(4, 1, name="p-box")(tensor),
+            layers.Conv2D(2, 1, activation="softmax", name="p-face")(tensor),
+        ],
+    )
 
     def dense_head(tensor, convs, units, outputs, prefix):
         for index, (filters, kernel, pool) in enumerate(convs):
             tensor = conv_block(tensor, filters, kernel, f"{prefix}{index + 1}", pool)
         tensor = layers.Flatten()(layers.Permute((2, 1, 3))(tensor))  # Caffe's column-major flatten
         tensor = layers.PReLU(name=f"{prefix}-fc-prelu")(layers.Dense(units, name=f"{prefix}-fc")(tensor))
-        return [layers.Dense(size, activation=activation, name=f"{prefix}-out{index}")(tensor)
-                for index, (size, activation) in enumerate(outputs)]
+        return [
+            layers.Dense(size, activation=activation, name=f"{prefix}-out{index}")(tensor)
+            for index, (size, activation) in enumerate(outputs)
+        ]
 
     patch = keras.Input((24, 24, 3))
-    rnet = keras.Model(patch, dense_head(patch, [(28, 3, (3, 2, "same")), (48, 3, (3, 2, "valid")), (64, 2, None)],
-                                         128, [(4, None), (2, "softmax")], "r"))
+    rnet = keras.Model(
+        patch,
+        dense_head(
+            patch,
+            [(28, 3, (3, 2, "same")), (48, 3, (3, 2, "valid")), (64, 2, None)],
+            128,
+            [(4, None), (2, "softmax")],
+            "r",
+        ),
+    )
     patch = keras.Input((48, 48, 3))
-    onet = keras.Model(patch, dense_head(patch, [(32, 3, (3, 2, "same")), (64, 3, (3, 2, "valid")),
-                                                 (64, 3, (2, 2, "same")), (128, 2, None)],
-                                         256, [(4, None), (10, None), (2, "softmax")], "o"))
+    onet = keras.Model(
+        patch,
+        dense_head(
+            patch,
+            [(32, 3, (3, 2, "same")), (64, 3, (3, 2, "valid")), (64, 3, (2, 2, "same")), (128, 2, None)],
+            256,
+            [(4, None), (10, None), (2, "softmax")],
+            "o",
+        ),
+    )
     for model, name in ((pnet, "pnet"), (rnet, "rnet"), (onet, "onet")):
         arrays = list(weights[name])
         for layer in model.layers:  # Layers are in creation order, the order of mtcnn's weight lists.
@@ -176,7 +207,9 @@ def _mtcnn_nets(weights: dict[str, list[np.ndarray]]):
                 layer.set_weights(arrays[:count])
                 arrays = arrays[count:]
         if arrays:
-            raise ModelUnavailable(f"mtcnn_{name}.lz4 has more arrays than the network; fetch the assets again.")
+            raise ModelUnavailable(
+                f"mtcnn_{name}.lz4 has more arrays than the network; fetch the assets again."
+            )
     return pnet, rnet, onet
 
 
@@ -205,7 +238,9 @@ class MTCNN:
             regression, faces = (np.asarray(output)[0] for output in self.pnet(level[None]))
             rows, columns = np.nonzero(faces[:, :, 1] > MTCNN_STAGE_THRESHOLDS[0])
             if rows.size:
-                corners = np.stack([columns * 2, rows * 2, columns * 2 + 12, rows * 2 + 12], axis=1).astype(np.float64)
+                corners = np.stack([columns * 2, rows * 2, columns * 2 + 12, rows * 2 + 12], axis=1).astype(
+                    np.float64
+                )
                 windows = (corners + regression[rows, columns] * 12) / scale
                 scores = faces[rows, columns, 1]
                 kept = box_ops.nms(windows, scores, MTCNN_STAGE_NMS[0])
@@ -231,8 +266,12 @@ class MTCNN:
 
         height, width = normalized.shape[:2]
         normalized_boxes = windows[:, [1, 0, 3, 2]] / [height, width, height, width]
-        return tf.image.crop_and_resize(normalized[None], normalized_boxes.astype(np.float32),
-                                        np.zeros(len(windows), np.int32), (size, size)).numpy()
+        return tf.image.crop_and_resize(
+            normalized[None],
+            normalized_boxes.astype(np.float32),
+            np.zeros(len(windows), np.int32),
+            (size, size),
+        ).numpy()
 
     @staticmethod
     def _refine(windows: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -246,13 +285,17 @@ class MTCNN:
         windows = self._proposals(normalized)
         if len(windows):  # R-Net re-scores and refines P-Net's windows
             windows = self._square(windows)
-            offsets, faces = (np.asarray(output) for output in self.rnet(self._patches(normalized, windows, 24)))
+            offsets, faces = (
+                np.asarray(output) for output in self.rnet(self._patches(normalized, windows, 24))
+            )
             windows[:, 4] = faces[:, 1]
             windows = self._refine(windows, offsets)[faces[:, 1] > MTCNN_STAGE_THRESHOLDS[1]]
             windows = windows[box_ops.nms(windows[:, :4], windows[:, 4], MTCNN_STAGE_NMS[2])]
         if len(windows):  # O-Net gives the final score and box; the score threshold is the user's
             windows = self._square(windows)
-            offsets, _landmarks, faces = (np.asarray(output) for output in self.onet(self._patches(normalized, windows, 48)))
+            offsets, _landmarks, faces = (
+                np.asarray(output) for output in self.onet(self._patches(normalized, windows, 48))
+            )
             windows[:, 4] = faces[:, 1]
             windows = self._refine(windows, offsets)
         return Found(windows[:, :4], windows[:, 4], ["face"] * len(windows))
@@ -262,11 +305,16 @@ def build_mtcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> MTCN
     try:
         import joblib
     except ImportError as error:
-        raise ModelUnavailable("MTCNN's weights need joblib and lz4: `pip install -r requirements.txt`.") from error
+        raise ModelUnavailable(
+            "MTCNN's weights need joblib and lz4: `pip install -r requirements.txt`."
+        ) from error
     try:
-        weights = {name: joblib.load(assets.verified_path(f"mtcnn_{name}.lz4")) for name in ("pnet", "rnet", "onet")}
+        weights = {
+            name: joblib.load(assets.verified_path(f"mtcnn_{name}.lz4")) for name in ("pnet", "rnet", "onet")
+        }
     except (ValueError, OSError, ImportError) as error:  # lz4 missing, or a damaged pickle
-        raise ModelUnavailable(f"MTCNN's weights could not be read ({error}); `pip install -r requirements.txt` "
-                               "and `python -m engine assets fetch`.") from error
+        raise ModelUnavailable(
+            f"MTCNN's weights could not be read ({error}); `pip install -r requirements.txt` "
+            "and `python -m engine assets fetch`."
+        ) from error
     return MTCNN(weights)
-

@@ -17,13 +17,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.core import assets
-from engine.core import media
-from engine.core import registry
-from engine.core import runtime
-from engine.ops import boxes as box_ops
-from engine.detection.protocol import DetectSettings, Found
+from engine.core import assets, media, registry, runtime
 from engine.core.errors import ModelUnavailable
+from engine.detection.protocol import DetectSettings, Found
+from engine.ops import boxes as box_ops
 
 SSD_OUTPUTS = ("detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0")
 SEARCH_SIDE = 500  # selective search runs on a copy this long; its cost grows fast with size
@@ -32,22 +29,92 @@ PROGRESS_EVERY = 20  # proposals between progress reports and stop checks
 
 # COCO's 90 category ids as the TF Object Detection API numbers them (ids 12, 26, ... are unused).
 COCO_LABELS = {
-    1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train", 8: "truck",
-    9: "boat", 10: "traffic light", 11: "fire hydrant", 13: "stop sign", 14: "parking meter", 15: "bench",
-    16: "bird", 17: "cat", 18: "dog", 19: "horse", 20: "sheep", 21: "cow", 22: "elephant", 23: "bear",
-    24: "zebra", 25: "giraffe", 27: "backpack", 28: "umbrella", 31: "handbag", 32: "tie", 33: "suitcase",
-    34: "frisbee", 35: "skis", 36: "snowboard", 37: "sports ball", 38: "kite", 39: "baseball bat",
-    40: "baseball glove", 41: "skateboard", 42: "surfboard", 43: "tennis racket", 44: "bottle",
-    46: "wine glass", 47: "cup", 48: "fork", 49: "knife", 50: "spoon", 51: "bowl", 52: "banana", 53: "apple",
-    54: "sandwich", 55: "orange", 56: "broccoli", 57: "carrot", 58: "hot dog", 59: "pizza", 60: "donut",
-    61: "cake", 62: "chair", 63: "couch", 64: "potted plant", 65: "bed", 67: "dining table", 70: "toilet",
-    72: "tv", 73: "laptop", 74: "mouse", 75: "remote", 76: "keyboard", 77: "cell phone", 78: "microwave",
-    79: "oven", 80: "toaster", 81: "sink", 82: "refrigerator", 84: "book", 85: "clock", 86: "vase",
-    87: "scissors", 88: "teddy bear", 89: "hair drier", 90: "toothbrush",
+    1: "person",
+    2: "bicycle",
+    3: "car",
+    4: "motorcycle",
+    5: "airplane",
+    6: "bus",
+    7: "train",
+    8: "truck",
+    9: "boat",
+    10: "traffic light",
+    11: "fire hydrant",
+    13: "stop sign",
+    14: "parking meter",
+    15: "bench",
+    16: "bird",
+    17: "cat",
+    18: "dog",
+    19: "horse",
+    20: "sheep",
+    21: "cow",
+    22: "elephant",
+    23: "bear",
+    24: "zebra",
+    25: "giraffe",
+    27: "backpack",
+    28: "umbrella",
+    31: "handbag",
+    32: "tie",
+    33: "suitcase",
+    34: "frisbee",
+    35: "skis",
+    36: "snowboard",
+    37: "sports ball",
+    38: "kite",
+    39: "baseball bat",
+    40: "baseball glove",
+    41: "skateboard",
+    42: "surfboard",
+    43: "tennis racket",
+    44: "bottle",
+    46: "wine glass",
+    47: "cup",
+    48: "fork",
+    49: "knife",
+    50: "spoon",
+    51: "bowl",
+    52: "banana",
+    53: "apple",
+    54: "sandwich",
+    55: "orange",
+    56: "broccoli",
+    57: "carrot",
+    58: "hot dog",
+    59: "pizza",
+    60: "donut",
+    61: "cake",
+    62: "chair",
+    63: "couch",
+    64: "potted plant",
+    65: "bed",
+    67: "dining table",
+    70: "toilet",
+    72: "tv",
+    73: "laptop",
+    74: "mouse",
+    75: "remote",
+    76: "keyboard",
+    77: "cell phone",
+    78: "microwave",
+    79: "oven",
+    80: "toaster",
+    81: "sink",
+    82: "refrigerator",
+    84: "book",
+    85: "clock",
+    86: "vase",
+    87: "scissors",
+    88: "teddy bear",
+    89: "hair drier",
+    90: "toothbrush",
 }
 
 
-def _from_object_detection_api(pixels: np.ndarray, boxes, scores, classes, count, names: dict[int, str]) -> Found:
+def _from_object_detection_api(
+    pixels: np.ndarray, boxes, scores, classes, count, names: dict[int, str]
+) -> Found:
     """Outputs of a TF Object Detection API model ([1, N, ...], normalized yxyx) to pixel boxes."""
     height, width = pixels.shape[:2]
     count = int(np.asarray(count).reshape(-1)[0])
@@ -66,16 +133,22 @@ class SSDLitePerson:
         try:
             graph.ParseFromString(path.read_bytes())
         except Exception as error:  # protobuf's DecodeError
-            raise ModelUnavailable(f"{path.name} is not a TensorFlow graph ({error}); fetch the assets again.") from error
+            raise ModelUnavailable(
+                f"{path.name} is not a TensorFlow graph ({error}); fetch the assets again."
+            ) from error
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph, name=""), [])
         self.function = wrapped.prune("image_tensor:0", list(SSD_OUTPUTS))
-        self.function(tf.zeros((1, 64, 64, 3), tf.uint8))  # The first call builds the graph (~0.7 s): do it while loading.
+        self.function(
+            tf.zeros((1, 64, 64, 3), tf.uint8)
+        )  # The first call builds the graph (~0.7 s): do it while loading.
 
     def find(self, pixels, settings: DetectSettings, on_progress, should_stop) -> Found:
         import tensorflow as tf
 
         outputs = self.function(tf.constant(pixels[None]))
-        return _from_object_detection_api(pixels, *(output.numpy() for output in outputs), names={1: "person"})
+        return _from_object_detection_api(
+            pixels, *(output.numpy() for output in outputs), names={1: "person"}
+        )
 
 
 def build_ssdlite(spec: registry.ModelSpec, source: registry.WeightSource) -> SSDLitePerson:
@@ -95,8 +168,10 @@ def load_object_detection_api_model(reference: str):
     try:
         return hub.load(reference)
     except Exception as error:  # hub raises many types (URLError, OSError, ValueError, ...)
-        raise ModelUnavailable(f"Could not load '{reference}' from TF Hub: {type(error).__name__}. Hub models "
-                               "need a network connection; without one, use an offline model.") from error
+        raise ModelUnavailable(
+            f"Could not load '{reference}' from TF Hub: {type(error).__name__}. Hub models "
+            "need a network connection; without one, use an offline model."
+        ) from error
 
 
 class HubDetector:
@@ -111,8 +186,14 @@ class HubDetector:
         import tensorflow as tf
 
         outputs = self.model(tf.constant(pixels[None]))
-        return _from_object_detection_api(pixels, outputs["detection_boxes"], outputs["detection_scores"],
-                                          outputs["detection_classes"], outputs["num_detections"], COCO_LABELS)
+        return _from_object_detection_api(
+            pixels,
+            outputs["detection_boxes"],
+            outputs["detection_scores"],
+            outputs["detection_classes"],
+            outputs["num_detections"],
+            COCO_LABELS,
+        )
 
 
 def build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubDetector:
@@ -157,7 +238,9 @@ class SelectiveSearchClassifier:
                 if should_stop():
                     stopped = True
                     break
-                on_progress(index / max(len(proposals), 1), f"classifying region {index + 1} of {len(proposals)}")
+                on_progress(
+                    index / max(len(proposals), 1), f"classifying region {index + 1} of {len(proposals)}"
+                )
             probabilities = self.classifier.probabilities(np.ascontiguousarray(pixels[y0:y1, x0:x1]))
             best = int(np.argmax(probabilities))
             if probabilities[best] >= settings.min_score:
@@ -168,11 +251,14 @@ class SelectiveSearchClassifier:
         return Found(box_ops.as_boxes(found_boxes), np.asarray(scores), labels, stopped)
 
 
-def build_selective_search(spec: registry.ModelSpec, source: registry.WeightSource) -> SelectiveSearchClassifier:
+def build_selective_search(
+    spec: registry.ModelSpec, source: registry.WeightSource
+) -> SelectiveSearchClassifier:
     if not hasattr(cv2, "ximgproc"):
-        raise ModelUnavailable("Selective search needs opencv-contrib-python-headless (see requirements.txt).")
+        raise ModelUnavailable(
+            "Selective search needs opencv-contrib-python-headless (see requirements.txt)."
+        )
     from engine.classification import classify as classification
 
     # Its own interpreter: registry.load holds the registry's lock while this builder runs.
     return SelectiveSearchClassifier(classification.TFLiteClassifier(assets.verified_path(source.reference)))
-

@@ -34,6 +34,11 @@ class Found(NamedTuple):
 class Detector(Protocol):
     labels: str  # what it can find, in words
 
-    def find(self, pixels: np.ndarray, settings: DetectSettings, on_progress: ProgressCallback,
-             should_stop: StopCheck) -> Found:
+    def find(
+        self,
+        pixels: np.ndarray,
+        settings: DetectSettings,
+        on_progress: ProgressCallback,
+        should_stop: StopCheck,
+    ) -> Found:
         """Raw detections on an RGB uint8 image (NMS of its own is allowed, clipping is not needed)."""

@@ -52,10 +52,13 @@ class DistributedSpec:
 # --- The specs, by the `distributed` references of engine/core/entries.py: (name) -> DistributedSpec.
 # Built on use: the constants come from training modules that import nothing heavy.
 
+
 def capsnet(name: str) -> DistributedSpec:
     from engine.capsules import train as capsnet_training
 
-    return DistributedSpec(name, lambda: capsnet_training.CapsNetTask(name), 4, capsnet_training.LEARNING_RATE)
+    return DistributedSpec(
+        name, lambda: capsnet_training.CapsNetTask(name), 4, capsnet_training.LEARNING_RATE
+    )
 
 
 def classloc(name: str) -> DistributedSpec:
@@ -74,29 +77,49 @@ def yolo(name: str) -> DistributedSpec:
 def rcnn(name: str) -> DistributedSpec:
     from engine.detection.trained import rcnn as scene_rcnn
 
-    return DistributedSpec(name, lambda: scene_rcnn.RCNNTask(scene_rcnn.TRAIN_SCENES, scene_rcnn.VALIDATION_SCENES),
-                           2, scene_rcnn.LEARNING_RATE)
+    return DistributedSpec(
+        name,
+        lambda: scene_rcnn.RCNNTask(scene_rcnn.TRAIN_SCENES, scene_rcnn.VALIDATION_SCENES),
+        2,
+        scene_rcnn.LEARNING_RATE,
+    )
 
 
 def fast_rcnn(name: str) -> DistributedSpec:
     from engine.detection.trained import fast_rcnn as scene_fast_rcnn
 
-    return DistributedSpec(name, lambda: scene_fast_rcnn.FastRCNNTask(
-        scene_fast_rcnn.TRAIN_SCENES, scene_fast_rcnn.VALIDATION_SCENES), 2, scene_fast_rcnn.LEARNING_RATE)
+    return DistributedSpec(
+        name,
+        lambda: scene_fast_rcnn.FastRCNNTask(scene_fast_rcnn.TRAIN_SCENES, scene_fast_rcnn.VALIDATION_SCENES),
+        2,
+        scene_fast_rcnn.LEARNING_RATE,
+    )
 
 
 def faster_rcnn(name: str) -> DistributedSpec:
     from engine.detection.trained import faster_rcnn as scene_faster_rcnn
 
-    return DistributedSpec(name, lambda: scene_faster_rcnn.DetectorTask(name), 2, scene_faster_rcnn.LEARNING_RATE)
+    return DistributedSpec(
+        name, lambda: scene_faster_rcnn.DetectorTask(name), 2, scene_faster_rcnn.LEARNING_RATE
+    )
 
 
 def unet(name: str) -> DistributedSpec:
     from engine.segmentation import unet as scene_unet
 
-    return DistributedSpec(name, lambda: scene_unet.UNetTask(
-        scene_unet.TRAIN_SCENES, scene_unet.VALIDATION_SCENES, seed=0, resume=False, peak=scene_unet.LEARNING_RATE,
-        smoke=False), 2, scene_unet.LEARNING_RATE)
+    return DistributedSpec(
+        name,
+        lambda: scene_unet.UNetTask(
+            scene_unet.TRAIN_SCENES,
+            scene_unet.VALIDATION_SCENES,
+            seed=0,
+            resume=False,
+            peak=scene_unet.LEARNING_RATE,
+            smoke=False,
+        ),
+        2,
+        scene_unet.LEARNING_RATE,
+    )
 
 
 def text(name: str) -> DistributedSpec:
@@ -104,10 +127,19 @@ def text(name: str) -> DistributedSpec:
 
     def task() -> Task:
         if name == "text-cnn":
-            return text_training.TextTask(name, text_training.prepare_tweets, text_training.TWEETS_BATCH_SIZE,
-                                          text_training.TWEETS_EPOCHS)
-        return text_training.TextTask(name, text_training.prepare_imdb, text_training.IMDB_BATCH_SIZE,
-                                      text_training.IMDB_EPOCHS, keep_best=False)
+            return text_training.TextTask(
+                name,
+                text_training.prepare_tweets,
+                text_training.TWEETS_BATCH_SIZE,
+                text_training.TWEETS_EPOCHS,
+            )
+        return text_training.TextTask(
+            name,
+            text_training.prepare_imdb,
+            text_training.IMDB_BATCH_SIZE,
+            text_training.IMDB_EPOCHS,
+            keep_best=False,
+        )
 
     return DistributedSpec(name, task, 8, 1e-3, batch_size=64)
 
@@ -127,8 +159,12 @@ def video(name: str) -> DistributedSpec:
 def vqa(name: str) -> DistributedSpec:
     from engine.vqa import train as vqa_training
 
-    return DistributedSpec(name, lambda: vqa_training.VQATask(name, encoders_from_cnn_lstm=False),
-                           vqa_training.QUESTIONS_PER_IMAGE * 2, vqa_training.LEARNING_RATE)
+    return DistributedSpec(
+        name,
+        lambda: vqa_training.VQATask(name, encoders_from_cnn_lstm=False),
+        vqa_training.QUESTIONS_PER_IMAGE * 2,
+        vqa_training.LEARNING_RATE,
+    )
 
 
 def wavenet(name: str) -> DistributedSpec:
@@ -142,8 +178,13 @@ def _references() -> dict[str, str]:
     from engine.core import entries
 
     found = {entry.command_name: entry.distributed for entry in entries.MODELS if entry.distributed}
-    found.update({experiment.name: experiment.distributed for experiment in entries.EXPERIMENTS
-                  if experiment.distributed})
+    found.update(
+        {
+            experiment.name: experiment.distributed
+            for experiment in entries.EXPERIMENTS
+            if experiment.distributed
+        }
+    )
     return found
 
 
@@ -162,6 +203,8 @@ def get(name: str) -> DistributedSpec:
 
     references = _references()
     if name not in references:
-        raise InvalidInput(f"'{name}' cannot be trained on several workers: it is not trained here. "
-                           f"Trainable: {', '.join(sorted(references))}.")
+        raise InvalidInput(
+            f"'{name}' cannot be trained on several workers: it is not trained here. "
+            f"Trainable: {', '.join(sorted(references))}."
+        )
     return entries.resolve(references[name])(name)

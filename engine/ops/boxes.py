@@ -42,7 +42,9 @@ def iou_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int | None = None) -> np.ndarray:
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int | None = None
+) -> np.ndarray:
     """Greedy non-maximum suppression.
 
     Args:
@@ -59,7 +61,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: i
     while order.size and (max_keep is None or len(kept) < max_keep):
         best = order[0]
         kept.append(int(best))
-        overlaps = iou_matrix(boxes[best:best + 1], boxes[order[1:]])[0]
+        overlaps = iou_matrix(boxes[best : best + 1], boxes[order[1:]])[0]
         order = order[1:][overlaps <= iou_threshold]
     return np.asarray(kept, dtype=np.int64)
 
@@ -67,13 +69,19 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: i
 def class_nms(boxes: np.ndarray, scores: np.ndarray, labels, iou_threshold: float) -> np.ndarray:
     """NMS within each label separately (a cat box never suppresses a dog box); best first."""
     labels = np.asarray(labels, dtype=object)
-    kept = [np.flatnonzero(labels == label)[nms(as_boxes(boxes)[labels == label], np.asarray(scores)[labels == label],
-                                                 iou_threshold)] for label in dict.fromkeys(labels.tolist())]
+    kept = [
+        np.flatnonzero(labels == label)[
+            nms(as_boxes(boxes)[labels == label], np.asarray(scores)[labels == label], iou_threshold)
+        ]
+        for label in dict.fromkeys(labels.tolist())
+    ]
     merged = np.concatenate(kept) if kept else np.zeros(0, np.int64)
     return merged[np.argsort(-np.asarray(scores, dtype=np.float64)[merged], kind="stable")]
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
     """BlazeFace's weighted NMS: each cluster of overlapping boxes becomes their score-weighted mean.
 
     Returns:
@@ -115,7 +123,9 @@ def colour_for(label: str) -> tuple[int, int, int]:
     return int(red * 255), int(green * 255), int(blue * 255)
 
 
-def draw_boxes(pixels: np.ndarray, boxes: np.ndarray, captions: list[str], labels: list[str] | None = None) -> np.ndarray:
+def draw_boxes(
+    pixels: np.ndarray, boxes: np.ndarray, captions: list[str], labels: list[str] | None = None
+) -> np.ndarray:
     """A copy of an RGB uint8 image with each box outlined and captioned (caption on a filled tab).
 
     Args:
@@ -132,10 +142,22 @@ def draw_boxes(pixels: np.ndarray, boxes: np.ndarray, captions: list[str], label
         colour = colour_for((labels or captions)[index])
         x0, y0, x1, y1 = (int(round(value)) for value in box)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness, cv2.LINE_AA)
-        (text_width, text_height), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        (text_width, text_height), baseline = cv2.getTextSize(
+            caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1
+        )
         top = y0 - text_height - baseline - 2 if y0 - text_height - baseline - 2 >= 0 else y0
-        cv2.rectangle(canvas, (x0, top), (x0 + text_width + 4, top + text_height + baseline + 2), colour, cv2.FILLED)
+        cv2.rectangle(
+            canvas, (x0, top), (x0 + text_width + 4, top + text_height + baseline + 2), colour, cv2.FILLED
+        )
         luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-        cv2.putText(canvas, caption, (x0 + 2, top + text_height + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (0, 0, 0) if luminance > 140 else (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            caption,
+            (x0 + 2, top + text_height + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (0, 0, 0) if luminance > 140 else (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
     return canvas

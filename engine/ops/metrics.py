@@ -34,10 +34,15 @@ def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((recall[steps + 1] - recall[steps]) * precision[steps + 1]))
 
 
-def mean_average_precision(predictions: list[ImageDetections], truth_boxes: list[np.ndarray],
-                           truth_labels: list[np.ndarray], num_classes: int, iou_threshold: float = 0.5,
-                           predicted_masks: list[np.ndarray] | None = None,
-                           truth_masks: list[np.ndarray] | None = None) -> dict:
+def mean_average_precision(
+    predictions: list[ImageDetections],
+    truth_boxes: list[np.ndarray],
+    truth_labels: list[np.ndarray],
+    num_classes: int,
+    iou_threshold: float = 0.5,
+    predicted_masks: list[np.ndarray] | None = None,
+    truth_masks: list[np.ndarray] | None = None,
+) -> dict:
     """mAP over the classes present in the ground truth, and each class's AP.
 
     With masks (one (N, H, W) bool array per image for the predictions and for the truth), matches
@@ -65,11 +70,14 @@ def mean_average_precision(predictions: list[ImageDetections], truth_boxes: list
             if len(of_class) == 0:
                 continue
             if predicted_masks is not None and truth_masks is not None:
-                overlaps = np.array([mask_iou(predicted_masks[image][index], truth_masks[image][truth])
-                                     for truth in of_class])
+                overlaps = np.array(
+                    [mask_iou(predicted_masks[image][index], truth_masks[image][truth]) for truth in of_class]
+                )
             else:
                 box = np.asarray(predictions[image].boxes, np.float64)[index]
-                overlaps = box_ops.iou_matrix(box[None], np.asarray(truth_boxes[image], np.float64)[of_class])[0]
+                overlaps = box_ops.iou_matrix(
+                    box[None], np.asarray(truth_boxes[image], np.float64)[of_class]
+                )[0]
             best = int(np.argmax(overlaps))
             if overlaps[best] >= iou_threshold and not matched[image][best]:
                 matched[image][best] = True
@@ -78,8 +86,11 @@ def mean_average_precision(predictions: list[ImageDetections], truth_boxes: list
         recall = true_positives / positives
         precision = true_positives / np.arange(1, len(scored) + 1)
         per_class[label] = average_precision(recall, precision) if len(scored) else 0.0
-    return {"map": float(np.mean(list(per_class.values()))) if per_class else 0.0,
-            "per_class": per_class, "images": len(predictions)}
+    return {
+        "map": float(np.mean(list(per_class.values()))) if per_class else 0.0,
+        "per_class": per_class,
+        "images": len(predictions),
+    }
 
 
 def mask_iou(first: np.ndarray, second: np.ndarray) -> float:

@@ -22,9 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.core import assets
-from engine.core import manifest
-from engine.core import registry
+from engine.core import assets, manifest, registry
 from engine.segmentation.instances import Instance, draw, id_map, label_map, paste_box_mask  # noqa: F401 (re-exported)
 
 MIN_SCORE = 0.5  # instances below this confidence are not shown
@@ -44,15 +42,25 @@ class SceneMaskRCNN:
         from engine.data import scenes
 
         height, width = pixels.shape[:2]
-        small = pixels if (height, width) == (scenes.SIZE, scenes.SIZE) else cv2.resize(
-            pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
+        small = (
+            pixels
+            if (height, width) == (scenes.SIZE, scenes.SIZE)
+            else cv2.resize(pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
+        )
         found, masks = self.network.predict(small[None], min_score=MIN_SCORE, with_masks=True)
         scale = np.array([width, height, width, height]) / scenes.SIZE
         result = []
         for box, score, label, mask in zip(found[0].boxes, found[0].scores, found[0].labels, masks[0]):
-            full = mask if (height, width) == mask.shape else cv2.resize(
-                mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-            result.append(Instance(scenes.CLASSES[int(label)], float(score), tuple(float(v) for v in box * scale), full))
+            full = (
+                mask
+                if (height, width) == mask.shape
+                else cv2.resize(
+                    mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+                ).astype(bool)
+            )
+            result.append(
+                Instance(scenes.CLASSES[int(label)], float(score), tuple(float(v) for v in box * scale), full)
+            )
         return result
 
 
@@ -65,8 +73,8 @@ class PersonInstances:
         self.detector, self.segmenter = detector, segmenter
 
     def instances(self, pixels: np.ndarray) -> list[Instance]:
-        from engine.detection.api import DetectSettings
         from engine.core.progress import never_stop, no_progress
+        from engine.detection.api import DetectSettings
 
         height, width = pixels.shape[:2]
         found = self.detector.find(pixels, DetectSettings(min_score=MIN_SCORE), no_progress, never_stop)
@@ -109,9 +117,16 @@ class HubMaskRCNN:
         scores = np.asarray(outputs["detection_scores"])[0, :count]
         classes = np.asarray(outputs["detection_classes"])[0, :count]
         masks = np.asarray(outputs["detection_masks"])[0, :count]
-        return [Instance(self.names.get(int(label), f"class {int(label)}"), float(score), tuple(float(v) for v in box),
-                         paste_box_mask(mask, box, (height, width)))
-                for box, score, label, mask in zip(boxes, scores, classes, masks) if score >= MIN_SCORE]
+        return [
+            Instance(
+                self.names.get(int(label), f"class {int(label)}"),
+                float(score),
+                tuple(float(v) for v in box),
+                paste_box_mask(mask, box, (height, width)),
+            )
+            for box, score, label, mask in zip(boxes, scores, classes, masks)
+            if score >= MIN_SCORE
+        ]
 
 
 def build_scene_mask_rcnn(spec: registry.ModelSpec, source: registry.WeightSource) -> SceneMaskRCNN:
@@ -124,8 +139,10 @@ def build_person_instances(spec: registry.ModelSpec, source: registry.WeightSour
     from engine.detection.objects import SSDLitePerson
     from engine.segmentation.api import SelfieSegmenter
 
-    return PersonInstances(SSDLitePerson(assets.verified_path(source.reference)),
-                           SelfieSegmenter(assets.verified_path("selfie_segmentation.tflite")))
+    return PersonInstances(
+        SSDLitePerson(assets.verified_path(source.reference)),
+        SelfieSegmenter(assets.verified_path("selfie_segmentation.tflite")),
+    )
 
 
 def build_hub(spec: registry.ModelSpec, source: registry.WeightSource) -> HubMaskRCNN:

@@ -13,8 +13,7 @@ import cv2
 import numpy as np
 
 from engine.classification import classify as classification
-from engine.core import assets
-from engine.core import registry
+from engine.core import assets, registry
 from engine.detection.protocol import DetectSettings, Found
 from engine.ops import boxes as box_ops
 from engine.segmentation import api as segmentation
@@ -44,11 +43,16 @@ class MainObjectLocalizer:
             return Found(box_ops.as_boxes([]), np.zeros(0), [])
         largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
         x, y, width, height = (int(value) for value in stats[largest, :4])
-        return Found(box_ops.as_boxes([(x, y, x + width, y + height)]), np.array([float(probabilities[best])]),
-                     [self.classifier.labels[best]])
+        return Found(
+            box_ops.as_boxes([(x, y, x + width, y + height)]),
+            np.array([float(probabilities[best])]),
+            [self.classifier.labels[best]],
+        )
 
 
 def build(spec: registry.ModelSpec, source: registry.WeightSource) -> MainObjectLocalizer:
     """The registry's builder of "main-object-imagenet-deeplab" (engine/core/entries.py)."""
-    return MainObjectLocalizer(classification.TFLiteClassifier(assets.verified_path(source.reference)),
-                               segmentation.DeepLabSegmenter(assets.verified_path("deeplabv3.tflite")))
+    return MainObjectLocalizer(
+        classification.TFLiteClassifier(assets.verified_path(source.reference)),
+        segmentation.DeepLabSegmenter(assets.verified_path("deeplabv3.tflite")),
+    )

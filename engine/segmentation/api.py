@@ -25,23 +25,45 @@ import urllib.request
 import cv2
 import numpy as np
 
-from engine.core import assets
-from engine.core import media
-from engine.core import manifest
-from engine.core import registry
-from engine.core import runtime
+from engine.core import assets, manifest, media, registry, runtime
 from engine.core.errors import InvalidInput, ModelUnavailable
 from engine.segmentation import instances
 from engine.segmentation import unet as scene_unet
 
 DEFAULT_MODEL = "deeplabv3-voc"
-TASKS = ("segmentation", "instances")  # semantic models give a label map; instance models (engine/pipelines/instances.py) masks
+TASKS = (
+    "segmentation",
+    "instances",
+)  # semantic models give a label map; instance models (engine/pipelines/instances.py) masks
 PERSON_THRESHOLD = 0.5  # selfie model: probability above which a pixel is "person"
-DEEPLAB_HUB_HANDLE = "https://tfhub.dev/tensorflow/lite-model/deeplabv3/1/metadata/2"  # MobileNetV2, 257 px, VOC
+DEEPLAB_HUB_HANDLE = (
+    "https://tfhub.dev/tensorflow/lite-model/deeplabv3/1/metadata/2"  # MobileNetV2, 257 px, VOC
+)
 HUB_TIMEOUT_SECONDS = 60  # one download of a TFLite file from TF Hub
 HUB_MAX_BYTES = 64 * 2**20  # refuse anything larger than a plausible TFLite segmenter
-VOC_LABELS = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-              "dining table", "dog", "horse", "motorbike", "person", "potted plant", "sheep", "sofa", "train", "tv")
+VOC_LABELS = (
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "dining table",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "potted plant",
+    "sheep",
+    "sofa",
+    "train",
+    "tv",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +78,19 @@ class SegmentationResult:
     def class_shares(self) -> dict[str, float]:
         """Fraction of the image's pixels per class present, largest first."""
         counts = np.bincount(self.label_map.ravel(), minlength=len(self.labels))
-        shares = {self.labels[index]: count / self.label_map.size for index, count in enumerate(counts) if count}
+        shares = {
+            self.labels[index]: count / self.label_map.size for index, count in enumerate(counts) if count
+        }
         return dict(sorted(shares.items(), key=lambda item: -item[1]))
 
     def to_json(self) -> dict:
-        return {"model": self.model, "source": self.source, "ms": round(self.ms, 3),
-                "classes": {label: round(share, 6) for label, share in self.class_shares().items()},
-                "instances": [instance.to_json() for instance in self.instances]}
+        return {
+            "model": self.model,
+            "source": self.source,
+            "ms": round(self.ms, 3),
+            "classes": {label: round(share, 6) for label, share in self.class_shares().items()},
+            "instances": [instance.to_json() for instance in self.instances],
+        }
 
 
 class DeepLabSegmenter:
@@ -125,10 +153,14 @@ def hub_tflite_file(handle: str) -> pathlib.Path:
         with urllib.request.urlopen(f"{handle}?lite-format=tflite", timeout=HUB_TIMEOUT_SECONDS) as response:
             data = response.read(HUB_MAX_BYTES + 1)
     except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
-        raise ModelUnavailable(f"Could not download '{handle}' from TF Hub ({type(error).__name__}). Hub models "
-                               "need a network connection; without one, use the offline DeepLabV3.") from error
+        raise ModelUnavailable(
+            f"Could not download '{handle}' from TF Hub ({type(error).__name__}). Hub models "
+            "need a network connection; without one, use the offline DeepLabV3."
+        ) from error
     if len(data) > HUB_MAX_BYTES or data[4:8] != b"TFL3":  # the flatbuffer identifier of a TFLite model
-        raise ModelUnavailable(f"TF Hub's reply for '{handle}' is not a TFLite model; use the offline DeepLabV3.")
+        raise ModelUnavailable(
+            f"TF Hub's reply for '{handle}' is not a TFLite model; use the offline DeepLabV3."
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     partial.write_bytes(data)
@@ -141,6 +173,7 @@ def build_deeplab_hub(spec: registry.ModelSpec, source: registry.WeightSource) -
 
 
 # --- The U-Net trained here on the scenes (engine/segmentation/unet.py) -----------------------------
+
 
 def build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
     """The registry's builder of "unet" (engine/core/entries.py)."""
@@ -162,20 +195,31 @@ def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationRes
     if loaded.spec.task == "instances":  # one mask per object; the label map paints them, best on top
         found = sorted(loaded.model.instances(pixels), key=lambda instance: -instance.score)
         label_map = instances.label_map(found, labels, pixels.shape[:2])
-        return SegmentationResult(loaded.spec.name, loaded.source.describe(), labels, label_map,
-                                  (time.perf_counter() - started) * 1000, tuple(found))
+        return SegmentationResult(
+            loaded.spec.name,
+            loaded.source.describe(),
+            labels,
+            label_map,
+            (time.perf_counter() - started) * 1000,
+            tuple(found),
+        )
     label_map = loaded.model.label_map(pixels)
-    return SegmentationResult(loaded.spec.name, loaded.source.describe(), labels, label_map,
-                              (time.perf_counter() - started) * 1000)
+    return SegmentationResult(
+        loaded.spec.name, loaded.source.describe(), labels, label_map, (time.perf_counter() - started) * 1000
+    )
 
 
 MAX_WORKING_SIDE = 1024  # masks are computed at this size at most; the models see 257 px anyway
 
 
-def segment_bytes(data: bytes, model_name: str = DEFAULT_MODEL) -> tuple[media.DecodedImage, SegmentationResult]:
+def segment_bytes(
+    data: bytes, model_name: str = DEFAULT_MODEL
+) -> tuple[media.DecodedImage, SegmentationResult]:
     """Decode (reduced to at most ~MAX_WORKING_SIDE) and segment uploaded bytes."""
     if registry.get_spec(model_name).task not in TASKS:
-        raise InvalidInput(f"'{model_name}' is not a segmentation model. Segmentation models: "
-                           f"{', '.join(spec.name for task in TASKS for spec in registry.all_specs(task))}.")
+        raise InvalidInput(
+            f"'{model_name}' is not a segmentation model. Segmentation models: "
+            f"{', '.join(spec.name for task in TASKS for spec in registry.all_specs(task))}."
+        )
     image = media.decode_within(data, MAX_WORKING_SIDE)
     return image, segment(image.pixels, registry.load(model_name))

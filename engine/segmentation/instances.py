@@ -26,8 +26,12 @@ class Instance:
         return int(self.mask.sum())
 
     def to_json(self) -> dict:
-        return {"label": self.label, "score": round(self.score, 6), "box": [round(v, 2) for v in self.box],
-                "area": self.area}
+        return {
+            "label": self.label,
+            "score": round(self.score, 6),
+            "box": [round(v, 2) for v in self.box],
+            "area": self.area,
+        }
 
 
 def label_map(instances: list[Instance], labels: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
@@ -50,15 +54,23 @@ def draw(pixels: np.ndarray, instances: list[Instance], opacity: float = 0.55) -
     """Each instance's mask in its own colour, with its box and "label score" caption."""
     from engine.ops import boxes as box_ops
 
-    colours = [np.array(cv2.cvtColor(np.uint8([[[int(179 * (i * 0.618 % 1)), 200, 255]]]), cv2.COLOR_HSV2RGB)[0, 0],
-                        np.float32) for i in range(len(instances))]
+    colours = [
+        np.array(
+            cv2.cvtColor(np.uint8([[[int(179 * (i * 0.618 % 1)), 200, 255]]]), cv2.COLOR_HSV2RGB)[0, 0],
+            np.float32,
+        )
+        for i in range(len(instances))
+    ]
     drawn = pixels.astype(np.float32)
     for instance, colour in sorted(zip(instances, colours), key=lambda pair: pair[0].score):
         drawn[instance.mask] = drawn[instance.mask] * (1 - opacity) + colour * opacity
     drawn = drawn.astype(np.uint8)
-    return box_ops.draw_boxes(drawn, box_ops.as_boxes([instance.box for instance in instances]),
-                              [f"{instance.label} {instance.score:.2f}" for instance in instances],
-                              [f"instance {index}" for index in range(len(instances))])
+    return box_ops.draw_boxes(
+        drawn,
+        box_ops.as_boxes([instance.box for instance in instances]),
+        [f"{instance.label} {instance.score:.2f}" for instance in instances],
+        [f"instance {index}" for index in range(len(instances))],
+    )
 
 
 def paste_box_mask(mask: np.ndarray, box, shape: tuple[int, int], threshold: float = 0.5) -> np.ndarray:
@@ -68,6 +80,8 @@ def paste_box_mask(mask: np.ndarray, box, shape: tuple[int, int], threshold: flo
     x1, y1 = min(width, int(round(box[2]))), min(height, int(round(box[3])))
     result = np.zeros(shape, bool)
     if x1 > x0 and y1 > y0:
-        result[y0:y1, x0:x1] = cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0),
-                                          interpolation=cv2.INTER_LINEAR) >= threshold
+        result[y0:y1, x0:x1] = (
+            cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            >= threshold
+        )
     return result

@@ -20,7 +20,9 @@ def palette(count: int) -> np.ndarray:
     return colours
 
 
-def overlay(pixels: np.ndarray, label_map: np.ndarray, opacity: float, visible: set[int] | None = None) -> np.ndarray:
+def overlay(
+    pixels: np.ndarray, label_map: np.ndarray, opacity: float, visible: set[int] | None = None
+) -> np.ndarray:
     """Blend class colours over the photo; classes not in `visible` (and background 0) stay clear."""
     colours = palette(int(label_map.max()) + 1)[label_map]
     shown = label_map > 0 if visible is None else np.isin(label_map, sorted(visible))
@@ -42,8 +44,9 @@ def blur_background(pixels: np.ndarray, person_probability: np.ndarray, strength
     return (alpha * pixels + (1 - alpha) * blurred).astype(np.uint8)
 
 
-def replace_background(pixels: np.ndarray, person_probability: np.ndarray,
-                       colour: tuple[int, int, int]) -> np.ndarray:
+def replace_background(
+    pixels: np.ndarray, person_probability: np.ndarray, colour: tuple[int, int, int]
+) -> np.ndarray:
     alpha = soft_person_mask(person_probability)
     background = np.empty_like(pixels, dtype=np.float32)
     background[:] = colour

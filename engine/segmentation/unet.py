@@ -46,7 +46,9 @@ FILTERS = (16, 32, 64, 128, 256)  # per level of the contracting path; the last 
 COARSE_HEADS = 3
 # The fourth level sees a whole object at 6 x 6 with 256 channels (the 3-level U-Net, FILTERS[:-1] with two
 # coarse heads, mistook whole objects); `grow` starts it from the 3-level weights (`--resume` does this).
-GROWN_LAYERS = {"bottleneck": "down3"}  # 3-level layer -> its place in the 4-level network; the rest keep their names
+GROWN_LAYERS = {
+    "bottleneck": "down3"
+}  # 3-level layer -> its place in the 4-level network; the rest keep their names
 GROWTH_CALIBRATION_SCENES = 256  # training scenes that measure the statistics `grow` needs
 DEFAULT_EPOCHS = 3
 TRAIN_SCENES = 8000  # pre-generated once per run (about 2 ms each); 3 epochs take ~20 min on one shared core
@@ -69,8 +71,19 @@ PREDICT_BATCH = 100
 # A convolutional network is only roughly shift-equivariant (its poolings), so the copies disagree near
 # edges and on doubtful objects, and their mean is steadier. The 8 one-pixel neighbours were chosen on
 # validation against 4 shifts and larger ones (docs/models/unet.md), at 9 times the compute.
-TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
-CHECKPOINTS = assets.cache_dir() / "train" / "unet"  # the checkpoint folder before run folders: --resume reads it
+TEST_TIME_SHIFTS: tuple[tuple[int, int], ...] = (
+    (1, 0),
+    (-1, 0),
+    (0, 1),
+    (0, -1),
+    (1, 1),
+    (-1, -1),
+    (1, -1),
+    (-1, 1),
+)
+CHECKPOINTS = (
+    assets.cache_dir() / "train" / "unet"
+)  # the checkpoint folder before run folders: --resume reads it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +91,9 @@ class UNetConfig:
     """The U-Net's training tunables (engine/core/configs.py); the defaults are the constants above."""
 
     epochs: int = DEFAULT_EPOCHS  # a first run's epochs; with --resume, the new cycle's
-    levels: int = len(FILTERS) - 1  # poolings: 4, or 3 (FILTERS[:-1], one coarse head fewer: the first cycles')
+    levels: int = (
+        len(FILTERS) - 1
+    )  # poolings: 4, or 3 (FILTERS[:-1], one coarse head fewer: the first cycles')
     train_scenes: int = TRAIN_SCENES  # a first run's
     resume_train_scenes: int = RESUME_TRAIN_SCENES  # a resumed cycle's
     validation_scenes: int = VALIDATION_SCENES
@@ -93,9 +108,11 @@ class UNetConfig:
     def architecture(self) -> tuple[tuple[int, ...], int]:
         """(filters, coarse heads) of `build_network`."""
         if self.levels not in (len(FILTERS) - 2, len(FILTERS) - 1):
-            raise InvalidInput(f"The U-Net has {len(FILTERS) - 2} or {len(FILTERS) - 1} levels, not {self.levels}.")
+            raise InvalidInput(
+                f"The U-Net has {len(FILTERS) - 2} or {len(FILTERS) - 1} levels, not {self.levels}."
+            )
         cut = len(FILTERS) - 1 - self.levels
-        return FILTERS[:len(FILTERS) - cut], COARSE_HEADS - cut
+        return FILTERS[: len(FILTERS) - cut], COARSE_HEADS - cut
 
 
 def build_network(filters: tuple[int, ...] = FILTERS, coarse_heads: int = COARSE_HEADS):
@@ -122,14 +139,19 @@ def build_network(filters: tuple[int, ...] = FILTERS, coarse_heads: int = COARSE
         if level >= len(filters) - 1 - coarse_heads:
             factor = 2 ** (level + 1)
             scores = keras.layers.Conv2D(len(LABELS), 1, name=f"coarse{level + 1}_scores")(x)
-            coarse_scores.append(keras.layers.UpSampling2D(factor, interpolation="bilinear",
-                                                           name=f"coarse{level + 1}_upsample")(scores))
+            coarse_scores.append(
+                keras.layers.UpSampling2D(
+                    factor, interpolation="bilinear", name=f"coarse{level + 1}_upsample"
+                )(scores)
+            )
         width = filters[level]
         x = keras.layers.Conv2DTranspose(width, 2, strides=2, name=f"up{level}_transpose")(x)
         x = keras.layers.Concatenate(name=f"up{level}_skip")([x, skips[level]])
         x = double_conv(x, width, f"up{level}")
     fine_scores = keras.layers.Conv2D(len(LABELS), 1, name="fine_scores")(x)
-    outputs = keras.layers.Add(name="label_scores")([fine_scores, *coarse_scores]) if coarse_scores else fine_scores
+    outputs = (
+        keras.layers.Add(name="label_scores")([fine_scores, *coarse_scores]) if coarse_scores else fine_scores
+    )
     return keras.Model(inputs, outputs, name="unet")
 
 
@@ -155,8 +177,10 @@ def grow(network, path: pathlib.Path, calibration_images: np.ndarray) -> None:
         prefix, _, rest = layer_name.partition("_")
         variable = _variable(network, f"{GROWN_LAYERS.get(prefix, prefix)}_{rest}", variable_name)
         if tuple(variable.shape) != values.shape:
-            raise ModelUnavailable(f"{pathlib.Path(path).name}: {key} has shape {values.shape}, the grown U-Net "
-                                   f"expects {tuple(variable.shape)}; it is not the 3-level U-Net's.")
+            raise ModelUnavailable(
+                f"{pathlib.Path(path).name}: {key} has shape {values.shape}, the grown U-Net "
+                f"expects {tuple(variable.shape)}; it is not the 3-level U-Net's."
+            )
         variable.assign(values)
     width = FILTERS[-2]  # the new decoder level's width = its skip input's
     identity = np.zeros((3, 3, 2 * width, width), np.float32)
@@ -170,7 +194,9 @@ def grow(network, path: pathlib.Path, calibration_images: np.ndarray) -> None:
         layer = network.get_layer(norm)
         layer.moving_mean.assign(mean)
         layer.moving_variance.assign(variance)
-        layer.gamma.assign(np.sqrt(variance + layer.epsilon))  # undoes the normalisation, at inference exactly
+        layer.gamma.assign(
+            np.sqrt(variance + layer.epsilon)
+        )  # undoes the normalisation, at inference exactly
         layer.beta.assign(mean)
     head = network.get_layer(f"coarse{len(FILTERS) - 1}_scores")
     for variable in head.weights:
@@ -178,7 +204,9 @@ def grow(network, path: pathlib.Path, calibration_images: np.ndarray) -> None:
 
 
 def _variable(network, layer_name: str, variable_name: str):
-    return next(variable for variable in network.get_layer(layer_name).weights if variable.name == variable_name)
+    return next(
+        variable for variable in network.get_layer(layer_name).weights if variable.name == variable_name
+    )
 
 
 def is_three_level(path: pathlib.Path) -> bool:
@@ -202,8 +230,14 @@ def describe_architecture(network=None) -> list[LayerRow]:
     rows = []
     for layer in network.layers:
         shape = layer.output.shape if not isinstance(layer.output, (list, tuple)) else layer.output[0].shape
-        rows.append(LayerRow(layer.name, type(layer).__name__, " x ".join(str(side) for side in shape[1:]),
-                             int(layer.count_params())))
+        rows.append(
+            LayerRow(
+                layer.name,
+                type(layer).__name__,
+                " x ".join(str(side) for side in shape[1:]),
+                int(layer.count_params()),
+            )
+        )
     return rows
 
 
@@ -221,8 +255,10 @@ class SceneSegmenter:
 
         self.network = network
         self.shifts = shifts  # None: TEST_TIME_SHIFTS (read when scoring)
-        self._scores = tf.function(lambda images: tf.nn.softmax(network(images, training=False)),
-                                   input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32)])
+        self._scores = tf.function(
+            lambda images: tf.nn.softmax(network(images, training=False)),
+            input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32)],
+        )
 
     def scores(self, images: np.ndarray) -> np.ndarray:
         """Label probabilities (B, 96, 96, len(LABELS)) for uint8 scenes (B, 96, 96, 3): the mean over the
@@ -234,10 +270,16 @@ class SceneSegmenter:
         chunk = max(1, PREDICT_BATCH // copies)  # the scenes whose copies go through the network as one batch
         averaged = []
         for start in range(0, len(images), chunk):
-            part = images[start:start + chunk]
+            part = images[start : start + chunk]
             batch = np.concatenate([part, *(shift_scenes(part, shift) for shift in shifts)])
-            scores = self._scores(batch.astype(np.float32)).numpy().reshape(copies, len(part), *batch.shape[1:3], -1)
-            total = scores[0] + sum(shift_back(scores[index + 1], shift) for index, shift in enumerate(shifts))
+            scores = (
+                self._scores(batch.astype(np.float32))
+                .numpy()
+                .reshape(copies, len(part), *batch.shape[1:3], -1)
+            )
+            total = scores[0] + sum(
+                shift_back(scores[index + 1], shift) for index, shift in enumerate(shifts)
+            )
             averaged.append(total / copies)
         return np.concatenate(averaged)
 
@@ -254,9 +296,15 @@ class SceneSegmenter:
         resized = cv2.resize(pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
         scores = self.scores(resized[None])[0]
         # OpenCV resizes at most 4 channels at once with some interpolations; do them in groups.
-        upsampled = np.concatenate([cv2.resize(scores[..., start:start + 4], (width, height),
-                                               interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
-                                    for start in range(0, scores.shape[-1], 4)], axis=-1)
+        upsampled = np.concatenate(
+            [
+                cv2.resize(
+                    scores[..., start : start + 4], (width, height), interpolation=cv2.INTER_LINEAR
+                ).reshape(height, width, -1)
+                for start in range(0, scores.shape[-1], 4)
+            ],
+            axis=-1,
+        )
         return upsampled.argmax(-1).astype(np.uint8)
 
 
@@ -276,16 +324,24 @@ def _shifted(array: np.ndarray, shift: tuple[int, int], border: str) -> np.ndarr
     margin = max(abs(dx), abs(dy))
     padded = np.pad(array, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode=border)
     height, width = array.shape[1:3]
-    return np.ascontiguousarray(padded[:, margin - dy:margin - dy + height, margin - dx:margin - dx + width])
+    return np.ascontiguousarray(
+        padded[:, margin - dy : margin - dy + height, margin - dx : margin - dx + width]
+    )
 
 
 def build(weights_path: pathlib.Path) -> SceneSegmenter:
-    network = build_network(*UNetConfig(levels=3).architecture()) if is_three_level(weights_path) else build_network()
+    network = (
+        build_network(*UNetConfig(levels=3).architecture())
+        if is_three_level(weights_path)
+        else build_network()
+    )
     weights_io.load_float16(network, weights_path)
     return SceneSegmenter(network)
 
 
-def generate(split: str, count: int, start: int = 0, objects: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    split: str, count: int, start: int = 0, objects: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Scenes start .. start + count - 1 of a split: uint8 images (N, 96, 96, 3), label maps (N, 96, 96).
 
     `objects` forces that many objects per scene (see `scenes.scene`); None draws 1..MAX_OBJECTS.
@@ -300,9 +356,13 @@ def measure(segmenter: SceneSegmenter, images: np.ndarray, truth: np.ndarray) ->
     predicted = segmenter.predict(images)
     milliseconds = (time.perf_counter() - started) * 1000 / len(images)
     result = metrics.mean_iou(predicted, truth, len(LABELS))
-    return {"mean_iou": result["mean_iou"], "pixel_accuracy": float(np.mean(predicted == truth)),
-            "per_label": {LABELS[label]: round(iou, 4) for label, iou in result["per_label"].items()},
-            "scenes": len(images), "ms_per_scene": round(milliseconds, 3)}
+    return {
+        "mean_iou": result["mean_iou"],
+        "pixel_accuracy": float(np.mean(predicted == truth)),
+        "per_label": {LABELS[label]: round(iou, 4) for label, iou in result["per_label"].items()},
+        "scenes": len(images),
+        "ms_per_scene": round(milliseconds, 3),
+    }
 
 
 def evaluate_model(segmenter: SceneSegmenter, count: int = scenes.TEST_SCENES, split: str = "test") -> dict:
@@ -327,19 +387,32 @@ class UNetTask(training.Task):
     unit = "scenes"
     batch_size = BATCH_SIZE
 
-    def __init__(self, train_scenes: int, validation_scenes: int, seed: int, resume: bool, peak: float,
-                 smoke: bool, on_progress: ProgressCallback = no_progress, config: UNetConfig | None = None):
+    def __init__(
+        self,
+        train_scenes: int,
+        validation_scenes: int,
+        seed: int,
+        resume: bool,
+        peak: float,
+        smoke: bool,
+        on_progress: ProgressCallback = no_progress,
+        config: UNetConfig | None = None,
+    ):
         self.config = config or UNetConfig()
         self.train_scenes, self.validation_scenes, self.seed = train_scenes, validation_scenes, seed
         self.resume, self.peak, self.smoke, self.on_progress = resume, peak, smoke, on_progress
-        self.history: list[dict] = []  # the log so far (set before fit), which numbers the cycle and its scenes
+        self.history: list[
+            dict
+        ] = []  # the log so far (set before fit), which numbers the cycle and its scenes
         self.grown, self._step = False, None
 
     def build_inputs(self, first_epoch: int) -> None:
         self.build_sampler()
         first_scene = sum(_cycle_scenes(self.history).values())  # every cycle draws scenes none before it saw
         self.on_progress(0.0, f"generating {self.train_scenes} training scenes")
-        self.images, self.label_maps = generate("train", self.train_scenes, start=first_scene, objects=TRAIN_OBJECTS)
+        self.images, self.label_maps = generate(
+            "train", self.train_scenes, start=first_scene, objects=TRAIN_OBJECTS
+        )
         self.validation = generate("validation", self.validation_scenes)
         self.rng = np.random.default_rng(self.seed + self.cycle)
         sampling = scene_weights(self.label_maps, self.config.oversampled_labels)
@@ -390,26 +463,37 @@ class UNetTask(training.Task):
         order = self.rng.choice(self.train_scenes, self.train_scenes, p=self.sampling)
         size = self.config.batch_size
         for batch in range(self.steps_per_epoch()):
-            index = np.sort(order[batch * size:(batch + 1) * size])
+            index = np.sort(order[batch * size : (batch + 1) * size])
             yield self.images[index].astype(np.float32), self.label_maps[index].astype(np.int32)
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self._step is None:
-            self._step = _train_step_function(self.network, optimizer, self.config.boundary_weight,
-                                              self.config.jaccard_weight)
+            self._step = _train_step_function(
+                self.network, optimizer, self.config.boundary_weight, self.config.jaccard_weight
+            )
         return {"loss": self._step(*batch)}
 
     def validate(self) -> dict[str, float]:
         figures = measure(self.segmenter, *self.validation)
-        return {"validation_mean_iou": figures["mean_iou"], "validation_pixel_accuracy": figures["pixel_accuracy"]}
+        return {
+            "validation_mean_iou": figures["mean_iou"],
+            "validation_pixel_accuracy": figures["pixel_accuracy"],
+        }
 
     def epoch_log(self, epoch: int) -> dict:
         config = self.config
-        return {"cycle": self.cycle, "levels": config.levels, "grown": self.grown, "train_scenes": self.train_scenes,
-                "jaccard_weight": config.jaccard_weight, "oversampled": config.oversampled_labels,
-                "boundary_weight": config.boundary_weight, "validation_scenes": self.validation_scenes,
-                "peak_learning_rate": self.peak,
-                "test_time_shifts": len(TEST_TIME_SHIFTS) if config.validation_shifts else 0}
+        return {
+            "cycle": self.cycle,
+            "levels": config.levels,
+            "grown": self.grown,
+            "train_scenes": self.train_scenes,
+            "jaccard_weight": config.jaccard_weight,
+            "oversampled": config.oversampled_labels,
+            "boundary_weight": config.boundary_weight,
+            "validation_scenes": self.validation_scenes,
+            "peak_learning_rate": self.peak,
+            "test_time_shifts": len(TEST_TIME_SHIFTS) if config.validation_shifts else 0,
+        }
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         return evaluate_model(build(weights))  # the float16 weights that get promoted, not the float32 ones
@@ -424,19 +508,28 @@ class UNetTask(training.Task):
     def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         return _manifest_line(figures, history)
 
-    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
-        return [*super().outputs(run, figures, history, epochs),
-                training.Output(str(pathlib.PurePosixPath(WEIGHTS).with_suffix(".history.json")), "history.json")]
+    def outputs(
+        self, run: training.Run, figures: dict, history: list[dict], epochs: int
+    ) -> list[training.Output]:
+        return [
+            *super().outputs(run, figures, history, epochs),
+            training.Output(str(pathlib.PurePosixPath(WEIGHTS).with_suffix(".history.json")), "history.json"),
+        ]
 
 
-def _train_step_function(network, optimizer, boundary_weight: float = BOUNDARY_WEIGHT,
-                         jaccard_weight: float = JACCARD_WEIGHT):
+def _train_step_function(
+    network, optimizer, boundary_weight: float = BOUNDARY_WEIGHT, jaccard_weight: float = JACCARD_WEIGHT
+):
     import tensorflow as tf
 
     variables = network.trainable_variables
 
-    @tf.function(input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32),
-                                  tf.TensorSpec([None, scenes.SIZE, scenes.SIZE], tf.int32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.float32),
+            tf.TensorSpec([None, scenes.SIZE, scenes.SIZE], tf.int32),
+        ]
+    )
     def step(batch_images, batch_maps):  # traced once for the whole run
         with tf.GradientTape() as tape:
             loss = batch_loss(network, batch_images, batch_maps, boundary_weight, jaccard_weight)
@@ -446,11 +539,21 @@ def _train_step_function(network, optimizer, boundary_weight: float = BOUNDARY_W
     return step
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int | None = None, validation_scenes: int | None = None,
-          max_batches: int | None = None, seed: int = 0, output: pathlib.Path | None = None,
-          resume: bool = False, peak_learning_rate: float | None = None, max_steps: int | None = None,
-          run: str | None = None, config: configs.NamedConfig | str | None = None) -> dict:
+def train(
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int | None = None,
+    validation_scenes: int | None = None,
+    max_batches: int | None = None,
+    seed: int = 0,
+    output: pathlib.Path | None = None,
+    resume: bool = False,
+    peak_learning_rate: float | None = None,
+    max_steps: int | None = None,
+    run: str | None = None,
+    config: configs.NamedConfig | str | None = None,
+) -> dict:
     """Train the U-Net from scratch into a run folder (engine/core/training.py); keep the epoch with the best
     validation mean IoU; `python -m engine promote unet RUN` commits it.
 
@@ -479,23 +582,43 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     """
     named = configs.resolve("unet", config)
     resume = resume or named.resumes is not None
-    named = configs.with_values(named, epochs=epochs, validation_scenes=validation_scenes,
-                                **{"resume_train_scenes" if resume else "train_scenes": train_scenes,
-                                   "resume_learning_rate" if resume else "learning_rate": peak_learning_rate or None})
+    named = configs.with_values(
+        named,
+        epochs=epochs,
+        validation_scenes=validation_scenes,
+        **{
+            "resume_train_scenes" if resume else "train_scenes": train_scenes,
+            "resume_learning_rate" if resume else "learning_rate": peak_learning_rate or None,
+        },
+    )
     settings: UNetConfig = named.settings
     epochs = settings.epochs
     train_scenes = settings.resume_train_scenes if resume else settings.train_scenes
     validation_scenes = settings.validation_scenes
     if epochs < 1 or train_scenes < settings.batch_size or validation_scenes < 1:
-        raise InvalidInput(f"Train for at least 1 epoch on at least {settings.batch_size} scenes, with validation "
-                           "scenes.")
+        raise InvalidInput(
+            f"Train for at least 1 epoch on at least {settings.batch_size} scenes, with validation scenes."
+        )
     max_steps = max_steps if max_steps is not None else max_batches
     peak = settings.resume_learning_rate if resume else settings.learning_rate
-    task = UNetTask(train_scenes, validation_scenes, seed, resume, peak, max_steps is not None, on_progress, settings)
-    trainer = training.Trainer(task, epochs, training.restarted_cosine(peak), resume=resume, run=run,
-                               max_steps=max_steps, on_progress=on_progress, should_stop=should_stop, config=named)
+    task = UNetTask(
+        train_scenes, validation_scenes, seed, resume, peak, max_steps is not None, on_progress, settings
+    )
+    trainer = training.Trainer(
+        task,
+        epochs,
+        training.restarted_cosine(peak),
+        resume=resume,
+        run=run,
+        max_steps=max_steps,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        config=named,
+    )
     if resume and not trainer.history:
-        raise InvalidInput("Nothing to resume: no U-Net run, cache or committed history; train it without --resume.")
+        raise InvalidInput(
+            "Nothing to resume: no U-Net run, cache or committed history; train it without --resume."
+        )
     configs.check_resumed(named, trainer.run.path)  # a named cycle goes on from a run of the one it resumes
     trainer.history = task.history = [{"cycle": 0, **entry} for entry in trainer.history]
     trainer.epochs = trainer.first_epoch + epochs  # a cycle of `epochs` more
@@ -514,8 +637,13 @@ def scene_weights(label_maps: np.ndarray, extra: dict[str, float] = OVERSAMPLED_
     return weights
 
 
-def batch_loss(network, images, label_maps, boundary_weight: float = BOUNDARY_WEIGHT,
-               jaccard_weight: float = JACCARD_WEIGHT):
+def batch_loss(
+    network,
+    images,
+    label_maps,
+    boundary_weight: float = BOUNDARY_WEIGHT,
+    jaccard_weight: float = JACCARD_WEIGHT,
+):
     """Pixel cross-entropy, boundary pixels weighing 1 + boundary_weight, averaged over the batch's weights,
     + jaccard_weight x the batch's soft Jaccard term."""
     import tensorflow as tf
@@ -555,8 +683,14 @@ def best_entry(history: list[dict]) -> dict:
     """The epoch whose weights best.npz holds: the last one marked "kept"; in logs from before that mark
     existed, the best by validation mean IoU among the unmarked epochs."""
     kept = [entry for entry in history if entry.get("kept")]
-    return kept[-1] if kept else max((entry for entry in history if "kept" not in entry),
-                                     key=lambda entry: entry["validation_mean_iou"])
+    return (
+        kept[-1]
+        if kept
+        else max(
+            (entry for entry in history if "kept" not in entry),
+            key=lambda entry: entry["validation_mean_iou"],
+        )
+    )
 
 
 def _cycle_scenes(history: list[dict]) -> dict[int, int]:
@@ -567,53 +701,104 @@ def _cycle_scenes(history: list[dict]) -> dict[int, int]:
 def _manifest_line(figures: dict, history: list[dict]) -> tuple[str, str]:
     """(how, metric) of the promoted weights: the commands of every cycle, their scenes and losses."""
     best = best_entry(history)
-    cycles = [sum(1 for entry in history if entry["cycle"] == cycle) for cycle in range(history[-1]["cycle"] + 1)]
+    cycles = [
+        sum(1 for entry in history if entry["cycle"] == cycle) for cycle in range(history[-1]["cycle"] + 1)
+    ]
     peaks = {entry["cycle"]: entry.get("peak_learning_rate", RESUME_LEARNING_RATE) for entry in history}
     command = f"python -m engine train unet --epochs {cycles[0]}" + "".join(
-        f", then --resume --epochs {count}" + (f" --peak-learning-rate {peaks[cycle]:g}"
-                                               if peaks[cycle] != RESUME_LEARNING_RATE else "")
-        for cycle, count in enumerate(cycles[1:], start=1))
+        f", then --resume --epochs {count}"
+        + (f" --peak-learning-rate {peaks[cycle]:g}" if peaks[cycle] != RESUME_LEARNING_RATE else "")
+        for cycle, count in enumerate(cycles[1:], start=1)
+    )
     scene_counts = " + ".join(str(count) for count in _cycle_scenes(history).values())
-    losses = " / ".join(f"cycle {entry['cycle']}: " + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight")
-                                                       else "cross-entropy")
-                        + (f", grown to {entry['levels']} levels" if entry.get("grown") else "")
-                        + (", scenes showing " + " / ".join(entry["oversampled"]) + " drawn more often"
-                           if entry.get("oversampled") else "")
-                        + (f", boundary pixels' cross-entropy x {1 + entry['boundary_weight']:g}"
-                           if entry.get("boundary_weight") else "")
-                        for entry in {entry["cycle"]: entry for entry in history}.values())
-    how = (f"{command} ({scene_counts} new training scenes of {TRAIN_OBJECTS} objects, per cycle; {losses}; "
-           f"best of {len(history)} epochs on " + ", then ".join(dict.fromkeys(
-               str(entry.get("validation_scenes", 200)) for entry in history))
-           + f" validation scenes: epoch {best['epoch']}; "
-           f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)")
-    return how, (f"test scenes ({figures['scenes']}): mean IoU {figures['mean_iou']:.4f} over {len(LABELS)} labels, "
-                 f"pixel accuracy {figures['pixel_accuracy']:.4f}")
+    losses = " / ".join(
+        f"cycle {entry['cycle']}: "
+        + ("cross-entropy + soft Jaccard" if entry.get("jaccard_weight") else "cross-entropy")
+        + (f", grown to {entry['levels']} levels" if entry.get("grown") else "")
+        + (
+            ", scenes showing " + " / ".join(entry["oversampled"]) + " drawn more often"
+            if entry.get("oversampled")
+            else ""
+        )
+        + (
+            f", boundary pixels' cross-entropy x {1 + entry['boundary_weight']:g}"
+            if entry.get("boundary_weight")
+            else ""
+        )
+        for entry in {entry["cycle"]: entry for entry in history}.values()
+    )
+    how = (
+        f"{command} ({scene_counts} new training scenes of {TRAIN_OBJECTS} objects, per cycle; {losses}; "
+        f"best of {len(history)} epochs on "
+        + ", then ".join(dict.fromkeys(str(entry.get("validation_scenes", 200)) for entry in history))
+        + f" validation scenes: epoch {best['epoch']}; "
+        f"{sum(entry['seconds'] for entry in history) / 60:.0f} min on 2 shared CPU cores)"
+    )
+    return how, (
+        f"test scenes ({figures['scenes']}): mean IoU {figures['mean_iou']:.4f} over {len(LABELS)} labels, "
+        f"pixel accuracy {figures['pixel_accuracy']:.4f}"
+    )
 
 
 # --- named configs: "default" (the constants above) and the cycles of the committed weights ------------------
 # Each cycle's settings as they stood when it ran (docs/models/unet.md; the history file logs them per epoch):
 # `python -m engine train unet --config cycle0`, then --config cycle1 ... cycle6 (`python -m engine configs unet`).
 configs.register("unet", configs.DEFAULT, UNetConfig())
-_FIRST = UNetConfig(epochs=3, levels=3, jaccard_weight=0.0, boundary_weight=0.0, oversampled_labels={},
-                    validation_scenes=200, validation_shifts=False)
+_FIRST = UNetConfig(
+    epochs=3,
+    levels=3,
+    jaccard_weight=0.0,
+    boundary_weight=0.0,
+    oversampled_labels={},
+    validation_scenes=200,
+    validation_shifts=False,
+)
 configs.register("unet", "cycle0", _FIRST, note="the first run, 3 levels, cross-entropy alone (f466233)")
 _JACCARD = dataclasses.replace(_FIRST, jaccard_weight=1.0)
-_OLD_KEEP_BEST = ("; then a resumed cycle's epochs were kept by the logged validation figures, not against its "
-                  "starting weights measured again (b28bfd9)")
-configs.register("unet", "cycle1", _JACCARD, resumes="cycle0", note="+ soft Jaccard (f0a902d)" + _OLD_KEEP_BEST)
-configs.register("unet", "cycle2", dataclasses.replace(_JACCARD, epochs=1), resumes="cycle1",
-                 note="one more epoch of the 3-level U-Net" + _OLD_KEEP_BEST)
+_OLD_KEEP_BEST = (
+    "; then a resumed cycle's epochs were kept by the logged validation figures, not against its "
+    "starting weights measured again (b28bfd9)"
+)
+configs.register(
+    "unet", "cycle1", _JACCARD, resumes="cycle0", note="+ soft Jaccard (f0a902d)" + _OLD_KEEP_BEST
+)
+configs.register(
+    "unet",
+    "cycle2",
+    dataclasses.replace(_JACCARD, epochs=1),
+    resumes="cycle1",
+    note="one more epoch of the 3-level U-Net" + _OLD_KEEP_BEST,
+)
 _GROWN = dataclasses.replace(_JACCARD, levels=4, epochs=13)
-configs.register("unet", "cycle3", _GROWN, resumes="cycle2",
-                 note="grown to 4 levels from the 3-level weights (`grow`, 4539e75)" + _OLD_KEEP_BEST)
-_OVERSAMPLED = dataclasses.replace(_GROWN, epochs=12, oversampled_labels=dict(OVERSAMPLED_LABELS),
-                                   validation_shifts=True)
-configs.register("unet", "cycle4", _OVERSAMPLED, resumes="cycle3",
-                 note="worst labels' scenes drawn more often (b28bfd9); its weights were not committed, the next "
-                      "cycle starts from its best epoch (29), as every resumed cycle starts from the best")
-configs.register("unet", "cycle5",
-                 dataclasses.replace(_OVERSAMPLED, epochs=8, boundary_weight=2.0, validation_scenes=500),
-                 resumes="cycle4", note="boundary pixels' cross-entropy x 3, 500 validation scenes (2bab178)")
-configs.register("unet", "cycle6", UNetConfig(epochs=3, resume_learning_rate=3e-4), resumes="cycle5",
-                 note="a fine-tuning cycle at peak 3e-4 (68f91fb): the committed weights")
+configs.register(
+    "unet",
+    "cycle3",
+    _GROWN,
+    resumes="cycle2",
+    note="grown to 4 levels from the 3-level weights (`grow`, 4539e75)" + _OLD_KEEP_BEST,
+)
+_OVERSAMPLED = dataclasses.replace(
+    _GROWN, epochs=12, oversampled_labels=dict(OVERSAMPLED_LABELS), validation_shifts=True
+)
+configs.register(
+    "unet",
+    "cycle4",
+    _OVERSAMPLED,
+    resumes="cycle3",
+    note="worst labels' scenes drawn more often (b28bfd9); its weights were not committed, the next "
+    "cycle starts from its best epoch (29), as every resumed cycle starts from the best",
+)
+configs.register(
+    "unet",
+    "cycle5",
+    dataclasses.replace(_OVERSAMPLED, epochs=8, boundary_weight=2.0, validation_scenes=500),
+    resumes="cycle4",
+    note="boundary pixels' cross-entropy x 3, 500 validation scenes (2bab178)",
+)
+configs.register(
+    "unet",
+    "cycle6",
+    UNetConfig(epochs=3, resume_learning_rate=3e-4),
+    resumes="cycle5",
+    note="a fine-tuning cycle at peak 3e-4 (68f91fb): the committed weights",
+)

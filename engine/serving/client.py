@@ -52,21 +52,34 @@ class ServingClient:
             ModelUnavailable: no answer, or the server does not serve this model (yet).
         """
         answer = self._call(urllib.request.Request(f"{self.url}/v1/models/{self.model}"))
-        states = [entry.get("state") for entry in answer.get("model_version_status", [])] if isinstance(answer, dict) else []
+        states = (
+            [entry.get("state") for entry in answer.get("model_version_status", [])]
+            if isinstance(answer, dict)
+            else []
+        )
         if "AVAILABLE" not in states:
-            raise ModelUnavailable(f"TF Serving at {self.url} has no available version of {self.model} "
-                                   f"(states: {', '.join(map(str, states)) or 'none'}).")
+            raise ModelUnavailable(
+                f"TF Serving at {self.url} has no available version of {self.model} "
+                f"(states: {', '.join(map(str, states)) or 'none'})."
+            )
 
-    def predict(self, inputs: dict[str, np.ndarray], signature: str = "serving_default") -> dict[str, np.ndarray]:
+    def predict(
+        self, inputs: dict[str, np.ndarray], signature: str = "serving_default"
+    ) -> dict[str, np.ndarray]:
         """Outputs of a signature by name (a one-output signature's answer is keyed "output").
 
         Raises:
             ModelUnavailable: the server cannot be reached, or it refused the request (its message).
         """
-        body = json.dumps({"signature_name": signature,
-                           "inputs": {name: np.asarray(value).tolist() for name, value in inputs.items()}}).encode()
-        answer = self._call(urllib.request.Request(self.endpoint, data=body,
-                                                   headers={"Content-Type": "application/json"}))
+        body = json.dumps(
+            {
+                "signature_name": signature,
+                "inputs": {name: np.asarray(value).tolist() for name, value in inputs.items()},
+            }
+        ).encode()
+        answer = self._call(
+            urllib.request.Request(self.endpoint, data=body, headers={"Content-Type": "application/json"})
+        )
         outputs = answer.get("outputs") if isinstance(answer, dict) else None
         if outputs is None:
             raise ModelUnavailable(f"TF Serving at {self.url} answered {self.model} without outputs.")
@@ -81,12 +94,16 @@ class ServingClient:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             detail = error.read().decode("utf-8", "replace")[:300]
-            raise ModelUnavailable(f"TF Serving refused {self.model} ({error.code}: {detail}). Export it with "
-                                   f"`python -m engine export {self.model}` into the model base path the server "
-                                   f"serves as {self.model}.") from error
+            raise ModelUnavailable(
+                f"TF Serving refused {self.model} ({error.code}: {detail}). Export it with "
+                f"`python -m engine export {self.model}` into the model base path the server "
+                f"serves as {self.model}."
+            ) from error
         except (urllib.error.URLError, OSError, ValueError) as error:  # refused, timed out, not JSON
-            raise ModelUnavailable(f"No answer from TF Serving at {self.url} for {self.model} ({error}). Start the "
-                                   f"server, or unset {SERVING_URL_ENV_VAR} to run the models in-process.") from error
+            raise ModelUnavailable(
+                f"No answer from TF Serving at {self.url} for {self.model} ({error}). Start the "
+                f"server, or unset {SERVING_URL_ENV_VAR} to run the models in-process."
+            ) from error
 
 
 class RemoteSceneDetector:
@@ -101,26 +118,33 @@ class RemoteSceneDetector:
         self.labels = scene_detectors.LABELS
 
     def predict(self, images: np.ndarray) -> list:
-        from engine.ops import metrics
         from engine.detection.trained import proposals as scene_proposals
+        from engine.ops import metrics
 
         images = np.asarray(images, np.uint8)
         inputs = {"images": images}
         if self.sends_proposals:
-            proposals = [np.asarray(scene_proposals.selective_search(image), np.float32).reshape(-1, 4)
-                         for image in images]
+            proposals = [
+                np.asarray(scene_proposals.selective_search(image), np.float32).reshape(-1, 4)
+                for image in images
+            ]
             padded = np.zeros((len(images), max(1, max(len(found) for found in proposals)), 4), np.float32)
             for row, found in enumerate(proposals):
-                padded[row, :len(found)] = found
-            inputs.update(proposals=padded, proposal_counts=np.array([len(found) for found in proposals], np.int32))
+                padded[row, : len(found)] = found
+            inputs.update(
+                proposals=padded, proposal_counts=np.array([len(found) for found in proposals], np.int32)
+            )
         outputs = self.client.predict(inputs)
         results = []
         for image in range(len(images)):
             count = int(outputs["num_detections"][image])
-            results.append(metrics.ImageDetections(
-                outputs["detection_boxes"][image, :count].astype(np.float32),
-                outputs["detection_scores"][image, :count].astype(np.float32),
-                outputs["detection_classes"][image, :count].astype(np.int64)))
+            results.append(
+                metrics.ImageDetections(
+                    outputs["detection_boxes"][image, :count].astype(np.float32),
+                    outputs["detection_scores"][image, :count].astype(np.float32),
+                    outputs["detection_classes"][image, :count].astype(np.int64),
+                )
+            )
         return results
 
     def find(self, pixels, settings, on_progress, should_stop):
@@ -131,6 +155,7 @@ class RemoteSceneDetector:
 
 
 # The models' `remote` references in engine/core/entries.py: client -> a drop-in model.
+
 
 def scene_detector(client: ServingClient) -> RemoteSceneDetector:
     """Faster R-CNN, Mask R-CNN: the scene goes to the server as it is."""

@@ -29,8 +29,7 @@ import pathlib
 import shutil
 import time
 
-from engine.core import entries
-from engine.core import registry
+from engine.core import entries, registry
 from engine.core.errors import InvalidInput, ModelUnavailable
 
 
@@ -44,9 +43,16 @@ class ExportResult:
     seconds: float
 
     def to_json(self) -> dict:
-        return {"model": self.model, "kind": self.kind, "path": self.path, "labels": list(self.labels),
-                "seconds": round(self.seconds, 2),
-                "inputs": [{"name": name, "shape": list(shape), "dtype": dtype} for name, shape, dtype in self.inputs]}
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "path": self.path,
+            "labels": list(self.labels),
+            "seconds": round(self.seconds, 2),
+            "inputs": [
+                {"name": name, "shape": list(shape), "dtype": dtype} for name, shape, dtype in self.inputs
+            ],
+        }
 
 
 def keras_model_of(loaded: registry.LoadedModel):
@@ -54,10 +60,17 @@ def keras_model_of(loaded: registry.LoadedModel):
     import keras
 
     candidates = [(loaded.model, ())]
-    for attribute in ("model", "network", "classifier", "backbone"):  # text CNN, trained-here nets, feature model
+    for attribute in (
+        "model",
+        "network",
+        "classifier",
+        "backbone",
+    ):  # text CNN, trained-here nets, feature model
         inner = getattr(loaded.model, attribute, None)
         if inner is not None:
-            candidates.append((inner, tuple(getattr(loaded.model, "labels", ()) if attribute != "backbone" else ())))
+            candidates.append(
+                (inner, tuple(getattr(loaded.model, "labels", ()) if attribute != "backbone" else ()))
+            )
     for candidate, labels in candidates:
         if isinstance(candidate, keras.Model):
             return candidate, tuple(labels)
@@ -67,8 +80,11 @@ def keras_model_of(loaded: registry.LoadedModel):
 # Trained-here models whose whole inference is one Keras graph (WaveNet's: the teacher-forced
 # network that gives every next-sample distribution; generation loops over it outside the server):
 # the table's `export="keras"` entries with project weights.
-TRAINED_KERAS = tuple(entry.name for entry in entries.MODELS
-                      if entry.export == "keras" and any(kind == "project" for kind, _ in entry.sources))
+TRAINED_KERAS = tuple(
+    entry.name
+    for entry in entries.MODELS
+    if entry.export == "keras" and any(kind == "project" for kind, _ in entry.sources)
+)
 
 # What TF Serving cannot run, and why (the refusal message and the README say this).
 REFUSED = {entry.name: entry.not_servable for entry in entries.MODELS if entry.not_servable}
@@ -115,13 +131,17 @@ def export(name: str, base_path: pathlib.Path, version: int = 1) -> ExportResult
     kind = export_kind(spec)
     hub = next((source.reference for source in spec.sources if source.kind == "hub"), None)
     if kind is None and name not in REFUSED and hub:
-        raise InvalidInput(f"{name} is a TF Hub model: TF Serving serves the SavedModel published at {hub} as it is "
-                           "(download and unpack it into BASE/1/); there is nothing to export.")
+        raise InvalidInput(
+            f"{name} is a TF Hub model: TF Serving serves the SavedModel published at {hub} as it is "
+            "(download and unpack it into BASE/1/); there is nothing to export."
+        )
     if kind is None and name not in REFUSED and registry.available_source(spec) is None:
         raise ModelUnavailable(f"{name}'s weights are not here: {spec.sources[0].how_to_get(name)}.")
     if kind is None:
-        raise InvalidInput(f"{name} cannot be served by TF Serving: {REFUSED.get(name, 'it is not a TensorFlow graph')}. "
-                           "Exportable: " + ", ".join(exportable_names()) + ".")
+        raise InvalidInput(
+            f"{name} cannot be served by TF Serving: {REFUSED.get(name, 'it is not a TensorFlow graph')}. "
+            "Exportable: " + ", ".join(exportable_names()) + "."
+        )
     loaded = registry.load(name)
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,12 +163,16 @@ def export(name: str, base_path: pathlib.Path, version: int = 1) -> ExportResult
 def _write_keras(loaded: registry.LoadedModel, target: pathlib.Path) -> tuple[tuple[str, ...], str]:
     found = keras_model_of(loaded)
     if found is None:
-        raise InvalidInput(f"{loaded.spec.name} is not one Keras graph, so it cannot be exported as a SavedModel "
-                           "here. Exportable: " + ", ".join(exportable_names()) + ".")
+        raise InvalidInput(
+            f"{loaded.spec.name} is not one Keras graph, so it cannot be exported as a SavedModel "
+            "here. Exportable: " + ", ".join(exportable_names()) + "."
+        )
     model, labels = found
     model.export(str(target), format="tf_saved_model", verbose=False)
-    return labels, ("serving_default (= serve): the Keras model's inputs and outputs as they are in-process "
-                    f"({loaded.spec.labels}).")
+    return labels, (
+        "serving_default (= serve): the Keras model's inputs and outputs as they are in-process "
+        f"({loaded.spec.labels})."
+    )
 
 
 def _write_module(loaded: registry.LoadedModel, target: pathlib.Path) -> tuple[tuple[str, ...], str]:
@@ -179,21 +203,29 @@ def _write_frozen_graph(loaded: registry.LoadedModel, target: pathlib.Path) -> t
     """The SSDLite person detector's pruned GraphDef function behind a `serving_default` signature."""
     import tensorflow as tf
 
-    pruned = loaded.model.function  # engine.detection.objects.SSDLitePerson: image_tensor:0 -> the four outputs
+    pruned = (
+        loaded.model.function
+    )  # engine.detection.objects.SSDLitePerson: image_tensor:0 -> the four outputs
     module = tf.Module()
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def serve(images):
         boxes, scores, classes, count = pruned(images)
-        return {"detection_boxes": boxes, "detection_scores": scores, "detection_classes": classes,
-                "num_detections": count}
+        return {
+            "detection_boxes": boxes,
+            "detection_scores": scores,
+            "detection_classes": classes,
+            "num_detections": count,
+        }
 
     module.serve = serve
     tf.saved_model.save(module, str(target), signatures={"serving_default": serve})
-    return ("person",), ("serving_default: images uint8 (B, H, W, 3) RGB, any size (the graph resizes to 300 x 300). "
-                         "TF Object Detection API outputs: detection_boxes (B, 100, 4) ymin xmin ymax xmax in 0..1, "
-                         "detection_scores (B, 100), detection_classes (B, 100) float, 1 = person, num_detections "
-                         "(B,) float: rows past it are padding. The page keeps scores >= its threshold.")
+    return ("person",), (
+        "serving_default: images uint8 (B, H, W, 3) RGB, any size (the graph resizes to 300 x 300). "
+        "TF Object Detection API outputs: detection_boxes (B, 100, 4) ymin xmin ymax xmax in 0..1, "
+        "detection_scores (B, 100), detection_classes (B, 100) float, 1 = person, num_detections "
+        "(B,) float: rows past it are padding. The page keeps scores >= its threshold."
+    )
 
 
 def _write_tflite(loaded: registry.LoadedModel, target: pathlib.Path) -> tuple[tuple[str, ...], str]:
@@ -202,19 +234,25 @@ def _write_tflite(loaded: registry.LoadedModel, target: pathlib.Path) -> tuple[t
     source = assets.verified_path(loaded.source.reference)
     custom = custom_ops(source)
     if custom:
-        raise InvalidInput(f"{loaded.spec.name} uses the custom TFLite op(s) {', '.join(custom)}, which TF Serving's "
-                           "TFLite loader lacks (builtin ops only); run it in-process.")
+        raise InvalidInput(
+            f"{loaded.spec.name} uses the custom TFLite op(s) {', '.join(custom)}, which TF Serving's "
+            "TFLite loader lacks (builtin ops only); run it in-process."
+        )
     target.mkdir()
     shutil.copyfile(source, target / "model.tflite")
     labels = getattr(loaded.model, "labels", None) or ()
     labels = (labels,) if isinstance(labels, str) else tuple(labels)
-    inputs, outputs = (", ".join(f"{name} {dtype} {list(shape)}" for name, shape, dtype in group)
-                       for group in tflite_signature(source))
-    return labels, (f"model.tflite ({source.name}, unchanged): start TF Serving with --prefer_tflite_model=true. "
-                    f"serving_default (names as TF Serving derives them from the file): inputs {inputs}; outputs "
-                    f"{outputs}, the raw TFLite outputs (quantized ones stay quantized). Resizing the input and "
-                    "decoding the outputs (anchors, NMS, argmax) is the client's, as in the engine's "
-                    f"{type(loaded.model).__name__}.")
+    inputs, outputs = (
+        ", ".join(f"{name} {dtype} {list(shape)}" for name, shape, dtype in group)
+        for group in tflite_signature(source)
+    )
+    return labels, (
+        f"model.tflite ({source.name}, unchanged): start TF Serving with --prefer_tflite_model=true. "
+        f"serving_default (names as TF Serving derives them from the file): inputs {inputs}; outputs "
+        f"{outputs}, the raw TFLite outputs (quantized ones stay quantized). Resizing the input and "
+        "decoding the outputs (anchors, NMS, argmax) is the client's, as in the engine's "
+        f"{type(loaded.model).__name__}."
+    )
 
 
 def custom_ops(path: pathlib.Path) -> list[str]:
@@ -245,7 +283,9 @@ def serve_inputs(folder: pathlib.Path) -> tuple[tuple[str, tuple[int | None, ...
 
     signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
     _, inputs = signature.structured_input_signature
-    return tuple((name, tuple(spec.shape.as_list()), spec.dtype.name) for name, spec in sorted(inputs.items()))
+    return tuple(
+        (name, tuple(spec.shape.as_list()), spec.dtype.name) for name, spec in sorted(inputs.items())
+    )
 
 
 def tflite_signature(path: pathlib.Path) -> tuple[tuple, tuple]:
@@ -259,10 +299,19 @@ def tflite_signature(path: pathlib.Path) -> tuple[tuple, tuple]:
         runner = interpreter.get_signature_runner("serving_default")
         named = (runner.get_input_details().items(), runner.get_output_details().items())
     else:
-        named = ([(detail["name"].split(":", 1)[0], detail) for detail in interpreter.get_input_details()],
-                 [(detail["name"].split(":", 1)[0], detail) for detail in interpreter.get_output_details()])
-    return tuple(tuple(sorted((name, tuple(int(size) for size in detail["shape"]), detail["dtype"].__name__)
-                              for name, detail in group)) for group in named)
+        named = (
+            [(detail["name"].split(":", 1)[0], detail) for detail in interpreter.get_input_details()],
+            [(detail["name"].split(":", 1)[0], detail) for detail in interpreter.get_output_details()],
+        )
+    return tuple(
+        tuple(
+            sorted(
+                (name, tuple(int(size) for size in detail["shape"]), detail["dtype"].__name__)
+                for name, detail in group
+            )
+        )
+        for group in named
+    )
 
 
 class SessionModel:
@@ -291,10 +340,18 @@ class SessionModel:
 
         definition = self.signatures.get(signature)
         if definition is None:
-            raise InvalidInput(f"No signature '{signature}'; signatures: {', '.join(sorted(self.signatures))}.")
+            raise InvalidInput(
+                f"No signature '{signature}'; signatures: {', '.join(sorted(self.signatures))}."
+            )
         if set(inputs) != set(definition.inputs):
-            raise InvalidInput(f"Signature '{signature}' takes {', '.join(sorted(definition.inputs))}, "
-                               f"not {', '.join(sorted(inputs))}.")
-        feed = {definition.inputs[name].name: np.asarray(value, tf.as_dtype(definition.inputs[name].dtype).as_numpy_dtype)
-                for name, value in inputs.items()}
+            raise InvalidInput(
+                f"Signature '{signature}' takes {', '.join(sorted(definition.inputs))}, "
+                f"not {', '.join(sorted(inputs))}."
+            )
+        feed = {
+            definition.inputs[name].name: np.asarray(
+                value, tf.as_dtype(definition.inputs[name].dtype).as_numpy_dtype
+            )
+            for name, value in inputs.items()
+        }
         return self.session.run({name: info.name for name, info in definition.outputs.items()}, feed)

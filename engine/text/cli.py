@@ -13,17 +13,19 @@ import sys
 
 def _sentiment(args: argparse.Namespace) -> int:
     from engine.core import registry
-    from engine.text import sentiment as text
-    from engine.data import text as text_data
     from engine.core.cli import read_input_file
     from engine.core.errors import InvalidInput
+    from engine.data import text as text_data
+    from engine.text import sentiment as text
 
     if args.file is not None:
         content = text_data.decode_text(read_input_file(args.file, text_data.MAX_TEXT_BYTES))
     elif args.text == "-":
         content = text_data.decode_text(sys.stdin.buffer.read(text_data.MAX_TEXT_BYTES + 1))
     elif args.text is None:
-        raise InvalidInput('Give the text to read: python -m engine sentiment "TEXT" (or - for stdin, or --file PATH).')
+        raise InvalidInput(
+            'Give the text to read: python -m engine sentiment "TEXT" (or - for stdin, or --file PATH).'
+        )
     else:
         content = args.text
     registry.get_spec(args.model)  # an unknown name fails here, listing the known ones

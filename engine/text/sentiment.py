@@ -22,10 +22,9 @@ import time
 
 import numpy as np
 
-from engine.core import manifest
-from engine.core import registry
-from engine.data import text as text_data
+from engine.core import manifest, registry
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.data import text as text_data
 
 MODEL_NAME = "text-cnn"
 WEIGHTS_FILE = "text_cnn/weights.npz"
@@ -51,12 +50,15 @@ def build_model(vocabulary_size: int, classes: int, embedding_dim: int = EMBEDDI
     x = layers.Dense(HIDDEN_UNITS, activation="relu", name="hidden")(x)
     x = layers.Dropout(0.5, name="hidden_dropout")(x)
     binary = classes == 2
-    outputs = layers.Dense(1 if binary else classes, activation="sigmoid" if binary else "softmax",
-                           name="output")(x)
+    outputs = layers.Dense(
+        1 if binary else classes, activation="sigmoid" if binary else "softmax", name="output"
+    )(x)
     model = keras.Model(inputs, outputs, name="text_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(),
-                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -81,18 +83,29 @@ class SentimentResult:
     ms: float
 
     def to_json(self) -> dict:
-        return {"model": self.model, "label": self.label,
-                "probabilities": {label: round(value, 6) for label, value in self.probabilities.items()},
-                "evidence": [{"ngram": item.ngram, "filter": item.filter, "weight": round(item.weight, 6)}
-                             for item in self.evidence],
-                "notice": self.notice}
+        return {
+            "model": self.model,
+            "label": self.label,
+            "probabilities": {label: round(value, 6) for label, value in self.probabilities.items()},
+            "evidence": [
+                {"ngram": item.ngram, "filter": item.filter, "weight": round(item.weight, 6)}
+                for item in self.evidence
+            ],
+            "notice": self.notice,
+        }
 
 
 class TextClassifier:
     """A trained text CNN with its vocabulary: text in, probabilities and evidence out."""
 
-    def __init__(self, model, vocabulary: text_data.Vocabulary, labels: tuple[str, ...],
-                 sequence_length: int, padding: str = "post"):
+    def __init__(
+        self,
+        model,
+        vocabulary: text_data.Vocabulary,
+        labels: tuple[str, ...],
+        sequence_length: int,
+        padding: str = "post",
+    ):
         import keras
 
         self.model, self.vocabulary, self.labels = model, vocabulary, tuple(labels)
@@ -112,9 +125,9 @@ class TextClassifier:
         length = max(self.sequence_length, -(-len(ids) // self.sequence_length) * self.sequence_length)
         left = length - len(ids) if self.padding == "pre" else 0
         batch = np.zeros(length, np.int32)
-        batch[left:left + len(ids)] = ids
+        batch[left : left + len(ids)] = ids
         positions = np.full(length, -1, np.int32)
-        positions[left + self.vocabulary.offset:left + len(ids)] = np.arange(len(tokens))
+        positions[left + self.vocabulary.offset : left + len(ids)] = np.arange(len(tokens))
         return batch, positions
 
     def predict(self, text: str) -> tuple[np.ndarray, list[Evidence]]:
@@ -131,12 +144,17 @@ class TextClassifier:
         for filter_index in np.argsort(-np.abs(weights)):
             if len(evidence) == EVIDENCE_FILTERS or weights[filter_index] == 0:
                 break
-            window = [int(position) for position in positions[winners[filter_index]:winners[filter_index] + KERNEL_WIDTH]
-                      if position >= 0]
+            window = [
+                int(position)
+                for position in positions[winners[filter_index] : winners[filter_index] + KERNEL_WIDTH]
+                if position >= 0
+            ]
             if not window:  # the window held only padding: nothing in the text to point at
                 continue
             start, end = tokens[window[0]].start, tokens[window[-1]].end
-            evidence.append(Evidence(text[start:end], int(filter_index), float(weights[filter_index]), start, end))
+            evidence.append(
+                Evidence(text[start:end], int(filter_index), float(weights[filter_index]), start, end)
+            )
         return probabilities, evidence
 
     def _probabilities(self, output: np.ndarray) -> np.ndarray:
@@ -174,9 +192,16 @@ def sentiment(text: str, model: registry.LoadedModel | str = MODEL_NAME) -> Sent
     probabilities, evidence = classifier.predict(text)
     elapsed_ms = (time.perf_counter() - started) * 1000
     label = classifier.labels[int(np.argmax(probabilities))]
-    return SentimentResult(loaded.spec.name, loaded.source.describe(), text, label,
-                           dict(zip(classifier.labels, map(float, probabilities))), tuple(evidence),
-                           notice, elapsed_ms)
+    return SentimentResult(
+        loaded.spec.name,
+        loaded.source.describe(),
+        text,
+        label,
+        dict(zip(classifier.labels, map(float, probabilities))),
+        tuple(evidence),
+        notice,
+        elapsed_ms,
+    )
 
 
 def save_weights(model, path) -> None:
@@ -191,8 +216,10 @@ def load_weights(model, path) -> None:
     try:
         model.set_weights(weights)
     except ValueError as error:
-        raise ModelUnavailable(f"{path} does not fit the text CNN ({error}); retrain it with "
-                               f"`python -m engine train {MODEL_NAME}`.") from error
+        raise ModelUnavailable(
+            f"{path} does not fit the text CNN ({error}); retrain it with "
+            f"`python -m engine train {MODEL_NAME}`."
+        ) from error
 
 
 def load_vocabulary(path) -> tuple[text_data.Vocabulary, dict]:
@@ -220,5 +247,7 @@ def metric_summary() -> str:
     if figures is None:
         return "not measured yet (run `python -m engine eval text-cnn`)"
     cnn, baseline = figures["cnn"]["test"], figures["baseline"]["test"]
-    return (f"tweets test accuracy {cnn['accuracy']:.3f}, macro F1 {cnn['macro_f1']:.3f} "
-            f"(TF-IDF + logistic regression: {baseline['accuracy']:.3f} / {baseline['macro_f1']:.3f})")
+    return (
+        f"tweets test accuracy {cnn['accuracy']:.3f}, macro F1 {cnn['macro_f1']:.3f} "
+        f"(TF-IDF + logistic regression: {baseline['accuracy']:.3f} / {baseline['macro_f1']:.3f})"
+    )

@@ -19,13 +19,10 @@ import time
 
 import numpy as np
 
-from engine.core import configs
-from engine.core import progress
-from engine.core import registry
-from engine.core import training
-from engine.text import sentiment
-from engine.data import text as text_data
+from engine.core import configs, progress, registry, training
 from engine.core.errors import InvalidInput
+from engine.data import text as text_data
+from engine.text import sentiment
 
 MAX_EPOCHS = 20  # The chapter's EPOCHS; the page allows fewer
 BATCH_SIZES = (32, 64, 128, 256, 500)  # 500 is the chapter's BATCH_SIZE
@@ -51,28 +48,41 @@ def prepare_tweets(train_limit: int | None = None) -> PreparedData:
     splits = text_data.load_tweets()
     if train_limit is not None:
         splits = dataclasses.replace(
-            splits, tokens={**splits.tokens, "train": splits.tokens["train"][:train_limit]},
-            targets={**splits.targets, "train": splits.targets["train"][:train_limit]})
+            splits,
+            tokens={**splits.tokens, "train": splits.tokens["train"][:train_limit]},
+            targets={**splits.targets, "train": splits.targets["train"][:train_limit]},
+        )
     vocabulary = text_data.Vocabulary.build(splits.tokens["train"], sentiment.VOCABULARY_SIZE)
-    arrays = {split: text_data.pad([vocabulary.encode(tokens) for tokens in token_lists], sentiment.TWEET_SEQUENCE_LENGTH)
-              for split, token_lists in splits.tokens.items()}
+    arrays = {
+        split: text_data.pad(
+            [vocabulary.encode(tokens) for tokens in token_lists], sentiment.TWEET_SEQUENCE_LENGTH
+        )
+        for split, token_lists in splits.tokens.items()
+    }
     return PreparedData(splits, vocabulary, arrays, sentiment.TWEET_SEQUENCE_LENGTH, "post")
 
 
 def prepare_imdb(num_words: int = sentiment.VOCABULARY_SIZE) -> PreparedData:
     """The chapter's IMDB set, padded to 200 ids in front as `pad_sequences` does (needs a network)."""
     splits, vocabulary = text_data.load_imdb(num_words)
-    arrays = {split: text_data.pad([[int(index) for index in tokens] for tokens in token_lists],
-                                   text_data.IMDB_SEQUENCE_LENGTH, padding="pre")
-              for split, token_lists in splits.tokens.items()}
+    arrays = {
+        split: text_data.pad(
+            [[int(index) for index in tokens] for tokens in token_lists],
+            text_data.IMDB_SEQUENCE_LENGTH,
+            padding="pre",
+        )
+        for split, token_lists in splits.tokens.items()
+    }
     return PreparedData(splits, vocabulary, arrays, text_data.IMDB_SEQUENCE_LENGTH, "pre")
 
 
 def scores(targets: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"accuracy": round(float(accuracy_score(targets, predicted)), 4),
-            "macro_f1": round(float(f1_score(targets, predicted, average="macro")), 4)}
+    return {
+        "accuracy": round(float(accuracy_score(targets, predicted)), 4),
+        "macro_f1": round(float(f1_score(targets, predicted, average="macro")), 4),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +101,9 @@ class TrainingRun:
 
     def __init__(self, data: PreparedData, batch_size: int, seed: int = SEED):
         if batch_size not in BATCH_SIZES:
-            raise InvalidInput(f"Batch size must be one of {', '.join(map(str, BATCH_SIZES))}, not {batch_size}.")
+            raise InvalidInput(
+                f"Batch size must be one of {', '.join(map(str, BATCH_SIZES))}, not {batch_size}."
+            )
         import keras
 
         keras.utils.set_random_seed(seed)
@@ -99,8 +111,11 @@ class TrainingRun:
         self.model = sentiment.build_model(data.vocabulary.size, len(data.splits.labels))
         self.history: list[EpochFigures] = []
 
-    def run_epoch(self, on_progress: progress.ProgressCallback = progress.no_progress,
-                  should_stop: progress.StopCheck = progress.never_stop) -> EpochFigures:
+    def run_epoch(
+        self,
+        on_progress: progress.ProgressCallback = progress.no_progress,
+        should_stop: progress.StopCheck = progress.never_stop,
+    ) -> EpochFigures:
         """Train one more epoch, reporting every few batches; stop between batches when asked."""
         import keras
 
@@ -115,24 +130,44 @@ class TrainingRun:
                     stopped = True
                     self.model.stop_training = True
                 if batch % 10 == 0 or batch + 1 == steps:
-                    on_progress((batch + 1) / steps, f"Epoch {epoch}: batch {batch + 1} of {steps}, "
-                                f"loss {logs['loss']:.3f}")
+                    on_progress(
+                        (batch + 1) / steps,
+                        f"Epoch {epoch}: batch {batch + 1} of {steps}, loss {logs['loss']:.3f}",
+                    )
 
         started = time.perf_counter()
-        fit = self.model.fit(self.data.arrays["train"], self.data.splits.targets["train"],
-                             batch_size=self.batch_size, epochs=1, shuffle=True, verbose=0,
-                             callbacks=[Report()])
+        fit = self.model.fit(
+            self.data.arrays["train"],
+            self.data.splits.targets["train"],
+            batch_size=self.batch_size,
+            epochs=1,
+            shuffle=True,
+            verbose=0,
+            callbacks=[Report()],
+        )
         val_loss, val_accuracy = self.model.evaluate(
-            self.data.arrays["validation"], self.data.splits.targets["validation"],
-            batch_size=500, verbose=0)
-        figures = EpochFigures(epoch, float(fit.history["loss"][-1]), float(fit.history["accuracy"][-1]),
-                               float(val_loss), float(val_accuracy), time.perf_counter() - started, stopped)
+            self.data.arrays["validation"], self.data.splits.targets["validation"], batch_size=500, verbose=0
+        )
+        figures = EpochFigures(
+            epoch,
+            float(fit.history["loss"][-1]),
+            float(fit.history["accuracy"][-1]),
+            float(val_loss),
+            float(val_accuracy),
+            time.perf_counter() - started,
+            stopped,
+        )
         self.history.append(figures)
         return figures
 
     def classifier(self) -> sentiment.TextClassifier:
-        return sentiment.TextClassifier(self.model, self.data.vocabulary, self.data.splits.labels,
-                                   self.data.sequence_length, self.data.padding)
+        return sentiment.TextClassifier(
+            self.model,
+            self.data.vocabulary,
+            self.data.splits.labels,
+            self.data.sequence_length,
+            self.data.padding,
+        )
 
     def predict_classes(self, split: str) -> np.ndarray:
         probabilities = self.model.predict(self.data.arrays[split], batch_size=500, verbose=0)
@@ -163,22 +198,30 @@ def baseline(splits: text_data.TextSplits) -> dict:
         if best is None or validation["macro_f1"] > best[1]["macro_f1"]:
             best = (strength, validation, model)
     strength, validation, model = best
-    return {"name": "TF-IDF (words + word pairs) + logistic regression", "C": strength,
-            "features": int(features["train"].shape[1]), "validation": validation,
-            "test": scores(splits.targets["test"], model.predict(features["test"]))}
+    return {
+        "name": "TF-IDF (words + word pairs) + logistic regression",
+        "C": strength,
+        "features": int(features["train"].shape[1]),
+        "validation": validation,
+        "test": scores(splits.targets["test"], model.predict(features["test"])),
+    }
 
 
 def chance(splits: text_data.TextSplits) -> dict:
     test = splits.targets["test"]
     majority = np.bincount(test).argmax()
-    return {"majority_class": splits.labels[majority],
-            "majority_accuracy": round(float((test == majority).mean()), 4),
-            "uniform_accuracy": round(1 / len(splits.labels), 4)}
+    return {
+        "majority_class": splits.labels[majority],
+        "majority_accuracy": round(float((test == majority).mean()), 4),
+        "uniform_accuracy": round(1 / len(splits.labels), 4),
+    }
 
 
 def _cnn_figures(run: TrainingRun) -> dict:
-    return {"validation": scores(run.data.splits.targets["validation"], run.predict_classes("validation")),
-            "test": run.test_scores()}
+    return {
+        "validation": scores(run.data.splits.targets["validation"], run.predict_classes("validation")),
+        "test": run.test_scores(),
+    }
 
 
 def _checked_epochs(epochs: int) -> int:
@@ -193,8 +236,15 @@ class TextTask(training.Task):
     monitor = "val_accuracy"
     ties_to_later = False  # a later epoch must beat the best so far
 
-    def __init__(self, name: str, prepare, batch_size: int, epochs: int, keep_best: bool = True,
-                 on_progress: progress.ProgressCallback = progress.no_progress):
+    def __init__(
+        self,
+        name: str,
+        prepare,
+        batch_size: int,
+        epochs: int,
+        keep_best: bool = True,
+        on_progress: progress.ProgressCallback = progress.no_progress,
+    ):
         self.name, self.prepare, self.batch_size, self.epochs = name, prepare, batch_size, epochs
         self.on_progress = on_progress
         self.unit = "tweets" if name == sentiment.MODEL_NAME else "reviews"
@@ -218,7 +268,9 @@ class TextTask(training.Task):
         """`size` random training texts (token ids) and their targets, as `loss` takes them."""
         index = rng.integers(0, len(self.data.splits.targets["train"]), size)
         targets = self.data.splits.targets["train"][index]
-        return self.data.arrays["train"][index].astype(np.int32), targets.astype(np.float32 if self._binary() else np.int64)
+        return self.data.arrays["train"][index].astype(np.int32), targets.astype(
+            np.float32 if self._binary() else np.int64
+        )
 
     def loss(self, batch):
         """The loss the model is compiled with (and `fit` minimizes), per text."""
@@ -226,14 +278,20 @@ class TextTask(training.Task):
 
         ids, answers = batch
         per_example = keras.losses.get(self.run.model.loss)  # sparse or binary cross-entropy
-        return per_example(answers[:, None] if self._binary() else answers, self.run.model(ids, training=True))
+        return per_example(
+            answers[:, None] if self._binary() else answers, self.run.model(ids, training=True)
+        )
 
     def steps_per_epoch(self) -> int:
         return -(-len(self.data.arrays["train"]) // self.batch_size)
 
     def train_epoch(self, epoch, steps, optimizer, report, should_stop) -> dict[str, float] | None:
-        self.latest = self.run.run_epoch(lambda fraction, message, preview=None: self.on_progress(
-            (epoch + fraction) / self.epochs, message), should_stop)
+        self.latest = self.run.run_epoch(
+            lambda fraction, message, preview=None: self.on_progress(
+                (epoch + fraction) / self.epochs, message
+            ),
+            should_stop,
+        )
         return {"loss": self.latest.loss, "accuracy": self.latest.accuracy}
 
     def validate(self) -> dict[str, float]:
@@ -244,42 +302,76 @@ class TextTask(training.Task):
 
         weights_io.load_float16(self.run.model, weights)  # score what is stored
         self.on_progress(0.99, "Scoring the CNN and the TF-IDF baseline on the test split")
-        figures = {"model": self.name, "data": self.data.splits.counts(), "cnn": _cnn_figures(self.run),
-                   "baseline": baseline(self.data.splits), "chance": chance(self.data.splits),
-                   "epochs": [dataclasses.asdict(epoch) for epoch in self.run.history]}
+        figures = {
+            "model": self.name,
+            "data": self.data.splits.counts(),
+            "cnn": _cnn_figures(self.run),
+            "baseline": baseline(self.data.splits),
+            "chance": chance(self.data.splits),
+            "epochs": [dataclasses.asdict(epoch) for epoch in self.run.history],
+        }
         if self.monitor is None:
             return figures
-        return {"model": self.name, "data": figures["data"], "dropped": self.data.splits.dropped,
-                **{key: figures[key] for key in ("cnn", "baseline", "chance", "epochs")},
-                "kept_epoch": max((epoch for epoch in self.run.history if not epoch.stopped),
-                                  key=lambda epoch: epoch.val_accuracy).epoch,
-                "batch_size": self.batch_size}
+        return {
+            "model": self.name,
+            "data": figures["data"],
+            "dropped": self.data.splits.dropped,
+            **{key: figures[key] for key in ("cnn", "baseline", "chance", "epochs")},
+            "kept_epoch": max(
+                (epoch for epoch in self.run.history if not epoch.stopped),
+                key=lambda epoch: epoch.val_accuracy,
+            ).epoch,
+            "batch_size": self.batch_size,
+        }
 
-    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+    def outputs(
+        self, run: training.Run, figures: dict, history: list[dict], epochs: int
+    ) -> list[training.Output]:
         if self.monitor is None:  # the chapter's experiment saves nothing
             return []
         sentiment.save_weights(self.run.model, run.path / "text_cnn.npz")  # the float16 values just measured
-        text_data.save_vocabulary(self.data.vocabulary, run.path / "vocabulary.json", {
-            "labels": list(self.data.splits.labels), "sequence_length": self.data.sequence_length,
-            "embedding_dim": sentiment.EMBEDDING_DIM, "tokenizer": "engine.data.text.tokenize"})
+        text_data.save_vocabulary(
+            self.data.vocabulary,
+            run.path / "vocabulary.json",
+            {
+                "labels": list(self.data.splits.labels),
+                "sequence_length": self.data.sequence_length,
+                "embedding_dim": sentiment.EMBEDDING_DIM,
+                "tokenizer": "engine.data.text.tokenize",
+            },
+        )
         (run.path / "evaluation.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
-        metric = (f"test accuracy {figures['cnn']['test']['accuracy']}, macro F1 {figures['cnn']['test']['macro_f1']} "
-                  f"(baseline TF-IDF+LR {figures['baseline']['test']['accuracy']} / "
-                  f"{figures['baseline']['test']['macro_f1']})")
+        metric = (
+            f"test accuracy {figures['cnn']['test']['accuracy']}, macro F1 {figures['cnn']['test']['macro_f1']} "
+            f"(baseline TF-IDF+LR {figures['baseline']['test']['accuracy']} / "
+            f"{figures['baseline']['test']['macro_f1']})"
+        )
         how = f"python -m engine train {sentiment.MODEL_NAME} --epochs {epochs}"
-        return [training.Output(sentiment.WEIGHTS_FILE, "text_cnn.npz", how, metric),
-                training.Output(sentiment.VOCABULARY_FILE, "vocabulary.json", how, metric),
-                training.Output("text_cnn/evaluation.json", "evaluation.json", how, metric)]
+        return [
+            training.Output(sentiment.WEIGHTS_FILE, "text_cnn.npz", how, metric),
+            training.Output(sentiment.VOCABULARY_FILE, "vocabulary.json", how, metric),
+            training.Output("text_cnn/evaluation.json", "evaluation.json", how, metric),
+        ]
 
 
-def train_text_cnn(epochs: int | None = None, on_progress: progress.ProgressCallback = progress.no_progress,
-                   should_stop: progress.StopCheck = progress.never_stop, run: str | None = None) -> dict:
+def train_text_cnn(
+    epochs: int | None = None,
+    on_progress: progress.ProgressCallback = progress.no_progress,
+    should_stop: progress.StopCheck = progress.never_stop,
+    run: str | None = None,
+) -> dict:
     """Retrain the committed tweets CNN into runs/text-cnn/RUN/, keep its best validation epoch, store it
     float16 and score it; `python -m engine promote text-cnn RUN` writes assets/text_cnn/ and the manifest."""
     epochs = _checked_epochs(epochs or TWEETS_EPOCHS)
     task = TextTask(sentiment.MODEL_NAME, prepare_tweets, TWEETS_BATCH_SIZE, epochs, on_progress=on_progress)
-    result = training.train(task, epochs, training.constant(1e-3), run=run, on_progress=_quiet(on_progress),
-                            should_stop=should_stop)
+    result = training.train(
+        task,
+        epochs,
+        training.constant(1e-3),
+        run=run,
+        on_progress=_quiet(on_progress),
+        should_stop=should_stop,
+    )
     return {key: value for key, value in result.items() if key not in ("name", "history")}
 
 
@@ -300,24 +392,43 @@ def evaluate_text_cnn() -> dict:
     splits = text_data.load_tweets()
     predicted = {}
     for split in ("validation", "test"):
-        ids = text_data.pad([classifier.vocabulary.encode(tokens) for tokens in splits.tokens[split]],
-                            classifier.sequence_length)
+        ids = text_data.pad(
+            [classifier.vocabulary.encode(tokens) for tokens in splits.tokens[split]],
+            classifier.sequence_length,
+        )
         predicted[split] = classifier.model.predict(ids, batch_size=500, verbose=0).argmax(axis=-1)
-    return {"model": sentiment.MODEL_NAME, "data": splits.counts(),
-            "cnn": {split: scores(splits.targets[split], predicted[split]) for split in predicted},
-            "baseline": baseline(splits), "chance": chance(splits),
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "model": sentiment.MODEL_NAME,
+        "data": splits.counts(),
+        "cnn": {split: scores(splits.targets[split], predicted[split]) for split in predicted},
+        "baseline": baseline(splits),
+        "chance": chance(splits),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
-def train_imdb_cnn(epochs: int | None = None, on_progress: progress.ProgressCallback = progress.no_progress,
-                   should_stop: progress.StopCheck = progress.never_stop, run: str | None = None) -> dict:
+def train_imdb_cnn(
+    epochs: int | None = None,
+    on_progress: progress.ProgressCallback = progress.no_progress,
+    should_stop: progress.StopCheck = progress.never_stop,
+    run: str | None = None,
+) -> dict:
     """The chapter's experiment: the same CNN on IMDB (binary), with the baseline; promotes nothing (its run
     folder, runs/imdb-cnn/RUN/, keeps the checkpoints)."""
     epochs = _checked_epochs(epochs or IMDB_EPOCHS)
-    task = TextTask("imdb-cnn", prepare_imdb, IMDB_BATCH_SIZE, epochs, keep_best=False, on_progress=on_progress)
-    result = training.train(task, epochs, training.constant(1e-3), run=run, on_progress=_quiet(on_progress),
-                            should_stop=should_stop)
+    task = TextTask(
+        "imdb-cnn", prepare_imdb, IMDB_BATCH_SIZE, epochs, keep_best=False, on_progress=on_progress
+    )
+    result = training.train(
+        task,
+        epochs,
+        training.constant(1e-3),
+        run=run,
+        on_progress=_quiet(on_progress),
+        should_stop=should_stop,
+    )
     return {key: value for key, value in result.items() if key not in ("name", "history")}
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights.

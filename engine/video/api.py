@@ -16,16 +16,22 @@ from engine.core import registry
 from engine.data import clips as video_clips
 
 MODEL_NAME = "video-six-ways"
-WAYS = ("frame_cnn", "cnn_rnn", "conv3d", "features_rnn", "features_mlp", "conv3d_rnn")  # as video_models.WAYS
+WAYS = (
+    "frame_cnn",
+    "cnn_rnn",
+    "conv3d",
+    "features_rnn",
+    "features_mlp",
+    "conv3d_rnn",
+)  # as video_models.WAYS
 
 
 def build(spec: registry.ModelSpec, source: registry.WeightSource):
     """The registry's builder of "video-six-ways" (engine/core/entries.py): all six ways, traced."""
-    from engine.features import extractors
-    from engine.core import manifest
-    from engine.video import models as video_models
-    from engine.core import weights_io
+    from engine.core import manifest, weights_io
     from engine.core.errors import ModelUnavailable
+    from engine.features import extractors
+    from engine.video import models as video_models
 
     # Built here, not through registry.load: that holds the registry's lock while this builder runs.
     feature_spec = registry.get_spec(extractors.DEFAULT_MODEL)
@@ -45,12 +51,18 @@ def metric_summary() -> str:
     from engine.core import manifest
 
     entries = manifest.entries()
-    found = [f"{way} {entries[f'video/{way}.npz']['metric'].rsplit(' ', 1)[-1]}" for way in WAYS
-             if f"video/{way}.npz" in entries]
-    return f"test clips ({video_clips.TEST_CLIPS}) accuracy: " + ", ".join(found) if found else "not trained yet"
+    found = [
+        f"{way} {entries[f'video/{way}.npz']['metric'].rsplit(' ', 1)[-1]}"
+        for way in WAYS
+        if f"video/{way}.npz" in entries
+    ]
+    return (
+        f"test clips ({video_clips.TEST_CLIPS}) accuracy: " + ", ".join(found) if found else "not trained yet"
+    )
 
 
 # --- Inference for the page and the CLI ----------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class WayPrediction:
@@ -67,8 +79,16 @@ class ClipPredictions:
     predictions: tuple[WayPrediction, ...]  # in WAYS order
 
     def to_json(self) -> list[dict]:
-        return [{"way": item.way, "title": item.title, "label": item.label, "score": round(item.score, 4),
-                 "ms": round(item.ms, 2)} for item in self.predictions]
+        return [
+            {
+                "way": item.way,
+                "title": item.title,
+                "label": item.label,
+                "score": round(item.score, 4),
+                "ms": round(item.ms, 2),
+            }
+            for item in self.predictions
+        ]
 
 
 def classify_clip(ways, frames: np.ndarray) -> ClipPredictions:
@@ -77,8 +97,8 @@ def classify_clip(ways, frames: np.ndarray) -> ClipPredictions:
     Raises:
         InvalidInput: frames of another shape or type.
     """
-    from engine.video import models as video_models
     from engine.core.errors import InvalidInput
+    from engine.video import models as video_models
 
     expected = (video_clips.FRAMES, video_clips.SIZE, video_clips.SIZE, 3)
     if frames.shape != expected or frames.dtype != np.uint8:
@@ -88,8 +108,16 @@ def classify_clip(ways, frames: np.ndarray) -> ClipPredictions:
         started = time.perf_counter()
         scores = video_models.predict(ways, way, frames[None])[0]
         best = int(scores.argmax())
-        results.append(WayPrediction(way, video_models.TITLES[way], video_clips.CLASSES[best], float(scores[best]),
-                                     tuple(float(value) for value in scores), (time.perf_counter() - started) * 1000))
+        results.append(
+            WayPrediction(
+                way,
+                video_models.TITLES[way],
+                video_clips.CLASSES[best],
+                float(scores[best]),
+                tuple(float(value) for value in scores),
+                (time.perf_counter() - started) * 1000,
+            )
+        )
     return ClipPredictions(tuple(results))
 
 
@@ -102,9 +130,16 @@ class VideoAnalysis:
 
     def to_json(self) -> dict:
         video = self.video
-        return {"frames": video.frame_count, "fps": round(video.fps, 3), "seconds": round(video.seconds, 3),
-                "width": video.width, "height": video.height, "codec": video.codec,
-                "six_ways": self.predictions.to_json(), "imagenet_timeline": self.timeline.to_json()}
+        return {
+            "frames": video.frame_count,
+            "fps": round(video.fps, 3),
+            "seconds": round(video.seconds, 3),
+            "width": video.width,
+            "height": video.height,
+            "codec": video.codec,
+            "six_ways": self.predictions.to_json(),
+            "imagenet_timeline": self.timeline.to_json(),
+        }
 
 
 def analyse(data: bytes, filename: str, ways, classifier, samples: int = 16) -> VideoAnalysis:
@@ -117,4 +152,6 @@ def analyse(data: bytes, filename: str, ways, classifier, samples: int = 16) -> 
 
     video = video_io.decode(data, filename, samples)
     clip = video_io.to_clip(video)
-    return VideoAnalysis(video, clip, classify_clip(ways, clip), video_io.imagenet_timeline(video, classifier))
+    return VideoAnalysis(
+        video, clip, classify_clip(ways, clip), video_io.imagenet_timeline(video, classifier)
+    )

@@ -24,8 +24,8 @@ import time
 import cv2
 import numpy as np
 
-from engine.data import clips
 from engine.core.errors import InvalidInput, InvalidMedia
+from engine.data import clips
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # as media.MAX_UPLOAD_BYTES and the server's upload limit
 MAX_SECONDS = 60.0  # longest video we decode
@@ -79,22 +79,37 @@ class Timeline:
     ms_per_frame: float
 
     def to_json(self) -> dict:
-        return {"model": self.model, "majority": self.majority, "majority_share": round(self.majority_share, 4),
-                "ms_per_frame": round(self.ms_per_frame, 2),
-                "frames": [{"index": item.index, "second": round(item.second, 3), "label": item.label,
-                            "score": round(item.score, 4)} for item in self.frames]}
+        return {
+            "model": self.model,
+            "majority": self.majority,
+            "majority_share": round(self.majority_share, 4),
+            "ms_per_frame": round(self.ms_per_frame, 2),
+            "frames": [
+                {
+                    "index": item.index,
+                    "second": round(item.second, 3),
+                    "label": item.label,
+                    "score": round(item.score, 4),
+                }
+                for item in self.frames
+            ],
+        }
 
 
 def describe_limits() -> str:
-    return (f"MP4, WebM, AVI or MOV; up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, {MAX_SECONDS:.0f} seconds, "
-            f"{MAX_FRAMES} frames and {MAX_SIDE} pixels on the long side.")
+    return (
+        f"MP4, WebM, AVI or MOV; up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, {MAX_SECONDS:.0f} seconds, "
+        f"{MAX_FRAMES} frames and {MAX_SIDE} pixels on the long side."
+    )
 
 
 def _suffix(filename: str) -> str:
     suffix = pathlib.Path(filename or "").suffix.lower()
     if suffix not in SUFFIXES:
-        raise InvalidMedia(f"'{pathlib.Path(filename or '').name or 'the file'}' is not a video this page reads. "
-                           f"Upload {describe_limits()}")
+        raise InvalidMedia(
+            f"'{pathlib.Path(filename or '').name or 'the file'}' is not a video this page reads. "
+            f"Upload {describe_limits()}"
+        )
     return suffix
 
 
@@ -114,8 +129,9 @@ def _open(path: str) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()
-        raise InvalidMedia("This file could not be opened as a video (damaged, or not a video). "
-                           f"Upload {describe_limits()}")
+        raise InvalidMedia(
+            f"This file could not be opened as a video (damaged, or not a video). Upload {describe_limits()}"
+        )
     return capture
 
 
@@ -156,30 +172,43 @@ def decode(data: bytes, filename: str, samples: int = DEFAULT_SAMPLES) -> Video:
     if not data:
         raise InvalidMedia("The video file is empty. Upload " + describe_limits())
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidMedia(f"The video is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Upload a shorter "
-                           "or smaller one.")
+        raise InvalidMedia(
+            f"The video is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Upload a shorter "
+            "or smaller one."
+        )
     with _temporary(data, suffix) as path:
         capture = _open(path)
         try:
-            width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            width, height = (
+                int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            )
             fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
             codec = _fourcc(capture)
         finally:
             capture.release()
         if max(width, height) > MAX_SIDE:
-            raise InvalidMedia(f"The video is {width} x {height} pixels; the limit is {MAX_SIDE} on the long side. "
-                               "Upload a smaller version (e.g. 720p).")
+            raise InvalidMedia(
+                f"The video is {width} x {height} pixels; the limit is {MAX_SIDE} on the long side. "
+                "Upload a smaller version (e.g. 720p)."
+            )
         fps = fps if 0 < fps <= 240 else 25.0  # a missing or absurd rate: assume 25
         frame_count = _count_frames(path)
         if frame_count == 0:
-            raise InvalidMedia("No frame could be decoded from this video (empty or damaged). Upload "
-                               + describe_limits())
+            raise InvalidMedia(
+                "No frame could be decoded from this video (empty or damaged). Upload " + describe_limits()
+            )
         if frame_count == 1:  # FFmpeg opens a still picture (a JPEG renamed .mov) as a one-frame video
-            raise InvalidMedia("This file holds a single picture, not a video. Upload " + describe_limits()
-                               + " Pictures go to the classification or detection page.")
+            raise InvalidMedia(
+                "This file holds a single picture, not a video. Upload "
+                + describe_limits()
+                + " Pictures go to the classification or detection page."
+            )
         if frame_count > MAX_FRAMES or frame_count / fps > MAX_SECONDS:
-            raise InvalidMedia(f"The video is longer than the limit ({MAX_SECONDS:.0f} seconds, {MAX_FRAMES} "
-                               "frames). Trim it and upload again.")
+            raise InvalidMedia(
+                f"The video is longer than the limit ({MAX_SECONDS:.0f} seconds, {MAX_FRAMES} "
+                "frames). Trim it and upload again."
+            )
         wanted = even_indices(frame_count, samples)
         frames, kept = [], []
         capture = _open(path)
@@ -196,7 +225,9 @@ def decode(data: bytes, filename: str, samples: int = DEFAULT_SAMPLES) -> Video:
             capture.release()
     if not frames:
         raise InvalidMedia("No frame could be decoded from this video (damaged). Upload " + describe_limits())
-    return Video(np.stack(frames), tuple(kept), frame_count, fps, frames[0].shape[1], frames[0].shape[0], codec)
+    return Video(
+        np.stack(frames), tuple(kept), frame_count, fps, frames[0].shape[1], frames[0].shape[0], codec
+    )
 
 
 def to_clip(video: Video) -> np.ndarray:
@@ -208,8 +239,14 @@ def to_clip(video: Video) -> np.ndarray:
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     size = clips.SIZE
-    return np.stack([cv2.resize(frame[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
-                     for frame in picks])
+    return np.stack(
+        [
+            cv2.resize(
+                frame[top : top + side, left : left + side], (size, size), interpolation=cv2.INTER_AREA
+            )
+            for frame in picks
+        ]
+    )
 
 
 class _WebmWriter:
@@ -218,10 +255,14 @@ class _WebmWriter:
     def __init__(self, width: int, height: int, fps: float):
         handle, self.name = tempfile.mkstemp(suffix=".webm", prefix="convnet-video-")
         os.close(handle)
-        self.writer = cv2.VideoWriter(self.name, cv2.VideoWriter_fourcc(*WEBM_CODEC), float(fps), (width, height))
+        self.writer = cv2.VideoWriter(
+            self.name, cv2.VideoWriter_fourcc(*WEBM_CODEC), float(fps), (width, height)
+        )
         if not self.writer.isOpened():
             pathlib.Path(self.name).unlink(missing_ok=True)
-            raise InvalidMedia("This OpenCV build cannot write WebM; the video cannot be shown in the browser.")
+            raise InvalidMedia(
+                "This OpenCV build cannot write WebM; the video cannot be shown in the browser."
+            )
         self.count = 0
 
     def write_rgb(self, frame: np.ndarray) -> None:

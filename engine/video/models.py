@@ -200,23 +200,36 @@ class SixWays:
         def count(model) -> int:
             return int(sum(np.prod(weight.shape) for weight in model.weights))
 
-        frozen = {"features_rnn": count(self.mobilenet), "features_mlp": count(self.mobilenet),
-                  "conv3d_rnn": count(self.conv3d_trunk)}.get(way, 0)
+        frozen = {
+            "features_rnn": count(self.mobilenet),
+            "features_mlp": count(self.mobilenet),
+            "conv3d_rnn": count(self.conv3d_trunk),
+        }.get(way, 0)
         return {"trained": count(getattr(self, way)), "frozen": frozen}
 
 
 def build_all(feature_model) -> SixWays:
     """Untrained six ways around a loaded MobileNetV2 `FeatureModel`."""
-    return SixWays(frame_cnn=build_frame_cnn(), cnn_rnn=build_cnn_rnn(), conv3d=build_conv3d(),
-                   features_rnn=build_features_rnn(), features_mlp=build_features_mlp(),
-                   conv3d_rnn=build_conv3d_rnn_head(), mobilenet=build_feature_extractor(feature_model))
+    return SixWays(
+        frame_cnn=build_frame_cnn(),
+        cnn_rnn=build_cnn_rnn(),
+        conv3d=build_conv3d(),
+        features_rnn=build_features_rnn(),
+        features_mlp=build_features_mlp(),
+        conv3d_rnn=build_conv3d_rnn_head(),
+        mobilenet=build_feature_extractor(feature_model),
+    )
 
 
 def _batched(model, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
     if len(inputs) == 0:
         return np.zeros((0, *model.output.shape[1:]), np.float32)
-    return np.concatenate([np.asarray(model.predict_on_batch(inputs[start:start + batch_size]))
-                           for start in range(0, len(inputs), batch_size)])
+    return np.concatenate(
+        [
+            np.asarray(model.predict_on_batch(inputs[start : start + batch_size]))
+            for start in range(0, len(inputs), batch_size)
+        ]
+    )
 
 
 def frame_features(ways: SixWays, frames: np.ndarray) -> np.ndarray:
@@ -241,8 +254,13 @@ def vote(frame_probabilities: np.ndarray) -> np.ndarray:
     return shares + tie_break * (counts == counts.max(-1, keepdims=True))
 
 
-def predict(ways: SixWays, way: str, frames: np.ndarray, features: np.ndarray | None = None,
-            trunk_features: np.ndarray | None = None) -> np.ndarray:
+def predict(
+    ways: SixWays,
+    way: str,
+    frames: np.ndarray,
+    features: np.ndarray | None = None,
+    trunk_features: np.ndarray | None = None,
+) -> np.ndarray:
     """Class scores (N, NUM_CLASSES) of one way for uint8 clips (N, 16, 48, 48, 3).
 
     Precomputed MobileNetV2 `features` (ways 4, 5) or 3D-trunk `trunk_features` (way 6) skip the

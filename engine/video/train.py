@@ -21,23 +21,25 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.core import assets
-from engine.features import extractors as features
-from engine.core import configs
-from engine.core import registry
-from engine.core import training
-from engine.data import clips as video_clips
-from engine.video import models as video_models
-from engine.core import weights_io
+from engine.core import assets, configs, registry, training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
+from engine.data import clips as video_clips
+from engine.features import extractors as features
+from engine.video import models as video_models
 
 TRAIN_CLIPS = 1800
 VALIDATION_CLIPS = 200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 EPOCHS = {  # per way: as many as the CPU budget (about 25 minutes for all six) allows
-    "frame_cnn": 4, "cnn_rnn": 10, "conv3d": 10, "conv3d_rnn": 10, "features_rnn": 15, "features_mlp": 20}
+    "frame_cnn": 4,
+    "cnn_rnn": 10,
+    "conv3d": 10,
+    "conv3d_rnn": 10,
+    "features_rnn": 15,
+    "features_mlp": 20,
+}
 FRAME_STRIDE = 2  # way 1 trains on every 2nd frame: neighbouring frames add little but time
 ASSET_DIR = "video"
 TABLE_FILE = f"{ASSET_DIR}/table.json"
@@ -61,7 +63,9 @@ def clip_set(split: str, count: int, start: int = 0) -> video_clips.ClipBatch:
     return batch
 
 
-def cached_features(ways: video_models.SixWays, split: str, clips: video_clips.ClipBatch) -> tuple[np.ndarray, float]:
+def cached_features(
+    ways: video_models.SixWays, split: str, clips: video_clips.ClipBatch
+) -> tuple[np.ndarray, float]:
     """MobileNetV2 features of a clip set (cached as float16) and the seconds computing them took."""
     path = CACHE / f"mobilenet_{split}_{len(clips.labels)}.npy"
     if path.is_file():
@@ -79,8 +83,10 @@ def cached_features(ways: video_models.SixWays, split: str, clips: video_clips.C
 def accuracy_by_group(scores: np.ndarray, labels: np.ndarray) -> dict:
     """Overall accuracy and accuracy within each class group of `video_clips.GROUPS`."""
     correct = scores.argmax(-1) == labels
-    by_group = {name: float(correct[np.isin(labels, members)].mean()) if np.isin(labels, members).any() else None
-                for name, members in video_clips.GROUPS.items()}
+    by_group = {
+        name: float(correct[np.isin(labels, members)].mean()) if np.isin(labels, members).any() else None
+        for name, members in video_clips.GROUPS.items()
+    }
     return {"accuracy": float(correct.mean()), "by_group": by_group}
 
 
@@ -111,14 +117,21 @@ def per_clip_losses(ways: video_models.SixWays, frames, labels) -> dict:
     count, steps = tf.shape(frames)[0], video_clips.FRAMES // FRAME_STRIDE
     sampled = tf.reshape(frames[:, ::FRAME_STRIDE], (-1, *video_models.FRAME_SHAPE))
     per_frame = cross_entropy(ways.frame_cnn, sampled, tf.repeat(labels, steps))
-    mobilenet = tf.stop_gradient(tf.reshape(ways.mobilenet(tf.reshape(frames, (-1, *video_models.FRAME_SHAPE))),
-                                            (count, video_clips.FRAMES, video_models.FEATURE_SIZE)))
+    mobilenet = tf.stop_gradient(
+        tf.reshape(
+            ways.mobilenet(tf.reshape(frames, (-1, *video_models.FRAME_SHAPE))),
+            (count, video_clips.FRAMES, video_models.FEATURE_SIZE),
+        )
+    )
     trunk = tf.stop_gradient(ways.conv3d_trunk(frames))
-    return {"frame_cnn": tf.reduce_mean(tf.reshape(per_frame, (count, steps)), axis=1),
-            "cnn_rnn": cross_entropy(ways.cnn_rnn, frames, labels), "conv3d": cross_entropy(ways.conv3d, frames, labels),
-            "features_rnn": cross_entropy(ways.features_rnn, mobilenet, labels),
-            "features_mlp": cross_entropy(ways.features_mlp, mobilenet, labels),
-            "conv3d_rnn": cross_entropy(ways.conv3d_rnn, trunk, labels)}
+    return {
+        "frame_cnn": tf.reduce_mean(tf.reshape(per_frame, (count, steps)), axis=1),
+        "cnn_rnn": cross_entropy(ways.cnn_rnn, frames, labels),
+        "conv3d": cross_entropy(ways.conv3d, frames, labels),
+        "features_rnn": cross_entropy(ways.features_rnn, mobilenet, labels),
+        "features_mlp": cross_entropy(ways.features_mlp, mobilenet, labels),
+        "conv3d_rnn": cross_entropy(ways.conv3d_rnn, trunk, labels),
+    }
 
 
 class WayTask(training.Task):
@@ -128,9 +141,23 @@ class WayTask(training.Task):
     monitor = "validation_accuracy"
     ties_to_later = False  # a later epoch must beat the best so far
 
-    def __init__(self, ways: video_models.SixWays, way: str, inputs: np.ndarray, labels: np.ndarray,
-                 validate: Callable[[], float], seed: int):
-        self.ways, self.way, self.inputs, self.labels, self.score, self.seed = ways, way, inputs, labels, validate, seed
+    def __init__(
+        self,
+        ways: video_models.SixWays,
+        way: str,
+        inputs: np.ndarray,
+        labels: np.ndarray,
+        validate: Callable[[], float],
+        seed: int,
+    ):
+        self.ways, self.way, self.inputs, self.labels, self.score, self.seed = (
+            ways,
+            way,
+            inputs,
+            labels,
+            validate,
+            seed,
+        )
         self.name = way
 
     def build_model(self) -> list:
@@ -141,8 +168,11 @@ class WayTask(training.Task):
         import keras
 
         keras.utils.set_random_seed(self.seed)
-        self.model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                           metrics=["accuracy"])
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return self.model.optimizer
 
     def steps_per_epoch(self) -> int:
@@ -152,9 +182,13 @@ class WayTask(training.Task):
         if should_stop():
             return None
         count = min(len(self.labels), steps * BATCH_SIZE)  # fewer only in a smoke run (max_steps)
-        result = self.model.fit(self.inputs[:count], self.labels[:count], batch_size=BATCH_SIZE, epochs=1,
-                                shuffle=True, verbose=0)
-        return {"loss": float(result.history["loss"][-1]), "train_accuracy": float(result.history["accuracy"][-1])}
+        result = self.model.fit(
+            self.inputs[:count], self.labels[:count], batch_size=BATCH_SIZE, epochs=1, shuffle=True, verbose=0
+        )
+        return {
+            "loss": float(result.history["loss"][-1]),
+            "train_accuracy": float(result.history["accuracy"][-1]),
+        }
 
     def validate(self) -> dict[str, float]:
         return {"validation_accuracy": self.score()}
@@ -192,10 +226,18 @@ class SixWaysTask(training.Task):
         return tf.add_n(list(per_clip_losses(self.ways, *batch).values()))  # per clip: the six ways' sum
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, train_clips: int = TRAIN_CLIPS,
-          validation_clips: int = VALIDATION_CLIPS, test_clips: int = video_clips.TEST_CLIPS,
-          output_dir: pathlib.Path | None = None, seed: int = 0, should_stop: StopCheck = never_stop,
-          max_steps: int | None = None, run: str | None = None) -> dict:
+def train(
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    train_clips: int = TRAIN_CLIPS,
+    validation_clips: int = VALIDATION_CLIPS,
+    test_clips: int = video_clips.TEST_CLIPS,
+    output_dir: pathlib.Path | None = None,
+    seed: int = 0,
+    should_stop: StopCheck = never_stop,
+    max_steps: int | None = None,
+    run: str | None = None,
+) -> dict:
     """Train all six ways on the same clips into runs/video/RUN/ (one Trainer per way, in RUN/WAY/), measure
     their float16 weights on the test clips and write the table; `python -m engine promote video RUN` puts
     the weights and table under assets/video/ with their manifest lines.
@@ -218,11 +260,18 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     frames = train_set.frames
     steps = video_clips.FRAMES
     inputs = {
-        "frame_cnn": (frames[:, ::FRAME_STRIDE].reshape(-1, *video_models.FRAME_SHAPE),
-                      np.repeat(train_set.labels, steps // FRAME_STRIDE)),
-        "cnn_rnn": (frames, train_set.labels), "conv3d": (frames, train_set.labels)}
+        "frame_cnn": (
+            frames[:, ::FRAME_STRIDE].reshape(-1, *video_models.FRAME_SHAPE),
+            np.repeat(train_set.labels, steps // FRAME_STRIDE),
+        ),
+        "cnn_rnn": (frames, train_set.labels),
+        "conv3d": (frames, train_set.labels),
+    }
     rows, extract_seconds, cached = [], {}, {}
-    for index, way in enumerate(("frame_cnn", "cnn_rnn", "conv3d", "conv3d_rnn", "features_rnn", "features_mlp")):
+    for index, way in enumerate(
+        ("frame_cnn", "cnn_rnn", "conv3d", "conv3d_rnn", "features_rnn", "features_mlp")
+    ):
+
         def report(fraction, message, preview=None, index=index):
             on_progress((index + fraction) / len(video_models.WAYS), message, preview)
 
@@ -236,7 +285,11 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
             if "features" not in cached:
                 report(0.0, "MobileNetV2 features of every frame (once for ways 4 and 5)")
                 cached["features"], seconds = {}, 0.0
-                for split, clips in (("train", train_set), ("validation", validation_set), ("test", test_set)):
+                for split, clips in (
+                    ("train", train_set),
+                    ("validation", validation_set),
+                    ("test", test_set),
+                ):
                     cached["features"][split], spent = cached_features(ways, split, clips)
                     seconds += spent
                 extract_seconds["features"] = seconds
@@ -244,14 +297,25 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         extra = cached.get("features" if way.startswith("features") else way, {})
 
         def validate(way=way, extra=extra):
-            scores = video_models.predict(ways, way, validation_set.frames, features=extra.get("validation"),
-                                          trunk_features=extra.get("validation"))
+            scores = video_models.predict(
+                ways,
+                way,
+                validation_set.frames,
+                features=extra.get("validation"),
+                trunk_features=extra.get("validation"),
+            )
             return float(np.mean(scores.argmax(-1) == validation_set.labels))
 
         task = WayTask(ways, way, *inputs[way], validate, seed + index)
-        trainer = training.Trainer(task, epochs or EPOCHS[way], training.constant(LEARNING_RATE),
-                                   run=training.Run("video", f"{folder.run}/{way}", folder.root), max_steps=max_steps,
-                                   on_progress=report, should_stop=should_stop)
+        trainer = training.Trainer(
+            task,
+            epochs or EPOCHS[way],
+            training.constant(LEARNING_RATE),
+            run=training.Run("video", f"{folder.run}/{way}", folder.root),
+            max_steps=max_steps,
+            on_progress=report,
+            should_stop=should_stop,
+        )
         history = trainer.fit()
         if not history:  # stopped before a way's first epoch ended
             break
@@ -260,34 +324,56 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
             trainer.restore()  # the best epoch
             weights_io.save_float16(ways.trained_parts(way), path)
             weights_io.load_float16(ways.trained_parts(way), path)  # measure what gets committed
-        scores = video_models.predict(ways, way, test_set.frames, features=extra.get("test"),
-                                      trunk_features=extra.get("test"))
-        best = max(history, key=lambda entry: entry["validation_accuracy"])  # the first of equals: the kept one
+        scores = video_models.predict(
+            ways, way, test_set.frames, features=extra.get("test"), trunk_features=extra.get("test")
+        )
+        best = max(
+            history, key=lambda entry: entry["validation_accuracy"]
+        )  # the first of equals: the kept one
         extractor = "features" if way.startswith("features") else way
-        rows.append({"way": way, "title": video_models.TITLES[way], **accuracy_by_group(scores, test_set.labels),
-                     "test_clips": int(len(test_set.labels)), "parameters": ways.parameters(way),
-                     "train_seconds": round(sum(entry["seconds"] for entry in history), 1),
-                     "feature_seconds": round(extract_seconds.get(extractor, 0.0), 1),
-                     "epochs": len(history), "best_epoch": best["epoch"],
-                     "validation_accuracy": best["validation_accuracy"],
-                     "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2),
-                     "weights_bytes": path.stat().st_size if not smoke else None})
+        rows.append(
+            {
+                "way": way,
+                "title": video_models.TITLES[way],
+                **accuracy_by_group(scores, test_set.labels),
+                "test_clips": int(len(test_set.labels)),
+                "parameters": ways.parameters(way),
+                "train_seconds": round(sum(entry["seconds"] for entry in history), 1),
+                "feature_seconds": round(extract_seconds.get(extractor, 0.0), 1),
+                "epochs": len(history),
+                "best_epoch": best["epoch"],
+                "validation_accuracy": best["validation_accuracy"],
+                "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2),
+                "weights_bytes": path.stat().st_size if not smoke else None,
+            }
+        )
         report(1.0, f"{way}: test accuracy {rows[-1]['accuracy']:.4f}")
         if should_stop():
             break
     rows.sort(key=lambda row: video_models.WAYS.index(row["way"]))  # trained 1, 2, 3, 6, 4, 5; shown 1..6
-    table = {"train_clips": int(len(train_set.labels)), "validation_clips": int(len(validation_set.labels)),
-             "test_clips": int(len(test_set.labels)), "frames": video_clips.FRAMES, "size": video_clips.SIZE,
-             "classes": list(video_clips.CLASSES), "rows": rows}
+    table = {
+        "train_clips": int(len(train_set.labels)),
+        "validation_clips": int(len(validation_set.labels)),
+        "test_clips": int(len(test_set.labels)),
+        "frames": video_clips.FRAMES,
+        "size": video_clips.SIZE,
+        "classes": list(video_clips.CLASSES),
+        "rows": rows,
+    }
     if smoke or len(rows) < len(video_models.WAYS):  # a smoke run, or stopped: nothing to promote
         return table
     (folder.path / "table.json").write_text(json.dumps(table, indent=1))
-    outputs = [training.Output(
-        weights_file(row["way"]), f"{row['way']}.npz",
-        f"python -m engine train video ({row['epochs']} epochs, best on {len(validation_set.labels)} "
-        f"validation clips: epoch {row['best_epoch']}; {row['train_seconds'] / 60:.1f} min on 2 shared CPU "
-        f"cores, plus {row['feature_seconds']:.0f} s of frozen features)",
-        f"test clips ({row['test_clips']}): accuracy {row['accuracy']:.4f}") for row in rows]
+    outputs = [
+        training.Output(
+            weights_file(row["way"]),
+            f"{row['way']}.npz",
+            f"python -m engine train video ({row['epochs']} epochs, best on {len(validation_set.labels)} "
+            f"validation clips: epoch {row['best_epoch']}; {row['train_seconds'] / 60:.1f} min on 2 shared CPU "
+            f"cores, plus {row['feature_seconds']:.0f} s of frozen features)",
+            f"test clips ({row['test_clips']}): accuracy {row['accuracy']:.4f}",
+        )
+        for row in rows
+    ]
     outputs.append(training.Output(TABLE_FILE, "table.json"))
     training.write_run_file(folder, [], table, outputs, "validation_accuracy")
     if output_dir is not None:
@@ -313,11 +399,20 @@ def evaluate_model(ways: video_models.SixWays, count: int = video_clips.TEST_CLI
     for way in video_models.WAYS:
         scores = video_models.predict(ways, way, test_set.frames, features=mobilenet)
         previous = stored.get(way, {})
-        rows.append({"way": way, "title": video_models.TITLES[way], **accuracy_by_group(scores, test_set.labels),
-                     "test_clips": count, "parameters": ways.parameters(way),
-                     "train_seconds": previous.get("train_seconds"), "feature_seconds": previous.get("feature_seconds"),
-                     "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2)})
+        rows.append(
+            {
+                "way": way,
+                "title": video_models.TITLES[way],
+                **accuracy_by_group(scores, test_set.labels),
+                "test_clips": count,
+                "parameters": ways.parameters(way),
+                "train_seconds": previous.get("train_seconds"),
+                "feature_seconds": previous.get("feature_seconds"),
+                "inference_ms_per_clip": round(inference_ms(ways, way, test_set.frames[0]), 2),
+            }
+        )
     return {"test_clips": count, "classes": list(video_clips.CLASSES), "rows": rows}
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights (epochs None: each way's EPOCHS).

@@ -14,11 +14,10 @@ import time
 import cv2
 import numpy as np
 
-from engine.core import manifest
-from engine.core import registry
+from engine.core import manifest, registry
+from engine.core.errors import InvalidInput
 from engine.data import sort_of_clevr as vqa_data
 from engine.vqa import models as vqa_models
-from engine.core.errors import InvalidInput
 
 MODELS = tuple(vqa_models.TITLES)  # "vqa-cnn-lstm", "vqa-relation-network"
 DEFAULT_MODEL = "vqa-relation-network"
@@ -45,6 +44,7 @@ def evaluate(name: str) -> dict:
 
 # --- Inference for the page and the CLI ----------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class PairWeight:
     first: tuple[int, int]  # (row, column) of cell o_i in the GRID x GRID feature map
@@ -62,8 +62,11 @@ class VqaAnswer:
     ms: float
 
     def to_json(self) -> dict:
-        return {"model": self.model, "answer": self.answer,
-                "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()}}
+        return {
+            "model": self.model,
+            "answer": self.answer,
+            "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
+        }
 
     def top_pairs(self, count: int = 5) -> list[PairWeight]:
         """The cell pairs whose g output was largest (Relation Network only; [] otherwise)."""
@@ -71,8 +74,14 @@ class VqaAnswer:
             return []
         order = np.argsort(self.pair_weights.ravel())[::-1][:count]
         cells = self.pair_weights.shape[0]
-        return [PairWeight(divmod(int(index // cells), GRID), divmod(int(index % cells), GRID),
-                           float(self.pair_weights.ravel()[index])) for index in order]
+        return [
+            PairWeight(
+                divmod(int(index // cells), GRID),
+                divmod(int(index % cells), GRID),
+                float(self.pair_weights.ravel()[index]),
+            )
+            for index in order
+        ]
 
 
 def to_scene_image(pixels: np.ndarray) -> np.ndarray:
@@ -96,12 +105,19 @@ def ask(name: str, model, image: np.ndarray, question: str) -> VqaAnswer:
     output = model.predict_on_batch([image[None].astype(np.float32), tokens[None]])
     probabilities, pairs = (output[0], output[1]) if isinstance(output, (list, tuple)) else (output, None)
     probabilities = np.asarray(probabilities)[0]
-    if vqa_models.SYMMETRIC_VIEWS.get(model.name):  # the answer is the mean over its invariant views; pairs: as seen
+    if vqa_models.SYMMETRIC_VIEWS.get(
+        model.name
+    ):  # the answer is the mean over its invariant views; pairs: as seen
         probabilities = vqa_models.answer_probabilities(model, image[None], tokens[None])[0]
     best = int(probabilities.argmax())
-    return VqaAnswer(name, question, vqa_data.ANSWERS[best],
-                     {label: float(value) for label, value in zip(vqa_data.ANSWERS, probabilities)},
-                     None if pairs is None else np.asarray(pairs)[0], (time.perf_counter() - started) * 1000)
+    return VqaAnswer(
+        name,
+        question,
+        vqa_data.ANSWERS[best],
+        {label: float(value) for label, value in zip(vqa_data.ANSWERS, probabilities)},
+        None if pairs is None else np.asarray(pairs)[0],
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 def truth(objects, question: str) -> str | None:

@@ -12,12 +12,11 @@ import json
 
 
 def _vqa(args: argparse.Namespace) -> int:
-    from engine.core import media
-    from engine.core import registry
-    from engine.vqa import api as vqa
-    from engine.data import sort_of_clevr
+    from engine.core import media, registry
     from engine.core.cli import read_input_file
     from engine.core.errors import InvalidInput
+    from engine.data import sort_of_clevr
+    from engine.vqa import api as vqa
 
     if args.model not in vqa.MODELS:
         raise InvalidInput(f"Unknown VQA model '{args.model}'; choose one of {', '.join(vqa.MODELS)}.")
@@ -39,8 +38,10 @@ def _vqa(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(output))
     else:
-        print(f"{vqa.TITLES[args.model]}: {result.answer} ({result.probabilities[result.answer]:.2f})"
-              + (f"; exact answer: {output['truth']}" if objects is not None else ""))
+        print(
+            f"{vqa.TITLES[args.model]}: {result.answer} ({result.probabilities[result.answer]:.2f})"
+            + (f"; exact answer: {output['truth']}" if objects is not None else "")
+        )
     return 0
 
 
@@ -48,7 +49,11 @@ def add_commands(commands) -> None:
     parser = commands.add_parser("vqa", help="answer a question about a Sort-of-CLEVR scene image")
     parser.add_argument("image", nargs="?", help="a PNG / JPEG scene (resized to 75 x 75)")
     parser.add_argument("question", help='e.g. "what is the shape of the object closest to the red object?"')
-    parser.add_argument("--model", default="vqa-relation-network", help="vqa-relation-network or vqa-cnn-lstm")
-    parser.add_argument("--test-scene", type=int, default=None, help="a generated test scene instead of a file")
+    parser.add_argument(
+        "--model", default="vqa-relation-network", help="vqa-relation-network or vqa-cnn-lstm"
+    )
+    parser.add_argument(
+        "--test-scene", type=int, default=None, help="a generated test scene instead of a file"
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(run=_vqa)

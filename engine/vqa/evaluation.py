@@ -33,7 +33,14 @@ def accuracy_by_type(model, split: str = "test", count: int = vqa_data.TEST_SCEN
     correct = vqa_models.answer_probabilities(model, images, tokens).argmax(-1) == answers
     kind_names = np.array(vqa_data.KINDS)[kinds]
     types = np.array([vqa_data.KIND_TYPE[kind] for kind in kind_names])
-    figures = {"split": split, "scenes": count, "questions": int(len(answers)), "overall": float(correct.mean())}
-    figures.update({kind_type: float(correct[types == kind_type].mean()) for kind_type in vqa_data.QUESTION_TYPES})
+    figures = {
+        "split": split,
+        "scenes": count,
+        "questions": int(len(answers)),
+        "overall": float(correct.mean()),
+    }
+    figures.update(
+        {kind_type: float(correct[types == kind_type].mean()) for kind_type in vqa_data.QUESTION_TYPES}
+    )
     figures["by_kind"] = {kind: float(correct[kind_names == kind].mean()) for kind in vqa_data.KINDS}
     return figures

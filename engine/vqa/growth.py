@@ -35,13 +35,17 @@ G_READERS = ("g2", "g3", "f1")  # layers whose kernel rows read g's (copied) uni
 
 def architecture(arrays: dict[str, np.ndarray]) -> dict:
     """What `grow` compares: g's width, f's layer widths, the first convolution's input channels."""
-    f_layers = sorted((key.split("/")[0] for key in arrays if re.fullmatch(r"f\d+/kernel", key)),
-                      key=lambda layer: int(layer[1:]))
+    f_layers = sorted(
+        (key.split("/")[0] for key in arrays if re.fullmatch(r"f\d+/kernel", key)),
+        key=lambda layer: int(layer[1:]),
+    )
     if "g2/kernel" not in arrays or "conv1/kernel" not in arrays:
         raise ModelUnavailable("This weight file holds no Relation Network (no g2 or conv1 layer).")
-    return {"g_units": int(arrays["g2/kernel"].shape[0]),
-            "f_units": [int(arrays[f"{layer}/kernel"].shape[1]) for layer in f_layers],
-            "input_channels": int(arrays["conv1/kernel"].shape[2])}
+    return {
+        "g_units": int(arrays["g2/kernel"].shape[0]),
+        "f_units": [int(arrays[f"{layer}/kernel"].shape[1]) for layer in f_layers],
+        "input_channels": int(arrays["conv1/kernel"].shape[2]),
+    }
 
 
 def model_arrays(model) -> dict[str, np.ndarray]:
@@ -58,34 +62,62 @@ def grow(model, path: pathlib.Path, rng: np.random.Generator, noise: float = NOI
     arrays = weights_io.stored_arrays(path)
     old, new = architecture(arrays), architecture(model_arrays(model))
     f_old, f_new = old["f_units"], new["f_units"]
-    if (new["g_units"] < old["g_units"] or len(f_new) < len(f_old) or new["input_channels"] < old["input_channels"]
-            or any(n < o for n, o in zip(f_new, f_old))):
-        raise ModelUnavailable(f"{pathlib.Path(path).name} is larger than this Relation Network ({old} > {new}).")
+    if (
+        new["g_units"] < old["g_units"]
+        or len(f_new) < len(f_old)
+        or new["input_channels"] < old["input_channels"]
+        or any(n < o for n, o in zip(f_new, f_old))
+    ):
+        raise ModelUnavailable(
+            f"{pathlib.Path(path).name} is larger than this Relation Network ({old} > {new})."
+        )
     g_old, g_new = old["g_units"], new["g_units"]
-    source = np.concatenate([np.arange(g_old), rng.integers(0, g_old, g_new - g_old)])  # new g unit -> its original
-    copies = np.bincount(source, minlength=g_old)[source].astype(np.float32)  # how many units share its original
+    source = np.concatenate(
+        [np.arange(g_old), rng.integers(0, g_old, g_new - g_old)]
+    )  # new g unit -> its original
+    copies = np.bincount(source, minlength=g_old)[source].astype(
+        np.float32
+    )  # how many units share its original
     # Units each f layer inherits: a stored layer its own; a new layer those of the last stored one (identity).
     inherited = {f"f{index + 1}": f_old[min(index, len(f_old) - 1)] for index in range(len(f_new))}
-    previous = {f"f{index}": f"f{index - 1}" for index in range(2, len(f_new) + 1)} | {"answer": f"f{len(f_new)}"}
+    previous = {f"f{index}": f"f{index - 1}" for index in range(2, len(f_new) + 1)} | {
+        "answer": f"f{len(f_new)}"
+    }
     for variable in model.weights:
         layer, name = variable.path.split("/", 1)
         fresh = np.asarray(variable.numpy())
         values = arrays.get(variable.path)
         if values is None and not (layer in inherited and name in ("kernel", "bias")):
-            raise ModelUnavailable(f"{pathlib.Path(path).name} has no {variable.path} and it cannot be grown.")
+            raise ModelUnavailable(
+                f"{pathlib.Path(path).name} has no {variable.path} and it cannot be grown."
+            )
         if layer in G_LAYERS or layer == "sum_norm":
-            values = values[..., source]  # each new unit (column, or per-feature vector) is its original's copy
+            values = values[
+                ..., source
+            ]  # each new unit (column, or per-feature vector) is its original's copy
             if name == "kernel" and noise:
-                values[..., g_old:] += rng.normal(0, noise * values.std(), values[..., g_old:].shape).astype(np.float32)
+                values[..., g_old:] += rng.normal(0, noise * values.std(), values[..., g_old:].shape).astype(
+                    np.float32
+                )
         if layer in G_READERS and name == "kernel":
-            values = values[source] / copies[:, None]  # each copy passes on its share of the original's weight
+            values = (
+                values[source] / copies[:, None]
+            )  # each copy passes on its share of the original's weight
         if layer == "conv1" and name == "kernel":
             values = embed(values, fresh.shape)  # new input channels read 0
         if layer in inherited or layer == "answer":
-            values = _grow_f_layer(layer, name, values, fresh, inherited.get(layer, fresh.shape[-1]),
-                                   inherited.get(previous.get(layer), g_new))
+            values = _grow_f_layer(
+                layer,
+                name,
+                values,
+                fresh,
+                inherited.get(layer, fresh.shape[-1]),
+                inherited.get(previous.get(layer), g_new),
+            )
         if tuple(variable.shape) != values.shape:
-            raise ModelUnavailable(f"{pathlib.Path(path).name}: {variable.path} does not fit the grown Relation Network.")
+            raise ModelUnavailable(
+                f"{pathlib.Path(path).name}: {variable.path} does not fit the grown Relation Network."
+            )
         variable.assign(values)
 
 

@@ -30,7 +30,9 @@ CONV_CHANNELS = 24  # the paper's Sort-of-CLEVR CNN: 4 layers of 24 kernels, str
 CONV_LAYERS = 4
 GRID = 5  # 75 px after four stride-2 convolutions ("same" padding): 38, 19, 10, 5
 EMBEDDING_DIM = 32  # word vectors
-EMBEDDING_INIT = 1.0  # std of the initial word vectors: distinct colour words from the first step (Keras: U(-0.05, 0.05))
+EMBEDDING_INIT = (
+    1.0  # std of the initial word vectors: distinct colour words from the first step (Keras: U(-0.05, 0.05))
+)
 QUESTION_DIM = 64  # LSTM units
 CNN_LSTM_HIDDEN = 256  # the chapter model's hidden Dense layer
 # RN g: paper 4 x 256, cut to fit a shared CPU (its cost grows with the square of the width); widened from 3 x 64
@@ -55,8 +57,12 @@ def _image_encoder(name: str, coordinate_channels: bool = False):
     x = layers.Rescaling(1 / 127.5, offset=-1)(image)
     if coordinate_channels:  # CoordConv: each pixel's x and y in [-1, 1] as two more input channels
         grid = ops.convert_to_tensor(_pixel_coordinates())
-        x = layers.Lambda(lambda t: ops.concatenate([t, ops.broadcast_to(grid[None], (ops.shape(t)[0], *grid.shape))],
-                                                    axis=-1), name="add_pixel_coordinates")(x)
+        x = layers.Lambda(
+            lambda t: ops.concatenate(
+                [t, ops.broadcast_to(grid[None], (ops.shape(t)[0], *grid.shape))], axis=-1
+            ),
+            name="add_pixel_coordinates",
+        )(x)
     for index in range(CONV_LAYERS):
         x = layers.Conv2D(CONV_CHANNELS, 3, strides=2, padding="same", name=f"conv{index + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{index + 1}")(x)
@@ -69,8 +75,13 @@ def _question_encoder(name: str):
     from keras import layers
 
     words = keras.Input((vqa_data.MAX_WORDS,), dtype="int32", name="question")
-    x = layers.Embedding(len(vqa_data.VOCABULARY), EMBEDDING_DIM, mask_zero=True, name="embedding",
-                         embeddings_initializer=keras.initializers.RandomNormal(stddev=EMBEDDING_INIT))(words)
+    x = layers.Embedding(
+        len(vqa_data.VOCABULARY),
+        EMBEDDING_DIM,
+        mask_zero=True,
+        name="embedding",
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=EMBEDDING_INIT),
+    )(words)
     return keras.Model(words, layers.LSTM(QUESTION_DIM, name="lstm")(x), name=name)
 
 
@@ -97,8 +108,11 @@ def build_cnn_lstm():
     return _assemble(visual, question_encoder, head, "vqa_cnn_lstm")
 
 
-def build_relation_network(g_units: tuple[int, ...] | None = None, f_units: tuple[int, ...] | None = None,
-                           pixel_coordinates: bool | None = None):
+def build_relation_network(
+    g_units: tuple[int, ...] | None = None,
+    f_units: tuple[int, ...] | None = None,
+    pixel_coordinates: bool | None = None,
+):
     """image, question -> [answer probabilities (B, len(ANSWERS)), pair weight (B, 25, 25)].
 
     g_units, f_units, pixel_coordinates: the network's size (default G_UNITS, F_UNITS, PIXEL_COORDINATES, read
@@ -119,8 +133,12 @@ def build_relation_network(g_units: tuple[int, ...] | None = None, f_units: tupl
     cnn = _image_encoder("cnn", coordinate_channels=pixel_coordinates)
     objects = layers.Reshape((cells, CONV_CHANNELS))(cnn(image))  # (B, 25, 24)
     coordinates = ops.convert_to_tensor(_coordinates())  # (25, 2) in [-1, 1], x then y
-    objects = layers.Lambda(lambda o: ops.concatenate(
-        [o, ops.broadcast_to(coordinates[None], (ops.shape(o)[0], cells, 2))], axis=-1), name="add_coordinates")(objects)
+    objects = layers.Lambda(
+        lambda o: ops.concatenate(
+            [o, ops.broadcast_to(coordinates[None], (ops.shape(o)[0], cells, 2))], axis=-1
+        ),
+        name="add_coordinates",
+    )(objects)
     visual = keras.Model(image, objects, name="visual")
     question_encoder = _question_encoder("question_encoder")
 
@@ -129,11 +147,15 @@ def build_relation_network(g_units: tuple[int, ...] | None = None, f_units: tupl
     first = layers.Dense(g_units[0], use_bias=False, name="g1_first")(objects_in)  # W_a o_i
     second = layers.Dense(g_units[0], use_bias=False, name="g1_second")(objects_in)  # W_b o_j
     asked = layers.Dense(g_units[0], name="g1_question")(question_in)  # W_q q + bias
-    pairs = layers.Lambda(lambda t: ops.relu(t[0][:, :, None, :] + t[1][:, None, :, :] + t[2][:, None, None, :]),
-                          name="g1_pairs")([first, second, asked])  # (B, 25, 25, 128)
+    pairs = layers.Lambda(
+        lambda t: ops.relu(t[0][:, :, None, :] + t[1][:, None, :, :] + t[2][:, None, None, :]),
+        name="g1_pairs",
+    )([first, second, asked])  # (B, 25, 25, 128)
     for index, units in enumerate(g_units[1:], start=2):
         pairs = layers.Dense(units, activation="relu", name=f"g{index}")(pairs)
-    weight = layers.Lambda(lambda p: ops.sqrt(ops.sum(ops.square(p), axis=-1) + 1e-12), name="pair_weight")(pairs)
+    weight = layers.Lambda(lambda p: ops.sqrt(ops.sum(ops.square(p), axis=-1) + 1e-12), name="pair_weight")(
+        pairs
+    )
     # The paper sums over pairs; the mean (the sum / 625) is the same function up to f's first weights
     # and starts f at a sane scale (the raw sum sent the first steps' loss to ~20).
     x = layers.Lambda(lambda p: ops.mean(p, axis=(1, 2)), name="sum_pairs")(pairs)
@@ -191,10 +213,12 @@ def answer_probabilities(model, images, tokens, chunk: int = 256) -> np.ndarray:
         return probabilities(model, images, tokens)
     out = []
     for start in range(0, len(images), chunk):
-        part_images, part_tokens = images[start:start + chunk], tokens[start:start + chunk]
+        part_images, part_tokens = images[start : start + chunk], tokens[start : start + chunk]
         wanted = vqa_data.invariant_views(part_tokens)
         owners = [[row for row, views in enumerate(wanted) if which in views] for which in vqa_data.VIEWS]
-        seen = np.concatenate([vqa_data.view(part_images[rows], which) for which, rows in zip(vqa_data.VIEWS, owners) if rows])
+        seen = np.concatenate(
+            [vqa_data.view(part_images[rows], which) for which, rows in zip(vqa_data.VIEWS, owners) if rows]
+        )
         rows = np.concatenate([rows for rows in owners if rows]).astype(int)
         total = np.zeros((len(part_images), len(vqa_data.ANSWERS)))
         np.add.at(total, rows, probabilities(model, seen, part_tokens[rows]))
@@ -206,7 +230,11 @@ def probabilities(model, images, tokens, batch_size: int = 256):
     """Answer probabilities (N, len(ANSWERS)) for uint8 images (N, 75, 75, 3) and int32 tokens, either model."""
     out = []
     for start in range(0, len(images), batch_size):
-        result = model.predict_on_batch([images[start:start + batch_size].astype(np.float32),
-                                         tokens[start:start + batch_size].astype(np.int32)])
+        result = model.predict_on_batch(
+            [
+                images[start : start + batch_size].astype(np.float32),
+                tokens[start : start + batch_size].astype(np.int32),
+            ]
+        )
         out.append(np.asarray(result[0] if isinstance(result, (list, tuple)) else result))
     return np.concatenate(out)

@@ -14,8 +14,16 @@ import pytest
 from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 SERVER_START_TIMEOUT_S = 90
 
 
@@ -27,8 +35,19 @@ def free_port() -> int:
 
 def start_server(port: int) -> subprocess.Popen:
     """`streamlit run app.py` on loopback; returns once its health endpoint answers."""
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -54,7 +73,9 @@ def server_url(offline_models):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (as root; make test does).")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make browser` installs Debian's chromium (as root; make test does)."
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,4 +1,7 @@
-"""In a real browser: the audio page analyses a held-out note and an upload, and generates a WaveNet note; all playable."""
+"""In a real browser: the audio page analyses a held-out note and an upload, and generates a WaveNet note.
+
+All of them playable.
+"""
 
 import numpy as np
 import soundfile
@@ -11,7 +14,9 @@ def test_held_out_note_and_an_upload_are_analysed_and_playable(page, server_url,
     page.get_by_text("Pitch (basic-pitch): A4, MIDI 69", exact=False).wait_for()
     page.locator("audio").first.wait_for()
     # The browser read the WAV's header: a format it plays, not just an element.
-    page.wait_for_function("document.querySelector('audio') && document.querySelector('audio').readyState >= 1")
+    page.wait_for_function(
+        "document.querySelector('audio') && document.querySelector('audio').readyState >= 1"
+    )
     assert page.evaluate("document.querySelector('audio').duration") > 0.9
 
     rate = 22_050
@@ -36,6 +41,8 @@ def test_generate_a_wavenet_note_and_play_it(page, server_url):
     page.get_by_text("Pitch check:", exact=False).wait_for()
     page.get_by_text("4,000 samples in", exact=False).wait_for()
     page.get_by_role("button", name="Download WAV").wait_for()
-    page.wait_for_function("document.querySelectorAll('audio').length == 2 && "
-                           "Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1)")
+    page.wait_for_function(
+        "document.querySelectorAll('audio').length == 2 && "
+        "Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1)"
+    )
     assert abs(page.evaluate("document.querySelectorAll('audio')[1].duration") - 0.25) < 0.01

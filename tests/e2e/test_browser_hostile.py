@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES
 from tests.hostile.corpus import image_files, text_files
 
 BAD_IMAGES = ("half.jpg", "bomb-144mp.png", "strip.png")  # cut short, a bomb, too elongated
-FORBIDDEN = ("Traceback", "File \"", "site-packages", "This app has encountered an error")
+FORBIDDEN = ("Traceback", 'File "', "site-packages", "This app has encountered an error")
 
 # page path -> (text shown when ready, clicked after each upload (or None), text that proves a result)
 PAGES = {

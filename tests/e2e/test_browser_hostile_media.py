@@ -17,7 +17,9 @@ from tests.hostile.test_hostile_video import video_files
 
 def _good_note(path) -> None:
     t = np.arange(16_000) / 16_000
-    soundfile.write(path, (0.4 * np.sin(2 * np.pi * 440.0 * t) * np.exp(-2 * t)).astype(np.float32), 16_000, format="WAV")
+    soundfile.write(
+        path, (0.4 * np.sin(2 * np.pi * 440.0 * t) * np.exp(-2 * t)).astype(np.float32), 16_000, format="WAV"
+    )
 
 
 def _good_clip(path) -> None:
@@ -26,11 +28,22 @@ def _good_clip(path) -> None:
 
 # page -> (text when ready, the input mode to click, corpus, bad files, good file name and writer, text of a result)
 PAGES = {
-    "audio": ("Analyse a sound", "upload a recording", audio_files,
-              ("text.wav", "half.flac", "silence.wav", "nan.wav", "script.ogg"), ("a4.wav", _good_note),
-              "Pitch (basic-pitch): A4, MIDI 69"),
-    "video": ("Measured side by side", "upload a video", video_files, ("text.mp4", "photo.mov", "truncated.avi"),
-              ("valid.avi", _good_clip), "The six ways on your video"),
+    "audio": (
+        "Analyse a sound",
+        "upload a recording",
+        audio_files,
+        ("text.wav", "half.flac", "silence.wav", "nan.wav", "script.ogg"),
+        ("a4.wav", _good_note),
+        "Pitch (basic-pitch): A4, MIDI 69",
+    ),
+    "video": (
+        "Measured side by side",
+        "upload a video",
+        video_files,
+        ("text.mp4", "photo.mov", "truncated.avi"),
+        ("valid.avi", _good_clip),
+        "The six ways on your video",
+    ),
 }
 
 

@@ -28,9 +28,25 @@ def fresh_server(tmp_path):
     """A server of our own (no model loaded yet) that logs every model build."""
     port, log = free_port(), tmp_path / "loads.tsv"
     environment = {**os.environ, "CONVNET_STUDIO_LOAD_LOG": str(log)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-                               str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
@@ -101,4 +117,6 @@ def test_eight_sessions_classify_and_detect_at_once(browser, fresh_server, tmp_p
     assert names.count("ssdlite-person") == 1, built
     assert len(names) == len(set(names)), f"a model was built twice: {built}"
     assert {pid for _, pid in built} == {server_pid}
-    print(f"\n{SESSIONS} sessions: classified in {classified:.1f} s, detected in {detected:.1f} s; builds: {names}")
+    print(
+        f"\n{SESSIONS} sessions: classified in {classified:.1f} s, detected in {detected:.1f} s; builds: {names}"
+    )

@@ -26,7 +26,13 @@ def test_upload_a_video_and_see_six_predictions(page, server_url, tmp_path):
     shown = predictions.inner_text()
     assert predictions.locator("ol, li").count() == 0, "a way's number turned into a Markdown list"
     assert "1. per-frame 2D CNN" in shown, shown
-    for name in ("per-frame 2D CNN", "TimeDistributed", "3D ConvNet", "MobileNetV2 features", "3D-CNN features"):
+    for name in (
+        "per-frame 2D CNN",
+        "TimeDistributed",
+        "3D ConvNet",
+        "MobileNetV2 features",
+        "3D-CNN features",
+    ):
         assert name in shown, shown
     page.locator("video").first.wait_for()
     # The browser read the video's header: it is a format it plays (VP9 WebM), not just an element.

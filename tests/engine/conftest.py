@@ -2,9 +2,8 @@
 
 import pytest
 
+from engine.core import media, registry
 from engine.features import extractors
-from engine.core import media
-from engine.core import registry
 
 
 @pytest.fixture(scope="module")

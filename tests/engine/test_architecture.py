@@ -15,12 +15,30 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "engine"
 FOUNDATION = ("core", "ops", "data")
-TASKS = ("classification", "features", "convolutions", "capsules", "detection", "segmentation", "video", "text",
-         "vqa", "audio")
+TASKS = (
+    "classification",
+    "features",
+    "convolutions",
+    "capsules",
+    "detection",
+    "segmentation",
+    "video",
+    "text",
+    "vqa",
+    "audio",
+)
 # Another task may import only these modules of a task: its small public API.
-PUBLIC = ("engine.classification.classify", "engine.features.extractors", "engine.detection.api",
-          "engine.segmentation.api")
-TOP = ("engine.serving", "engine.distributed", "engine.cli")  # command-line and deployment layers: nothing imports them
+PUBLIC = (
+    "engine.classification.classify",
+    "engine.features.extractors",
+    "engine.detection.api",
+    "engine.segmentation.api",
+)
+TOP = (
+    "engine.serving",
+    "engine.distributed",
+    "engine.cli",
+)  # command-line and deployment layers: nothing imports them
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -48,8 +66,10 @@ def _imports(name: str, path: pathlib.Path) -> list[tuple[str, int]]:
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(parts + ([base] if base else []))
-            found += [(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base, node.lineno)
-                      for alias in node.names]
+            found += [
+                (f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base, node.lineno)
+                for alias in node.names
+            ]
     return found
 
 
@@ -80,8 +100,12 @@ def _package(module: str) -> str:
 
 
 def _edges(where=lambda importer, imported: True) -> list[str]:
-    return sorted(f"{importer} -> {imported} (line {line})" for importer, targets in GRAPH.items()
-                  for imported, line in targets.items() if where(importer, imported))
+    return sorted(
+        f"{importer} -> {imported} (line {line})"
+        for importer, targets in GRAPH.items()
+        for imported, line in targets.items()
+        if where(importer, imported)
+    )
 
 
 def _cycles() -> list[list[str]]:
@@ -127,7 +151,8 @@ def test_no_import_cycle():
     cycles = _cycles()
     assert cycles == [], "import cycles:\n" + "\n".join(
         " <-> ".join(cycle) + ":\n  " + "\n  ".join(_edges(lambda a, b, c=set(cycle): a in c and b in c))
-        for cycle in cycles)
+        for cycle in cycles
+    )
 
 
 def test_core_imports_nothing_above_it():
@@ -136,8 +161,11 @@ def test_core_imports_nothing_above_it():
 
 
 def test_ops_and_data_import_only_core():
-    bad = _edges(lambda importer, imported: _package(importer) in ("ops", "data")
-                 and _package(imported) not in ("core", _package(importer)))
+    bad = _edges(
+        lambda importer, imported: (
+            _package(importer) in ("ops", "data") and _package(imported) not in ("core", _package(importer))
+        )
+    )
     assert bad == [], "engine.ops / engine.data may import only engine.core:\n" + "\n".join(bad)
 
 
@@ -147,15 +175,23 @@ def test_a_task_imports_the_foundation_and_only_another_task_s_public_api():
         if task not in TASKS or other in FOUNDATION or other == task:
             return False
         return not (other in TASKS and imported in PUBLIC)
+
     bad = _edges(bad_edge)
-    assert bad == [], (f"a task imports core, ops, data and another task's public API only ({', '.join(PUBLIC)}); "
-                       "cross-task pipelines go to engine/pipelines:\n" + "\n".join(bad))
+    assert bad == [], (
+        f"a task imports core, ops, data and another task's public API only ({', '.join(PUBLIC)}); "
+        "cross-task pipelines go to engine/pipelines:\n" + "\n".join(bad)
+    )
 
 
 def test_model_and_api_modules_never_import_their_training():
     # The page's inference (api) and the model it builds need no training code: train imports them.
-    bad = _edges(lambda importer, imported: importer.rpartition(".")[2] in ("model", "models", "api")
-                 and imported.rpartition(".")[2] == "train" and _package(importer) == _package(imported))
+    bad = _edges(
+        lambda importer, imported: (
+            importer.rpartition(".")[2] in ("model", "models", "api")
+            and imported.rpartition(".")[2] == "train"
+            and _package(importer) == _package(imported)
+        )
+    )
     assert bad == [], "a train module imports its model and api, never the reverse:\n" + "\n".join(bad)
 
 
@@ -171,21 +207,34 @@ def _module_level_imports(tree: ast.Module) -> list[tuple[str, int]]:
             found.append((node.module or "", node.lineno))
         elif isinstance(node, ast.If):
             guard = ast.unparse(node.test)
-            pending += node.orelse if guard in ("TYPE_CHECKING", "typing.TYPE_CHECKING") else node.body + node.orelse
+            pending += (
+                node.orelse if guard in ("TYPE_CHECKING", "typing.TYPE_CHECKING") else node.body + node.orelse
+            )
         elif isinstance(node, ast.Try):
-            pending += node.body + node.orelse + node.finalbody + [line for handler in node.handlers
-                                                                   for line in handler.body]
+            pending += (
+                node.body
+                + node.orelse
+                + node.finalbody
+                + [line for handler in node.handlers for line in handler.body]
+            )
         elif isinstance(node, ast.ClassDef):
-            pending += [line for line in node.body if not isinstance(line, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            pending += [
+                line for line in node.body if not isinstance(line, (ast.FunctionDef, ast.AsyncFunctionDef))
+            ]
     return found
 
 
 def test_no_engine_module_imports_tensorflow_or_keras_at_import_time():
     heavy = ("tensorflow", "keras", "tensorflow_hub", "tf_keras")
-    bad = sorted(f"{name} -> {target} (line {line})" for name, path in MODULES.items()
-                 for target, line in _module_level_imports(ast.parse(path.read_text(encoding="utf-8")))
-                 if target.split(".")[0] in heavy)
-    assert bad == [], "import TensorFlow / Keras inside functions, so importing the engine stays cheap:\n" + "\n".join(bad)
+    bad = sorted(
+        f"{name} -> {target} (line {line})"
+        for name, path in MODULES.items()
+        for target, line in _module_level_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if target.split(".")[0] in heavy
+    )
+    assert bad == [], (
+        "import TensorFlow / Keras inside functions, so importing the engine stays cheap:\n" + "\n".join(bad)
+    )
 
 
 def test_serving_distributed_and_the_cli_are_imported_by_nothing_below_them():
@@ -194,23 +243,31 @@ def test_serving_distributed_and_the_cli_are_imported_by_nothing_below_them():
         if layer is None or importer in ("engine.cli", "engine.__main__"):
             return False
         return not (importer == layer or importer.startswith(layer + "."))
+
     bad = _edges(bad_edge)
-    assert bad == [], ("only engine.cli (and engine.__main__) import serving, distributed and the CLI:\n"
-                       + "\n".join(bad))
+    assert bad == [], (
+        "only engine.cli (and engine.__main__) import serving, distributed and the CLI:\n" + "\n".join(bad)
+    )
 
 
 def test_nothing_in_the_engine_imports_streamlit():
-    bad = sorted(f"{name} -> {target} (line {line})" for name, path in MODULES.items()
-                 for target, line in _imports(name, path) if target.split(".")[0] == "streamlit")
+    bad = sorted(
+        f"{name} -> {target} (line {line})"
+        for name, path in MODULES.items()
+        for target, line in _imports(name, path)
+        if target.split(".")[0] == "streamlit"
+    )
     assert bad == [], "engine/ must not import Streamlit:\n" + "\n".join(bad)
 
 
 def test_listing_models_imports_no_tensorflow():
-    code = ("import json, sys\n"
-            "from engine.core import registry\n"
-            "rows = registry.describe_all()\n"
-            "heavy = sorted(name for name in ('tensorflow', 'keras') if name in sys.modules)\n"
-            "print(json.dumps({'rows': len(rows), 'heavy': heavy}))")
+    code = (
+        "import json, sys\n"
+        "from engine.core import registry\n"
+        "rows = registry.describe_all()\n"
+        "heavy = sorted(name for name in ('tensorflow', 'keras') if name in sys.modules)\n"
+        "print(json.dumps({'rows': len(rows), 'heavy': heavy}))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,8 +12,14 @@ pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model fi
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_classify_json():
@@ -26,10 +32,13 @@ def test_classify_json():
     assert output["ms"] > 0
 
 
-@pytest.mark.parametrize("make_input, message", [
-    (lambda tmp: tmp / "missing.jpg", "No such file"),
-    (lambda tmp: (tmp / "notes.png").write_text("hello") and tmp / "notes.png", "not an image"),
-])
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda tmp: tmp / "missing.jpg", "No such file"),
+        (lambda tmp: (tmp / "notes.png").write_text("hello") and tmp / "notes.png", "not an image"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, make_input, message):
     result = run_cli("classify", str(make_input(tmp_path)), "--json")
     assert result.returncode == 2

@@ -167,14 +167,26 @@ def run_audio(loaded: registry.LoadedModel) -> None:
 
 
 RUNNERS: dict[str, Callable[[registry.LoadedModel], None]] = {
-    "classification": run_classification, "features": run_features, "capsules": run_capsules,
-    "segmentation": run_segmentation, "instances": run_segmentation, "detection": run_detection,
-    "sentiment": run_sentiment, "video": run_video, "vqa": run_vqa, "audio": run_audio,
+    "classification": run_classification,
+    "features": run_features,
+    "capsules": run_capsules,
+    "segmentation": run_segmentation,
+    "instances": run_segmentation,
+    "detection": run_detection,
+    "sentiment": run_sentiment,
+    "video": run_video,
+    "vqa": run_vqa,
+    "audio": run_audio,
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(spec.name, marks=[pytest.mark.slow] if spec.name in SLOW else [])
-                                  for spec in registry.all_specs()])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(spec.name, marks=[pytest.mark.slow] if spec.name in SLOW else [])
+        for spec in registry.all_specs()
+    ],
+)
 def test_every_registered_model_runs_on_a_tiny_input(name):
     spec = registry.get_spec(name)
     assert spec.task in RUNNERS, f"No smoke runner for the task {spec.task!r}: add one to RUNNERS."

@@ -45,8 +45,12 @@ def run_one(argv: list[str]) -> dict:
             os.dup2(saved[1], 2)
         out.seek(0)
         err.seek(0)
-        return {"argv": argv, "code": code, "stdout": out.read().decode("utf-8", "replace"),
-                "stderr": err.read().decode("utf-8", "replace")}
+        return {
+            "argv": argv,
+            "code": code,
+            "stdout": out.read().decode("utf-8", "replace"),
+            "stderr": err.read().decode("utf-8", "replace"),
+        }
 
 
 def main() -> None:

@@ -22,8 +22,19 @@ IMAGE_COMMANDS = {
     "segment": lambda path, scratch: ["segment", path, "--json", "--mask-out", str(scratch / "mask.png")],
     "detect": lambda path, scratch: ["detect", path, "--json", "--out", str(scratch / "boxes.png")],
     "gradcam": lambda path, scratch: ["gradcam", path, "--json", "--out", str(scratch / "cam.png")],
-    "dream": lambda path, scratch: ["dream", path, "--json", "--out", str(scratch / "dream.png"), "--steps", "1",
-                                    "--octaves", "1", "--size", "256"],
+    "dream": lambda path, scratch: [
+        "dream",
+        path,
+        "--json",
+        "--out",
+        str(scratch / "dream.png"),
+        "--steps",
+        "1",
+        "--octaves",
+        "1",
+        "--size",
+        "256",
+    ],
     "capsnet": lambda path, scratch: ["capsnet", path, "--json"],
 }
 TEXT_COMMAND = lambda path, scratch: ["sentiment", "--file", path, "--json"]  # noqa: E731
@@ -60,20 +71,41 @@ def test_every_command_refuses_every_bad_file_on_one_line(tmp_path):
         cases.append(TEXT_COMMAND(paths[item.name], tmp_path))
         expected.append((item, "sentiment"))
     (tmp_path / "cases.json").write_text(json.dumps(cases))
-    finished = subprocess.run([sys.executable, "-m", "tests.hostile.cli_driver", str(tmp_path / "cases.json"),
-                               str(tmp_path / "results.json")], cwd=ROOT, capture_output=True, text=True,
-                              timeout=300, check=False)
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.hostile.cli_driver",
+            str(tmp_path / "cases.json"),
+            str(tmp_path / "results.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == len(cases) >= 100
     for result, (item, command) in zip(results, expected):
-        assert_one_line_refusal(result["stdout"], result["stderr"], result["code"], item, f"{command} {item.name}")
-    assert not (tmp_path / "mask.png").exists() and not (tmp_path / "dream.png").exists()  # nothing half-written
+        assert_one_line_refusal(
+            result["stdout"], result["stderr"], result["code"], item, f"{command} {item.name}"
+        )
+    assert (
+        not (tmp_path / "mask.png").exists() and not (tmp_path / "dream.png").exists()
+    )  # nothing half-written
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -85,13 +117,20 @@ def test_real_processes_refuse_a_sample_and_accept_an_odd_file(command, tmp_path
         result = run_cli(*IMAGE_COMMANDS[command](paths[item.name], tmp_path))
         if item.accept and command == "capsnet" and result.returncode:
             # A photo may hold no digit, and the CapsNet weights may be untrained yet: still one line.
-            assert_one_line_refusal(result.stdout, result.stderr, result.returncode,
-                                    Hostile(item.name, "image", b"", False), f"{command} {item.name}")
+            assert_one_line_refusal(
+                result.stdout,
+                result.stderr,
+                result.returncode,
+                Hostile(item.name, "image", b"", False),
+                f"{command} {item.name}",
+            )
         elif item.accept:
             assert result.returncode == 0, f"{command} {item.name}: {result.stderr[-500:]}"
             json.loads(result.stdout)
         else:
-            assert_one_line_refusal(result.stdout, result.stderr, result.returncode, item, f"{command} {item.name}")
+            assert_one_line_refusal(
+                result.stdout, result.stderr, result.returncode, item, f"{command} {item.name}"
+            )
 
 
 @pytest.mark.slow
@@ -102,9 +141,17 @@ def test_sentiment_reads_hostile_text_from_a_file_and_from_stdin(tmp_path):
     accepted = run_cli(*TEXT_COMMAND(paths[control.name], tmp_path))
     assert accepted.returncode == 0, accepted.stderr
     assert json.loads(accepted.stdout)["label"] in {"negative", "neutral", "positive"}
-    piped = subprocess.run([sys.executable, "-m", "engine", "sentiment", "-", "--json"], cwd=ROOT, input=latin.data,
-                           capture_output=True, timeout=120, check=False)
-    assert_one_line_refusal(piped.stdout.decode(), piped.stderr.decode(), piped.returncode, latin, "sentiment -")
+    piped = subprocess.run(
+        [sys.executable, "-m", "engine", "sentiment", "-", "--json"],
+        cwd=ROOT,
+        input=latin.data,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert_one_line_refusal(
+        piped.stdout.decode(), piped.stderr.decode(), piped.returncode, latin, "sentiment -"
+    )
 
 
 def test_unreadable_inputs_are_one_line_too(tmp_path):
@@ -116,17 +163,33 @@ def test_unreadable_inputs_are_one_line_too(tmp_path):
         assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
 
 
-BUGGY_COMMAND = ("import argparse, sys; from engine import cli; parser = argparse.ArgumentParser(); "
-                 "parser.set_defaults(run=lambda args: 1 / 0); cli.build_parser = lambda: parser; sys.exit(cli.main([]))")
+BUGGY_COMMAND = (
+    "import argparse, sys; from engine import cli; parser = argparse.ArgumentParser(); "
+    "parser.set_defaults(run=lambda args: 1 / 0); cli.build_parser = lambda: parser; sys.exit(cli.main([]))"
+)
 
 
 def test_a_bug_is_one_line_too_with_the_traceback_on_demand():
-    result = subprocess.run([sys.executable, "-c", BUGGY_COMMAND], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", BUGGY_COMMAND],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: unexpected failure (ZeroDivisionError: division by zero). This is a bug in ConvNet Studio; "
-        "rerun with CONVNET_STUDIO_DEBUG=1 to see the traceback."]
-    debug = subprocess.run([sys.executable, "-c", BUGGY_COMMAND], cwd=ROOT, capture_output=True, text=True,
-                           timeout=60, check=False, env={**os.environ, "CONVNET_STUDIO_DEBUG": "1"})
+        "rerun with CONVNET_STUDIO_DEBUG=1 to see the traceback."
+    ]
+    debug = subprocess.run(
+        [sys.executable, "-c", BUGGY_COMMAND],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "CONVNET_STUDIO_DEBUG": "1"},
+    )
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ZeroDivisionError" in debug.stderr

@@ -12,24 +12,30 @@ import pytest
 from engine.capsules import api as capsules
 from engine.classification import classify as classification
 from engine.convolutions import catalog as convolutions
-from engine.features import deepdream
+from engine.core import media, registry
+from engine.core.errors import StudioError
+from engine.data import text as text_data
 from engine.detection import api as detection
-from engine.features import explain
-from engine.features import extractors
-from engine.core import media
-from engine.core import registry
+from engine.features import deepdream, explain, extractors
 from engine.segmentation import api as segmentation
 from engine.text import sentiment
-from engine.data import text as text_data
-from engine.core.errors import StudioError
 from tests.hostile.corpus import Hostile, image_files, text_files
 
 REFUSED_IMAGES = [item for item in image_files() if not item.accept]
 # The 62-megapixel PNG takes about 40 s through every entry point: `make test-fast` leaves it out.
-ACCEPTED_IMAGES = [pytest.param(item, marks=pytest.mark.slow) if item.name == "huge-but-legal.png" else item
-                   for item in image_files() if item.accept]
-OFFLINE_DETECTORS = ("ssdlite-person", "blazeface-short", "blazeface-full", "mtcnn", "haar-face",
-                     "selective-search-efficientnet")
+ACCEPTED_IMAGES = [
+    pytest.param(item, marks=pytest.mark.slow) if item.name == "huge-but-legal.png" else item
+    for item in image_files()
+    if item.accept
+]
+OFFLINE_DETECTORS = (
+    "ssdlite-person",
+    "blazeface-short",
+    "blazeface-full",
+    "mtcnn",
+    "haar-face",
+    "selective-search-efficientnet",
+)
 
 
 def _features():
@@ -43,36 +49,47 @@ def _dream(data: bytes):
     return deepdream.dream(media.decode_image(data, min_side=256).pixels, loaded, settings)
 
 
+def _detector(name: str):
+    return lambda data: detection.detect_bytes(data, name, detection.DetectSettings(0.5, 0.5, 20))
+
+
 # name -> what a page or command does with the uploaded bytes (the same decode bounds as the page).
 IMAGE_ENTRY_POINTS = {
     "decode_image": lambda data: media.decode_image(data),
     "classify_bytes": lambda data: classification.classify_bytes(data),
     "segment_bytes (DeepLab)": lambda data: segmentation.segment_bytes(data, "deeplabv3-voc"),
     "segment_bytes (selfie)": lambda data: segmentation.segment_bytes(data, "selfie-segmentation"),
-    **{f"detect_bytes ({name})": (lambda name: lambda data: detection.detect_bytes(
-        data, name, detection.DetectSettings(0.5, 0.5, 20)))(name) for name in OFFLINE_DETECTORS},
+    **{f"detect_bytes ({name})": _detector(name) for name in OFFLINE_DETECTORS},
     "dream": _dream,
-    "gradcam": lambda data: explain.gradcam(media.decode_image(data, min_side=explain.GRADCAM_SIDE).pixels,
-                                            _features()[0]),
-    "activation_maps": lambda data: explain.activation_maps(media.decode_image(data, min_side=448).pixels,
-                                                            _features()[0], _features()[1].layers[3], 8),
+    "gradcam": lambda data: explain.gradcam(
+        media.decode_image(data, min_side=explain.GRADCAM_SIDE).pixels, _features()[0]
+    ),
+    "activation_maps": lambda data: explain.activation_maps(
+        media.decode_image(data, min_side=448).pixels, _features()[0], _features()[1].layers[3], 8
+    ),
     # the engine's own bound; pages/convolutions.py itself gets every image in test_hostile_pages.py
     "convolutions.apply_to_image": lambda data: convolutions.apply_to_image(
-        media.decode_within(data, convolutions.MAX_EFFECT_SIDE, min_side=256).pixels),
-    "capsules.prepare_digit": lambda data: capsules.prepare_digit(media.decode_image(data, min_side=56).pixels),
+        media.decode_within(data, convolutions.MAX_EFFECT_SIDE, min_side=256).pixels
+    ),
+    "capsules.prepare_digit": lambda data: capsules.prepare_digit(
+        media.decode_image(data, min_side=56).pixels
+    ),
 }
 # Accepted images some views still refuse, for a reason the message gives.
 EXPECTED_REFUSALS = {
-    ("dream", "long-strip.png"): "less elongated", ("dream", "tall-strip-ok.jpg"): "less elongated",
-    **{("capsules.prepare_digit", name): "no digit" for name in ("one-pixel.png", "tall-strip-ok.jpg", "all-black.jpg",
-                                                                 "huge-but-legal.png")},
+    ("dream", "long-strip.png"): "less elongated",
+    ("dream", "tall-strip-ok.jpg"): "less elongated",
+    **{
+        ("capsules.prepare_digit", name): "no digit"
+        for name in ("one-pixel.png", "tall-strip-ok.jpg", "all-black.jpg", "huge-but-legal.png")
+    },
 }
 
 
 def assert_clear(error: StudioError, item: Hostile) -> None:
     message = str(error)
     assert message and "\n" not in message and len(message) < 400, message
-    assert "Traceback" not in message and "File \"" not in message
+    assert "Traceback" not in message and 'File "' not in message
     assert item.refusal in message.lower(), f"{item.name}: {message!r} lacks {item.refusal!r}"
 
 
@@ -91,7 +108,7 @@ def test_the_corpus_is_large_and_mixed():
 
 @pytest.mark.parametrize("item", REFUSED_IMAGES, ids=lambda item: item.name)
 def test_refused_images_get_a_clear_message_from_every_entry_point(item):
-    for name, entry in IMAGE_ENTRY_POINTS.items():
+    for entry in IMAGE_ENTRY_POINTS.values():
         with pytest.raises(StudioError) as caught:
             entry(item.data)
         assert_clear(caught.value, item)

@@ -20,11 +20,31 @@ from tests.conftest import ROOT, SAMPLES
 from tests.hostile.corpus import Hostile, image_files, text_files
 
 TIMEOUT = 180
-IMAGE_SUBSET = ("empty.jpg", "half.jpg", "bomb-144mp.png", "text.jpg", "tiff.jpg", "strip.png", "long-strip.png")
-TEXT_SUBSET = ("empty.txt", "latin1.txt", "eleven-megabytes.txt", "only-controls.txt", "html-script.txt",
-               "control-characters.txt")
-MIME = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "webp": "image/webp",
-        "txt": "text/plain"}
+IMAGE_SUBSET = (
+    "empty.jpg",
+    "half.jpg",
+    "bomb-144mp.png",
+    "text.jpg",
+    "tiff.jpg",
+    "strip.png",
+    "long-strip.png",
+)
+TEXT_SUBSET = (
+    "empty.txt",
+    "latin1.txt",
+    "eleven-megabytes.txt",
+    "only-controls.txt",
+    "html-script.txt",
+    "control-characters.txt",
+)
+MIME = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "webp": "image/webp",
+    "txt": "text/plain",
+}
 
 
 def by_name(name: str) -> Hostile:
@@ -55,8 +75,9 @@ PAGES: dict[str, tuple[Callable[[AppTest], None] | None, Callable[[AppTest], boo
 }
 
 
-def upload_and_run(at: AppTest, page_name: str, item: Hostile,
-                   action: Callable[[AppTest], None] | None) -> AppTest:
+def upload_and_run(
+    at: AppTest, page_name: str, item: Hostile, action: Callable[[AppTest], None] | None
+) -> AppTest:
     """Uploads into the page's image uploader (key `<page>-upload`, as ui.inputs.image_source names it)."""
     mime = MIME[item.name.rsplit(".", 1)[-1]]
     at.file_uploader(key=f"{page_name}-upload").upload(item.name, item.data, mime).run()
@@ -108,7 +129,9 @@ def test_text_page_refuses_bad_files_clearly_and_keeps_working():
         else:
             assert at.error and item.refusal in at.error[0].value.lower(), f"text {name}: {at.error}"
         assert [button.label for button in at.button] == ["Train", "Stop"]  # the rest of the page renders
-    at.text_area(key="text-input").set_value("\x00\x1b[2J<script>alert(1)</script> lovely crew, thank you!").run()
+    at.text_area(key="text-input").set_value(
+        "\x00\x1b[2J<script>alert(1)</script> lovely crew, thank you!"
+    ).run()
     assert not at.exception
 
 

@@ -15,13 +15,15 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.video import io as video_io
 from engine.core.errors import InvalidMedia
+from engine.video import io as video_io
 from tests.conftest import SAMPLES
 from tests.hostile.corpus import Hostile
 
 
-def _write(frames: int, side: tuple[int, int], fourcc: str = "MJPG", suffix: str = ".avi", fps: float = 30) -> bytes:
+def _write(
+    frames: int, side: tuple[int, int], fourcc: str = "MJPG", suffix: str = ".avi", fps: float = 30
+) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = str(pathlib.Path(folder) / f"clip{suffix}")
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps, side)
@@ -39,15 +41,33 @@ def video_files() -> tuple[Hostile, ...]:
     refuse = False
     return (
         Hostile("empty.mp4", "video", b"", refuse, "empty", "zero bytes"),
-        Hostile("truncated.avi", "video", valid[:600], refuse, "damaged", "the first 600 bytes of a valid AVI"),
+        Hostile(
+            "truncated.avi", "video", valid[:600], refuse, "damaged", "the first 600 bytes of a valid AVI"
+        ),
         Hostile("text.mp4", "video", b"this is not a video\n" * 50, refuse, "opened", "text behind .mp4"),
-        Hostile("photo.mov", "video", (SAMPLES / "coffee.jpg").read_bytes(), refuse, "single picture",
-                "a JPEG behind .mov (FFmpeg would read it as one frame)"),
+        Hostile(
+            "photo.mov",
+            "video",
+            (SAMPLES / "coffee.jpg").read_bytes(),
+            refuse,
+            "single picture",
+            "a JPEG behind .mov (FFmpeg would read it as one frame)",
+        ),
         Hostile("no-frames.avi", "video", _write(0, (64, 48)), refuse, "", "a container with zero frames"),
-        Hostile("too-long.avi", "video", _write(video_io.MAX_FRAMES + 60, (8, 8), fps=100), refuse, "longer",
-                "more frames than the limit (tiny frames, so the file is small)"),
-        Hostile("too-wide.avi", "video", _write(2, (2400, 16)), refuse, "pixels", "frames wider than the limit"),
-        Hostile("clip.exe", "video", valid, refuse, "not a video this page reads", "a valid video behind .exe"),
+        Hostile(
+            "too-long.avi",
+            "video",
+            _write(video_io.MAX_FRAMES + 60, (8, 8), fps=100),
+            refuse,
+            "longer",
+            "more frames than the limit (tiny frames, so the file is small)",
+        ),
+        Hostile(
+            "too-wide.avi", "video", _write(2, (2400, 16)), refuse, "pixels", "frames wider than the limit"
+        ),
+        Hostile(
+            "clip.exe", "video", valid, refuse, "not a video this page reads", "a valid video behind .exe"
+        ),
         Hostile("valid.avi", "video", valid, True, "", "a small valid clip"),
     )
 

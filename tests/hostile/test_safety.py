@@ -28,8 +28,13 @@ def test_pages_state_the_limits_next_to_the_uploader():
 
 
 def test_uploaded_file_names_carry_no_markup():
-    for name in ['<img src=x onerror="alert(1)">.png', "**x** [a](javascript:alert(1)).jpg", "$x^2$ :red[y].gif",
-                 "`code`\n# title.jpg", "a" * 500 + ".png"]:
+    for name in [
+        '<img src=x onerror="alert(1)">.png',
+        "**x** [a](javascript:alert(1)).jpg",
+        "$x^2$ :red[y].gif",
+        "`code`\n# title.jpg",
+        "a" * 500 + ".png",
+    ]:
         shown = display_name(name)
         assert not re.search(r"[<>*\[\]`$:#\n]", shown) and len(shown) <= 60, shown
     assert display_name("my cat (1).jpg") == "my cat (1).jpg"

@@ -52,13 +52,16 @@ def test_an_uploaded_stereo_recording_is_resampled_and_analysed():
 def test_bad_uploads_are_refused_clearly_and_the_page_goes_on():
     at = page()
     at.radio(key="audio-source").set_value("upload a recording").run()
-    at.file_uploader(key="audio-upload").upload("photo.wav", (ROOT / "assets" / "samples" / "chelsea.jpg").read_bytes(),
-                                                "audio/wav").run()
+    at.file_uploader(key="audio-upload").upload(
+        "photo.wav", (ROOT / "assets" / "samples" / "chelsea.jpg").read_bytes(), "audio/wav"
+    ).run()
     assert not at.exception
     assert "not a WAV, FLAC or OGG" in at.error[0].value
     at.file_uploader(key="audio-upload").upload("quiet.wav", _silence(), "audio/wav").run()
     assert "silent" in at.error[0].value
-    assert [header.value for header in at.header][-1] == "Generate with WaveNet"  # the second section still runs
+    assert [header.value for header in at.header][
+        -1
+    ] == "Generate with WaveNet"  # the second section still runs
 
 
 def _silence() -> bytes:
@@ -72,8 +75,8 @@ def fresh_wavenet(monkeypatch):
     """A WaveNet with fresh (untrained) weights in the registry's place, so the page's generate path runs
     whether or not trained weights are committed: widgets, progress, player, download, pitch check and
     receptive field do not depend on what the weights learned (their sound is noise here)."""
-    from engine.core import registry
     from engine.audio.wavenet import model as wavenet
+    from engine.core import registry
     from ui.models import get_model
 
     spec = registry.get_spec("wavenet")
@@ -89,12 +92,19 @@ def test_wavenet_section_generates_a_note_with_player_download_and_pitch_check(f
     at = page()
     at.selectbox(key="wavenet-pitch").set_value(fresh_wavenet.pitches[0])
     at.slider(key="wavenet-seconds").set_value(0.25).run()
-    assert not at.exception and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
+    assert (
+        not at.exception
+        and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
+    )
     at.button(key="wavenet-generate").click().run()
     assert not at.exception and not at.error
-    assert len(at.get("audio")) == 2 and len(at.get("download_button")) == 1  # the test note's player and the new one
+    assert (
+        len(at.get("audio")) == 2 and len(at.get("download_button")) == 1
+    )  # the test note's player and the new one
     assert markdown_with(at, "**Pitch check:** basic-pitch hears")
-    assert [caption.value for caption in at.caption if "samples/s" in caption.value][0].count("4,000 samples in") == 1
+    assert [caption.value for caption in at.caption if "samples/s" in caption.value][0].count(
+        "4,000 samples in"
+    ) == 1
     assert any(f"{fresh_wavenet.receptive_field} samples" in caption.value for caption in at.caption)
     fast = at.session_state["wavenet-generation"][1].audio[0]
     at.radio(key="wavenet-method").set_value("naive (whole receptive field per sample)").run()
@@ -102,7 +112,12 @@ def test_wavenet_section_generates_a_note_with_player_download_and_pitch_check(f
     at.button(key="wavenet-generate").click().run()
     assert not at.exception and not at.error
     naive = at.session_state["wavenet-generation"][1].audio[0]
-    assert naive.size == 800 and np.allclose(naive, fast[:800], atol=1e-6)  # same seed, same samples, either way
+    assert naive.size == 800 and np.allclose(
+        naive, fast[:800], atol=1e-6
+    )  # same seed, same samples, either way
     assert "naive generation" in [caption.value for caption in at.caption if "samples/s" in caption.value][0]
     at.checkbox(key="wavenet-blend").check().run()  # new settings: the old note is not shown as theirs
-    assert not at.exception and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
+    assert (
+        not at.exception
+        and [info.value for info in at.info][-1] == "Choose the settings, then press Generate."
+    )

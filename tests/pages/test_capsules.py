@@ -33,6 +33,8 @@ def test_uploaded_digit_photo_is_prepared_and_read():
 def test_blank_upload_is_refused_clearly():
     at = page()
     at.radio(key="capsules-source").set_value("upload an image of one digit").run()
-    at.file_uploader(key="capsules-upload").upload("blank.png", encode(np.full((60, 60, 3), 255, np.uint8), "PNG"), "image/png").run()
+    at.file_uploader(key="capsules-upload").upload(
+        "blank.png", encode(np.full((60, 60, 3), 255, np.uint8), "PNG"), "image/png"
+    ).run()
     assert not at.exception
     assert "No digit found" in at.error[0].value

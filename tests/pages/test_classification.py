@@ -35,7 +35,9 @@ def test_sample_photo_gets_its_label(page):
 
 
 def test_text_file_named_png_shows_a_clear_error(page):
-    page.file_uploader(key="classification-upload").upload("notes.png", b"<script>alert(1)</script>", "image/png")
+    page.file_uploader(key="classification-upload").upload(
+        "notes.png", b"<script>alert(1)</script>", "image/png"
+    )
     page.run()
     assert not page.exception
     assert "not an image we can read" in page.error[0].value

@@ -9,8 +9,14 @@ def test_table_figure_and_effects_on_a_sample():
     at = AppTest.from_file(str(ROOT / "pages" / "convolutions.py"), default_timeout=TIMEOUT).run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert list(table["type"]) == ["basic", "dilated", "transposed", "spatially separable", "depthwise",
-                                   "depthwise separable"]
+    assert list(table["type"]) == [
+        "basic",
+        "dilated",
+        "transposed",
+        "spatially separable",
+        "depthwise",
+        "depthwise separable",
+    ]
     assert table.set_index("type").loc["depthwise separable", "weights"] == 3 * 9 + 3 * 8
     at.selectbox(key="convolutions-sample").select("chelsea").run()
     assert not at.exception

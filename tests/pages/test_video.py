@@ -39,7 +39,9 @@ def test_table_chart_and_a_generated_clip_with_six_predictions():
 def test_uploaded_video_gets_six_guesses_and_an_imagenet_timeline(tmp_path, chelsea_bytes):
     at = page()
     at.radio(key="video-source").set_value("upload a video").run()
-    at.file_uploader(key="video-upload").upload("cat.avi", cat_video(tmp_path, chelsea_bytes), "video/x-msvideo").run()
+    at.file_uploader(key="video-upload").upload(
+        "cat.avi", cat_video(tmp_path, chelsea_bytes), "video/x-msvideo"
+    ).run()
     assert not at.exception and not at.error
     majority = [block.value for block in at.markdown if "ImageNet majority" in block.value]
     assert majority and "cat" in majority[0].lower()
@@ -49,6 +51,8 @@ def test_uploaded_video_gets_six_guesses_and_an_imagenet_timeline(tmp_path, chel
 def test_damaged_video_is_refused_clearly():
     at = page()
     at.radio(key="video-source").set_value("upload a video").run()
-    at.file_uploader(key="video-upload").upload("broken.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 4000, "video/mp4").run()
+    at.file_uploader(key="video-upload").upload(
+        "broken.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 4000, "video/mp4"
+    ).run()
     assert not at.exception
     assert "could not be opened" in at.error[0].value or "No frame" in at.error[0].value

@@ -17,10 +17,9 @@ import time
 import numpy as np
 
 from engine.audio import features as audio_features
-from engine.data import notes as audio_notes
-from engine.core import manifest
-from engine.core import registry
+from engine.core import manifest, registry
 from engine.core.errors import InvalidMedia
+from engine.data import notes as audio_notes
 
 MODEL_NAME = "instrument-cnn"
 WEIGHTS = "audio/instrument_cnn.npz"
@@ -68,13 +67,18 @@ class InstrumentGuess:
     ms: float
 
     def to_json(self) -> dict:
-        return {"instrument": self.instrument, "start_second": round(self.start_second, 3),
-                "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()}}
+        return {
+            "instrument": self.instrument,
+            "start_second": round(self.start_second, 3),
+            "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
+        }
 
 
 def note_start(audio: np.ndarray) -> int:
     """First sample of the 16 ms frame where the sound first reaches ONSET_FRACTION of its loudest frame."""
-    usable = audio[: audio.size - audio.size % audio_features.HOP] if audio.size >= audio_features.HOP else audio
+    usable = (
+        audio[: audio.size - audio.size % audio_features.HOP] if audio.size >= audio_features.HOP else audio
+    )
     if usable.size < audio_features.HOP:
         return 0
     rms = np.sqrt(np.mean(usable.reshape(-1, audio_features.HOP) ** 2, axis=1))
@@ -85,15 +89,19 @@ def note_window(audio: np.ndarray) -> tuple[np.ndarray, int]:
     """The one second the CNN reads: from the note's onset, zero-padded when shorter. Returns (window, start)."""
     audio = np.asarray(audio, np.float32)
     start = note_start(audio)
-    window = audio[start:start + NOTE_SAMPLES]
+    window = audio[start : start + NOTE_SAMPLES]
     return np.pad(window, (0, NOTE_SAMPLES - window.size)), start
 
 
 def probabilities(model, audio: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Softmax rows for float32 (N, NOTE_SAMPLES) notes at 16 kHz."""
     images = audio_features.log_mel_batch(audio)
-    return np.concatenate([np.asarray(model.predict_on_batch(images[start:start + batch_size]))
-                           for start in range(0, len(images), batch_size)])
+    return np.concatenate(
+        [
+            np.asarray(model.predict_on_batch(images[start : start + batch_size]))
+            for start in range(0, len(images), batch_size)
+        ]
+    )
 
 
 def classify(model, audio: np.ndarray) -> InstrumentGuess:
@@ -108,6 +116,9 @@ def classify(model, audio: np.ndarray) -> InstrumentGuess:
     started = time.perf_counter()
     window, start = note_window(audio)
     row = probabilities(model, window[None])[0]
-    return InstrumentGuess(INSTRUMENTS[int(row.argmax())],
-                           {name: float(value) for name, value in zip(INSTRUMENTS, row)},
-                           start / audio_notes.SAMPLE_RATE, (time.perf_counter() - started) * 1000)
+    return InstrumentGuess(
+        INSTRUMENTS[int(row.argmax())],
+        {name: float(value) for name, value in zip(INSTRUMENTS, row)},
+        start / audio_notes.SAMPLE_RATE,
+        (time.perf_counter() - started) * 1000,
+    )

@@ -25,13 +25,11 @@ import shutil
 import numpy as np
 
 from engine.audio import features
-from engine.data import notes as audio_notes
 from engine.audio.instrument import model as instrument_cnn
-from engine.core import configs
-from engine.core import training
-from engine.core import weights_io
+from engine.core import configs, training, weights_io
 from engine.core.errors import AssetError
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.data import notes as audio_notes
 
 DEFAULT_EPOCHS = 30
 BATCH_SIZE = 32
@@ -55,9 +53,9 @@ def augment(audio: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     out = np.zeros_like(audio)
     for index, note in enumerate(audio):
         delay = int(generator.integers(0, int(MAX_DELAY_SECONDS * audio_notes.SAMPLE_RATE) + 1))
-        shifted = np.concatenate([np.zeros(delay, np.float32), note[:note.size - delay]])
+        shifted = np.concatenate([np.zeros(delay, np.float32), note[: note.size - delay]])
         noise = generator.standard_normal(note.size).astype(np.float32)
-        noise *= np.sqrt(np.mean(note ** 2)) * 10 ** (-generator.uniform(*NOISE_SNR_DB) / 20)
+        noise *= np.sqrt(np.mean(note**2)) * 10 ** (-generator.uniform(*NOISE_SNR_DB) / 20)
         out[index] = (shifted + noise) * 10 ** (generator.uniform(*GAIN_DB) / 20)
     return np.clip(out, -1.0, 1.0)
 
@@ -71,16 +69,18 @@ def augment_images(images: np.ndarray, generator: np.random.Generator) -> np.nda
     centre = generator.uniform(0, bands, (count, 1))
     width = generator.uniform(*BUMP_WIDTH_BANDS, (count, 1))
     bump = np.exp(-0.5 * ((np.arange(bands)[None] - centre) / width) ** 2)
-    colour = (generator.uniform(-TILT_DB, TILT_DB, (count, 1)) * position
-              + generator.uniform(-BUMP_DB, BUMP_DB, (count, 1)) * bump)
+    colour = (
+        generator.uniform(-TILT_DB, TILT_DB, (count, 1)) * position
+        + generator.uniform(-BUMP_DB, BUMP_DB, (count, 1)) * bump
+    )
     coloured = decibels + colour[:, :, None]
     coloured -= coloured.max(axis=(1, 2), keepdims=True)  # still relative to the loudest bin
     coloured = np.maximum(coloured, -floor)
     for row in coloured:
         band, span = generator.integers(0, bands), generator.integers(0, MAX_FREQUENCY_MASK + 1)
-        row[band:band + span] = -floor
+        row[band : band + span] = -floor
         frame, span = generator.integers(0, frames), generator.integers(0, MAX_TIME_MASK + 1)
-        row[:, frame:frame + span] = -floor
+        row[:, frame : frame + span] = -floor
     return ((coloured + floor) / floor)[..., None].astype(np.float32)
 
 
@@ -101,11 +101,16 @@ def accuracy(model, notes: audio_notes.Notes) -> dict:
     correct = predicted == notes.instruments
     confusion = np.zeros((len(instrument_cnn.INSTRUMENTS),) * 2, np.int64)
     np.add.at(confusion, (notes.instruments, predicted), 1)
-    return {"notes": int(len(correct)), "accuracy": float(correct.mean()),
-            "by_instrument": {name: float(correct[notes.instruments == index].mean())
-                              for index, name in enumerate(instrument_cnn.INSTRUMENTS)
-                              if np.any(notes.instruments == index)},
-            "confusion": confusion.tolist()}
+    return {
+        "notes": int(len(correct)),
+        "accuracy": float(correct.mean()),
+        "by_instrument": {
+            name: float(correct[notes.instruments == index].mean())
+            for index, name in enumerate(instrument_cnn.INSTRUMENTS)
+            if np.any(notes.instruments == index)
+        },
+        "confusion": confusion.tolist(),
+    }
 
 
 def evaluate(model) -> dict:
@@ -117,7 +122,10 @@ def evaluate(model) -> dict:
         except AssetError as error:
             figures[f"test_split {font}"] = {"skipped": str(error)}
     if (SOUNDFONTS / UNSEEN_SOUNDFONT).exists() and shutil.which("fluidsynth"):
-        figures["unseen_soundfont"] = {"soundfont": UNSEEN_SOUNDFONT, **accuracy(model, unseen_soundfont_notes())}
+        figures["unseen_soundfont"] = {
+            "soundfont": UNSEEN_SOUNDFONT,
+            **accuracy(model, unseen_soundfont_notes()),
+        }
     else:
         figures["unseen_soundfont"] = {"skipped": f"needs FluidSynth and {SOUNDFONTS / UNSEEN_SOUNDFONT}"}
     return figures
@@ -135,9 +143,15 @@ def soundfont_notes(font: str) -> audio_notes.Notes:
     cached = audio_notes.cache_folder() / f"{pathlib.Path(font).stem}.npz"
     if not cached.exists():
         if not (SOUNDFONTS / font).exists():
-            raise AssetError(f"{SOUNDFONTS / font} is missing: install it (see engine/audio/instrument/train.py).")
-        audio = np.concatenate([audio_notes.render_instrument(program, audio_notes.GRID, soundfont=SOUNDFONTS / font)
-                                for _, program in audio_notes.INSTRUMENTS])
+            raise AssetError(
+                f"{SOUNDFONTS / font} is missing: install it (see engine/audio/instrument/train.py)."
+            )
+        audio = np.concatenate(
+            [
+                audio_notes.render_instrument(program, audio_notes.GRID, soundfont=SOUNDFONTS / font)
+                for _, program in audio_notes.INSTRUMENTS
+            ]
+        )
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cached, audio=audio.astype(np.float16))
     with np.load(cached) as stored:
@@ -146,18 +160,32 @@ def soundfont_notes(font: str) -> audio_notes.Notes:
 
 def unseen_soundfont_notes() -> audio_notes.Notes:
     """The test pitches at velocity 100, rendered from UNSEEN_SOUNDFONT (needs FluidSynth)."""
-    grid = tuple((pitch, audio_notes.TEST_NOTES_VELOCITY) for pitch in audio_notes.PITCHES
-                 if audio_notes.split_of(pitch) == "test")
+    grid = tuple(
+        (pitch, audio_notes.TEST_NOTES_VELOCITY)
+        for pitch in audio_notes.PITCHES
+        if audio_notes.split_of(pitch) == "test"
+    )
     font = SOUNDFONTS / UNSEEN_SOUNDFONT
-    return audio_notes.grid_notes(np.concatenate([audio_notes.render_instrument(program, grid, soundfont=font)
-                                                  for _, program in audio_notes.INSTRUMENTS]), grid)
+    return audio_notes.grid_notes(
+        np.concatenate(
+            [
+                audio_notes.render_instrument(program, grid, soundfont=font)
+                for _, program in audio_notes.INSTRUMENTS
+            ]
+        ),
+        grid,
+    )
 
 
 def pooled_split(fonts: list[audio_notes.Notes], name: str) -> audio_notes.Notes:
     """One split ("train", "validation", "test") of several soundfonts' notes, pooled."""
     parts = [audio_notes.split(notes, name) for notes in fonts]
-    return audio_notes.Notes(*(np.concatenate([getattr(part, field) for part in parts])
-                               for field in ("audio", "instruments", "pitches", "velocities")))
+    return audio_notes.Notes(
+        *(
+            np.concatenate([getattr(part, field) for part in parts])
+            for field in ("audio", "instruments", "pitches", "velocities")
+        )
+    )
 
 
 class InstrumentTask(training.Task):
@@ -170,20 +198,29 @@ class InstrumentTask(training.Task):
     unit = "notes"
     batch_size = BATCH_SIZE
 
-    def __init__(self, seed: int = 0, soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS,
-                 on_progress: ProgressCallback = no_progress):
+    def __init__(
+        self,
+        seed: int = 0,
+        soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS,
+        on_progress: ProgressCallback = no_progress,
+    ):
         self.seed, self.soundfonts, self.on_progress = seed, soundfonts, on_progress
 
     def build_inputs(self, first_epoch: int) -> None:
         import keras
 
         keras.utils.set_random_seed(self.seed)
-        self.generator = np.random.default_rng(self.seed)  # augments the notes, then orders and colours batches
+        self.generator = np.random.default_rng(
+            self.seed
+        )  # augments the notes, then orders and colours batches
         fonts = [soundfont_notes(font) for font in self.soundfonts]
         train_notes, self.validation = pooled_split(fonts, "train"), pooled_split(fonts, "validation")
-        self.on_progress(0.0, f"log-mel spectrograms of {len(train_notes.audio) * (1 + AUGMENTED_COPIES)} "
-                         "training notes")
-        copies = [train_notes.audio] + [augment(train_notes.audio, self.generator) for _ in range(AUGMENTED_COPIES)]
+        self.on_progress(
+            0.0, f"log-mel spectrograms of {len(train_notes.audio) * (1 + AUGMENTED_COPIES)} training notes"
+        )
+        copies = [train_notes.audio] + [
+            augment(train_notes.audio, self.generator) for _ in range(AUGMENTED_COPIES)
+        ]
         self.images = _images(np.concatenate(copies))
         self.labels = np.tile(train_notes.instruments, 1 + AUGMENTED_COPIES)
         self.validation_images = _images(self.validation.audio)
@@ -214,7 +251,7 @@ class InstrumentTask(training.Task):
     def batches(self, epoch: int):
         order = self.generator.permutation(len(self.images))
         for batch_index in range(self.steps_per_epoch()):
-            chosen = order[batch_index * BATCH_SIZE:(batch_index + 1) * BATCH_SIZE]
+            chosen = order[batch_index * BATCH_SIZE : (batch_index + 1) * BATCH_SIZE]
             yield augment_images(self.images[chosen], self.generator), self.labels[chosen]
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
@@ -222,10 +259,15 @@ class InstrumentTask(training.Task):
             import tensorflow as tf
 
             variables = self.model.trainable_variables
-            signature = [tf.TensorSpec([None, *self.images.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64)]
+            signature = [
+                tf.TensorSpec([None, *self.images.shape[1:]], tf.float32),
+                tf.TensorSpec([None], tf.int64),
+            ]
 
             @tf.function(input_signature=signature)
-            def step(images, answers):  # one graph for the whole run (PERF-NOTES: eager steps cost ~50 ms each)
+            def step(
+                images, answers
+            ):  # one graph for the whole run (PERF-NOTES: eager steps cost ~50 ms each)
                 with tf.GradientTape() as tape:
                     loss = tf.reduce_mean(self.loss((images, answers)))
                 optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -235,8 +277,12 @@ class InstrumentTask(training.Task):
         return {"loss": float(self.step(*batch))}
 
     def validate(self) -> dict[str, float]:
-        predicted = np.concatenate([np.asarray(self.model.predict_on_batch(self.validation_images[start:start + 256]))
-                                    for start in range(0, len(self.validation_images), 256)]).argmax(-1)
+        predicted = np.concatenate(
+            [
+                np.asarray(self.model.predict_on_batch(self.validation_images[start : start + 256]))
+                for start in range(0, len(self.validation_images), 256)
+            ]
+        ).argmax(-1)
         return {"validation_accuracy": float(np.mean(predicted == self.validation.instruments))}
 
     def evaluate(self, weights: pathlib.Path) -> dict:
@@ -246,16 +292,26 @@ class InstrumentTask(training.Task):
 
     def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         best = [entry for entry in history if entry["kept"]][-1]
-        return (f"python -m engine train {instrument_cnn.MODEL_NAME} --epochs {epochs} (needs `make data` and the "
-                f"soundfonts {', '.join(self.soundfonts)}; best epoch "
-                f"{best['epoch']} of {len(history)} by validation accuracy {best['validation_accuracy']:.4f}; "
-                f"{sum(entry['seconds'] for entry in history) / 60:.1f} min on 2 shared CPU cores)",
-                metric_text(figures))
+        return (
+            f"python -m engine train {instrument_cnn.MODEL_NAME} --epochs {epochs} (needs `make data` and the "
+            f"soundfonts {', '.join(self.soundfonts)}; best epoch "
+            f"{best['epoch']} of {len(history)} by validation accuracy {best['validation_accuracy']:.4f}; "
+            f"{sum(entry['seconds'] for entry in history) / 60:.1f} min on 2 shared CPU cores)",
+            metric_text(figures),
+        )
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          seed: int = 0, output=None, max_batches: int | None = None,
-          soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS, max_steps: int | None = None, run: str | None = None) -> dict:
+def train(
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    seed: int = 0,
+    output=None,
+    max_batches: int | None = None,
+    soundfonts: tuple[str, ...] = TRAINING_SOUNDFONTS,
+    max_steps: int | None = None,
+    run: str | None = None,
+) -> dict:
     """Train from scratch on the rendered notes (needs `make data` first) into runs/instrument-cnn/RUN/, keep
     the best epoch by validation accuracy, store it float16 and measure its held-out figures
     (`python -m engine promote` puts it under assets/audio/ with its manifest line).
@@ -268,10 +324,16 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     Returns:
         Per-epoch history, the best epoch and the held-out figures of the stored float16 weights.
     """
-    result = training.train(InstrumentTask(seed, soundfonts, on_progress), epochs or DEFAULT_EPOCHS,
-                            training.constant(LEARNING_RATE), output=output, run=run,
-                            max_steps=max_steps if max_steps is not None else max_batches,
-                            on_progress=on_progress, should_stop=should_stop)
+    result = training.train(
+        InstrumentTask(seed, soundfonts, on_progress),
+        epochs or DEFAULT_EPOCHS,
+        training.constant(LEARNING_RATE),
+        output=output,
+        run=run,
+        max_steps=max_steps if max_steps is not None else max_batches,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
     kept = [entry for entry in result["history"] if entry.get("kept")]
     if "run" in result and kept:
         result.update(best_epoch=kept[-1]["epoch"], validation_accuracy=kept[-1]["validation_accuracy"])
@@ -279,16 +341,20 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
 
 
 def metric_text(figures: dict) -> str:
-    text = (f"committed test notes ({figures['committed_test_notes']['notes']}, velocity "
-            f"{audio_notes.TEST_NOTES_VELOCITY}): accuracy {figures['committed_test_notes']['accuracy']:.4f}")
+    text = (
+        f"committed test notes ({figures['committed_test_notes']['notes']}, velocity "
+        f"{audio_notes.TEST_NOTES_VELOCITY}): accuracy {figures['committed_test_notes']['accuracy']:.4f}"
+    )
     for font in TRAINING_SOUNDFONTS:
         split = figures.get(f"test_split {font}", {})
         if "accuracy" in split:
             text += f"; {font} test pitches, all velocities ({split['notes']} notes): {split['accuracy']:.4f}"
     unseen = figures.get("unseen_soundfont", {})
     if "accuracy" in unseen:
-        text += (f"; the test pitches from a soundfont never heard in training ({unseen['soundfont']}, "
-                 f"{unseen['notes']} notes): {unseen['accuracy']:.4f}")
+        text += (
+            f"; the test pitches from a soundfont never heard in training ({unseen['soundfont']}, "
+            f"{unseen['notes']} notes): {unseen['accuracy']:.4f}"
+        )
     return text
 
 
@@ -297,6 +363,7 @@ def evaluate_committed() -> dict:
     from engine.core import registry
 
     return {"model": instrument_cnn.MODEL_NAME, **evaluate(registry.load(instrument_cnn.MODEL_NAME).model)}
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights.

@@ -34,16 +34,15 @@ import time
 import numpy as np
 import threadpoolctl
 
-from engine.data import notes as audio_notes
-from engine.core import manifest
-from engine.core import registry
+from engine.core import manifest, registry
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.data import notes as audio_notes
 
 QUANTIZATION = 256  # mu-law classes
 MU = QUANTIZATION - 1
 SAMPLE_RATE = audio_notes.SAMPLE_RATE
-DILATIONS = tuple(2 ** i for i in range(9)) + tuple(2 ** i for i in range(6))  # 1..256, then 1..32
+DILATIONS = tuple(2**i for i in range(9)) + tuple(2**i for i in range(6))  # 1..256, then 1..32
 RESIDUAL_CHANNELS = 32
 SKIP_CHANNELS = 64
 OUTPUT_CHANNELS = 128
@@ -54,8 +53,10 @@ PITCHES = tuple(range(48, 73))  # C3 .. C5
 MAX_SECONDS = 4.0
 MAX_NOTES = 16
 WEIGHTS = "audio/wavenet.npz"
-PAPER = ("van den Oord et al., WaveNet: A Generative Model for Raw Audio, 2016; Paine et al., "
-         "Fast Wavenet Generation Algorithm, 2016")
+PAPER = (
+    "van den Oord et al., WaveNet: A Generative Model for Raw Audio, 2016; Paine et al., "
+    "Fast Wavenet Generation Algorithm, 2016"
+)
 
 
 def receptive_field(dilations: tuple[int, ...] = DILATIONS) -> int:
@@ -86,8 +87,12 @@ def phase_features(frequencies: np.ndarray, first_sample: np.ndarray, length: in
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
 
 
-def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len(INSTRUMENTS),
-                  pitches: int = len(PITCHES), input_noise: float = INPUT_NOISE):
+def build_network(
+    dilations: tuple[int, ...] = DILATIONS,
+    instruments: int = len(INSTRUMENTS),
+    pitches: int = len(PITCHES),
+    input_noise: float = INPUT_NOISE,
+):
     """The Keras model: (codes (B, T) of the previous samples, instrument (B,), pitch (B,), phase (B, T, 2))
     -> logits (B, T, 256).
 
@@ -101,9 +106,12 @@ def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len
     instrument = keras.Input((), dtype="int32", name="instrument")
     pitch = keras.Input((), dtype="int32", name="pitch")
     phase = keras.Input((None, 2), name="phase")
-    condition = layers.Concatenate(name="condition")([
-        layers.Embedding(instruments, EMBEDDING_SIZE, name="instrument_embedding")(instrument),
-        layers.Embedding(pitches, EMBEDDING_SIZE, name="pitch_embedding")(pitch)])
+    condition = layers.Concatenate(name="condition")(
+        [
+            layers.Embedding(instruments, EMBEDDING_SIZE, name="instrument_embedding")(instrument),
+            layers.Embedding(pitches, EMBEDDING_SIZE, name="pitch_embedding")(pitch),
+        ]
+    )
     # The input is the companded amplitude of each previous sample as one number, not a one-hot or
     # embedding of its class: an embedding must learn that class 130 sits next to 131, and with it
     # the net had barely learnt to predict a sustained note after 500 steps (3.5 nats per sample).
@@ -115,12 +123,20 @@ def build_network(dilations: tuple[int, ...] = DILATIONS, instruments: int = len
     x = layers.Conv1D(RESIDUAL_CHANNELS, 2, padding="causal", name="causal_conv")(x)
     skips = []
     for index, dilation in enumerate(dilations):
-        gate = layers.Conv1D(2 * RESIDUAL_CHANNELS, 2, dilation_rate=dilation, padding="causal",
-                             name=f"dilated_{index}")(x)
-        conditioned = layers.Dense(2 * RESIDUAL_CHANNELS, use_bias=False, name=f"condition_{index}")(condition)
-        gate = gate + conditioned[:, None, :] + layers.Dense(2 * RESIDUAL_CHANNELS, use_bias=False,
-                                                             name=f"local_{index}")(phase)
-        gated = keras.ops.tanh(gate[..., :RESIDUAL_CHANNELS]) * keras.ops.sigmoid(gate[..., RESIDUAL_CHANNELS:])
+        gate = layers.Conv1D(
+            2 * RESIDUAL_CHANNELS, 2, dilation_rate=dilation, padding="causal", name=f"dilated_{index}"
+        )(x)
+        conditioned = layers.Dense(2 * RESIDUAL_CHANNELS, use_bias=False, name=f"condition_{index}")(
+            condition
+        )
+        gate = (
+            gate
+            + conditioned[:, None, :]
+            + layers.Dense(2 * RESIDUAL_CHANNELS, use_bias=False, name=f"local_{index}")(phase)
+        )
+        gated = keras.ops.tanh(gate[..., :RESIDUAL_CHANNELS]) * keras.ops.sigmoid(
+            gate[..., RESIDUAL_CHANNELS:]
+        )
         skips.append(layers.Conv1D(SKIP_CHANNELS, 1, name=f"skip_{index}")(gated))
         if index < len(dilations) - 1:  # the last layer's output feeds only its skip
             x = x + layers.Conv1D(RESIDUAL_CHANNELS, 1, name=f"residual_{index}")(gated)
@@ -151,8 +167,14 @@ class Generation:
 class WaveNet:
     """Trained weights as NumPy arrays, with the two generators. Thread-safe (no shared state)."""
 
-    def __init__(self, network, instruments: tuple[str, ...] = INSTRUMENTS, pitches: tuple[int, ...] = PITCHES,
-                 dilations: tuple[int, ...] = DILATIONS, dtype=np.float32):
+    def __init__(
+        self,
+        network,
+        instruments: tuple[str, ...] = INSTRUMENTS,
+        pitches: tuple[int, ...] = PITCHES,
+        dilations: tuple[int, ...] = DILATIONS,
+        dtype=np.float32,
+    ):
         self.instruments, self.pitches, self.dilations = instruments, pitches, dilations
         self.receptive_field = receptive_field(dilations)
         self.sample_rate = SAMPLE_RATE
@@ -160,7 +182,9 @@ class WaveNet:
         get = lambda name: [np.asarray(w, dtype) for w in network.get_layer(name).get_weights()]  # noqa: E731
         self.instrument_table = get("instrument_embedding")[0]
         self.pitch_table = get("pitch_embedding")[0]
-        self.input_table = (np.arange(QUANTIZATION, dtype=dtype) * (2.0 / MU) - 1.0)[:, None]  # class -> amplitude
+        self.input_table = (np.arange(QUANTIZATION, dtype=dtype) * (2.0 / MU) - 1.0)[
+            :, None
+        ]  # class -> amplitude
         self.causal = get("causal_conv")  # kernel (2, 1, R): the previous and the current amplitude; bias
         self.dilated = [get(f"dilated_{i}") for i in range(len(dilations))]
         self.conditions = [get(f"condition_{i}")[0] for i in range(len(dilations))]
@@ -168,27 +192,39 @@ class WaveNet:
         self.skip = [get(f"skip_{i}") for i in range(len(dilations))]
         self.residual = [get(f"residual_{i}") for i in range(len(dilations) - 1)]
         self.output_1, self.output_2 = get("output_1"), get("output_2")
-        self.causal_kernel = np.concatenate([self.causal[0][0], self.causal[0][1]])  # [previous; current] taps
+        self.causal_kernel = np.concatenate(
+            [self.causal[0][0], self.causal[0][1]]
+        )  # [previous; current] taps
         self.dtype = dtype
 
     def condition(self, requests: list[NoteRequest]) -> np.ndarray:
         """(notes, 2 * EMBEDDING_SIZE) conditioning vectors; blends mix instrument embeddings."""
         rows = []
         for request in requests:
-            weights = request.instrument if isinstance(request.instrument, dict) else {request.instrument: 1.0}
+            weights = (
+                request.instrument if isinstance(request.instrument, dict) else {request.instrument: 1.0}
+            )
             unknown = [name for name in weights if name not in self.instruments]
             if unknown or not weights:
-                raise InvalidInput(f"WaveNet knows the instruments {', '.join(self.instruments)}; "
-                                   f"not {', '.join(map(str, unknown)) or 'an empty blend'}.")
+                raise InvalidInput(
+                    f"WaveNet knows the instruments {', '.join(self.instruments)}; "
+                    f"not {', '.join(map(str, unknown)) or 'an empty blend'}."
+                )
             total = sum(max(0.0, float(w)) for w in weights.values())
             if total <= 0:
-                raise InvalidInput("Blend weights must be positive; give at least one instrument a weight above 0.")
-            instrument = sum(max(0.0, float(w)) / total * self.instrument_table[self.instruments.index(name)]
-                             for name, w in weights.items())
+                raise InvalidInput(
+                    "Blend weights must be positive; give at least one instrument a weight above 0."
+                )
+            instrument = sum(
+                max(0.0, float(w)) / total * self.instrument_table[self.instruments.index(name)]
+                for name, w in weights.items()
+            )
             if request.pitch not in self.pitches:
-                raise InvalidInput(f"WaveNet was trained on MIDI pitches {self.pitches[0]}-{self.pitches[-1]} "
-                                   f"({audio_notes.pitch_name(self.pitches[0])}-{audio_notes.pitch_name(self.pitches[-1])}); "
-                                   f"{request.pitch} is outside.")
+                raise InvalidInput(
+                    f"WaveNet was trained on MIDI pitches {self.pitches[0]}-{self.pitches[-1]} "
+                    f"({audio_notes.pitch_name(self.pitches[0])}-{audio_notes.pitch_name(self.pitches[-1])}); "
+                    f"{request.pitch} is outside."
+                )
             rows.append(np.concatenate([instrument, self.pitch_table[self.pitches.index(request.pitch)]]))
         return np.stack(rows).astype(self.dtype)
 
@@ -218,8 +254,10 @@ class WaveNet:
         x = shifted @ self.causal[0][0] + embedded @ self.causal[0][1] + self.causal[1]
         skip_sum = 0.0
         for index, dilation in enumerate(self.dilations):
-            past = np.pad(x, ((0, 0), (dilation, 0), (0, 0)))[:, :x.shape[1]]
-            skip, residual = self._gate(index, past, x, conditions[index][:, None, :] + phase @ self.locals[index])
+            past = np.pad(x, ((0, 0), (dilation, 0), (0, 0)))[:, : x.shape[1]]
+            skip, residual = self._gate(
+                index, past, x, conditions[index][:, None, :] + phase @ self.locals[index]
+            )
             skip_sum = skip_sum + skip
             x = x + residual
         return self._output(skip_sum)
@@ -241,15 +279,26 @@ def _check(model: WaveNet, notes: list[NoteRequest], seconds: float, temperature
     if len(notes) > MAX_NOTES:
         raise InvalidInput(f"At most {MAX_NOTES} notes at once; you asked for {len(notes)}.")
     if not (0 < seconds <= MAX_SECONDS):
-        raise InvalidInput(f"Duration must be above 0 and at most {MAX_SECONDS:g} s; you asked for {seconds:g} s.")
+        raise InvalidInput(
+            f"Duration must be above 0 and at most {MAX_SECONDS:g} s; you asked for {seconds:g} s."
+        )
     if not (0 <= temperature <= 2):
-        raise InvalidInput(f"Temperature must be between 0 (always the likeliest sample) and 2; got {temperature:g}.")
+        raise InvalidInput(
+            f"Temperature must be between 0 (always the likeliest sample) and 2; got {temperature:g}."
+        )
     return max(1, int(round(seconds * model.sample_rate)))
 
 
-def generate(model: WaveNet, notes: list[NoteRequest], seconds: float, temperature: float = 1.0, seed: int = 0,
-             method: str = "fast", on_progress: ProgressCallback = no_progress,
-             should_stop: StopCheck = never_stop) -> Generation:
+def generate(
+    model: WaveNet,
+    notes: list[NoteRequest],
+    seconds: float,
+    temperature: float = 1.0,
+    seed: int = 0,
+    method: str = "fast",
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+) -> Generation:
     """Generate `seconds` of audio for each note (all notes in one batch), starting from silence.
 
     `method` "fast" keeps per-layer queues (O(layers) per sample); "naive" recomputes the whole
@@ -280,8 +329,14 @@ def generate(model: WaveNet, notes: list[NoteRequest], seconds: float, temperatu
             made = t + 1
     seconds_taken = time.perf_counter() - started
     on_progress(1.0, f"{method} generation: {made:,} samples per note in {seconds_taken:.1f} s")
-    return Generation(mu_law_decode(codes[:, :made]), model.sample_rate, made * len(notes) / max(seconds_taken, 1e-9),
-                      seconds_taken, method, stopped)
+    return Generation(
+        mu_law_decode(codes[:, :made]),
+        model.sample_rate,
+        made * len(notes) / max(seconds_taken, 1e-9),
+        seconds_taken,
+        method,
+        stopped,
+    )
 
 
 def _fast_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray):
@@ -292,16 +347,22 @@ def _fast_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray):
     tanh serves both halves of the gate; the skips of all layers in one matmul at the end.
     """
     half = RESIDUAL_CHANNELS
-    scale = np.concatenate([np.ones(half), np.full(half, 0.5)]).astype(model.dtype)  # a -> a / 2 on the sigmoid half
+    scale = np.concatenate([np.ones(half), np.full(half, 0.5)]).astype(
+        model.dtype
+    )  # a -> a / 2 on the sigmoid half
     kernels = [np.concatenate([kernel[0], kernel[1]]) * scale for kernel, _ in model.dilated]
-    biases = [(bias + cond) * scale for (_, bias), cond in zip(model.dilated, model.layer_conditions(condition))]
+    biases = [
+        (bias + cond) * scale for (_, bias), cond in zip(model.dilated, model.layer_conditions(condition))
+    ]
     residuals = [(kernel[0] * 0.5, bias) for kernel, bias in model.residual]  # 0.5: gated_all holds 2 x gated
     local_kernel = np.concatenate([local * scale for local in model.locals], axis=1)  # (2, layers * 2R)
     skip_kernel = np.concatenate([kernel[0] for kernel, _ in model.skip]) * 0.5  # (layers * R, S)
     skip_bias = sum(bias for _, bias in model.skip)
     batch = len(condition)
     queues = [np.zeros((dilation, batch, half), model.dtype) for dilation in model.dilations]
-    gated_all = np.empty((batch, len(model.dilations) * half), model.dtype)  # holds 2 x each layer's gated output
+    gated_all = np.empty(
+        (batch, len(model.dilations) * half), model.dtype
+    )  # holds 2 x each layer's gated output
     last_embedded = np.zeros((batch, 1), model.dtype)  # the causal conv's own queue of 1
     t = 0
 
@@ -313,15 +374,19 @@ def _fast_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray):
         local = phase_features(frequencies, np.full(batch, t), 1)[:, 0] @ local_kernel
         for index, dilation in enumerate(model.dilations):
             queue, slot = queues[index], t % dilation
-            z = np.tanh(np.concatenate([queue[slot], x], axis=1) @ kernels[index] + biases[index]
-                        + local[:, 2 * half * index:2 * half * (index + 1)])
+            z = np.tanh(
+                np.concatenate([queue[slot], x], axis=1) @ kernels[index]
+                + biases[index]
+                + local[:, 2 * half * index : 2 * half * (index + 1)]
+            )
             queue[slot] = x  # after reading: the slot held this layer's input `dilation` steps ago
-            gated = gated_all[:, index * half:(index + 1) * half]
+            gated = gated_all[:, index * half : (index + 1) * half]
             np.multiply(z[:, :half], 1 + z[:, half:], out=gated)  # = 2 * tanh(.) * sigmoid(.)
             if index < len(residuals):
                 x = x + gated @ residuals[index][0] + residuals[index][1]
         t += 1
         return model._output(gated_all @ skip_kernel + skip_bias)
+
     return step
 
 
@@ -332,11 +397,13 @@ def _naive_steps(model: WaveNet, condition: np.ndarray, frequencies: np.ndarray)
 
     def step(previous_codes: np.ndarray) -> np.ndarray:
         nonlocal window, t
-        window = np.concatenate([window, previous_codes[:, None]], axis=1)[:, -model.receptive_field:]
+        window = np.concatenate([window, previous_codes[:, None]], axis=1)[:, -model.receptive_field :]
         first = t + 1 - window.shape[1]  # the sample the window's first output predicts
         t += 1
-        return model.logits(window, condition, phase_features(frequencies, np.full(len(window), first),
-                                                              window.shape[1]))[:, -1]
+        return model.logits(
+            window, condition, phase_features(frequencies, np.full(len(window), first), window.shape[1])
+        )[:, -1]
+
     return step
 
 

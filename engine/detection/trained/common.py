@@ -14,12 +14,14 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.core import manifest
-from engine.ops import metrics
-from engine.data import scenes
 from engine.core.progress import ProgressCallback, StopCheck
+from engine.data import scenes
+from engine.ops import metrics
 
-TRAINED_ON = (f"{scenes.SIZE} x {scenes.SIZE} scenes made here: MNIST digits and 6 Fashion-MNIST items pasted on "
-              "textures (engine/data/scenes.py), training split")
+TRAINED_ON = (
+    f"{scenes.SIZE} x {scenes.SIZE} scenes made here: MNIST digits and 6 Fashion-MNIST items pasted on "
+    "textures (engine/data/scenes.py), training split"
+)
 FEATURE_STRIDE = 8  # backbone output is SIZE / 8 = 12 cells on a side
 LABELS = f"{len(scenes.CLASSES)} scene classes: digits 0-9, trouser, dress, sandal, sneaker, bag, ankle boot"
 
@@ -34,14 +36,17 @@ def backbone(inputs, widths: tuple[int, int, int] = (32, 64, 128)):
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     for level, width in enumerate(widths):
         for stride in (1, 2):
-            x = keras.layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False,
-                                    name=f"backbone_{level}_{stride}")(x)
+            x = keras.layers.Conv2D(
+                width, 3, strides=stride, padding="same", use_bias=False, name=f"backbone_{level}_{stride}"
+            )(x)
             x = keras.layers.BatchNormalization(name=f"backbone_{level}_{stride}_bn")(x)
             x = keras.layers.ReLU()(x)
     return x
 
 
-def roi_features(features, rois, image_indices, size: int = 7, pool: str = "align", stride: int = FEATURE_STRIDE):
+def roi_features(
+    features, rois, image_indices, size: int = 7, pool: str = "align", stride: int = FEATURE_STRIDE
+):
     """Fixed-size features for each region of interest, from a feature map of the given stride
     (default: the backbone's output, stride FEATURE_STRIDE).
 
@@ -67,15 +72,22 @@ def roi_features(features, rois, image_indices, size: int = 7, pool: str = "alig
     # it divided by (cells - 1), in y0, x0, y1, x1 order.
     cells = scenes.SIZE / stride
     boxes = (tf.gather(rois, [1, 0, 3, 2], axis=1) / stride - 0.5) / (cells - 1)
-    boxes = tf.clip_by_value(boxes, 0.0, 1.0)  # the outer half cell repeats the border instead of reading zeros
+    boxes = tf.clip_by_value(
+        boxes, 0.0, 1.0
+    )  # the outer half cell repeats the border instead of reading zeros
     crops = tf.image.crop_and_resize(features, boxes, tf.cast(image_indices, tf.int32), (2 * size, 2 * size))
     if pool == "max":
         return tf.nn.max_pool2d(crops, 2, 2, "VALID")
     return tf.nn.avg_pool2d(crops, 2, 2, "VALID")
 
 
-def evaluate(predict: Callable[[np.ndarray], list[metrics.ImageDetections]], count: int = scenes.TEST_SCENES,
-             batch_size: int = 50, start: int = 0, split: str = "test") -> dict:
+def evaluate(
+    predict: Callable[[np.ndarray], list[metrics.ImageDetections]],
+    count: int = scenes.TEST_SCENES,
+    batch_size: int = 50,
+    start: int = 0,
+    split: str = "test",
+) -> dict:
     """mAP@0.5 of a predict function on scenes start .. start + count - 1 of a split (default: the test set)."""
     predictions, truth_boxes, truth_labels = [], [], []
     for first in range(start, start + count, batch_size):
@@ -84,8 +96,12 @@ def evaluate(predict: Callable[[np.ndarray], list[metrics.ImageDetections]], cou
         truth_boxes += [item.boxes for item in items]
         truth_labels += [item.labels for item in items]
     result = metrics.mean_average_precision(predictions, truth_boxes, truth_labels, len(scenes.CLASSES))
-    return {"map50": result["map"], "scenes": count, "split": split,
-            "per_class_ap": {scenes.CLASSES[label]: round(ap, 4) for label, ap in result["per_class"].items()}}
+    return {
+        "map50": result["map"],
+        "scenes": count,
+        "split": split,
+        "per_class_ap": {scenes.CLASSES[label]: round(ap, 4) for label, ap in result["per_class"].items()},
+    }
 
 
 class SceneDetector:
@@ -106,12 +122,18 @@ class SceneDetector:
         from engine.detection.protocol import Found
 
         height, width = pixels.shape[:2]
-        resized = pixels if (height, width) == (scenes.SIZE, scenes.SIZE) else cv2.resize(
-            pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
+        resized = (
+            pixels
+            if (height, width) == (scenes.SIZE, scenes.SIZE)
+            else cv2.resize(pixels, (scenes.SIZE, scenes.SIZE), interpolation=cv2.INTER_AREA)
+        )
         found = self._predict(resized[None])[0]
         scale = np.array([width, height, width, height], np.float64) / scenes.SIZE
-        return Found(np.asarray(found.boxes, np.float64).reshape(-1, 4) * scale, np.asarray(found.scores),
-                     [scenes.CLASSES[int(label)] for label in found.labels])
+        return Found(
+            np.asarray(found.boxes, np.float64).reshape(-1, 4) * scale,
+            np.asarray(found.scores),
+            [scenes.CLASSES[int(label)] for label in found.labels],
+        )
 
 
 FAMILY = ("rcnn", "fast-rcnn", "faster-rcnn")  # the chapter's R-CNN lineage, slowest first
@@ -129,8 +151,8 @@ def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[d
     """
     import time
 
-    from engine.detection.protocol import DetectSettings
     from engine.core.progress import never_stop, no_progress
+    from engine.detection.protocol import DetectSettings
 
     settings = DetectSettings(min_score=0.5)
     rows: list[dict] = []
@@ -143,9 +165,15 @@ def time_family(pixels: np.ndarray, detectors: dict, repeats: int = 3) -> list[d
             times.append((time.perf_counter() - started) * 1000)
         ms = float(np.median(times))
         previous = rows[-1]["ms"] if rows else None
-        rows.append({"model": name, "ms": round(ms, 2), "boxes": int(np.sum(np.asarray(found.scores) >= 0.5)),
-                     "speed-up over the previous": round(previous / ms, 1) if previous else None,
-                     "chapter's claim": CHAPTER_SPEEDUPS.get(name)})
+        rows.append(
+            {
+                "model": name,
+                "ms": round(ms, 2),
+                "boxes": int(np.sum(np.asarray(found.scores) >= 0.5)),
+                "speed-up over the previous": round(previous / ms, 1) if previous else None,
+                "chapter's claim": CHAPTER_SPEEDUPS.get(name),
+            }
+        )
     return rows
 
 

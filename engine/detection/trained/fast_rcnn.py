@@ -46,7 +46,9 @@ def build_networks():
     import keras
 
     inputs = keras.Input((scenes.SIZE, scenes.SIZE, 3))
-    backbone = keras.Model(inputs, scene_detectors.backbone(inputs, BACKBONE_WIDTHS), name="fast_rcnn_backbone")
+    backbone = keras.Model(
+        inputs, scene_detectors.backbone(inputs, BACKBONE_WIDTHS), name="fast_rcnn_backbone"
+    )
     pooled = keras.Input((POOL, POOL, BACKBONE_WIDTHS[-1]))
     x = keras.layers.Flatten()(pooled)
     x = keras.layers.Dense(FC_WIDTH, activation="relu", name="fc6")(x)
@@ -80,20 +82,28 @@ class FastRCNN:
         import tensorflow as tf
 
         if self._score is None:
-            self._score = tf.function(self.forward, input_signature=[
-                tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8), tf.TensorSpec([None, 4], tf.float32),
-                tf.TensorSpec([None], tf.int32)], reduce_retracing=True)
+            self._score = tf.function(
+                self.forward,
+                input_signature=[
+                    tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
+                    tf.TensorSpec([None, 4], tf.float32),
+                    tf.TensorSpec([None], tf.int32),
+                ],
+                reduce_retracing=True,
+            )
         return self._score
 
-    def predict(self, images: np.ndarray, proposals: list[np.ndarray] | None = None
-                ) -> list[metrics.ImageDetections]:
+    def predict(
+        self, images: np.ndarray, proposals: list[np.ndarray] | None = None
+    ) -> list[metrics.ImageDetections]:
         """Detections of uint8 (B, SIZE, SIZE, 3) scenes; proposals are searched unless given."""
         images = np.asarray(images, np.uint8)
         proposals = proposals or [scene_proposals.selective_search(image) for image in images]
         regions, indices = scene_proposals.flatten_proposals(proposals)
         probabilities, deltas = (output.numpy() for output in self._scorer()(images, regions, indices))
-        return scene_proposals.detections_per_scene(proposals, probabilities, deltas, MIN_SCORE, NMS_IOU,
-                                                    MAX_DETECTIONS)
+        return scene_proposals.detections_per_scene(
+            proposals, probabilities, deltas, MIN_SCORE, NMS_IOU, MAX_DETECTIONS
+        )
 
 
 def build(weights_path) -> scene_detectors.SceneDetector:
@@ -123,9 +133,15 @@ def _train_step_function(model: FastRCNN, optimizer):
 
     variables = model.backbone.trainable_variables + model.head.trainable_variables
 
-    @tf.function(input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
-                                  tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32),
-                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 4], tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
+            tf.TensorSpec([None, 4], tf.float32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None, 4], tf.float32),
+        ]
+    )
     def step(images, regions, image_indices, labels, targets):
         with tf.GradientTape() as tape:
             classification, regression = losses(model, images, regions, image_indices, labels, targets)
@@ -159,12 +175,20 @@ class FastRCNNTask(scene_proposals.RegionTask):
     def batches(self, epoch: int):
         data, order = self.data, self.rng.permutation(self.train_scenes)
         for batch in range(self.steps_per_epoch()):
-            chosen = order[batch * SCENES_PER_BATCH:(batch + 1) * SCENES_PER_BATCH]
-            sampled = [scene_proposals.sample_regions(data.proposals[index], data.boxes[index], data.labels[index],
-                                                      REGIONS_PER_SCENE, self.rng) for index in chosen]
-            yield (data.images[chosen], np.concatenate([item[0] for item in sampled]),
-                   np.repeat(np.arange(len(chosen), dtype=np.int32), REGIONS_PER_SCENE),
-                   np.concatenate([item[1] for item in sampled]), np.concatenate([item[2] for item in sampled]))
+            chosen = order[batch * SCENES_PER_BATCH : (batch + 1) * SCENES_PER_BATCH]
+            sampled = [
+                scene_proposals.sample_regions(
+                    data.proposals[index], data.boxes[index], data.labels[index], REGIONS_PER_SCENE, self.rng
+                )
+                for index in chosen
+            ]
+            yield (
+                data.images[chosen],
+                np.concatenate([item[0] for item in sampled]),
+                np.repeat(np.arange(len(chosen), dtype=np.int32), REGIONS_PER_SCENE),
+                np.concatenate([item[1] for item in sampled]),
+                np.concatenate([item[2] for item in sampled]),
+            )
 
     def step_function(self, optimizer):
         return _train_step_function(self.model, optimizer)
@@ -173,9 +197,17 @@ class FastRCNNTask(scene_proposals.RegionTask):
         return evaluate_model(build(weights))  # the float16 weights that get promoted
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
-          max_steps: int | None = None, seed: int = 0, commit: bool = True, run: str | None = None) -> dict:
+def train(
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int = TRAIN_SCENES,
+    validation_scenes: int = VALIDATION_SCENES,
+    max_steps: int | None = None,
+    seed: int = 0,
+    commit: bool = True,
+    run: str | None = None,
+) -> dict:
     """Train backbone and heads end to end from scratch into a run folder (engine/core/training.py); keep
     the best epoch by validation mAP@0.5; `python -m engine promote fast-rcnn RUN` commits it.
 
@@ -191,16 +223,30 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         {"history": per-epoch figures, "minutes", and with commit the test figures, "run" and "promote"}.
     """
     task = FastRCNNTask(train_scenes, validation_scenes, seed, on_progress)
-    return scene_proposals.train_regions(task, epochs or DEFAULT_EPOCHS, LEARNING_RATE, LEARNING_RATE_DECAY, commit,
-                                         max_steps, run, on_progress, should_stop)
+    return scene_proposals.train_regions(
+        task,
+        epochs or DEFAULT_EPOCHS,
+        LEARNING_RATE,
+        LEARNING_RATE_DECAY,
+        commit,
+        max_steps,
+        run,
+        on_progress,
+        should_stop,
+    )
 
 
 def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:
     """mAP@0.5 on the test scenes, and the time of one scene at a time with and without selective search."""
     model = getattr(model, "model", model)
-    return {**scene_detectors.evaluate(model.predict, count),
-            "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
-            "ms_per_scene_without_search": scene_proposals.time_per_scene(model.predict, timed_scenes, search=False)}
+    return {
+        **scene_detectors.evaluate(model.predict, count),
+        "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
+        "ms_per_scene_without_search": scene_proposals.time_per_scene(
+            model.predict, timed_scenes, search=False
+        ),
+    }
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights.

@@ -49,7 +49,12 @@ MASK_STRIDE = 4
 MASK_LEVEL = "backbone_1_2_bn"
 RPN_POSITIVE, RPN_NEGATIVE = 0.5, 0.3  # anchor IoU thresholds (the paper's 0.7 is too strict for 8-px cells)
 HEAD_POSITIVE = 0.5
-HEAD_SCALE = (10.0, 10.0, 5.0, 5.0)  # the head's targets scaled, the usual normalization, so the four offsets weigh alike
+HEAD_SCALE = (
+    10.0,
+    10.0,
+    5.0,
+    5.0,
+)  # the head's targets scaled, the usual normalization, so the four offsets weigh alike
 TRAIN_SCENES, VALIDATION_SCENES = 10000, 200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3  # Adam, stage 1 and the first cycle of stage 2 (MASK_CYCLES)
@@ -66,8 +71,11 @@ class MaskCycle(NamedTuple):
     new_scenes: bool  # True: the next `train_scenes` training scenes, which no earlier cycle saw
 
 
-MASK_CYCLES = (MaskCycle(3, LEARNING_RATE, False), MaskCycle(4, LEARNING_RATE / 3, False),
-               MaskCycle(3, LEARNING_RATE / 5, True))
+MASK_CYCLES = (
+    MaskCycle(3, LEARNING_RATE, False),
+    MaskCycle(4, LEARNING_RATE / 3, False),
+    MaskCycle(3, LEARNING_RATE / 5, True),
+)
 # Mask post-processing, both chosen on the 200 validation scenes with the committed weights
 # (docs/models/mask-rcnn.md): a pixel belongs to the instance where its mask probability is at
 # least MASK_THRESHOLD, and each detection's score is multiplied by its maskness ** MASKNESS_POWER, the mean
@@ -81,8 +89,12 @@ def anchors() -> np.ndarray:
     """(cells * cells * A, 4) corner boxes centred on each feature cell, cell-major order."""
     cells = scenes.SIZE // scene_detectors.FEATURE_STRIDE
     centres = (np.arange(cells) + 0.5) * scene_detectors.FEATURE_STRIDE
-    shapes = [(size / np.sqrt(ratio), size * np.sqrt(ratio)) for size in ANCHOR_SIZES for ratio in ANCHOR_RATIOS]
-    result = [(x - w / 2, y - h / 2, x + w / 2, y + h / 2) for y in centres for x in centres for w, h in shapes]
+    shapes = [
+        (size / np.sqrt(ratio), size * np.sqrt(ratio)) for size in ANCHOR_SIZES for ratio in ANCHOR_RATIOS
+    ]
+    result = [
+        (x - w / 2, y - h / 2, x + w / 2, y + h / 2) for y in centres for x in centres for w, h in shapes
+    ]
     return np.array(result, np.float32)
 
 
@@ -127,9 +139,13 @@ class FasterRCNN:
         count = len(ANCHOR_SIZES) * len(ANCHOR_RATIOS)
         images = keras.Input((scenes.SIZE, scenes.SIZE, 3))
         features = scene_detectors.backbone(images, WIDTHS)
-        shared = keras.layers.Conv2D(WIDTHS[-1], 3, padding="same", activation="relu", name="rpn_conv")(features)
+        shared = keras.layers.Conv2D(WIDTHS[-1], 3, padding="same", activation="relu", name="rpn_conv")(
+            features
+        )
         objectness = keras.layers.Reshape((-1,))(keras.layers.Conv2D(count, 1, name="rpn_objectness")(shared))
-        rpn_deltas = keras.layers.Reshape((-1, 4))(keras.layers.Conv2D(count * 4, 1, name="rpn_deltas")(shared))
+        rpn_deltas = keras.layers.Reshape((-1, 4))(
+            keras.layers.Conv2D(count * 4, 1, name="rpn_deltas")(shared)
+        )
         outputs = [features, objectness, rpn_deltas]
         if with_masks:  # the finer level, after its ReLU, for the mask head
             level = keras.Model(images, features).get_layer(MASK_LEVEL).output
@@ -140,9 +156,16 @@ class FasterRCNN:
         x = keras.layers.Flatten()(pooled)  # two fully connected layers, as in the paper's head
         x = keras.layers.Dense(256, activation="relu")(x)
         x = keras.layers.Dense(256, activation="relu")(x)
-        self.head = keras.Model(pooled, [keras.layers.Dense(NUM_CLASSES + 1, name="class_logits")(x),
-                                         keras.layers.Reshape((NUM_CLASSES, 4))(
-                                             keras.layers.Dense(NUM_CLASSES * 4, name="box_deltas")(x))], name="head")
+        self.head = keras.Model(
+            pooled,
+            [
+                keras.layers.Dense(NUM_CLASSES + 1, name="class_logits")(x),
+                keras.layers.Reshape((NUM_CLASSES, 4))(
+                    keras.layers.Dense(NUM_CLASSES * 4, name="box_deltas")(x)
+                ),
+            ],
+            name="head",
+        )
         self.parts = [self.rpn, self.head]
         if with_masks:
             region = keras.Input((MASK_SIZE // 2, MASK_SIZE // 2, WIDTHS[1]))
@@ -150,8 +173,9 @@ class FasterRCNN:
             for _ in range(3):  # the paper's head has four 256-wide convolutions; the scenes need far less
                 y = keras.layers.Conv2D(48, 3, padding="same", activation="relu")(y)
             y = keras.layers.Conv2DTranspose(48, 2, strides=2, activation="relu")(y)
-            self.mask_head = keras.Model(region, keras.layers.Conv2D(NUM_CLASSES, 1, name="mask_logits")(y),
-                                         name="mask_head")
+            self.mask_head = keras.Model(
+                region, keras.layers.Conv2D(NUM_CLASSES, 1, name="mask_logits")(y), name="mask_head"
+            )
             self.parts.append(self.mask_head)
 
     # ----- proposals, shared by training and inference
@@ -162,8 +186,14 @@ class FasterRCNN:
         boxes = decode(tf.constant(self.anchors)[None], deltas)
         scores = tf.sigmoid(objectness)
         chosen = tf.image.combined_non_max_suppression(
-            boxes[:, :, None, :] / scenes.SIZE, scores[..., None], count, count, iou_threshold=0.7,
-            score_threshold=0.0, clip_boxes=True)
+            boxes[:, :, None, :] / scenes.SIZE,
+            scores[..., None],
+            count,
+            count,
+            iou_threshold=0.7,
+            score_threshold=0.0,
+            clip_boxes=True,
+        )
         valid = tf.sequence_mask(chosen.valid_detections, count)
         return tf.stop_gradient(chosen.nmsed_boxes * scenes.SIZE), valid
 
@@ -176,24 +206,34 @@ class FasterRCNN:
         features, objectness, rpn_deltas, *finer = self.rpn(images, training=training)
 
         # RPN targets: anchors by their best IoU with any real object.
-        overlaps = pairwise_iou(tf.broadcast_to(anchor_boxes[None], tf.shape(rpn_deltas)), truth_boxes)  # (B, N, T)
+        overlaps = pairwise_iou(
+            tf.broadcast_to(anchor_boxes[None], tf.shape(rpn_deltas)), truth_boxes
+        )  # (B, N, T)
         overlaps = tf.where(valid_truth[:, None, :], overlaps, -1.0)
         best = tf.reduce_max(overlaps, axis=2)
         best_truth = tf.argmax(overlaps, axis=2, output_type=tf.int32)
         # Each object's best anchor is positive too, so no object goes without one.
-        is_best_for_some = tf.reduce_any((overlaps >= tf.reduce_max(overlaps, axis=1, keepdims=True) - 1e-6)
-                                         & valid_truth[:, None, :] & (overlaps > 0.1), axis=2)
+        is_best_for_some = tf.reduce_any(
+            (overlaps >= tf.reduce_max(overlaps, axis=1, keepdims=True) - 1e-6)
+            & valid_truth[:, None, :]
+            & (overlaps > 0.1),
+            axis=2,
+        )
         positive = (best >= RPN_POSITIVE) | is_best_for_some
         negative = (best < RPN_NEGATIVE) & ~positive
         bce = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(positive, tf.float32), objectness)
         positives = tf.maximum(tf.reduce_sum(tf.cast(positive, tf.float32)), 1.0)
         # Balanced: positives and negatives each weigh half, whatever their numbers (~10 vs ~1200 per scene).
-        rpn_class = (tf.reduce_sum(tf.where(positive, bce, 0.0)) / positives
-                     + tf.reduce_sum(tf.where(negative, bce, 0.0))
-                     / tf.maximum(tf.reduce_sum(tf.cast(negative, tf.float32)), 1.0))
+        rpn_class = tf.reduce_sum(tf.where(positive, bce, 0.0)) / positives + tf.reduce_sum(
+            tf.where(negative, bce, 0.0)
+        ) / tf.maximum(tf.reduce_sum(tf.cast(negative, tf.float32)), 1.0)
         matched = tf.gather(truth_boxes, best_truth, batch_dims=1)
-        rpn_box = tf.reduce_sum(tf.where(positive, _smooth_l1(encode(anchor_boxes[None], matched) - rpn_deltas),
-                                         0.0)) / positives
+        rpn_box = (
+            tf.reduce_sum(
+                tf.where(positive, _smooth_l1(encode(anchor_boxes[None], matched) - rpn_deltas), 0.0)
+            )
+            / positives
+        )
 
         # Head: proposals plus the ground truth, labelled by IoU.
         proposals, valid = self.proposals(objectness, rpn_deltas, TRAIN_PROPOSALS)
@@ -207,36 +247,62 @@ class FasterRCNN:
         batch, rois_per_image = tf.shape(rois)[0], tf.shape(rois)[1]
         flat_rois = tf.reshape(rois, (-1, 4))
         image_index = tf.repeat(tf.range(batch), rois_per_image)
-        logits, box_deltas = self.head(scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE),
-                                       training=training)
+        logits, box_deltas = self.head(
+            scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE), training=training
+        )
         flat_valid = tf.reshape(roi_valid, (-1,))
         flat_labels = tf.reshape(roi_labels, (-1,))
         flat_foreground = tf.reshape(foreground, (-1,))
-        head_class = tf.reduce_sum(tf.where(flat_valid, tf.nn.sparse_softmax_cross_entropy_with_logits(
-            flat_labels, logits), 0.0)) / tf.maximum(tf.reduce_sum(tf.cast(flat_valid, tf.float32)), 1.0)
+        head_class = tf.reduce_sum(
+            tf.where(flat_valid, tf.nn.sparse_softmax_cross_entropy_with_logits(flat_labels, logits), 0.0)
+        ) / tf.maximum(tf.reduce_sum(tf.cast(flat_valid, tf.float32)), 1.0)
         class_index = tf.maximum(flat_labels - 1, 0)
         chosen_deltas = tf.gather(box_deltas, class_index, batch_dims=1)
         matched_roi_truth = tf.reshape(tf.gather(truth_boxes, roi_truth, batch_dims=1), (-1, 4))
         foregrounds = tf.maximum(tf.reduce_sum(tf.cast(flat_foreground, tf.float32)), 1.0)
-        head_box = tf.reduce_sum(tf.where(flat_foreground, _smooth_l1(
-            encode(flat_rois, matched_roi_truth, HEAD_SCALE) - chosen_deltas), 0.0)) / foregrounds
+        head_box = (
+            tf.reduce_sum(
+                tf.where(
+                    flat_foreground,
+                    _smooth_l1(encode(flat_rois, matched_roi_truth, HEAD_SCALE) - chosen_deltas),
+                    0.0,
+                )
+            )
+            / foregrounds
+        )
         losses = {"rpn_class": rpn_class, "rpn_box": rpn_box, "head_class": head_class, "head_box": head_box}
         if self.with_masks:  # on the foreground ROIs only, the only ones with a mask to learn
             fg_rois = tf.boolean_mask(flat_rois, flat_foreground)
             fg_images = tf.boolean_mask(image_index, flat_foreground)
-            mask_logits = self.mask_head(scene_detectors.roi_features(finer[0], fg_rois, fg_images, MASK_SIZE // 2,
-                                                                      stride=MASK_STRIDE), training=training)
-            chosen_logits = tf.gather(tf.transpose(mask_logits, (0, 3, 1, 2)),
-                                      tf.boolean_mask(class_index, flat_foreground), batch_dims=1)
+            mask_logits = self.mask_head(
+                scene_detectors.roi_features(
+                    finer[0], fg_rois, fg_images, MASK_SIZE // 2, stride=MASK_STRIDE
+                ),
+                training=training,
+            )
+            chosen_logits = tf.gather(
+                tf.transpose(mask_logits, (0, 3, 1, 2)),
+                tf.boolean_mask(class_index, flat_foreground),
+                batch_dims=1,
+            )
             # The matched object's visible mask, cut out along the ROI and resized to 28 x 28.
             flat_masks = tf.reshape(tf.cast(truth_masks, tf.float32), (-1, scenes.SIZE, scenes.SIZE, 1))
-            mask_index = fg_images * tf.shape(truth_masks)[1] + tf.boolean_mask(tf.reshape(roi_truth, (-1,)),
-                                                                                flat_foreground)
+            mask_index = fg_images * tf.shape(truth_masks)[1] + tf.boolean_mask(
+                tf.reshape(roi_truth, (-1,)), flat_foreground
+            )
             corners = tf.gather(fg_rois, [1, 0, 3, 2], axis=1) / scenes.SIZE
-            targets = tf.image.crop_and_resize(flat_masks, corners, mask_index, (MASK_SIZE, MASK_SIZE))[..., 0]
+            targets = tf.image.crop_and_resize(flat_masks, corners, mask_index, (MASK_SIZE, MASK_SIZE))[
+                ..., 0
+            ]
             targets = tf.cast(targets >= 0.5, tf.float32)
-            losses["mask"] = tf.reduce_sum(tf.reduce_mean(
-                tf.nn.sigmoid_cross_entropy_with_logits(targets, chosen_logits), axis=(1, 2))) / foregrounds
+            losses["mask"] = (
+                tf.reduce_sum(
+                    tf.reduce_mean(
+                        tf.nn.sigmoid_cross_entropy_with_logits(targets, chosen_logits), axis=(1, 2)
+                    )
+                )
+                / foregrounds
+            )
         return losses
 
     # ----- inference
@@ -251,11 +317,16 @@ class FasterRCNN:
             batch = tf.shape(images)[0]
             flat_rois = tf.reshape(proposals, (-1, 4))
             image_index = tf.repeat(tf.range(batch), PROPOSALS)
-            logits, deltas = self.head(scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE),
-                                       training=False)
+            logits, deltas = self.head(
+                scene_detectors.roi_features(features, flat_rois, image_index, ROI_SIZE), training=False
+            )
             boxes = decode(flat_rois[:, None, :], deltas, HEAD_SCALE)  # (R, C, 4): one refined box per class
-            return ((finer or [features])[0], tf.reshape(tf.nn.softmax(logits), (batch, PROPOSALS, -1)),
-                    tf.reshape(boxes, (batch, PROPOSALS, NUM_CLASSES, 4)), valid)
+            return (
+                (finer or [features])[0],
+                tf.reshape(tf.nn.softmax(logits), (batch, PROPOSALS, -1)),
+                tf.reshape(boxes, (batch, PROPOSALS, NUM_CLASSES, 4)),
+                valid,
+            )
 
         return infer
 
@@ -265,17 +336,27 @@ class FasterRCNN:
 
         @tf.function(reduce_retracing=True)
         def masks(features, rois, image_index, labels):
-            logits = self.mask_head(scene_detectors.roi_features(features, rois, image_index, MASK_SIZE // 2,
-                                                                 stride=MASK_STRIDE), training=False)
+            logits = self.mask_head(
+                scene_detectors.roi_features(features, rois, image_index, MASK_SIZE // 2, stride=MASK_STRIDE),
+                training=False,
+            )
             return tf.sigmoid(tf.gather(tf.transpose(logits, (0, 3, 1, 2)), labels, batch_dims=1))
 
         return masks
 
-    def predict(self, images: np.ndarray, min_score: float = MIN_SCORE, nms_iou: float = NMS_IOU,
-                max_detections: int = MAX_DETECTIONS, with_masks: bool = False) -> list:
+    def predict(
+        self,
+        images: np.ndarray,
+        min_score: float = MIN_SCORE,
+        nms_iou: float = NMS_IOU,
+        max_detections: int = MAX_DETECTIONS,
+        with_masks: bool = False,
+    ) -> list:
         """Detections per image (ImageDetections); with masks, also a list of (N, SIZE, SIZE) bool arrays."""
         # `features`: the mask head's level (stride 4) for Mask R-CNN, else the backbone output (unused).
-        features, probabilities, boxes, valid = (value.numpy() for value in self._infer(images.astype(np.float32)))
+        features, probabilities, boxes, valid = (
+            value.numpy() for value in self._infer(images.astype(np.float32))
+        )
         results, masks = [], []
         for image in range(len(images)):
             keep_rois = np.flatnonzero(valid[image])
@@ -283,12 +364,16 @@ class FasterRCNN:
             roi, label = np.nonzero(scores >= min_score)
             candidate_boxes = boxes[image, keep_rois[roi], label]
             candidate_scores = scores[roi, label]
-            kept = box_ops.class_nms(candidate_boxes.astype(np.float64), candidate_scores.astype(np.float64),
-                                     label.tolist(), nms_iou)[:max_detections]
+            kept = box_ops.class_nms(
+                candidate_boxes.astype(np.float64),
+                candidate_scores.astype(np.float64),
+                label.tolist(),
+                nms_iou,
+            )[:max_detections]
             found = metrics.ImageDetections(candidate_boxes[kept], candidate_scores[kept], label[kept])
             if with_masks:
-                pasted, maskness = self.paste_masks(features[image:image + 1], found)
-                rescored = found.scores * maskness ** MASKNESS_POWER
+                pasted, maskness = self.paste_masks(features[image : image + 1], found)
+                rescored = found.scores * maskness**MASKNESS_POWER
                 order = np.argsort(-rescored, kind="stable")
                 found = metrics.ImageDetections(found.boxes[order], rescored[order], found.labels[order])
                 masks.append(pasted[order])
@@ -299,7 +384,9 @@ class FasterRCNN:
         """The detection page's Detector protocol (via scene_detectors.SceneDetector)."""
         return scene_detectors.SceneDetector(self.predict).find(pixels, settings, on_progress, should_stop)
 
-    def paste_masks(self, features: np.ndarray, found: metrics.ImageDetections) -> tuple[np.ndarray, np.ndarray]:
+    def paste_masks(
+        self, features: np.ndarray, found: metrics.ImageDetections
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each detection's 28 x 28 mask resized into its box on the scene and kept where >= MASK_THRESHOLD:
         (N, SIZE, SIZE) bool, and each mask's maskness, the mean probability over the pixels kept (N,)."""
         import cv2
@@ -308,8 +395,12 @@ class FasterRCNN:
         maskness = np.zeros(len(found.labels), np.float32)
         if not len(found.labels):
             return result, maskness
-        probabilities = self._masks(features, found.boxes.astype(np.float32), np.zeros(len(found.labels), np.int32),
-                                    found.labels.astype(np.int32)).numpy()
+        probabilities = self._masks(
+            features,
+            found.boxes.astype(np.float32),
+            np.zeros(len(found.labels), np.int32),
+            found.labels.astype(np.int32),
+        ).numpy()
         for row, (box, mask) in enumerate(zip(found.boxes, probabilities)):
             x0, y0 = int(np.floor(box[0])), int(np.floor(box[1]))
             x1, y1 = int(np.ceil(box[2])), int(np.ceil(box[3]))
@@ -327,7 +418,7 @@ def _smooth_l1(difference):
     import tensorflow as tf
 
     absolute = tf.abs(difference)
-    return tf.reduce_sum(tf.where(absolute < 1.0, 0.5 * difference ** 2, absolute - 0.5), axis=-1)
+    return tf.reduce_sum(tf.where(absolute < 1.0, 0.5 * difference**2, absolute - 0.5), axis=-1)
 
 
 def step_losses(model: FasterRCNN, batch, anchor_boxes, mask_only: bool = False) -> dict:
@@ -349,7 +440,9 @@ def _train_step_function(model: FasterRCNN, optimizer, mask_only: bool = False):
     @tf.function(reduce_retracing=True)
     def step(images, truth_boxes, truth_labels, truth_masks):
         with tf.GradientTape() as tape:
-            losses = step_losses(model, (images, truth_boxes, truth_labels, truth_masks), anchor_boxes, mask_only)
+            losses = step_losses(
+                model, (images, truth_boxes, truth_labels, truth_masks), anchor_boxes, mask_only
+            )
             total = tf.add_n(list(losses.values()))
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return losses
@@ -366,8 +459,13 @@ class DetectorTask(SceneDetectorTask):
     unit = "scenes"
     batch_size = BATCH_SIZE
 
-    def __init__(self, name: str, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
-                 on_progress: ProgressCallback = no_progress):
+    def __init__(
+        self,
+        name: str,
+        train_scenes: int = TRAIN_SCENES,
+        epochs: int = DEFAULT_EPOCHS,
+        on_progress: ProgressCallback = no_progress,
+    ):
         self.name, self.asset, self.with_masks = name, WEIGHTS[name], name == "mask-rcnn"
         self.train_scenes, self.stage1_epochs, self.on_progress = train_scenes, epochs, on_progress
         self._step = None
@@ -394,9 +492,13 @@ class DetectorTask(SceneDetectorTask):
     def batches(self, epoch: int):
         data, order = self.data, self.rng.permutation(len(self.data.images))
         for step in range(self.steps_per_epoch()):
-            index = np.sort(order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE])
-            yield data.images[index].astype(np.float32), data.boxes[index], data.labels[index].astype(np.int32), \
-                data.masks[index]
+            index = np.sort(order[step * BATCH_SIZE : (step + 1) * BATCH_SIZE])
+            yield (
+                data.images[index].astype(np.float32),
+                data.boxes[index],
+                data.labels[index].astype(np.int32),
+                data.masks[index],
+            )
 
     def build_sampler(self) -> None:
         """Only the run's clock: `sample` generates its scenes as it draws them."""
@@ -411,7 +513,9 @@ class DetectorTask(SceneDetectorTask):
         import tensorflow as tf
 
         # Each loss is normalized over the batch's anchors, ROIs or masks: their sum is the batch's mean.
-        return tf.add_n(list(step_losses(self.model, batch, tf.constant(self.model.anchors), self.mask_only).values()))
+        return tf.add_n(
+            list(step_losses(self.model, batch, tf.constant(self.model.anchors), self.mask_only).values())
+        )
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self._step is None:
@@ -419,8 +523,11 @@ class DetectorTask(SceneDetectorTask):
         return self._step(*batch)
 
     def validate(self) -> dict[str, float]:
-        return {"validation_map50": scene_detectors.evaluate(self.model.predict, VALIDATION_SCENES,
-                                                             split="validation")["map50"]}
+        return {
+            "validation_map50": scene_detectors.evaluate(
+                self.model.predict, VALIDATION_SCENES, split="validation"
+            )["map50"]
+        }
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         return evaluate_model(build(weights))  # the float16 weights that get promoted
@@ -430,16 +537,25 @@ class DetectorTask(SceneDetectorTask):
         stage2 = [entry for entry in history if entry.get("stage") == 2]
         best = project_weights.best_epoch(stage1, "validation_map50")
         metric = f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}"
-        how = (f"python -m engine train {self.name} --epochs {self.stage1_epochs} (best of {len(stage1)} epochs on "
-               f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} training scenes")
+        how = (
+            f"python -m engine train {self.name} --epochs {self.stage1_epochs} (best of {len(stage1)} epochs on "
+            f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} training scenes"
+        )
         if "mask_map50" in figures:
-            metric += f", mask AP@0.5 {figures['mask_map50']:.4f}, mean mask IoU {figures['mean_mask_iou']:.4f}"
+            metric += (
+                f", mask AP@0.5 {figures['mask_map50']:.4f}, mean mask IoU {figures['mean_mask_iou']:.4f}"
+            )
             mask_best = project_weights.best_epoch(stage2, "validation_mean_mask_iou")
-            cycles = ", ".join(f"{cycle.epochs} epochs at {cycle.learning_rate:.2g}" + (
-                f" on {self.train_scenes} new scenes" if cycle.new_scenes else "") for cycle in MASK_CYCLES)
-            how += (f"; then the stride-4 mask head alone on the frozen detector, {cycles}, best by validation mean "
-                    f"mask IoU: epoch {mask_best['epoch'] - len(stage1)}; masks kept at >= {MASK_THRESHOLD}, scores x "
-                    f"maskness^{MASKNESS_POWER}")
+            cycles = ", ".join(
+                f"{cycle.epochs} epochs at {cycle.learning_rate:.2g}"
+                + (f" on {self.train_scenes} new scenes" if cycle.new_scenes else "")
+                for cycle in MASK_CYCLES
+            )
+            how += (
+                f"; then the stride-4 mask head alone on the frozen detector, {cycles}, best by validation mean "
+                f"mask IoU: epoch {mask_best['epoch'] - len(stage1)}; masks kept at >= {MASK_THRESHOLD}, scores x "
+                f"maskness^{MASKNESS_POWER}"
+            )
         minutes = sum(entry["seconds"] for entry in history) / 60
         return how + f"; {minutes:.0f} min on 2 CPU cores shared with other trainings)", metric
 
@@ -456,16 +572,21 @@ class MaskHeadTask(DetectorTask):
     resume_from = "best"
     mask_only = True
 
-    def __init__(self, cycle: int, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
-                 on_progress: ProgressCallback = no_progress):
+    def __init__(
+        self,
+        cycle: int,
+        train_scenes: int = TRAIN_SCENES,
+        epochs: int = DEFAULT_EPOCHS,
+        on_progress: ProgressCallback = no_progress,
+    ):
         super().__init__("mask-rcnn", train_scenes, epochs, on_progress)
         self.cycle = cycle
 
     def first_scene(self) -> int:  # a cycle with new_scenes draws the next train_scenes scenes, unseen so far
-        return self.train_scenes * sum(cycle.new_scenes for cycle in MASK_CYCLES[:self.cycle + 1])
+        return self.train_scenes * sum(cycle.new_scenes for cycle in MASK_CYCLES[: self.cycle + 1])
 
     def seed(self) -> int:
-        return 1 + sum(cycle.epochs for cycle in MASK_CYCLES[:self.cycle])
+        return 1 + sum(cycle.epochs for cycle in MASK_CYCLES[: self.cycle])
 
     def load_weights(self, parts: list, path: pathlib.Path) -> None:
         if self.cycle == 0:  # stage 1's detector; the mask head starts anew
@@ -475,7 +596,10 @@ class MaskHeadTask(DetectorTask):
 
     def validate(self) -> dict[str, float]:
         figures = evaluate_masks(self.model, VALIDATION_SCENES, split="validation")
-        return {"validation_mean_mask_iou": figures["mean_mask_iou"], "validation_mask_map50": figures["mask_map50"]}
+        return {
+            "validation_mean_mask_iou": figures["mean_mask_iou"],
+            "validation_mask_map50": figures["mask_map50"],
+        }
 
     def epoch_log(self, epoch: int) -> dict:
         return {"stage": 2, "cycle": self.cycle, "train_scenes_from": self.first_scene()}
@@ -484,9 +608,17 @@ class MaskHeadTask(DetectorTask):
 STAGE1_CHECKPOINT = "stage1.npz"  # in the run folder: stage 1's best weights, which stage 2 starts from
 
 
-def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: ProgressCallback = no_progress,
-          should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
-          output: pathlib.Path | None = None, max_steps: int | None = None, run: str | None = None) -> dict:
+def train(
+    name: str = "faster-rcnn",
+    epochs: int = DEFAULT_EPOCHS,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int = TRAIN_SCENES,
+    max_batches: int | None = None,
+    output: pathlib.Path | None = None,
+    max_steps: int | None = None,
+    run: str | None = None,
+) -> dict:
     """Train from scratch into a run folder (engine/core/training.py); keep the epoch with the best validation
     mAP@0.5. Mask R-CNN then trains its mask head in the MASK_CYCLES of stage 2 (`train_mask_head`). The
     best weights are finalized in the run folder (float16, measured on the test scenes, with their manifest
@@ -501,8 +633,15 @@ def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: 
     """
     max_steps = max_steps if max_steps is not None else max_batches
     task = DetectorTask(name, train_scenes, epochs, on_progress)
-    trainer = training.Trainer(task, epochs, training.constant(LEARNING_RATE), run=run, max_steps=max_steps,
-                               on_progress=on_progress, should_stop=should_stop)
+    trainer = training.Trainer(
+        task,
+        epochs,
+        training.constant(LEARNING_RATE),
+        run=run,
+        max_steps=max_steps,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
     history = trainer.fit()
     if trainer.smoke or not history:
         return {"name": name, "history": history}
@@ -516,14 +655,26 @@ def train(name: str = "faster-rcnn", epochs: int = DEFAULT_EPOCHS, on_progress: 
     return {"name": name, "history": history, **trainer.finalize(output)}
 
 
-def train_mask_head(cycle: int, run: str, on_progress: ProgressCallback = no_progress,
-                    should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES,
-                    stage1_epochs: int = DEFAULT_EPOCHS) -> training.Trainer:
+def train_mask_head(
+    cycle: int,
+    run: str,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int = TRAIN_SCENES,
+    stage1_epochs: int = DEFAULT_EPOCHS,
+) -> training.Trainer:
     """Cycle `cycle` of stage 2 (MaskHeadTask), resumed in Mask R-CNN run `run`; returns its Trainer
     (`.finalize()` measures and records the best checkpoint)."""
     task = MaskHeadTask(cycle, train_scenes, stage1_epochs, on_progress)
-    trainer = training.Trainer(task, 1, training.constant(MASK_CYCLES[cycle].learning_rate), resume=True, run=run,
-                               on_progress=on_progress, should_stop=should_stop)
+    trainer = training.Trainer(
+        task,
+        1,
+        training.constant(MASK_CYCLES[cycle].learning_rate),
+        resume=True,
+        run=run,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
     trainer.epochs = trainer.first_epoch + MASK_CYCLES[cycle].epochs  # numbered after the epochs before it
     trainer.fit()
     return trainer
@@ -560,12 +711,19 @@ def evaluate_masks(model: FasterRCNN, count: int, split: str = "test") -> dict:
     items = [scenes.scene(split, index) for index in range(count)]
     predictions, masks = [], []
     for first in range(0, count, 50):
-        found, pasted = model.predict(np.stack([item.image for item in items[first:first + 50]]), with_masks=True)
+        found, pasted = model.predict(
+            np.stack([item.image for item in items[first : first + 50]]), with_masks=True
+        )
         predictions += found
         masks += pasted
-    ap = metrics.mean_average_precision(predictions, [item.boxes for item in items],
-                                              [item.labels for item in items], NUM_CLASSES,
-                                              predicted_masks=masks, truth_masks=[item.masks for item in items])
+    ap = metrics.mean_average_precision(
+        predictions,
+        [item.boxes for item in items],
+        [item.labels for item in items],
+        NUM_CLASSES,
+        predicted_masks=masks,
+        truth_masks=[item.masks for item in items],
+    )
     ious = []
     for found, pasted, item in zip(predictions, masks, items):
         if not len(found.labels):
@@ -574,16 +732,22 @@ def evaluate_masks(model: FasterRCNN, count: int, split: str = "test") -> dict:
         overlaps = box_ops.iou_matrix(item.boxes.astype(np.float64), found.boxes.astype(np.float64))
         for truth, row in enumerate(overlaps):
             same = np.flatnonzero((found.labels == item.labels[truth]) & (row >= 0.5))
-            ious.append(metrics.mask_iou(pasted[same[np.argmax(row[same])]], item.masks[truth])
-                        if len(same) else 0.0)
+            ious.append(
+                metrics.mask_iou(pasted[same[np.argmax(row[same])]], item.masks[truth]) if len(same) else 0.0
+            )
     return {"mask_map50": ap["map"], "mean_mask_iou": float(np.mean(ious))}
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config; the committed weights are run1's (`python -m engine configs faster-rcnn`).
 for _name in ("faster-rcnn", "mask-rcnn"):
     configs.register(_name, configs.DEFAULT, configs.TrainerDefaults(DEFAULT_EPOCHS))
 configs.register("faster-rcnn", "run1", configs.TrainerDefaults(4), note="the committed weights: 4 epochs")
-configs.register("mask-rcnn", "run1", configs.TrainerDefaults(6),
-                 note="the committed weights: 6 epochs of stage 1, then MASK_CYCLES; that run's stage 1 trained an "
-                      "earlier stride-8 mask head and its third stage-2 cycle was a script run (the manifest line), "
-                      "so a replay does not give the same scenes")
+configs.register(
+    "mask-rcnn",
+    "run1",
+    configs.TrainerDefaults(6),
+    note="the committed weights: 6 epochs of stage 1, then MASK_CYCLES; that run's stage 1 trained an "
+    "earlier stride-8 mask head and its third stage-2 cycle was a script run (the manifest line), "
+    "so a replay does not give the same scenes",
+)

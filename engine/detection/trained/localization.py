@@ -36,16 +36,14 @@ import time
 
 import numpy as np
 
-from engine.ops import boxes as box_ops
-from engine.detection.trained import common as scene_detectors
-from engine.ops import metrics
-from engine.data import scenes
-from engine.core import configs
-from engine.core import training
-from engine.core import weights_io
+from engine.core import configs, training, weights_io
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
+from engine.data import scenes
+from engine.detection.trained import common as scene_detectors
+from engine.ops import boxes as box_ops
+from engine.ops import metrics
 
 ALPHAS = (0.1, 0.5, 0.9)  # the weights of the classification loss compared
 WEIGHTS = {alpha: f"scene_detection/classloc_a{alpha}.npz" for alpha in ALPHAS}
@@ -78,8 +76,11 @@ def corner_boxes(targets: np.ndarray) -> np.ndarray:
 def single_scenes(split: str, count: int, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Images uint8 (N, SIZE, SIZE, 3), class labels (N,) and normalized box targets (N, 4)."""
     items = [scenes.scene(split, index, single=True) for index in range(start, start + count)]
-    return (np.stack([item.image for item in items]), np.array([item.labels[0] for item in items], np.int64),
-            np.concatenate([box_targets(item.boxes) for item in items]))
+    return (
+        np.stack([item.image for item in items]),
+        np.array([item.labels[0] for item in items], np.int64),
+        np.concatenate([box_targets(item.boxes) for item in items]),
+    )
 
 
 def build_network(seed: int = SEED):
@@ -91,20 +92,27 @@ def build_network(seed: int = SEED):
     inputs = keras.Input((scenes.SIZE, scenes.SIZE, 3), name="image")
     features = scene_detectors.backbone(inputs, WIDTHS)
     for index in range(2):  # widen the receptive field to ~61 px: single objects are up to 60 px long
-        features = keras.layers.Conv2D(HEAD_WIDTH, 3, padding="same", use_bias=False, name=f"head_{index}")(features)
+        features = keras.layers.Conv2D(HEAD_WIDTH, 3, padding="same", use_bias=False, name=f"head_{index}")(
+            features
+        )
         features = keras.layers.BatchNormalization(name=f"head_{index}_bn")(features)
         features = keras.layers.ReLU()(features)
     cells = scenes.SIZE // scene_detectors.FEATURE_STRIDE
     centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-    grid = np.stack(np.meshgrid(centres, centres, indexing="xy"), axis=-1).reshape(1, cells * cells, 2)  # x, y
+    grid = np.stack(np.meshgrid(centres, centres, indexing="xy"), axis=-1).reshape(
+        1, cells * cells, 2
+    )  # x, y
 
     def pool(tensors):
         """Attention-weighted global pooling of the per-cell class probabilities and boxes."""
-        attention_logits, class_logits, box_raw = (keras.ops.reshape(tensor, (-1, cells * cells, tensor.shape[-1]))
-                                                   for tensor in tensors)
+        attention_logits, class_logits, box_raw = (
+            keras.ops.reshape(tensor, (-1, cells * cells, tensor.shape[-1])) for tensor in tensors
+        )
         weights = keras.ops.softmax(attention_logits, axis=1)  # (N, cells^2, 1), sums to 1 over the cells
         probabilities = keras.ops.sum(weights * keras.ops.softmax(class_logits, axis=-1), axis=1)
-        centre = keras.ops.convert_to_tensor(grid) + MAX_CENTRE_OFFSET / cells * keras.ops.tanh(box_raw[..., :2])
+        centre = keras.ops.convert_to_tensor(grid) + MAX_CENTRE_OFFSET / cells * keras.ops.tanh(
+            box_raw[..., :2]
+        )
         boxes = keras.ops.concatenate([centre, keras.ops.sigmoid(box_raw[..., 2:])], axis=-1)
         return probabilities, keras.ops.sum(weights * boxes, axis=1), boxes, weights
 
@@ -126,7 +134,7 @@ class LocalizationModel:
         """Class probabilities (N, 16) and normalized boxes (N, 4) of uint8 scenes (N, SIZE, SIZE, 3)."""
         probabilities, boxes = [], []
         for start in range(0, len(images), EVAL_BATCH):
-            found = self.network.predict_on_batch(np.asarray(images[start:start + EVAL_BATCH], np.float32))
+            found = self.network.predict_on_batch(np.asarray(images[start : start + EVAL_BATCH], np.float32))
             probabilities.append(np.asarray(found[0]))
             boxes.append(np.asarray(found[1]))
         return np.concatenate(probabilities), np.concatenate(boxes)
@@ -135,8 +143,10 @@ class LocalizationModel:
         """One box per image, labelled with the most probable class; its probability is the score."""
         probabilities, boxes = self.outputs(images)
         labels = probabilities.argmax(-1)
-        return [metrics.ImageDetections(corner_boxes(box), np.array([probability[label]]), np.array([label]))
-                for probability, box, label in zip(probabilities, boxes, labels)]
+        return [
+            metrics.ImageDetections(corner_boxes(box), np.array([probability[label]]), np.array([label]))
+            for probability, box, label in zip(probabilities, boxes, labels)
+        ]
 
     def find(self, pixels, settings, on_progress, should_stop):
         """The detection page's Detector protocol (via scene_detectors.SceneDetector)."""
@@ -153,8 +163,10 @@ def alpha_of(weights_path: pathlib.Path | str) -> float:
     for alpha, relative in WEIGHTS.items():
         if pathlib.Path(relative).name == name:
             return alpha
-    raise InvalidInput(f"{name} is not a classification + localization weight file; expected one of "
-                       f"{', '.join(pathlib.Path(relative).name for relative in WEIGHTS.values())}.")
+    raise InvalidInput(
+        f"{name} is not a classification + localization weight file; expected one of "
+        f"{', '.join(pathlib.Path(relative).name for relative in WEIGHTS.values())}."
+    )
 
 
 def build(weights_path: pathlib.Path) -> LocalizationModel:
@@ -184,22 +196,27 @@ def per_example_losses(network, images, labels, boxes, alpha: float):
     classification = tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)
     # Lr: the squared error of each cell's box, averaged over x, y, w, h and weighted by attention
     # (module docstring); it bounds the squared error of the pooled box from above.
-    regression = tf.reduce_sum(weights * tf.reduce_mean(
-        tf.square(cell_boxes - boxes[:, None, :]), axis=-1, keepdims=True), axis=1)[:, 0]
+    regression = tf.reduce_sum(
+        weights * tf.reduce_mean(tf.square(cell_boxes - boxes[:, None, :]), axis=-1, keepdims=True), axis=1
+    )[:, 0]
     return alpha * classification + (1 - alpha) * regression, classification, regression
 
 
 def _train_step_function(network, optimizer, alpha: float):
     import tensorflow as tf
 
-    signature = [tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8), tf.TensorSpec([None], tf.int64),
-                 tf.TensorSpec([None, 4], tf.float32)]
+    signature = [
+        tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
+        tf.TensorSpec([None], tf.int64),
+        tf.TensorSpec([None, 4], tf.float32),
+    ]
 
     @tf.function(input_signature=signature)  # traced once for the whole run
     def step(images, labels, boxes):
         with tf.GradientTape() as tape:
-            loss, classification, regression = (tf.reduce_mean(part) for part in
-                                                per_example_losses(network, images, labels, boxes, alpha))
+            loss, classification, regression = (
+                tf.reduce_mean(part) for part in per_example_losses(network, images, labels, boxes, alpha)
+            )
         variables = network.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss, classification, regression
@@ -215,9 +232,13 @@ def measure(model: LocalizationModel, images: np.ndarray, labels: np.ndarray, bo
     overlaps = paired_iou(corner_boxes(predicted), corner_boxes(boxes))
     classification = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
     regression = float(np.mean(np.square(predicted - boxes)))
-    return {"accuracy": float(np.mean(probabilities.argmax(-1) == labels)), "mean_iou": float(np.mean(overlaps)),
-            "classification_loss": classification, "regression_loss": regression,
-            "loss": model.alpha * classification + (1 - model.alpha) * regression}
+    return {
+        "accuracy": float(np.mean(probabilities.argmax(-1) == labels)),
+        "mean_iou": float(np.mean(overlaps)),
+        "classification_loss": classification,
+        "regression_loss": regression,
+        "loss": model.alpha * classification + (1 - model.alpha) * regression,
+    }
 
 
 def paired_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -236,7 +257,9 @@ class LocalizationTask(training.Task):
     unit = "scenes"
     batch_size = BATCH_SIZE
 
-    def __init__(self, alpha: float, train_scenes: int = TRAIN_SCENES, on_progress: ProgressCallback = no_progress):
+    def __init__(
+        self, alpha: float, train_scenes: int = TRAIN_SCENES, on_progress: ProgressCallback = no_progress
+    ):
         _check_alpha(alpha)
         self.alpha, self.train_scenes, self.on_progress = alpha, train_scenes, on_progress
         self.name, self.asset = f"classloc-a{alpha}", WEIGHTS.get(alpha)
@@ -268,47 +291,80 @@ class LocalizationTask(training.Task):
     def batches(self, epoch: int):
         order = self.rng.permutation(len(self.images))
         for batch in range(self.steps_per_epoch()):
-            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            index = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
             yield self.images[index], self.labels[index], self.boxes[index]
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         if self.step is None:
             self.step = _train_step_function(self.model.network, optimizer, self.alpha)
         loss, classification, regression = self.step(*batch)
-        return {"loss": float(loss), "classification_loss": float(classification),
-                "regression_loss": float(regression)}
+        return {
+            "loss": float(loss),
+            "classification_loss": float(classification),
+            "regression_loss": float(regression),
+        }
 
     def validate(self) -> dict[str, float]:
         figures = measure(self.model, *self.validation)
-        return {"validation_loss": figures["loss"], "validation_accuracy": figures["accuracy"],
-                "validation_mean_iou": figures["mean_iou"]}
+        return {
+            "validation_loss": figures["loss"],
+            "validation_accuracy": figures["accuracy"],
+            "validation_mean_iou": figures["mean_iou"],
+        }
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         stored = LocalizationModel(self.alpha)
         weights_io.load_float16(stored.network, weights)
         return evaluate_model(stored)  # the float16 weights we commit
 
-    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+    def outputs(
+        self, run: training.Run, figures: dict, history: list[dict], epochs: int
+    ) -> list[training.Output]:
         if self.asset is None:  # an `a` with no committed file: the run is measured, not promoted
             return []
         minutes = (time.perf_counter() - self.started) / 60
         best = [entry for entry in history if entry["kept"]][-1]
         # The history file beside the weights feeds `tradeoff_table` (the page's table).
-        (run.path / "history-figures.json").write_text(json.dumps(
-            {"a": self.alpha, "test": figures, "best_epoch": best["epoch"], "minutes": round(minutes, 1),
-             "history": history}, indent=1))
-        how = (f"python -m engine train classloc-a{self.alpha} --epochs {epochs} (best of {len(history)} "
-               f"epochs on {VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} training "
-               f"scenes; {minutes:.0f} min on 2 shared CPU cores)")
-        metric = (f"single-object test scenes ({figures['scenes']}): accuracy {figures['accuracy']:.4f}, "
-                  f"mean box IoU {figures['mean_iou']:.4f} (a = {self.alpha})")
-        return [training.Output(self.asset, "weights.npz", how, metric),
-                training.Output(_history_path(self.alpha).relative_to(PROJECT_ASSETS).as_posix(), "history-figures.json")]
+        (run.path / "history-figures.json").write_text(
+            json.dumps(
+                {
+                    "a": self.alpha,
+                    "test": figures,
+                    "best_epoch": best["epoch"],
+                    "minutes": round(minutes, 1),
+                    "history": history,
+                },
+                indent=1,
+            )
+        )
+        how = (
+            f"python -m engine train classloc-a{self.alpha} --epochs {epochs} (best of {len(history)} "
+            f"epochs on {VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} training "
+            f"scenes; {minutes:.0f} min on 2 shared CPU cores)"
+        )
+        metric = (
+            f"single-object test scenes ({figures['scenes']}): accuracy {figures['accuracy']:.4f}, "
+            f"mean box IoU {figures['mean_iou']:.4f} (a = {self.alpha})"
+        )
+        return [
+            training.Output(self.asset, "weights.npz", how, metric),
+            training.Output(
+                _history_path(self.alpha).relative_to(PROJECT_ASSETS).as_posix(), "history-figures.json"
+            ),
+        ]
 
 
-def train(alpha: float = 0.5, epochs: int | None = None, on_progress: ProgressCallback = no_progress,
-          should_stop: StopCheck = never_stop, train_scenes: int = TRAIN_SCENES, max_batches: int | None = None,
-          output: pathlib.Path | None = None, max_steps: int | None = None, run: str | None = None) -> dict:
+def train(
+    alpha: float = 0.5,
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int = TRAIN_SCENES,
+    max_batches: int | None = None,
+    output: pathlib.Path | None = None,
+    max_steps: int | None = None,
+    run: str | None = None,
+) -> dict:
     """Train the network for one `a` from scratch (seed SEED) into runs/classloc-aA/RUN/, keep the best epoch
     on validation scenes (by the loss trained on), store it float16 and measure it on the test scenes
     (`python -m engine promote classloc-aA RUN` puts it under assets/ with its manifest line).
@@ -323,9 +379,16 @@ def train(alpha: float = 0.5, epochs: int | None = None, on_progress: ProgressCa
         The per-epoch history and the test figures of the best epoch (float16 weights).
     """
     task = LocalizationTask(alpha, train_scenes, on_progress)
-    result = training.train(task, epochs or DEFAULT_EPOCHS, training.cosine(LEARNING_RATE), output=output, run=run,
-                            max_steps=max_steps if max_steps is not None else max_batches,
-                            on_progress=on_progress, should_stop=should_stop)
+    result = training.train(
+        task,
+        epochs or DEFAULT_EPOCHS,
+        training.cosine(LEARNING_RATE),
+        output=output,
+        run=run,
+        max_steps=max_steps if max_steps is not None else max_batches,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
     extra = {"minutes": (time.perf_counter() - task.started) / 60} if "run" in result else {}
     return {"a": alpha, **result, **extra}
 
@@ -341,8 +404,13 @@ def evaluate_model(model: LocalizationModel, count: int = scenes.TEST_SCENES) ->
     started = time.perf_counter()
     figures = measure(model, images, labels, boxes)
     milliseconds = (time.perf_counter() - started) * 1000 / count
-    return {"accuracy": figures["accuracy"], "mean_iou": figures["mean_iou"], "a": model.alpha, "scenes": count,
-            "ms_per_scene": round(milliseconds, 2)}
+    return {
+        "accuracy": figures["accuracy"],
+        "mean_iou": figures["mean_iou"],
+        "a": model.alpha,
+        "scenes": count,
+        "ms_per_scene": round(milliseconds, 2),
+    }
 
 
 def tradeoff_table() -> list[dict]:
@@ -358,10 +426,19 @@ def tradeoff_table() -> list[dict]:
         if not path.exists():
             continue
         stored = json.loads(path.read_text())
-        rows.append({"a": stored["a"], "accuracy": stored["test"]["accuracy"], "mean_iou": stored["test"]["mean_iou"],
-                     "scenes": stored["test"]["scenes"], "best_epoch": stored["best_epoch"],
-                     "epochs": len(stored["history"]), "metric": scene_detectors.metric_of(WEIGHTS[alpha])})
+        rows.append(
+            {
+                "a": stored["a"],
+                "accuracy": stored["test"]["accuracy"],
+                "mean_iou": stored["test"]["mean_iou"],
+                "scenes": stored["test"]["scenes"],
+                "best_epoch": stored["best_epoch"],
+                "epochs": len(stored["history"]),
+                "metric": scene_detectors.metric_of(WEIGHTS[alpha]),
+            }
+        )
     return rows
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights (one model per alpha).

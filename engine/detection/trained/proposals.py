@@ -11,7 +11,8 @@ Faster R-CNN (Ren et al., NeurIPS 2015) keep the same parameterization, for prop
 `encode_boxes` / `decode_boxes` accept numpy arrays or TensorFlow tensors (the same formulas; the
 result has the input's kind), so targets can be made in numpy and decoded inside a graph.
 
-Also here, so R-CNN (engine/detection/trained/rcnn.py) and Fast R-CNN (engine/detection/trained/fast_rcnn.py) differ only
+Also here, so R-CNN (engine/detection/trained/rcnn.py) and Fast R-CNN
+(engine/detection/trained/fast_rcnn.py) differ only
 in how they score a region: selective search proposals (cached for the training scenes), labelling
 and sampling of training regions by IoU, the smooth L1 box loss, per-class NMS of the outputs,
 validation mAP, timing, and the training Task around their networks.
@@ -33,8 +34,11 @@ MIN_SIZE = 1e-3  # pixels: widths and heights below this are taken as this when 
 
 
 def _is_tensor(value) -> bool:
-    return not isinstance(value, (np.ndarray, list, tuple, float, int)) and hasattr(value, "dtype") and \
-        type(value).__module__.startswith(("tensorflow", "keras"))
+    return (
+        not isinstance(value, (np.ndarray, list, tuple, float, int))
+        and hasattr(value, "dtype")
+        and type(value).__module__.startswith(("tensorflow", "keras"))
+    )
 
 
 def _centres(boxes):
@@ -98,7 +102,9 @@ def decode_boxes(rois, deltas, scale=(1.0, 1.0, 1.0, 1.0)):
     centre_y = py + deltas[..., 1] * ph
     half_width = 0.5 * pw * exp(minimum(deltas[..., 2], MAX_LOG_SCALE))
     half_height = 0.5 * ph * exp(minimum(deltas[..., 3], MAX_LOG_SCALE))
-    return stack([centre_x - half_width, centre_y - half_height, centre_x + half_width, centre_y + half_height], -1)
+    return stack(
+        [centre_x - half_width, centre_y - half_height, centre_x + half_width, centre_y + half_height], -1
+    )
 
 
 # --- Selective search proposals (Uijlings et al., "Selective Search for Object Recognition", IJCV 2013) ---
@@ -127,8 +133,10 @@ def selective_search(image: np.ndarray, limit: int = MAX_PROPOSALS) -> np.ndarra
     if not hasattr(cv2, "ximgproc"):
         from engine.core.errors import ModelUnavailable
 
-        raise ModelUnavailable("Selective search needs OpenCV's contrib modules: install opencv-contrib-python-headless "
-                               "(it is in requirements.txt).")
+        raise ModelUnavailable(
+            "Selective search needs OpenCV's contrib modules: install opencv-contrib-python-headless "
+            "(it is in requirements.txt)."
+        )
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
     search.switchToSelectiveSearchFast()
@@ -151,7 +159,9 @@ def cached_proposals(split: str, count: int, on_progress=None) -> list[np.ndarra
 
     folder = assets.cache_dir() / "train" / "scene_proposals"
     path = folder / f"{split}_{count}_v{PROPOSALS_VERSION}.npz"
-    for cached in sorted(folder.glob(f"{split}_*_v{PROPOSALS_VERSION}.npz")):  # a larger run's file serves too
+    for cached in sorted(
+        folder.glob(f"{split}_*_v{PROPOSALS_VERSION}.npz")
+    ):  # a larger run's file serves too
         if int(cached.name.split("_")[1]) >= count:
             with np.load(cached) as stored:
                 return np.split(stored["boxes"], stored["offsets"][1:-1])[:count]
@@ -167,8 +177,9 @@ def cached_proposals(split: str, count: int, on_progress=None) -> list[np.ndarra
     return found
 
 
-def label_proposals(proposals: np.ndarray, truth_boxes: np.ndarray, truth_labels: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def label_proposals(
+    proposals: np.ndarray, truth_boxes: np.ndarray, truth_labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Training labels of proposals by their best IoU with the ground truth (R-CNN, section 2.3).
 
     Returns:
@@ -184,14 +195,22 @@ def label_proposals(proposals: np.ndarray, truth_boxes: np.ndarray, truth_labels
     overlaps = box_ops.iou_matrix(proposals, truth_boxes)
     best = overlaps.argmax(1)
     best_iou = overlaps.max(1)
-    labels = np.where(best_iou >= FOREGROUND_IOU, np.asarray(truth_labels)[best] + 1,
-                      np.where(best_iou < BACKGROUND_IOU, 0, -1)).astype(np.int32)
+    labels = np.where(
+        best_iou >= FOREGROUND_IOU,
+        np.asarray(truth_labels)[best] + 1,
+        np.where(best_iou < BACKGROUND_IOU, 0, -1),
+    ).astype(np.int32)
     return labels, np.asarray(truth_boxes, np.float32)[best]
 
 
 # --- Training data both detectors draw from ---
 
-BOX_SCALE = (10.0, 10.0, 5.0, 5.0)  # regression targets x these have roughly unit spread (Fast R-CNN's normalization)
+BOX_SCALE = (
+    10.0,
+    10.0,
+    5.0,
+    5.0,
+)  # regression targets x these have roughly unit spread (Fast R-CNN's normalization)
 FOREGROUND_FRACTION = 0.25  # of the sampled regions (Fast R-CNN: 25% of 128 ROIs per minibatch)
 
 
@@ -211,12 +230,21 @@ def training_scenes(split: str, count: int, on_progress=None) -> TrainingScenes:
 
     proposals = cached_proposals(split, count, on_progress)
     items = [scenes.scene(split, index) for index in range(count)]
-    return TrainingScenes(np.stack([item.image for item in items]), [item.boxes for item in items],
-                          [item.labels for item in items], proposals)
+    return TrainingScenes(
+        np.stack([item.image for item in items]),
+        [item.boxes for item in items],
+        [item.labels for item in items],
+        proposals,
+    )
 
 
-def sample_regions(proposals: np.ndarray, truth_boxes: np.ndarray, truth_labels: np.ndarray, count: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_regions(
+    proposals: np.ndarray,
+    truth_boxes: np.ndarray,
+    truth_labels: np.ndarray,
+    count: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`count` labelled training regions of one scene, FOREGROUND_FRACTION of them objects if it has enough.
 
     Candidates are the proposals plus the ground-truth boxes themselves (R-CNN, section 2.3), labelled
@@ -226,16 +254,23 @@ def sample_regions(proposals: np.ndarray, truth_boxes: np.ndarray, truth_labels:
         regions float32 (count, 4), labels int32 (count,) 0 background or 1 + class, targets float32
         (count, 4): encode_boxes(region, matched box, BOX_SCALE), zero for background.
     """
-    candidates = np.concatenate([np.asarray(proposals, np.float32).reshape(-1, 4),
-                                 np.asarray(truth_boxes, np.float32).reshape(-1, 4)])
+    candidates = np.concatenate(
+        [np.asarray(proposals, np.float32).reshape(-1, 4), np.asarray(truth_boxes, np.float32).reshape(-1, 4)]
+    )
     labels, matched = label_proposals(candidates, truth_boxes, truth_labels)
     foreground, background = np.flatnonzero(labels > 0), np.flatnonzero(labels == 0)
     wanted = min(len(foreground), round(count * FOREGROUND_FRACTION)) if len(background) else count
-    chosen_foreground = rng.choice(foreground, wanted, replace=len(foreground) < wanted) if wanted else foreground[:0]
+    chosen_foreground = (
+        rng.choice(foreground, wanted, replace=len(foreground) < wanted) if wanted else foreground[:0]
+    )
     pool = background if len(background) else foreground
-    chosen = np.concatenate([chosen_foreground, rng.choice(pool, count - wanted, replace=len(pool) < count - wanted)])
+    chosen = np.concatenate(
+        [chosen_foreground, rng.choice(pool, count - wanted, replace=len(pool) < count - wanted)]
+    )
     regions, labels, matched = candidates[chosen], labels[chosen], matched[chosen]
-    targets = np.where((labels > 0)[:, None], encode_boxes(regions, matched, BOX_SCALE), 0.0).astype(np.float32)
+    targets = np.where((labels > 0)[:, None], encode_boxes(regions, matched, BOX_SCALE), 0.0).astype(
+        np.float32
+    )
     return regions, labels, targets
 
 
@@ -245,20 +280,40 @@ def flatten_proposals(proposals: list[np.ndarray]) -> tuple[np.ndarray, np.ndarr
     return regions, np.repeat(np.arange(len(proposals), dtype=np.int32), [len(found) for found in proposals])
 
 
-def detections_per_scene(proposals: list[np.ndarray], probabilities: np.ndarray, deltas: np.ndarray,
-                         min_score: float, nms_iou: float, max_detections: int) -> list:
+def detections_per_scene(
+    proposals: list[np.ndarray],
+    probabilities: np.ndarray,
+    deltas: np.ndarray,
+    min_score: float,
+    nms_iou: float,
+    max_detections: int,
+) -> list:
     """`detections_from_scores` for each scene of a batch, from outputs for flatten_proposals' regions."""
     results, start = [], 0
     for found in proposals:
         end = start + len(found)
-        results.append(detections_from_scores(np.asarray(found, np.float32).reshape(-1, 4), probabilities[start:end],
-                                              deltas[start:end], min_score, nms_iou, max_detections))
+        results.append(
+            detections_from_scores(
+                np.asarray(found, np.float32).reshape(-1, 4),
+                probabilities[start:end],
+                deltas[start:end],
+                min_score,
+                nms_iou,
+                max_detections,
+            )
+        )
         start = end
     return results
 
 
-def detections_from_scores(regions: np.ndarray, probabilities: np.ndarray, deltas: np.ndarray,
-                           min_score: float, nms_iou: float, max_detections: int):
+def detections_from_scores(
+    regions: np.ndarray,
+    probabilities: np.ndarray,
+    deltas: np.ndarray,
+    min_score: float,
+    nms_iou: float,
+    max_detections: int,
+):
     """Per-class boxes and scores of one scene's regions, after per-class NMS (R-CNN, section 2.2).
 
     Args:
@@ -268,28 +323,33 @@ def detections_from_scores(regions: np.ndarray, probabilities: np.ndarray, delta
     Returns:
         metrics.ImageDetections.
     """
+    from engine.data import scenes
     from engine.ops import boxes as box_ops
     from engine.ops import metrics
-    from engine.data import scenes
 
     classes = probabilities.shape[1] - 1
     rows, columns = np.nonzero(probabilities[:, 1:] >= min_score)
     deltas = np.asarray(deltas, np.float32).reshape(len(regions), classes, 4)
-    found = box_ops.clip_boxes(decode_boxes(regions[rows], deltas[rows, columns], BOX_SCALE), scenes.SIZE, scenes.SIZE)
+    found = box_ops.clip_boxes(
+        decode_boxes(regions[rows], deltas[rows, columns], BOX_SCALE), scenes.SIZE, scenes.SIZE
+    )
     scores = probabilities[rows, columns + 1]
     kept = box_ops.class_nms(found, scores, columns, nms_iou)[:max_detections]
-    return metrics.ImageDetections(found[kept].astype(np.float32), scores[kept].astype(np.float32),
-                                         columns[kept].astype(np.int64))
+    return metrics.ImageDetections(
+        found[kept].astype(np.float32), scores[kept].astype(np.float32), columns[kept].astype(np.int64)
+    )
 
 
 def validation_map(predict, data: TrainingScenes, batch_size: int = 50) -> float:
     """mAP@0.5 of predict(images, proposals) on scenes whose proposals are already cached."""
-    from engine.ops import metrics
     from engine.data import scenes
+    from engine.ops import metrics
 
     predictions = []
     for start in range(0, len(data.images), batch_size):
-        predictions += predict(data.images[start:start + batch_size], data.proposals[start:start + batch_size])
+        predictions += predict(
+            data.images[start : start + batch_size], data.proposals[start : start + batch_size]
+        )
     return metrics.mean_average_precision(predictions, data.boxes, data.labels, len(scenes.CLASSES))["map"]
 
 
@@ -338,10 +398,11 @@ def box_loss(deltas, labels, targets):
 
     foreground = tf.cast(labels > 0, tf.float32)
     rows = tf.range(tf.shape(labels)[0])
-    chosen = tf.gather_nd(tf.reshape(deltas, (tf.shape(labels)[0], -1, 4)),
-                          tf.stack([rows, tf.maximum(labels - 1, 0)], axis=1))
+    chosen = tf.gather_nd(
+        tf.reshape(deltas, (tf.shape(labels)[0], -1, 4)), tf.stack([rows, tf.maximum(labels - 1, 0)], axis=1)
+    )
     difference = tf.abs(chosen - targets)
-    smooth = tf.where(difference < 1.0, 0.5 * difference ** 2, difference - 0.5)
+    smooth = tf.where(difference < 1.0, 0.5 * difference**2, difference - 0.5)
     return tf.reduce_sum(tf.reduce_sum(smooth, 1) * foreground) / tf.cast(tf.shape(labels)[0], tf.float32)
 
 
@@ -377,11 +438,17 @@ class RegionTask(SceneDetectorTask):
 
         start = int(rng.integers(0, self.train_scenes))
         items = [scenes.scene("train", index) for index in range(start, start + size)]
-        sampled = [sample_regions(selective_search(item.image), item.boxes, item.labels, self.regions_per_scene, rng)
-                   for item in items]
-        return (np.stack([item.image for item in items]), np.concatenate([regions for regions, _, _ in sampled]),
-                np.repeat(np.arange(size, dtype=np.int32), self.regions_per_scene),
-                np.concatenate([labels for _, labels, _ in sampled]), np.concatenate([targets for *_, targets in sampled]))
+        sampled = [
+            sample_regions(selective_search(item.image), item.boxes, item.labels, self.regions_per_scene, rng)
+            for item in items
+        ]
+        return (
+            np.stack([item.image for item in items]),
+            np.concatenate([regions for regions, _, _ in sampled]),
+            np.repeat(np.arange(size, dtype=np.int32), self.regions_per_scene),
+            np.concatenate([labels for _, labels, _ in sampled]),
+            np.concatenate([targets for *_, targets in sampled]),
+        )
 
     def validate(self) -> dict[str, float]:
         return {"validation_map50": validation_map(self.predict, self.validation)}
@@ -393,15 +460,26 @@ class RegionTask(SceneDetectorTask):
 
     def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         best = max(history, key=lambda entry: entry["validation_map50"])
-        return (f"python -m engine train {self.name} --epochs {epochs} (best of {len(history)} epochs on validation "
-                f"scenes: epoch {best['epoch']}; {self.train_scenes} training scenes; {self.minutes():.0f} min on 2 "
-                "shared CPU cores, proposals included)",
-                f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}; {figures['ms_per_scene']:.0f} ms "
-                f"per scene with selective search, {figures['ms_per_scene_without_search']:.0f} ms without")
+        return (
+            f"python -m engine train {self.name} --epochs {epochs} (best of {len(history)} epochs on validation "
+            f"scenes: epoch {best['epoch']}; {self.train_scenes} training scenes; {self.minutes():.0f} min on 2 "
+            "shared CPU cores, proposals included)",
+            f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}; {figures['ms_per_scene']:.0f} ms "
+            f"per scene with selective search, {figures['ms_per_scene_without_search']:.0f} ms without",
+        )
 
 
-def train_regions(task, epochs: int, learning_rate: float, decay: float, commit: bool, max_steps: int | None,
-                  run: str | None, on_progress, should_stop) -> dict:
+def train_regions(
+    task,
+    epochs: int,
+    learning_rate: float,
+    decay: float,
+    commit: bool,
+    max_steps: int | None,
+    run: str | None,
+    on_progress,
+    should_stop,
+) -> dict:
     """Run an R-CNN or Fast R-CNN Task with engine/core/training.py: Adam at `learning_rate`, x `decay`
     per epoch; finalized into its run folder unless `commit` is False or `max_steps` bounds a smoke run."""
     import time
@@ -409,8 +487,15 @@ def train_regions(task, epochs: int, learning_rate: float, decay: float, commit:
     from engine.core import training
 
     started = time.perf_counter()
-    trainer = training.Trainer(task, epochs, training.exponential(learning_rate, decay), run=run,
-                               max_steps=max_steps, on_progress=on_progress, should_stop=should_stop)
+    trainer = training.Trainer(
+        task,
+        epochs,
+        training.exponential(learning_rate, decay),
+        run=run,
+        max_steps=max_steps,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
     history = trainer.fit()
     result = {"name": task.name, "history": history, "minutes": (time.perf_counter() - started) / 60}
     if commit and max_steps is None and history:

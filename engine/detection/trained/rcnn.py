@@ -30,7 +30,9 @@ from engine.ops import metrics
 
 WEIGHTS = "scene_detection/rcnn.npz"
 CROP = 32  # warped region side, pixels
-CONTEXT = CROP / (CROP - 4)  # region enlarged so the proposal fills CROP - 4 pixels: 2 pixels of context a side
+CONTEXT = CROP / (
+    CROP - 4
+)  # region enlarged so the proposal fills CROP - 4 pixels: 2 pixels of context a side
 WIDTHS = ((16,), (32,), (64, 64))  # convolutions per level, each level ends in 2 x 2 max pooling: 32 -> 4
 FC_WIDTH = 128  # one hidden fully connected layer before the two heads
 NUM_CLASSES = len(scenes.CLASSES)
@@ -55,7 +57,9 @@ def build_network():
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     for level, widths in enumerate(WIDTHS):
         for repeat, width in enumerate(widths):
-            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{level}_{repeat}")(x)
+            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{level}_{repeat}")(
+                x
+            )
             x = keras.layers.BatchNormalization(name=f"conv_{level}_{repeat}_bn")(x)
             x = keras.layers.ReLU()(x)
         x = keras.layers.MaxPooling2D(2)(x)
@@ -81,8 +85,9 @@ def warp_regions(images, regions, image_indices):
     first = centre - half + half / CROP - 0.5  # first sample's pixel coordinate (pixel i's centre is i + 0.5)
     last = centre + half - half / CROP - 0.5
     boxes = tf.concat([first[:, ::-1], last[:, ::-1]], axis=1) / (scenes.SIZE - 1)  # y0, x0, y1, x1
-    return tf.image.crop_and_resize(images, boxes, tf.cast(image_indices, tf.int32), (CROP, CROP),
-                                    extrapolation_value=128.0)
+    return tf.image.crop_and_resize(
+        images, boxes, tf.cast(image_indices, tf.int32), (CROP, CROP), extrapolation_value=128.0
+    )
 
 
 class RCNN:
@@ -96,29 +101,46 @@ class RCNN:
         import tensorflow as tf
 
         if self._classify is None:
-            @tf.function(input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
-                                          tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32)],
-                         reduce_retracing=True)
+
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
+                    tf.TensorSpec([None, 4], tf.float32),
+                    tf.TensorSpec([None], tf.int32),
+                ],
+                reduce_retracing=True,
+            )
             def classify(images, regions, image_indices):
                 return self.network(warp_regions(images, regions, image_indices), training=False)
 
             self._classify = classify
         return self._classify
 
-    def predict(self, images: np.ndarray, proposals: list[np.ndarray] | None = None
-                ) -> list[metrics.ImageDetections]:
+    def predict(
+        self, images: np.ndarray, proposals: list[np.ndarray] | None = None
+    ) -> list[metrics.ImageDetections]:
         """Detections of uint8 (B, SIZE, SIZE, 3) scenes; proposals are searched unless given."""
         images = np.asarray(images, np.uint8)
         proposals = proposals or [scene_proposals.selective_search(image) for image in images]
         regions, indices = scene_proposals.flatten_proposals(proposals)
-        probabilities, deltas = [np.zeros((0, NUM_CLASSES + 1), np.float32)], [np.zeros((0, NUM_CLASSES * 4), np.float32)]
+        probabilities, deltas = (
+            [np.zeros((0, NUM_CLASSES + 1), np.float32)],
+            [np.zeros((0, NUM_CLASSES * 4), np.float32)],
+        )
         for start in range(0, len(regions), PREDICT_BATCH):
             batch_probabilities, batch_deltas = self._classifier()(
-                images, regions[start:start + PREDICT_BATCH], indices[start:start + PREDICT_BATCH])
+                images, regions[start : start + PREDICT_BATCH], indices[start : start + PREDICT_BATCH]
+            )
             probabilities.append(batch_probabilities.numpy())
             deltas.append(batch_deltas.numpy())
-        return scene_proposals.detections_per_scene(proposals, np.concatenate(probabilities), np.concatenate(deltas),
-                                                    MIN_SCORE, NMS_IOU, MAX_DETECTIONS)
+        return scene_proposals.detections_per_scene(
+            proposals,
+            np.concatenate(probabilities),
+            np.concatenate(deltas),
+            MIN_SCORE,
+            NMS_IOU,
+            MAX_DETECTIONS,
+        )
 
 
 def build(weights_path) -> scene_detectors.SceneDetector:
@@ -146,9 +168,15 @@ def losses(network, crops, labels, targets):
 def _train_step_function(network, optimizer):
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
-                                  tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32),
-                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 4], tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
+            tf.TensorSpec([None, 4], tf.float32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None, 4], tf.float32),
+        ]
+    )
     def step(images, regions, image_indices, labels, targets):
         crops = warp_regions(images, regions, image_indices)
         with tf.GradientTape() as tape:
@@ -189,13 +217,15 @@ class RCNNTask(scene_proposals.RegionTask):
         return self.train_scenes * REGIONS_PER_SCENE // BATCH_SIZE
 
     def batches(self, epoch: int):
-        sampled = [scene_proposals.sample_regions(proposals, boxes, labels, REGIONS_PER_SCENE, self.rng)
-                   for proposals, boxes, labels in zip(self.data.proposals, self.data.boxes, self.data.labels)]
+        sampled = [
+            scene_proposals.sample_regions(proposals, boxes, labels, REGIONS_PER_SCENE, self.rng)
+            for proposals, boxes, labels in zip(self.data.proposals, self.data.boxes, self.data.labels)
+        ]
         regions, labels, targets = (np.concatenate([item[part] for item in sampled]) for part in range(3))
         indices = np.repeat(np.arange(self.train_scenes, dtype=np.int32), REGIONS_PER_SCENE)
         order = self.rng.permutation(len(labels))
         for batch in range(self.steps_per_epoch()):
-            chosen = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            chosen = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
             yield self.images, regions[chosen], indices[chosen], labels[chosen], targets[chosen]
 
     def step_function(self, optimizer):
@@ -205,9 +235,17 @@ class RCNNTask(scene_proposals.RegionTask):
         return evaluate_model(build(weights))  # the float16 weights that get promoted
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int = TRAIN_SCENES, validation_scenes: int = VALIDATION_SCENES,
-          max_steps: int | None = None, seed: int = 0, commit: bool = True, run: str | None = None) -> dict:
+def train(
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int = TRAIN_SCENES,
+    validation_scenes: int = VALIDATION_SCENES,
+    max_steps: int | None = None,
+    seed: int = 0,
+    commit: bool = True,
+    run: str | None = None,
+) -> dict:
     """Train the region classifier from scratch into a run folder (engine/core/training.py); keep the best
     epoch by validation mAP@0.5; `python -m engine promote rcnn RUN` commits it.
 
@@ -223,16 +261,30 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
         {"history": per-epoch figures, "minutes", and with commit the test figures, "run" and "promote"}.
     """
     task = RCNNTask(train_scenes, validation_scenes, seed, on_progress)
-    return scene_proposals.train_regions(task, epochs or DEFAULT_EPOCHS, LEARNING_RATE, LEARNING_RATE_DECAY, commit,
-                                         max_steps, run, on_progress, should_stop)
+    return scene_proposals.train_regions(
+        task,
+        epochs or DEFAULT_EPOCHS,
+        LEARNING_RATE,
+        LEARNING_RATE_DECAY,
+        commit,
+        max_steps,
+        run,
+        on_progress,
+        should_stop,
+    )
 
 
 def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:
     """mAP@0.5 on the test scenes, and the time of one scene at a time with and without selective search."""
     model = getattr(model, "model", model)
-    return {**scene_detectors.evaluate(model.predict, count),
-            "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
-            "ms_per_scene_without_search": scene_proposals.time_per_scene(model.predict, timed_scenes, search=False)}
+    return {
+        **scene_detectors.evaluate(model.predict, count),
+        "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
+        "ms_per_scene_without_search": scene_proposals.time_per_scene(
+            model.predict, timed_scenes, search=False
+        ),
+    }
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights.

@@ -27,7 +27,9 @@ class SceneDetectorTask(training.Task):
         """The contents of the promoted .history.json: the per-epoch log."""
         return history
 
-    def outputs(self, run: training.Run, figures: dict, history: list[dict], epochs: int) -> list[training.Output]:
+    def outputs(
+        self, run: training.Run, figures: dict, history: list[dict], epochs: int
+    ) -> list[training.Output]:
         name = pathlib.PurePosixPath(self.asset).with_suffix(".history.json")
         (run.path / name.name).write_text(json.dumps(self.history_file(figures, history), indent=1))
         return [*super().outputs(run, figures, history, epochs), training.Output(str(name), name.name)]

@@ -106,9 +106,10 @@ def build_network(seed: int = SEED):
     # Objectness starts near OBJECTNESS_PRIOR (Lin et al., focal loss paper, sec. 4.1): almost every
     # predictor sees background, and starting at 0.5 would spend the first steps only on pushing it down.
     bias = np.zeros(BOXES_PER_CELL * 5 + NUM_CLASSES, np.float32)
-    bias[4:BOXES_PER_CELL * 5:5] = np.log(OBJECTNESS_PRIOR / (1 - OBJECTNESS_PRIOR))
-    outputs = keras.layers.Conv2D(BOXES_PER_CELL * 5 + NUM_CLASSES, 1, name="grid",
-                                  bias_initializer=keras.initializers.Constant(bias))(x)
+    bias[4 : BOXES_PER_CELL * 5 : 5] = np.log(OBJECTNESS_PRIOR / (1 - OBJECTNESS_PRIOR))
+    outputs = keras.layers.Conv2D(
+        BOXES_PER_CELL * 5 + NUM_CLASSES, 1, name="grid", bias_initializer=keras.initializers.Constant(bias)
+    )(x)
     return keras.Model(inputs, outputs, name="yolo")
 
 
@@ -118,9 +119,11 @@ def decode_grid(raw):
     import tensorflow as tf
 
     raw = tf.convert_to_tensor(raw, tf.float32)
-    per_box = tf.reshape(raw[..., :BOXES_PER_CELL * 5], tf.concat([tf.shape(raw)[:3], [BOXES_PER_CELL, 5]], 0))
+    per_box = tf.reshape(
+        raw[..., : BOXES_PER_CELL * 5], tf.concat([tf.shape(raw)[:3], [BOXES_PER_CELL, 5]], 0)
+    )
     squashed = tf.sigmoid(per_box)
-    return _corners(squashed[..., :4]), squashed[..., 4], tf.nn.softmax(raw[..., BOXES_PER_CELL * 5:])
+    return _corners(squashed[..., :4]), squashed[..., 4], tf.nn.softmax(raw[..., BOXES_PER_CELL * 5 :])
 
 
 def _corners(parameters):
@@ -134,7 +137,9 @@ def _corners(parameters):
     centre_x = (column + parameters[..., 0]) / GRID
     centre_y = (row + parameters[..., 1]) / GRID
     width, height = tf.square(parameters[..., 2]), tf.square(parameters[..., 3])
-    return tf.stack([centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2], -1)
+    return tf.stack(
+        [centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2], -1
+    )
 
 
 def _iou(first, second):
@@ -152,21 +157,34 @@ def yolo_loss(raw, objects, targets, classes):
     import tensorflow as tf
 
     raw, objects, targets = (tf.convert_to_tensor(part, tf.float32) for part in (raw, objects, targets))
-    per_box = tf.reshape(raw[..., :BOXES_PER_CELL * 5], tf.concat([tf.shape(raw)[:3], [BOXES_PER_CELL, 5]], 0))
+    per_box = tf.reshape(
+        raw[..., : BOXES_PER_CELL * 5], tf.concat([tf.shape(raw)[:3], [BOXES_PER_CELL, 5]], 0)
+    )
     squashed = tf.sigmoid(per_box)
     predicted = squashed[..., :4]  # (N, S, S, B, 4)
     objectness = squashed[..., 4]
     overlaps = _iou(_corners(predicted), _corners(targets)[..., None, :])  # (N, S, S, B)
     responsible = tf.one_hot(tf.argmax(overlaps, -1), BOXES_PER_CELL) * objects[..., None]
     batch = tf.cast(tf.shape(raw)[0], tf.float32)
-    coordinates = LAMBDA_COORD * tf.reduce_sum(
-        responsible * tf.reduce_sum(tf.square(predicted - targets[..., None, :]), -1)) / batch
+    coordinates = (
+        LAMBDA_COORD
+        * tf.reduce_sum(responsible * tf.reduce_sum(tf.square(predicted - targets[..., None, :]), -1))
+        / batch
+    )
     with_object = tf.reduce_sum(responsible * tf.square(objectness - tf.stop_gradient(overlaps))) / batch
     without_object = LAMBDA_NOOBJ * tf.reduce_sum((1 - responsible) * tf.square(objectness)) / batch
-    class_loss = tf.reduce_sum(objects * tf.nn.sparse_softmax_cross_entropy_with_logits(
-        classes, raw[..., BOXES_PER_CELL * 5:])) / batch
-    return coordinates + with_object + without_object + class_loss, (coordinates, with_object, without_object,
-                                                                       class_loss)
+    class_loss = (
+        tf.reduce_sum(
+            objects * tf.nn.sparse_softmax_cross_entropy_with_logits(classes, raw[..., BOXES_PER_CELL * 5 :])
+        )
+        / batch
+    )
+    return coordinates + with_object + without_object + class_loss, (
+        coordinates,
+        with_object,
+        without_object,
+        class_loss,
+    )
 
 
 def step_loss(network, images, objects, targets, classes):
@@ -188,12 +206,17 @@ class YoloModel:
         """Detections (pixel corner boxes, confidence = objectness * class probability) per scene."""
         found = []
         for start in range(0, len(images), EVAL_BATCH):
-            raw = self.network.predict_on_batch(np.asarray(images[start:start + EVAL_BATCH], np.float32))
+            raw = self.network.predict_on_batch(np.asarray(images[start : start + EVAL_BATCH], np.float32))
             boxes, objectness, probabilities = (np.asarray(part) for part in decode_grid(raw))
             scores = objectness[..., None] * probabilities[:, :, :, None, :]  # (N, S, S, B, C)
             for image_boxes, image_scores in zip(boxes, scores):
-                found.append(_select(image_boxes.reshape(-1, 4) * scenes.SIZE, image_scores.reshape(-1, NUM_CLASSES),
-                                     min_score))
+                found.append(
+                    _select(
+                        image_boxes.reshape(-1, 4) * scenes.SIZE,
+                        image_scores.reshape(-1, NUM_CLASSES),
+                        min_score,
+                    )
+                )
         return found
 
     def find(self, pixels, settings, on_progress, should_stop):
@@ -205,7 +228,7 @@ def _select(boxes: np.ndarray, scores: np.ndarray, min_score: float) -> metrics.
     """(predictor, class) pairs above min_score, per-class NMS, at most MAX_DETECTIONS, best first."""
     predictor, label = np.nonzero(scores >= min_score)
     candidate_scores = scores[predictor, label]
-    order = np.argsort(-candidate_scores)[:10 * MAX_DETECTIONS]
+    order = np.argsort(-candidate_scores)[: 10 * MAX_DETECTIONS]
     predictor, label, candidate_scores = predictor[order], label[order], candidate_scores[order]
     candidate_boxes = np.clip(boxes[predictor], 0, scenes.SIZE)
     kept = box_ops.class_nms(candidate_boxes, candidate_scores, label, NMS_IOU)[:MAX_DETECTIONS]
@@ -235,8 +258,12 @@ class YoloTask(SceneDetectorTask):
     unit = "scenes"
     batch_size = BATCH_SIZE
 
-    def __init__(self, train_scenes: int = TRAIN_SCENES, epochs: int = DEFAULT_EPOCHS,
-                 on_progress: ProgressCallback = no_progress):
+    def __init__(
+        self,
+        train_scenes: int = TRAIN_SCENES,
+        epochs: int = DEFAULT_EPOCHS,
+        on_progress: ProgressCallback = no_progress,
+    ):
         self.train_scenes, self.epochs, self.on_progress = train_scenes, epochs, on_progress
         self._step = None
 
@@ -252,12 +279,15 @@ class YoloTask(SceneDetectorTask):
         return self.train_scenes // BATCH_SIZE
 
     def batches(self, epoch: int):
-        self.on_progress(epoch / self.epochs, f"yolo epoch {epoch + 1}: generating {self.train_scenes} new "
-                         "training scenes")
-        images, objects, targets, classes = scene_arrays("train", self.train_scenes, start=epoch * self.train_scenes)
+        self.on_progress(
+            epoch / self.epochs, f"yolo epoch {epoch + 1}: generating {self.train_scenes} new training scenes"
+        )
+        images, objects, targets, classes = scene_arrays(
+            "train", self.train_scenes, start=epoch * self.train_scenes
+        )
         order = self.rng.permutation(len(images))
         for batch in range(self.steps_per_epoch()):
-            index = order[batch * BATCH_SIZE:(batch + 1) * BATCH_SIZE]
+            index = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
             yield images[index], objects[index], targets[index], classes[index]
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
@@ -272,33 +302,47 @@ class YoloTask(SceneDetectorTask):
         if self._step is None:
             self._step = _train_step_function(self.model.network, optimizer)
         loss, parts = self._step(*batch)
-        return dict(zip(("loss", "coordinate_loss", "object_loss", "no_object_loss", "class_loss"), (loss, *parts)))
+        return dict(
+            zip(("loss", "coordinate_loss", "object_loss", "no_object_loss", "class_loss"), (loss, *parts))
+        )
 
     def validate(self) -> dict[str, float]:
-        return {"validation_map50": scene_detectors.evaluate(self.model.predict, VALIDATION_SCENES,
-                                                             split="validation")["map50"]}
+        return {
+            "validation_map50": scene_detectors.evaluate(
+                self.model.predict, VALIDATION_SCENES, split="validation"
+            )["map50"]
+        }
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         return evaluate_model(build(weights))  # the float16 weights that get promoted
 
     def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
         best = project_weights.best_epoch(history, self.monitor)
-        return (f"python -m engine train yolo --epochs {epochs} (best of {len(history)} epochs by mAP on "
-                f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} new training "
-                f"scenes per epoch; {self.minutes():.0f} min on 2 shared CPU cores)",
-                f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}")
+        return (
+            f"python -m engine train yolo --epochs {epochs} (best of {len(history)} epochs by mAP on "
+            f"{VALIDATION_SCENES} validation scenes: epoch {best['epoch']}; {self.train_scenes} new training "
+            f"scenes per epoch; {self.minutes():.0f} min on 2 shared CPU cores)",
+            f"test scenes ({figures['scenes']}): mAP@0.5 {figures['map50']:.4f}",
+        )
 
     def history_file(self, figures: dict, history: list[dict]) -> dict:
-        return {"test": figures, "best_epoch": project_weights.best_epoch(history, self.monitor)["epoch"],
-                "minutes": round(self.minutes(), 1), "history": history}
+        return {
+            "test": figures,
+            "best_epoch": project_weights.best_epoch(history, self.monitor)["epoch"],
+            "minutes": round(self.minutes(), 1),
+            "history": history,
+        }
 
 
 def _train_step_function(network, optimizer):
     import tensorflow as tf
 
-    signature = [tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
-                 tf.TensorSpec([None, GRID, GRID], tf.float32), tf.TensorSpec([None, GRID, GRID, 4], tf.float32),
-                 tf.TensorSpec([None, GRID, GRID], tf.int64)]
+    signature = [
+        tf.TensorSpec([None, scenes.SIZE, scenes.SIZE, 3], tf.uint8),
+        tf.TensorSpec([None, GRID, GRID], tf.float32),
+        tf.TensorSpec([None, GRID, GRID, 4], tf.float32),
+        tf.TensorSpec([None, GRID, GRID], tf.int64),
+    ]
 
     @tf.function(input_signature=signature)  # traced once for the whole run
     def step(images, objects, targets, classes):
@@ -311,9 +355,16 @@ def _train_step_function(network, optimizer):
     return step
 
 
-def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress, should_stop: StopCheck = never_stop,
-          train_scenes: int = TRAIN_SCENES, max_batches: int | None = None, output: pathlib.Path | None = None,
-          max_steps: int | None = None, run: str | None = None) -> dict:
+def train(
+    epochs: int | None = None,
+    on_progress: ProgressCallback = no_progress,
+    should_stop: StopCheck = never_stop,
+    train_scenes: int = TRAIN_SCENES,
+    max_batches: int | None = None,
+    output: pathlib.Path | None = None,
+    max_steps: int | None = None,
+    run: str | None = None,
+) -> dict:
     """Train from scratch (seed SEED) into a run folder (runs/yolo/RUN, engine/core/training.py); keep the
     epoch with the best mAP@0.5 on validation scenes; `python -m engine promote yolo RUN` commits it.
 
@@ -330,9 +381,16 @@ def train(epochs: int | None = None, on_progress: ProgressCallback = no_progress
     """
     epochs = epochs or DEFAULT_EPOCHS
     task = YoloTask(train_scenes, epochs, on_progress)
-    result = training.train(task, epochs, training.cosine(LEARNING_RATE), output=output, run=run,
-                            max_steps=max_steps if max_steps is not None else max_batches,
-                            on_progress=on_progress, should_stop=should_stop)
+    result = training.train(
+        task,
+        epochs,
+        training.cosine(LEARNING_RATE),
+        output=output,
+        run=run,
+        max_steps=max_steps if max_steps is not None else max_batches,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
     return {**result, "minutes": task.minutes()} if "run" in result else result
 
 
@@ -344,6 +402,7 @@ def evaluate_model(model: YoloModel, count: int = scenes.TEST_SCENES) -> dict:
     model.predict(images)
     milliseconds = (time.perf_counter() - started) * 1000 / count
     return {**scene_detectors.evaluate(model.predict, count), "ms_per_scene": round(milliseconds, 2)}
+
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
 # without --config, and made the committed weights.

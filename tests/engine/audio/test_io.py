@@ -72,7 +72,9 @@ def test_nan_and_infinite_samples_are_refused():
 
 def test_overloud_float_wav_is_scaled_to_full_scale():
     decoded = audio_io.decode(encode(tone(16_000, level=4.0), 16_000, subtype="FLOAT"), "loud.wav")
-    assert abs(np.abs(decoded.audio).max() - 1.0) < 1e-3 and any("scaled down" in note for note in decoded.notes)
+    assert abs(np.abs(decoded.audio).max() - 1.0) < 1e-3 and any(
+        "scaled down" in note for note in decoded.notes
+    )
 
 
 def test_empty_truncated_and_short_files_are_refused():
@@ -81,10 +83,10 @@ def test_empty_truncated_and_short_files_are_refused():
     with pytest.raises(InvalidMedia, match="empty"):
         audio_io.decode(b"", "nothing.wav")
     with pytest.raises(InvalidMedia, match="damaged or cut short"):
-        audio_io.decode(flac[:len(flac) // 2], "half.flac")
+        audio_io.decode(flac[: len(flac) // 2], "half.flac")
     with pytest.raises(InvalidMedia, match="too short"):
         audio_io.decode(wav[:60], "header.wav")
-    half = audio_io.decode(wav[:len(wav) // 2], "half.wav")  # a WAV cut in half still holds half a second
+    half = audio_io.decode(wav[: len(wav) // 2], "half.wav")  # a WAV cut in half still holds half a second
     assert abs(half.seconds - 0.5) < 0.01
 
 

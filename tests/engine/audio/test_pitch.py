@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.data import notes as audio_notes
 from engine.audio import pitch
 from engine.core import registry
+from engine.data import notes as audio_notes
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
 
@@ -47,7 +47,8 @@ def test_a_long_sound_spans_several_windows_and_keeps_its_pitch(model):
 
 
 def test_batch_gives_none_for_silence_and_noise_free_order(model):
-    pitches = pitch.midi_pitches([sine(440.0), np.zeros(16_000, np.float32), sine(220.0), np.zeros(0, np.float32)],
-                                 model=model)
+    pitches = pitch.midi_pitches(
+        [sine(440.0), np.zeros(16_000, np.float32), sine(220.0), np.zeros(0, np.float32)], model=model
+    )
     assert pitches == [69, None, 57, None]
     assert pitch.midi_pitches([], model=model) == []

@@ -4,14 +4,13 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.capsules import api as capsules
 from engine.capsules import evaluation
 from engine.capsules import model as capsnet
 from engine.capsules import train as capsnet_training
-from engine.core import training
-from engine.capsules import api as capsules
-from engine.data import mnist
-from engine.core import manifest
+from engine.core import manifest, training
 from engine.core.errors import InvalidInput, InvalidMedia
+from engine.data import mnist
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,9 @@ def untrained():
 
 
 def test_squash_keeps_lengths_below_one_and_directions():
-    vectors = np.random.default_rng(0).normal(size=(100, 16)).astype(np.float32) * np.logspace(-2, 2, 100)[:, None]
+    vectors = (
+        np.random.default_rng(0).normal(size=(100, 16)).astype(np.float32) * np.logspace(-2, 2, 100)[:, None]
+    )
     squashed = np.asarray(capsnet.squash(vectors))
     lengths = np.linalg.norm(squashed, axis=-1)
     assert (lengths < 1).all() and lengths[-1] > 0.99 and lengths[0] < 0.01
@@ -62,7 +63,7 @@ def test_margin_loss_matches_the_paper():
     perfect = np.where(one_hot > 0, 0.95, 0.05).astype(np.float32)
     assert float(capsnet.margin_loss(one_hot, perfect)[0]) == pytest.approx(0.0)
     wrong = np.where(one_hot > 0, 0.0, 1.0).astype(np.float32)
-    assert float(capsnet.margin_loss(one_hot, wrong)[0]) == pytest.approx(0.9 ** 2 + 9 * 0.5 * 0.9 ** 2)
+    assert float(capsnet.margin_loss(one_hot, wrong)[0]) == pytest.approx(0.9**2 + 9 * 0.5 * 0.9**2)
 
 
 @pytest.mark.training
@@ -128,25 +129,35 @@ def test_committed_models_keep_their_accuracy_on_a_fixed_test_subset(name, floor
 
 
 def test_best_epoch_is_the_last_to_reach_the_top_validation_accuracy():
-    history = [{"epoch": 1, "validation_accuracy": 0.98}, {"epoch": 2, "validation_accuracy": 0.99},
-               {"epoch": 3, "validation_accuracy": 0.99}, {"epoch": 4, "validation_accuracy": 0.985}]
+    history = [
+        {"epoch": 1, "validation_accuracy": 0.98},
+        {"epoch": 2, "validation_accuracy": 0.99},
+        {"epoch": 3, "validation_accuracy": 0.99},
+        {"epoch": 4, "validation_accuracy": 0.985},
+    ]
     assert manifest.best_epoch(history)["epoch"] == 3  # `train` saves best.npz on >=
 
 
 @pytest.mark.training
 def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(capsnet_training, "CHECKPOINTS", tmp_path / "old-cache")  # no checkpoints from before runs/
+    monkeypatch.setattr(
+        capsnet_training, "CHECKPOINTS", tmp_path / "old-cache"
+    )  # no checkpoints from before runs/
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
     capsnet_training.train("capsnet-baseline", epochs=1, max_steps=1, resume=True)
     [log] = (tmp_path / "runs" / "capsnet-baseline").glob("*/history.json")  # the run seeded for the resume
     committed = json.loads(capsnet_training._history_path("capsnet-baseline").read_text())
     seeded = json.loads(log.read_text())
     # The committed weights are the best epoch's: the seeded log ends there, not at the last epoch.
-    assert seeded == committed[:manifest.best_epoch(committed)["epoch"]]
+    assert seeded == committed[: manifest.best_epoch(committed)["epoch"]]
     assert seeded[-1]["validation_accuracy"] == max(entry["validation_accuracy"] for entry in committed)
-    capsnet_training.train("capsnet-baseline", epochs=1, max_batches=1)  # a smoke run from scratch (old option name)
+    capsnet_training.train(
+        "capsnet-baseline", epochs=1, max_batches=1
+    )  # a smoke run from scratch (old option name)
     assert json.loads(log.read_text()) == seeded
-    assert list((tmp_path / "runs" / "capsnet-baseline").iterdir()) == [log.parent]  # the smoke run wrote nothing
+    assert list((tmp_path / "runs" / "capsnet-baseline").iterdir()) == [
+        log.parent
+    ]  # the smoke run wrote nothing
 
 
 @pytest.mark.training

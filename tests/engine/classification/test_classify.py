@@ -64,8 +64,10 @@ def test_threads_share_one_interpreter_safely(chelsea_bytes, coffee_bytes):
     def work(name, data):
         results[name] = [labels_of(classification.classify_bytes(data), 1)[0] for _ in range(20)]
 
-    threads = [threading.Thread(target=work, args=(name, data))
-               for name, data in [("cat", chelsea_bytes), ("coffee", coffee_bytes)] * 2]
+    threads = [
+        threading.Thread(target=work, args=(name, data))
+        for name, data in [("cat", chelsea_bytes), ("coffee", coffee_bytes)] * 2
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

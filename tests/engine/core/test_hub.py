@@ -63,7 +63,9 @@ def test_folder_without_saved_model_is_refused(allowed_models):
 
 
 def test_absolute_path_inside_the_allowed_folder_is_accepted(color_classifier_folder, allowed_models):
-    assert runtime.user_model_reference(str(color_classifier_folder)) == str(color_classifier_folder.resolve())
+    assert runtime.user_model_reference(str(color_classifier_folder)) == str(
+        color_classifier_folder.resolve()
+    )
 
 
 @pytest.mark.parametrize("reference", ["/etc", "../../etc", "color_classifier/../../..", "/"])
@@ -85,17 +87,30 @@ def test_local_folders_are_off_unless_the_server_allows_them(color_classifier_fo
         classification.load_custom_hub(str(color_classifier_folder))
 
 
-@pytest.mark.parametrize("reference", ["file:///etc/passwd", "http://tfhub.dev/google/x/1", "gs://bucket/model",
-                                       "https://evil.example/model", "https://tfhub.dev.evil.example/x",
-                                       "https://tfhub.dev/../../etc"])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "file:///etc/passwd",
+        "http://tfhub.dev/google/x/1",
+        "gs://bucket/model",
+        "https://evil.example/model",
+        "https://tfhub.dev.evil.example/x",
+        "https://tfhub.dev/../../etc",
+    ],
+)
 def test_only_tfhub_and_kaggle_handles_reach_the_web(reference, monkeypatch):
     monkeypatch.delenv(runtime.MODEL_DIR_ENV_VAR, raising=False)
     with pytest.raises(InvalidInput):
         classification.load_custom_hub(reference)
 
 
-@pytest.mark.parametrize("handle", [classification.CHAPTER_HUB_HANDLE,
-                                    "https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-classification/2"])
+@pytest.mark.parametrize(
+    "handle",
+    [
+        classification.CHAPTER_HUB_HANDLE,
+        "https://www.kaggle.com/models/google/mobilenet-v2/tensorFlow2/100-224-classification/2",
+    ],
+)
 def test_hub_handles_pass_unchanged(handle):
     assert runtime.user_model_reference(handle) == handle
 

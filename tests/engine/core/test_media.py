@@ -16,16 +16,25 @@ def png_header_claiming(width: int, height: int) -> bytes:
     chunk = b"IHDR" + header
     ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
     idat_data = zlib.compress(b"\x00" * 16)
-    idat = struct.pack(">I", len(idat_data)) + b"IDAT" + idat_data + struct.pack(">I", zlib.crc32(b"IDAT" + idat_data))
+    idat = (
+        struct.pack(">I", len(idat_data))
+        + b"IDAT"
+        + idat_data
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat_data))
+    )
     return b"\x89PNG\r\n\x1a\n" + ihdr + idat + b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-@pytest.mark.parametrize("data, message", [
-    (png_header_claiming(12000, 12000), "megapixel limit"),  # above our cap, below Pillow's
-    (b"", "empty"),
-    (b"just some text, not a picture\n" * 10, "not an image"),
-    (png_header_claiming(40000, 40000), "megapixel limit"),
-], ids=["bomb-12000px", "empty", "text-named-png", "bomb-40000px"])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (png_header_claiming(12000, 12000), "megapixel limit"),  # above our cap, below Pillow's
+        (b"", "empty"),
+        (b"just some text, not a picture\n" * 10, "not an image"),
+        (png_header_claiming(40000, 40000), "megapixel limit"),
+    ],
+    ids=["bomb-12000px", "empty", "text-named-png", "bomb-40000px"],
+)
 def test_bad_bytes_raise_a_clear_error(data, message):
     with pytest.raises(InvalidMedia, match=message):
         media.decode_image(data)

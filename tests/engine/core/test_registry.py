@@ -2,9 +2,7 @@ import inspect
 
 import pytest
 
-from engine.core import entries
-from engine.core import manifest
-from engine.core import registry
+from engine.core import entries, manifest, registry
 from engine.core.errors import ModelUnavailable, UnknownModel
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
@@ -49,7 +47,9 @@ def test_trainers_and_evaluators_come_from_the_table():
 
 def test_a_trainer_passes_its_fixed_options_and_leaves_out_what_the_user_did_not_give(monkeypatch):
     calls = []
-    monkeypatch.setattr(entries, "resolve", lambda reference: lambda **options: calls.append((reference, options)))
+    monkeypatch.setattr(
+        entries, "resolve", lambda reference: lambda **options: calls.append((reference, options))
+    )
     registry.get_trainer("classloc-a0.5")(epochs=None, on_progress=print, resume=None)
     assert calls == [("engine.detection.trained.localization:train", {"alpha": 0.5, "on_progress": print})]
 

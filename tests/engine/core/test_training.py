@@ -48,7 +48,10 @@ class Tiny(training.Task):
     def batches(self, epoch):
         self.epoch = epoch
         for step in range(STEPS):
-            yield self.inputs[step * BATCH:(step + 1) * BATCH], self.targets[step * BATCH:(step + 1) * BATCH]
+            yield (
+                self.inputs[step * BATCH : (step + 1) * BATCH],
+                self.targets[step * BATCH : (step + 1) * BATCH],
+            )
 
     def train_step(self, batch, optimizer):
         import tensorflow as tf
@@ -176,7 +179,11 @@ def test_schedules_match_their_formulas():
     assert cosine.rate(40, 10, 8) == pytest.approx(1e-3 * (0.95 * 0.5 + 0.05))
     assert cosine.rate(80, 10, 8) == pytest.approx(5e-5)
     held = training.cosine(1e-3, per_epoch=True)
-    assert held.rate(19, 10, 4) == held.rate(10, 10, 4) == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi / 4)))
+    assert (
+        held.rate(19, 10, 4)
+        == held.rate(10, 10, 4)
+        == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi / 4)))
+    )
     assert training.exponential(1e-3, 0.9).rate(25, 10, 8) == pytest.approx(1e-3 * 0.81)
     assert training.constant(2e-3).rate(99, 10, 8) == 2e-3
     keras_cosine = cosine.for_optimizer(10, 8)
@@ -201,6 +208,7 @@ def test_the_stop_callback_stops_and_a_cut_epoch_is_not_logged(tmp_path):
 
 def test_progress_reports_steps_and_epochs_in_order(tmp_path):
     reports = []
+
     def on_progress(fraction, message, preview=None):
         reports.append((fraction, message, preview))
 
@@ -256,9 +264,14 @@ def test_the_cli_refuses_to_promote_an_unfinished_run_in_one_line(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "engine", "promote", "capsnet", "no-such-run"],
-                            cwd=training.PROJECT_ROOT, capture_output=True, text=True, check=False,
-                            env={**os.environ, training.RUNS_ENV_VAR: str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "promote", "capsnet", "no-such-run"],
+        cwd=training.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, training.RUNS_ENV_VAR: str(tmp_path)},
+    )
     assert result.returncode == 2 and "holds no finalized run" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -267,17 +280,23 @@ def test_core_training_imports_no_tensorflow_and_nothing_outside_core():
     import subprocess
     import sys
 
-    code = ("import sys, engine.core.training; "
-            "print(any(name.split('.')[0] in ('tensorflow', 'keras') for name in sys.modules)); "
-            "print(sorted(name for name in sys.modules if name.startswith('engine.') "
-            "and not name.startswith('engine.core')))")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    code = (
+        "import sys, engine.core.training; "
+        "print(any(name.split('.')[0] in ('tensorflow', 'keras') for name in sys.modules)); "
+        "print(sorted(name for name in sys.modules if name.startswith('engine.') "
+        "and not name.startswith('engine.core')))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     assert output[0] == "False" and output[1] == "[]"
 
 
 def test_resume_on_a_machine_with_the_old_cache_seeds_a_run_from_it(tmp_path, assets_dir):
     training.Trainer(Tiny(), 2, runs_dir=tmp_path / "old", run="r").fit()
-    legacy = tmp_path / "old" / "tiny" / "r"  # the layout the trainers' cache folders had: history, last, best
+    legacy = (
+        tmp_path / "old" / "tiny" / "r"
+    )  # the layout the trainers' cache folders had: history, last, best
     trainer = training.Trainer(Tiny(legacy_checkpoints=legacy), 3, runs_dir=tmp_path / "runs", resume=True)
     assert trainer.first_epoch == 2 and trainer.run.path.parent == tmp_path / "runs" / "tiny"
     assert (trainer.run.path / "last.npz").read_bytes() == (legacy / "last.npz").read_bytes()

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from engine.data import clips
 from engine.core.errors import InvalidInput
+from engine.data import clips
 
 
 def _first_of(label: int, split: str = "validation") -> clips.Clip:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.ops import metrics as scene_metrics
-from engine.data import scenes
 from engine.core.errors import InvalidInput
+from engine.data import scenes
+from engine.ops import metrics as scene_metrics
 
 
 def test_same_index_same_scene_and_splits_differ():
@@ -52,18 +52,23 @@ def test_bad_arguments_get_clear_errors():
 
 
 def _detections(boxes, scores, labels):
-    return scene_metrics.ImageDetections(np.array(boxes, float).reshape(-1, 4), np.array(scores, float),
-                                         np.array(labels))
+    return scene_metrics.ImageDetections(
+        np.array(boxes, float).reshape(-1, 4), np.array(scores, float), np.array(labels)
+    )
 
 
 def test_map_is_one_for_the_truth_and_zero_for_wrong_classes_or_places():
     truth_boxes = [np.array([[10, 10, 30, 30], [50, 50, 80, 90]], float), np.array([[0, 0, 20, 20]], float)]
     truth_labels = [np.array([1, 2]), np.array([1])]
-    perfect = [_detections(b, np.ones(len(b)), l) for b, l in zip(truth_boxes, truth_labels)]
-    assert scene_metrics.mean_average_precision(perfect, truth_boxes, truth_labels, 3)["map"] == pytest.approx(1.0)
-    wrong_class = [_detections(b, np.ones(len(b)), (l + 1) % 3) for b, l in zip(truth_boxes, truth_labels)]
+    perfect = [_detections(b, np.ones(len(b)), labels) for b, labels in zip(truth_boxes, truth_labels)]
+    assert scene_metrics.mean_average_precision(perfect, truth_boxes, truth_labels, 3)[
+        "map"
+    ] == pytest.approx(1.0)
+    wrong_class = [
+        _detections(b, np.ones(len(b)), (labels + 1) % 3) for b, labels in zip(truth_boxes, truth_labels)
+    ]
     assert scene_metrics.mean_average_precision(wrong_class, truth_boxes, truth_labels, 3)["map"] == 0.0
-    moved = [_detections(b + 15, np.ones(len(b)), l) for b, l in zip(truth_boxes, truth_labels)]
+    moved = [_detections(b + 15, np.ones(len(b)), labels) for b, labels in zip(truth_boxes, truth_labels)]
     assert scene_metrics.mean_average_precision(moved, truth_boxes, truth_labels, 3)["map"] == 0.0
 
 
@@ -79,7 +84,9 @@ def test_map_counts_a_duplicate_as_a_false_positive_and_ranks_by_score():
 def test_mean_iou():
     truth = np.array([[0, 0], [1, 1]])
     assert scene_metrics.mean_iou(truth, truth, 2)["mean_iou"] == 1.0
-    assert scene_metrics.mean_iou(np.array([[0, 0], [1, 0]]), truth, 2)["mean_iou"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert scene_metrics.mean_iou(np.array([[0, 0], [1, 0]]), truth, 2)["mean_iou"] == pytest.approx(
+        (2 / 3 + 1 / 2) / 2
+    )
 
 
 def test_roi_align_averages_exactly_one_cell_and_max_pool_takes_its_maximum():

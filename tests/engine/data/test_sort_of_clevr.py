@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from engine.data import sort_of_clevr
 from engine.core.errors import InvalidInput
+from engine.data import sort_of_clevr
 
 
 def _independent_answers(objects):
@@ -19,9 +19,14 @@ def _independent_answers(objects):
         closest = int(np.argmin(others))
         others[row] = -np.inf
         furthest = int(np.argmax(others))
-        out[item.colour] = {"shape": item.shape, "left": "yes" if item.x < 37.5 else "no",
-                            "top": "yes" if item.y < 37.5 else "no", "closest": shapes[closest],
-                            "furthest": shapes[furthest], "count": str(shapes.count(item.shape))}
+        out[item.colour] = {
+            "shape": item.shape,
+            "left": "yes" if item.x < 37.5 else "no",
+            "top": "yes" if item.y < 37.5 else "no",
+            "closest": shapes[closest],
+            "furthest": shapes[furthest],
+            "count": str(shapes.count(item.shape)),
+        }
     return out
 
 
@@ -32,7 +37,10 @@ def test_answers_match_an_independent_computation_and_the_pixels():
         assert [obj.colour for obj in item.objects] == list(sort_of_clevr.COLOURS)
         expected = _independent_answers(item.objects)
         for question in sort_of_clevr.all_questions():
-            assert sort_of_clevr.answer(item.objects, question.kind, question.colour) == expected[question.colour][question.kind]
+            assert (
+                sort_of_clevr.answer(item.objects, question.kind, question.colour)
+                == expected[question.colour][question.kind]
+            )
         for obj in item.objects:  # the drawn pixel at each centre has the object's colour
             assert tuple(item.image[obj.y, obj.x]) == sort_of_clevr.RGB[obj.colour]
             if obj.shape == "square":  # corners are filled for squares, white for circles
@@ -45,12 +53,17 @@ def test_scene_arrays_agree_with_answer():
     data = sort_of_clevr.scene_set("validation", 3, 2)
     item = sort_of_clevr.scene("validation", 4)
     for column, question in enumerate(sort_of_clevr.QUESTION_TABLE):
-        assert sort_of_clevr.ANSWERS[data.answers[1, column]] == sort_of_clevr.answer(item.objects, question.kind, question.colour)
+        assert sort_of_clevr.ANSWERS[data.answers[1, column]] == sort_of_clevr.answer(
+            item.objects, question.kind, question.colour
+        )
 
 
 def test_deterministic_and_disjoint_splits():
     assert sort_of_clevr.scene("train", 5).objects == sort_of_clevr.scene("train", 5).objects
-    tables = {split: {sort_of_clevr.scene(split, index).objects for index in range(150)} for split in sort_of_clevr.SPLITS}
+    tables = {
+        split: {sort_of_clevr.scene(split, index).objects for index in range(150)}
+        for split in sort_of_clevr.SPLITS
+    }
     assert len(tables["train"]) == 150
     assert not tables["train"] & tables["validation"] and not tables["train"] & tables["test"]
     assert not tables["validation"] & tables["test"]
@@ -71,7 +84,9 @@ def test_empty_questions_are_refused(text):
 
 
 def test_unknown_words_list_the_known_words():
-    with pytest.raises(InvalidInput, match=r"Unknown words: colour, purple\. .*know only these words: .*closest"):
+    with pytest.raises(
+        InvalidInput, match=r"Unknown words: colour, purple\. .*know only these words: .*closest"
+    ):
         sort_of_clevr.tokenize("what colour is the purple object")
     with pytest.raises(InvalidInput, match="at most"):
         sort_of_clevr.tokenize("the " * 20)
@@ -79,7 +94,11 @@ def test_unknown_words_list_the_known_words():
 
 def test_compose_refuses_overlap_and_repeats():
     red = sort_of_clevr.SceneObject("red", "square", 10, 10)
-    assert sort_of_clevr.compose([red, sort_of_clevr.SceneObject("blue", "circle", 40, 40)]).image.shape == (75, 75, 3)
+    assert sort_of_clevr.compose([red, sort_of_clevr.SceneObject("blue", "circle", 40, 40)]).image.shape == (
+        75,
+        75,
+        3,
+    )
     with pytest.raises(InvalidInput, match="overlap"):
         sort_of_clevr.compose([red, sort_of_clevr.SceneObject("blue", "circle", 14, 12)])
     with pytest.raises(InvalidInput, match="once"):
@@ -94,8 +113,14 @@ def _seen(objects, which):
     moved = []
     for item in objects:
         x, y = (item.y, item.x) if transpose else (item.x, item.y)
-        moved.append(sort_of_clevr.SceneObject(item.colour, item.shape, sort_of_clevr.SIZE - 1 - x if mirror else x,
-                                          sort_of_clevr.SIZE - 1 - y if flip else y))
+        moved.append(
+            sort_of_clevr.SceneObject(
+                item.colour,
+                item.shape,
+                sort_of_clevr.SIZE - 1 - x if mirror else x,
+                sort_of_clevr.SIZE - 1 - y if flip else y,
+            )
+        )
     return moved
 
 
@@ -105,8 +130,11 @@ def test_each_kind_keeps_its_answer_in_its_invariant_views_and_only_there():
         objects = sort_of_clevr.scene("validation", index).objects
         for kind in sort_of_clevr.KINDS:
             for which in sort_of_clevr.VIEWS:
-                same = all(sort_of_clevr.answer(_seen(objects, which), kind, colour) == sort_of_clevr.answer(objects, kind, colour)
-                           for colour in sort_of_clevr.COLOURS)
+                same = all(
+                    sort_of_clevr.answer(_seen(objects, which), kind, colour)
+                    == sort_of_clevr.answer(objects, kind, colour)
+                    for colour in sort_of_clevr.COLOURS
+                )
                 if which in sort_of_clevr.INVARIANT_VIEWS[kind]:
                     assert same, (kind, which)
                 elif not same:
@@ -115,8 +143,10 @@ def test_each_kind_keeps_its_answer_in_its_invariant_views_and_only_there():
 
 
 def test_a_view_of_the_image_is_the_image_of_the_moved_table():
-    objects = [sort_of_clevr.SceneObject(colour, "circle", 10 + 11 * position, 15 + 7 * position)
-               for position, colour in enumerate(sort_of_clevr.COLOURS)]  # circles: symmetric about their centre pixel
+    objects = [
+        sort_of_clevr.SceneObject(colour, "circle", 10 + 11 * position, 15 + 7 * position)
+        for position, colour in enumerate(sort_of_clevr.COLOURS)
+    ]  # circles: symmetric about their centre pixel
     image = sort_of_clevr.render(objects)[None]
     for which in sort_of_clevr.VIEWS:
         expected = sort_of_clevr.render(_seen(objects, which))
@@ -124,7 +154,16 @@ def test_a_view_of_the_image_is_the_image_of_the_moved_table():
 
 
 def test_questions_map_to_their_views():
-    tokens = np.stack([sort_of_clevr.tokenize("what shape is the red object"), sort_of_clevr.tokenize("is the blue object on the left"),
-                       sort_of_clevr.tokenize("red red red")])
+    tokens = np.stack(
+        [
+            sort_of_clevr.tokenize("what shape is the red object"),
+            sort_of_clevr.tokenize("is the blue object on the left"),
+            sort_of_clevr.tokenize("red red red"),
+        ]
+    )
     views = sort_of_clevr.invariant_views(tokens)
-    assert len(views[0]) == 8 and views[1] == (sort_of_clevr.IDENTITY, (False, False, True)) and views[2] == (sort_of_clevr.IDENTITY,)
+    assert (
+        len(views[0]) == 8
+        and views[1] == (sort_of_clevr.IDENTITY, (False, False, True))
+        and views[2] == (sort_of_clevr.IDENTITY,)
+    )

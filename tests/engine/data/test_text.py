@@ -5,20 +5,35 @@ import json
 import numpy as np
 import pytest
 
-from engine.text import sentiment
-from engine.data import text as text_data
-from engine.text import train as text_training
 from engine.core.errors import InvalidInput
+from engine.data import text as text_data
+from engine.text import sentiment
+from engine.text import train as text_training
 
 
 def test_tokens_keep_their_spans_and_normalize():
     sentence = "I don’t LOVE it :-) !! see https://t.co/x @united #Fail café"
     tokens = text_data.tokenize(sentence)
     assert [token.text for token in tokens] == [
-        "i", "don't", "love", "it", ":)", "!", "!", "see", "<url>", "<user>", "fail", "café"]
+        "i",
+        "don't",
+        "love",
+        "it",
+        ":)",
+        "!",
+        "!",
+        "see",
+        "<url>",
+        "<user>",
+        "fail",
+        "café",
+    ]
     for token in tokens:
-        assert sentence[token.start:token.end].lower().replace("’", "'").replace("-", "") in (
-            token.text.lower(), "https://t.co/x", "@united") or token.text in ("<url>", "<user>")
+        assert sentence[token.start : token.end].lower().replace("’", "'").replace("-", "") in (
+            token.text.lower(),
+            "https://t.co/x",
+            "@united",
+        ) or token.text in ("<url>", "<user>")
 
 
 def test_tweets_are_cleaned_deduplicated_and_split_for_good():
@@ -45,7 +60,10 @@ def test_vocabulary_round_trip(tmp_path):
 
 def test_padding_post_and_pre():
     assert text_data.pad([[5, 6, 7], []], 4).tolist() == [[5, 6, 7, 0], [0, 0, 0, 0]]
-    assert text_data.pad([[5, 6, 7], [1, 2, 3, 4, 5]], 4, padding="pre").tolist() == [[0, 5, 6, 7], [2, 3, 4, 5]]
+    assert text_data.pad([[5, 6, 7], [1, 2, 3, 4, 5]], 4, padding="pre").tolist() == [
+        [0, 5, 6, 7],
+        [2, 3, 4, 5],
+    ]
 
 
 WORDS = ["the", "movie", "was", "great", "awful", "fun", "boring", "plot"]
@@ -62,8 +80,11 @@ def small_imdb(tmp_path, monkeypatch):
 
     def reviews(count):
         labels = np.arange(count) % 2
-        sequences = [[int(rank) for rank in random.choice([1, 2, 3, 6, 7, 8], size=5)]
-                     + [great if label else awful] * 2 for label in labels]  # plain ints, as in IMDB's file
+        sequences = [
+            [int(rank) for rank in random.choice([1, 2, 3, 6, 7, 8], size=5)]
+            + [great if label else awful] * 2
+            for label in labels
+        ]  # plain ints, as in IMDB's file
         stored = np.empty(count, dtype=object)
         stored[:] = sequences
         return stored, labels.astype(np.int64)
@@ -85,7 +106,11 @@ def test_imdb_loads_through_keras_datasets_with_the_chapters_padding(small_imdb)
     data = text_training.prepare_imdb(num_words=8)
     assert all(origin.endswith(("imdb.npz", "imdb_word_index.json")) for origin in small_imdb)
     assert data.splits.labels == ("negative", "positive") and data.padding == "pre"
-    assert {split: len(array) for split, array in data.arrays.items()} == {"train": 36, "validation": 4, "test": 20}
+    assert {split: len(array) for split, array in data.arrays.items()} == {
+        "train": 36,
+        "validation": 4,
+        "test": 20,
+    }
     assert data.arrays["train"].shape[1] == text_data.IMDB_SEQUENCE_LENGTH
     row = data.arrays["train"][0]
     assert (row[:-8] == 0).all() and row[-8] == 1  # padded in front, then start_char
@@ -113,7 +138,9 @@ def test_should_stop_ends_the_epoch_early_and_batch_size_is_bounded():
     data = text_training.prepare_tweets(train_limit=640)
     run = text_training.TrainingRun(data, batch_size=32)
     reports = []
-    figures = run.run_epoch(lambda fraction, message, preview=None: reports.append(fraction), should_stop=lambda: True)
+    figures = run.run_epoch(
+        lambda fraction, message, preview=None: reports.append(fraction), should_stop=lambda: True
+    )
     assert figures.stopped and reports == [pytest.approx(1 / 20)]
     with pytest.raises(InvalidInput, match="Batch size must be one of"):
         text_training.TrainingRun(data, batch_size=7)
@@ -121,9 +148,12 @@ def test_should_stop_ends_the_epoch_early_and_batch_size_is_bounded():
 
 def test_baseline_is_scored_on_the_same_split():
     splits = text_data.load_tweets()
-    small = text_data.TextSplits("tweets", splits.labels,
-                                 {split: tokens[:1500] for split, tokens in splits.tokens.items()},
-                                 {split: targets[:1500] for split, targets in splits.targets.items()})
+    small = text_data.TextSplits(
+        "tweets",
+        splits.labels,
+        {split: tokens[:1500] for split, tokens in splits.tokens.items()},
+        {split: targets[:1500] for split, targets in splits.targets.items()},
+    )
     figures = text_training.baseline(small)
     assert figures["C"] in text_training.BASELINE_C_GRID
     assert 0.5 < figures["test"]["accuracy"] <= 1 and 0.4 < figures["test"]["macro_f1"] <= 1

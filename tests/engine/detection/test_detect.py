@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.ops import boxes
-from engine.detection import api as detection
 from engine.core import registry
-from engine.detection.faces import FULL_RANGE, SHORT_RANGE, ssd_anchor_centres
 from engine.core.errors import InvalidInput, InvalidMedia, UnknownModel
+from engine.detection import api as detection
+from engine.detection.faces import FULL_RANGE, SHORT_RANGE, ssd_anchor_centres
+from engine.ops import boxes
 from tests.conftest import ROOT, SAMPLES, encode
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
@@ -29,6 +29,7 @@ def run(name: str, pixels: np.ndarray, **settings) -> detection.DetectionResult:
 
 
 # --- box utilities -----------------------------------------------------------------------------
+
 
 def test_iou_of_known_boxes():
     first = [[0, 0, 10, 10]]
@@ -49,7 +50,9 @@ def test_class_nms_never_suppresses_across_labels():
 
 
 def test_weighted_nms_averages_a_cluster_by_score():
-    merged, scores = boxes.weighted_nms([[0, 0, 10, 10], [2, 0, 12, 10], [40, 40, 50, 50]], [0.75, 0.25, 0.5], 0.3)
+    merged, scores = boxes.weighted_nms(
+        [[0, 0, 10, 10], [2, 0, 12, 10], [40, 40, 50, 50]], [0.75, 0.25, 0.5], 0.3
+    )
     np.testing.assert_allclose(merged[0], [0.5, 0, 10.5, 10])
     np.testing.assert_allclose(scores, [0.75, 0.5])
 
@@ -70,6 +73,7 @@ def test_blazeface_anchor_counts_match_the_models():
 
 
 # --- detectors on real photos -------------------------------------------------------------------
+
 
 def test_person_detector_finds_the_astronaut():
     result = run("ssdlite-person", astronaut())
@@ -135,16 +139,21 @@ def test_refilter_matches_a_direct_run():
 
 def test_rcnn_style_pipeline_names_the_coffee_and_reports_progress(coffee_bytes):
     reports = []
-    _, _, result = detection.detect_bytes(coffee_bytes, "selective-search-efficientnet",
-                                          detection.DetectSettings(0.5, 0.5, max_proposals=60),
-                                          on_progress=lambda fraction, message, preview=None: reports.append(fraction))
+    _, _, result = detection.detect_bytes(
+        coffee_bytes,
+        "selective-search-efficientnet",
+        detection.DetectSettings(0.5, 0.5, max_proposals=60),
+        on_progress=lambda fraction, message, preview=None: reports.append(fraction),
+    )
     assert result.detections[0].label == "espresso"
     assert reports[0] == 0.0 and reports[-1] == 1.0 and len(reports) >= 4
 
 
 def test_rcnn_style_pipeline_stops_when_asked():
     loaded = registry.load("selective-search-efficientnet")
-    result = detection.detect(astronaut(), loaded, detection.DetectSettings(0.0, 0.5, 200), should_stop=lambda: True)
+    result = detection.detect(
+        astronaut(), loaded, detection.DetectSettings(0.0, 0.5, 200), should_stop=lambda: True
+    )
     assert result.stopped and result.detections == ()
 
 
@@ -157,46 +166,87 @@ def test_hub_detector_decodes_object_detection_api_outputs(tmp_path):
     class Fixed(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
         def __call__(self, images):
-            return {"detection_boxes": tf.constant([[[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1]]]),
-                    "detection_scores": tf.constant([[0.9, 0.3]]), "detection_classes": tf.constant([[18.0, 1.0]]),
-                    "num_detections": tf.constant([2.0])}
+            return {
+                "detection_boxes": tf.constant([[[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1]]]),
+                "detection_scores": tf.constant([[0.9, 0.3]]),
+                "detection_classes": tf.constant([[18.0, 1.0]]),
+                "num_detections": tf.constant([2.0]),
+            }
 
     tf.saved_model.save(Fixed(), str(tmp_path / "detector"))
-    found = HubDetector(str(tmp_path / "detector")).find(np.zeros((100, 200, 3), np.uint8), detection.DetectSettings(),
-                                                         None, None)
+    found = HubDetector(str(tmp_path / "detector")).find(
+        np.zeros((100, 200, 3), np.uint8), detection.DetectSettings(), None, None
+    )
     assert found.labels == ["dog", "person"]
     np.testing.assert_allclose(found.boxes[0], [40, 10, 120, 50])
 
 
 # --- bad input ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: detection.detect_bytes(b"hello", "ssdlite-person"), InvalidMedia, "not an image"),
-    (lambda: detection.detect_bytes(b"", "ssdlite-person"), InvalidMedia, "empty"),
-    (lambda: detection.detect_bytes(b"x", "yolo-9000"), UnknownModel, "ssdlite-person"),
-    (lambda: detection.detect_bytes(b"x", "efficientnet-lite0"), InvalidInput, "not a detector"),
-    (lambda: detection.detect_bytes(b"x", "mtcnn", detection.DetectSettings(min_score=1.5)), InvalidInput, "between 0 and 1"),
-    (lambda: detection.detect_bytes(b"x", "mtcnn", detection.DetectSettings(max_proposals=0)), InvalidInput, "proposals"),
-    (lambda: detection.detect(np.zeros((8, 8), np.uint8), registry.load("haar-face")), InvalidInput, "RGB"),
-])
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: detection.detect_bytes(b"hello", "ssdlite-person"), InvalidMedia, "not an image"),
+        (lambda: detection.detect_bytes(b"", "ssdlite-person"), InvalidMedia, "empty"),
+        (lambda: detection.detect_bytes(b"x", "yolo-9000"), UnknownModel, "ssdlite-person"),
+        (lambda: detection.detect_bytes(b"x", "efficientnet-lite0"), InvalidInput, "not a detector"),
+        (
+            lambda: detection.detect_bytes(b"x", "mtcnn", detection.DetectSettings(min_score=1.5)),
+            InvalidInput,
+            "between 0 and 1",
+        ),
+        (
+            lambda: detection.detect_bytes(b"x", "mtcnn", detection.DetectSettings(max_proposals=0)),
+            InvalidInput,
+            "proposals",
+        ),
+        (
+            lambda: detection.detect(np.zeros((8, 8), np.uint8), registry.load("haar-face")),
+            InvalidInput,
+            "RGB",
+        ),
+    ],
+)
 def test_bad_input_gets_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
 
 
 def test_detect_command_prints_the_documented_json():
-    completed = subprocess.run([sys.executable, "-m", "engine", "detect", str(SAMPLES / "astronaut.jpg"), "--model",
-                                "blazeface-short", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "detect",
+            str(SAMPLES / "astronaut.jpg"),
+            "--model",
+            "blazeface-short",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     output = json.loads(completed.stdout)
     assert output["model"] == "blazeface-short" and output["ms"] > 0
     assert [found["label"] for found in output["detections"]] == ["face"]
-    assert set(output["detections"][0]) == {"label", "score", "box"} and len(output["detections"][0]["box"]) == 4
+    assert (
+        set(output["detections"][0]) == {"label", "score", "box"} and len(output["detections"][0]["box"]) == 4
+    )
 
 
 def test_detect_command_refuses_a_text_file(tmp_path):
     (tmp_path / "notes.jpg").write_text("hello")
-    completed = subprocess.run([sys.executable, "-m", "engine", "detect", str(tmp_path / "notes.jpg"), "--json"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "engine", "detect", str(tmp_path / "notes.jpg"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2 and completed.stdout == ""
     assert completed.stderr.startswith("error:") and "not an image" in completed.stderr

@@ -10,13 +10,11 @@ import keras
 import numpy as np
 import pytest
 
-from engine.data import notes as audio_notes
 from engine.capsules import model as capsnet
-from engine.distributed import specs
-from engine.distributed import multiworker
-from engine.core import registry, training
-from engine.core import weights_io
+from engine.core import registry, training, weights_io
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.data import notes as audio_notes
+from engine.distributed import multiworker, specs
 from tests.conftest import ROOT
 
 
@@ -42,7 +40,9 @@ def test_every_spec_drives_a_training_task_with_its_own_sampler_and_loss():
     for name in specs.names():
         task = specs.get(name).task()  # cheap: a Task loads nothing until it is built
         assert isinstance(task, training.Task), name
-        assert type(task).sample is not training.Task.sample and type(task).loss is not training.Task.loss, name
+        assert type(task).sample is not training.Task.sample and type(task).loss is not training.Task.loss, (
+            name
+        )
         assert task.unit != training.Task.unit and task.batch_size >= 1, name
 
 
@@ -73,9 +73,26 @@ def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_worker
     # byte for byte, as two workers (YOLO has batch norm, the VQA model a clipped global gradient).
     names = ["yolo", "vqa-cnn-lstm"]
     environment = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    subprocess.run([sys.executable, "-m", "engine.distributed.multiworker", "--out", str(tmp_path / "report.json"), "--steps", "2",
-                    "--quick", "--cpu-replicas", "2", *names], cwd=ROOT, env=environment, check=True, timeout=300,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.distributed.multiworker",
+            "--out",
+            str(tmp_path / "report.json"),
+            "--steps",
+            "2",
+            "--quick",
+            "--cpu-replicas",
+            "2",
+            *names,
+        ],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert (report["strategy"], report["replicas"]) == ("MirroredStrategy", 2)
     by_name = {run.name: run for run in two_workers.models}
@@ -88,23 +105,53 @@ def test_mirrored_strategy_over_two_local_devices_matches_two_workers(two_worker
 def test_the_same_command_on_each_machine_joins_the_cluster_in_tf_config(tmp_path):
     # What the README tells several machines to run, here as two processes on loopback ports.
     cluster = [f"127.0.0.1:{port}" for port in multiworker._free_ports(2)]
-    processes = [subprocess.Popen(
-        [sys.executable, "-m", "engine", "train", "capsnet-baseline", "--workers", "2", "--steps", "2", "--quick",
-         "--json", "--out", str(tmp_path / f"worker{index}.npz")], cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CONFIG": json.dumps(
-            {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}})}) for index in range(2)]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine",
+                "train",
+                "capsnet-baseline",
+                "--workers",
+                "2",
+                "--steps",
+                "2",
+                "--quick",
+                "--json",
+                "--out",
+                str(tmp_path / f"worker{index}.npz"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
+                ),
+            },
+        )
+        for index in range(2)
+    ]
     reports = [json.loads(process.communicate(timeout=300)[0]) for process in processes]
     assert [process.returncode for process in processes] == [0, 0]
     (first,), (second,) = (report["models"] for report in reports)
     assert (reports[0]["workers"], reports[0]["replicas"], first["global_batch"]) == (2, 2, 8)
-    assert first["weight_hashes"] == second["weight_hashes"] and first["weight_hashes"][0] != first["initial_hash"]
+    assert (
+        first["weight_hashes"] == second["weight_hashes"]
+        and first["weight_hashes"][0] != first["initial_hash"]
+    )
     # Worker 0 alone writes the weights, in the committed format: two Adam steps away from the start.
     assert not (tmp_path / "worker1.npz").exists()
     keras.utils.set_random_seed(multiworker.SEED)
     initial = capsnet.build("capsnet-baseline").network.get_weights()  # as the workers started
     trained = capsnet.build("capsnet-baseline")
     weights_io.load_float16(trained.parts, tmp_path / "worker0.npz")  # shapes checked
-    moved = max(float(np.abs(after - before).max()) for after, before in zip(trained.network.get_weights(), initial))
+    moved = max(
+        float(np.abs(after - before).max()) for after, before in zip(trained.network.get_weights(), initial)
+    )
     assert 1e-4 < moved < 1e-2  # two steps of Adam at 1e-3, then float16
 
 
@@ -122,16 +169,28 @@ def test_bounds_and_names_are_checked_before_any_worker_starts(monkeypatch):
 
 
 def test_a_model_without_its_data_is_refused_with_the_reason(monkeypatch):
-    monkeypatch.setattr(multiworker, "_run", lambda *args: multiworker.DistributedResult(
-        1, 1, "one device", (), {"imdb-cnn": "needs a network connection"}, 0.0))
+    monkeypatch.setattr(
+        multiworker,
+        "_run",
+        lambda *args: multiworker.DistributedResult(
+            1, 1, "one device", (), {"imdb-cnn": "needs a network connection"}, 0.0
+        ),
+    )
     with pytest.raises(ModelUnavailable, match="imdb-cnn cannot train here: needs a network"):
         multiworker.run("imdb-cnn", 1, 2)
 
 
 def _engine(*arguments: str) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    return subprocess.run([sys.executable, "-m", "engine", *arguments], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False, env=environment)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=environment,
+    )
 
 
 def test_cli_refuses_bad_requests_with_one_line():

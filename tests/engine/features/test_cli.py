@@ -12,8 +12,21 @@ from tests.engine.test_cli import run_cli
 @pytest.mark.slow
 def test_dream_writes_the_png_and_prints_the_settings_and_time(tmp_path):
     out = tmp_path / "dream.png"
-    result = run_cli("dream", str(SAMPLES / "chelsea.jpg"), "--out", str(out), "--layers", "block_6_expand_relu",
-                     "--steps", "3", "--octaves", "2", "--size", "192", "--json")
+    result = run_cli(
+        "dream",
+        str(SAMPLES / "chelsea.jpg"),
+        "--out",
+        str(out),
+        "--layers",
+        "block_6_expand_relu",
+        "--steps",
+        "3",
+        "--octaves",
+        "2",
+        "--size",
+        "192",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["layers"] == ["block_6_expand_relu"] and report["steps"] == 3 and report["octaves"] == 2

@@ -8,17 +8,14 @@ import sys
 import numpy as np
 import pytest
 
-from engine.features import deepdream
-from engine.features import extractors
 from engine.core import registry
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.features import deepdream, extractors
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
 
 LAYERS = ("block_6_expand_relu", "block_10_expand_relu")
-
-
 
 
 def test_loss_rises_over_steps_and_output_has_the_requested_size(loaded, cat):
@@ -67,15 +64,21 @@ def test_stop_returns_early(loaded, cat):
     assert result.stopped and result.losses == () and result.pixels.shape == (64, 96, 3)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"layers": ()}, "at least one layer"),
-    ({"layers": ("block_15_expand_relu",)}, "Unknown layer.*block_15_expand_relu.*This model's layers: Conv1_relu"),
-    ({"steps": 0}, "Steps per octave must be between 1 and 200"),
-    ({"step_size": -0.1}, "step size must be above 0"),
-    ({"octaves": 9}, "Octaves must be between 1 and 6"),
-    ({"output_size": 4096}, "output size must be between 64 and 2048"),
-    ({"output_size": 64, "octaves": 6}, "below this model's minimum"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"layers": ()}, "at least one layer"),
+        (
+            {"layers": ("block_15_expand_relu",)},
+            "Unknown layer.*block_15_expand_relu.*This model's layers: Conv1_relu",
+        ),
+        ({"steps": 0}, "Steps per octave must be between 1 and 200"),
+        ({"step_size": -0.1}, "step size must be above 0"),
+        ({"octaves": 9}, "Octaves must be between 1 and 6"),
+        ({"output_size": 4096}, "output size must be between 64 and 2048"),
+        ({"output_size": 64, "octaves": 6}, "below this model's minimum"),
+    ],
+)
 def test_bad_settings_are_clear_errors(loaded, cat, change, message):
     settings = deepdream.DreamSettings(**{"layers": LAYERS, **change})
     with pytest.raises(InvalidInput, match=message):
@@ -107,8 +110,15 @@ print(json.dumps({"shape": list(result.pixels.shape), "growth_mb": growth}))
 def test_tiling_keeps_a_large_image_within_a_memory_bound():
     # A fresh process, so the peak resident size belongs to this dream alone. Measured: +0.66 GB
     # with 512-px tiles against +1.5 GB for the same 1536 x 1536 step untiled.
-    run = subprocess.run([sys.executable, "-c", MEMORY_PROBE, "512"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    run = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, "512"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["shape"] == [1536, 1536, 3]
     assert report["growth_mb"] < 1000
@@ -130,6 +140,8 @@ def test_chapter_layers_dream_on_an_inception_v3_architecture(cat):
     model = extractors.from_backbone(backbone, extractors.CHAPTER_DREAM_LAYERS, min_side=75)
     spec = registry.get_spec(extractors.CHAPTER_MODEL)
     loaded = registry.LoadedModel(spec, spec.sources[0], model, 0.0)
-    settings = deepdream.DreamSettings(layers=extractors.CHAPTER_DREAM_LAYERS, steps=2, octaves=1, output_size=128)
+    settings = deepdream.DreamSettings(
+        layers=extractors.CHAPTER_DREAM_LAYERS, steps=2, octaves=1, output_size=128
+    )
     result = deepdream.dream(cat, loaded, settings)
     assert result.pixels.shape == (85, 128, 3) and len(result.losses) == 2

@@ -3,19 +3,13 @@
 import numpy as np
 import pytest
 
-from engine.core import assets
-from engine.features import atlas
-from engine.features import explain
-from engine.features import extractors
-from engine.core import media
-from engine.core import registry
-from engine.segmentation import api as segmentation
+from engine.core import assets, media, registry
 from engine.core.errors import InvalidInput
+from engine.features import atlas, explain, extractors
+from engine.segmentation import api as segmentation
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
-
-
 
 
 @pytest.mark.slow
@@ -82,13 +76,17 @@ def test_feature_visualization_excites_its_channel_far_beyond_a_photo(loaded, ca
 
 @pytest.mark.slow
 def test_small_atlas_bins_patches_and_labels_cells(loaded):
-    photos = [(name, media.decode_image((SAMPLES / f"{name}.jpg").read_bytes()).pixels)
-              for name in ("chelsea", "coffee", "astronaut")]
+    photos = [
+        (name, media.decode_image((SAMPLES / f"{name}.jpg").read_bytes()).pixels)
+        for name in ("chelsea", "coffee", "astronaut")
+    ]
     result = atlas.build_atlas(photos, loaded, grid=3, icon_steps=4, icon_size=48)
     assert result.points.shape[1] == 2 and len(result.points) == len(result.point_images)
     assert 1 <= len(result.cells) <= 9
     assert sum(cell.count for cell in result.cells) <= len(result.points)
-    assert all(cell.count >= atlas.MIN_PATCHES_PER_CELL and cell.icon.shape == (48, 48, 3) for cell in result.cells)
+    assert all(
+        cell.count >= atlas.MIN_PATCHES_PER_CELL and cell.icon.shape == (48, 48, 3) for cell in result.cells
+    )
     assert all(cell.label in loaded.model.labels for cell in result.cells)
     assert {name for cell in result.cells for name, _ in cell.sources} <= {"chelsea", "coffee", "astronaut"}
     with pytest.raises(InvalidInput, match="grid"):

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from engine.pipelines import instances
-from engine.core import media
 from engine.core import registry
-from engine.segmentation import api as segmentation
 from engine.core.errors import InvalidInput
+from engine.pipelines import instances
+from engine.segmentation import api as segmentation
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
@@ -63,9 +62,13 @@ def test_hub_mask_rcnn_decodes_object_detection_api_masks(tmp_path):
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
         def __call__(self, images):
             masks = tf.concat([tf.ones((1, 1, 33, 33)), tf.zeros((1, 1, 33, 33))], axis=1)
-            return {"detection_boxes": tf.constant([[[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1]]]),
-                    "detection_scores": tf.constant([[0.9, 0.3]]), "detection_classes": tf.constant([[18.0, 1.0]]),
-                    "num_detections": tf.constant([2.0]), "detection_masks": masks}
+            return {
+                "detection_boxes": tf.constant([[[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1]]]),
+                "detection_scores": tf.constant([[0.9, 0.3]]),
+                "detection_classes": tf.constant([[18.0, 1.0]]),
+                "num_detections": tf.constant([2.0]),
+                "detection_masks": masks,
+            }
 
     tf.saved_model.save(Fixed(), str(tmp_path / "mask_rcnn"))
     found = instances.HubMaskRCNN(str(tmp_path / "mask_rcnn")).instances(np.zeros((100, 200, 3), np.uint8))

@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.core import assets
-from engine.core import media
-from engine.core import registry
+from engine.core import assets, media, registry
+from engine.core.errors import InvalidInput, InvalidMedia, ModelUnavailable
 from engine.segmentation import api as segmentation
 from engine.segmentation import render
-from engine.core.errors import InvalidInput, InvalidMedia, ModelUnavailable
 from tests.conftest import ROOT, SAMPLES
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
@@ -75,8 +73,22 @@ def test_wrong_input_is_refused():
 
 def test_cli_json_and_mask(tmp_path):
     mask_path = tmp_path / "mask.png"
-    result = subprocess.run([sys.executable, "-m", "engine", "segment", str(SAMPLES / "chelsea.jpg"), "--json",
-                             "--mask-out", str(mask_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "segment",
+            str(SAMPLES / "chelsea.jpg"),
+            "--json",
+            "--mask-out",
+            str(mask_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert output["model"] == "deeplabv3-voc" and output["classes"]["cat"] > 0.5

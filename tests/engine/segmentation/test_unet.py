@@ -30,10 +30,14 @@ def test_architecture_is_a_unet_with_skips_and_transposed_convolutions():
     rows = scene_unet.describe_architecture()
     by_name = {row.name: row for row in rows}
     assert [row.name for row in rows if row.kind == "Conv2DTranspose"] == [
-        "up3_transpose", "up2_transpose", "up1_transpose", "up0_transpose"]
+        "up3_transpose",
+        "up2_transpose",
+        "up1_transpose",
+        "up0_transpose",
+    ]
     # Each skip concatenates the upsampled map with the same-size map of the way down: channels double.
     for level, width in enumerate(scene_unet.FILTERS[:-1]):
-        side = scenes.SIZE // 2 ** level
+        side = scenes.SIZE // 2**level
         assert by_name[f"down{level}_relu2"].output_shape == f"{side} x {side} x {width}"
         assert by_name[f"up{level}_transpose"].output_shape == f"{side} x {side} x {width}"
         assert by_name[f"up{level}_skip"].output_shape == f"{side} x {side} x {2 * width}"
@@ -103,7 +107,9 @@ def test_one_training_step_runs(tmp_path, monkeypatch):
     from engine.core import training
 
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
-    result = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, max_batches=1, validation_scenes=4)
+    result = scene_unet.train(
+        epochs=1, train_scenes=scene_unet.BATCH_SIZE, max_batches=1, validation_scenes=4
+    )
     assert len(result["history"]) == 1 and np.isfinite(result["history"][0]["loss"])
     assert not any(tmp_path.iterdir())  # a smoke run writes nothing
 
@@ -121,11 +127,20 @@ def runs(tmp_path, monkeypatch):
 @pytest.mark.training
 def test_resume_goes_on_from_the_committed_weights_and_their_whole_log(runs):
     committed = json.loads((ROOT / "assets" / scene_unet.WEIGHTS).with_suffix(".history.json").read_text())
-    result = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, max_batches=1, validation_scenes=2,
-                              resume=True, peak_learning_rate=3e-4)
+    result = scene_unet.train(
+        epochs=1,
+        train_scenes=scene_unet.BATCH_SIZE,
+        max_batches=1,
+        validation_scenes=2,
+        resume=True,
+        peak_learning_rate=3e-4,
+    )
     (run,) = (runs / "unet").iterdir()
     assert (run / "best.npz").read_bytes() == (ROOT / "assets" / scene_unet.WEIGHTS).read_bytes()
-    assert len(result["history"]) == len(committed) + 1 and result["history"][-2]["epoch"] == committed[-1]["epoch"]
+    assert (
+        len(result["history"]) == len(committed) + 1
+        and result["history"][-2]["epoch"] == committed[-1]["epoch"]
+    )
     new = result["history"][-1]
     assert new["cycle"] == max(entry.get("cycle", 0) for entry in committed) + 1 and not new["grown"]
     assert new["learning_rate"] == new["peak_learning_rate"] == 3e-4 and new["epoch"] == len(committed) + 1
@@ -133,26 +148,46 @@ def test_resume_goes_on_from_the_committed_weights_and_their_whole_log(runs):
 
 @pytest.mark.training
 def test_a_cycle_resumed_from_a_finished_run_is_recorded_with_its_peak(runs, monkeypatch):
-    monkeypatch.setattr(scene_unet.UNetTask, "evaluate", lambda self, weights: scene_unet.evaluate_model(
-        scene_unet.build(weights), 2))
+    monkeypatch.setattr(
+        scene_unet.UNetTask,
+        "evaluate",
+        lambda self, weights: scene_unet.evaluate_model(scene_unet.build(weights), 2),
+    )
     first = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, validation_scenes=2)
     assert first["history"][0]["kept"] and first["scenes"] == 2
-    second = scene_unet.train(epochs=1, train_scenes=scene_unet.BATCH_SIZE, validation_scenes=2, resume=True,
-                              peak_learning_rate=3e-4)
+    second = scene_unet.train(
+        epochs=1,
+        train_scenes=scene_unet.BATCH_SIZE,
+        validation_scenes=2,
+        resume=True,
+        peak_learning_rate=3e-4,
+    )
     assert second["run"] == first["run"]  # the newest run goes on
     assert [(entry["cycle"], entry["peak_learning_rate"]) for entry in second["history"]] == [
-        (0, scene_unet.LEARNING_RATE), (1, 3e-4)]
+        (0, scene_unet.LEARNING_RATE),
+        (1, 3e-4),
+    ]
     outputs = json.loads((pathlib.Path(second["run"]) / "run.json").read_text())["outputs"]
-    assert outputs[0]["asset"] == scene_unet.WEIGHTS and outputs[1]["asset"] == "scene_segmentation/unet.history.json"
-    assert outputs[0]["how"].startswith("python -m engine train unet --epochs 1, then --resume --epochs 1 "
-                                        "--peak-learning-rate 0.0003 (8 + 8 new training scenes")
+    assert (
+        outputs[0]["asset"] == scene_unet.WEIGHTS
+        and outputs[1]["asset"] == "scene_segmentation/unet.history.json"
+    )
+    assert outputs[0]["how"].startswith(
+        "python -m engine train unet --epochs 1, then --resume --epochs 1 "
+        "--peak-learning-rate 0.0003 (8 + 8 new training scenes"
+    )
     assert outputs[0]["metric"].startswith("test scenes (2): mean IoU")
 
 
 @pytest.mark.slow
 def test_cli_segments_a_photo_with_the_unet():
-    result = subprocess.run([sys.executable, "-m", "engine", "segment", str(SAMPLES / "coffee.jpg"), "--model", "unet",
-                             "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "segment", str(SAMPLES / "coffee.jpg"), "--model", "unet", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert output["model"] == "unet" and output["labels"] == list(scene_unet.LABELS)
@@ -193,8 +228,10 @@ def test_the_kept_epoch_is_the_one_best_npz_holds():
     # New epochs are measured with test-time shifts, so their figures can beat the old best without being kept.
     unkept = old + [{"epoch": 3, "validation_mean_iou": 0.86, "kept": False}]
     assert scene_unet.best_entry(unkept)["epoch"] == 2
-    kept = unkept + [{"epoch": 4, "validation_mean_iou": 0.90, "kept": True},
-                     {"epoch": 5, "validation_mean_iou": 0.89, "kept": False}]
+    kept = unkept + [
+        {"epoch": 4, "validation_mean_iou": 0.90, "kept": True},
+        {"epoch": 5, "validation_mean_iou": 0.89, "kept": False},
+    ]
     assert scene_unet.best_entry(kept)["epoch"] == 4
 
 
@@ -216,5 +253,7 @@ def test_the_boundary_weight_changes_the_loss():
     network = scene_unet.build_network()
     images, label_maps = scene_unet.generate("train", 2, objects=4)
     plain = float(scene_unet.batch_loss(network, images.astype(np.float32), label_maps.astype(np.int32), 0.0))
-    weighted = float(scene_unet.batch_loss(network, images.astype(np.float32), label_maps.astype(np.int32), 2.0))
+    weighted = float(
+        scene_unet.batch_loss(network, images.astype(np.float32), label_maps.astype(np.int32), 2.0)
+    )
     assert weighted != pytest.approx(plain, rel=1e-4)

@@ -14,12 +14,12 @@ import threading
 import numpy as np
 import pytest
 
-from engine.detection import api as detection
 from engine.core import registry
-from engine.data import scenes
-from engine.serving import export as serving
-from engine.serving import client
 from engine.core.errors import InvalidInput, ModelUnavailable
+from engine.data import scenes
+from engine.detection import api as detection
+from engine.serving import client
+from engine.serving import export as serving
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
 
@@ -59,7 +59,9 @@ class FakeServingHandler(http.server.BaseHTTPRequestHandler):
             return
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         try:
-            outputs = self.server.models[match[1]].predict(request["inputs"], request.get("signature_name", "serving_default"))
+            outputs = self.server.models[match[1]].predict(
+                request["inputs"], request.get("signature_name", "serving_default")
+            )
         except (KeyError, InvalidInput) as error:
             self._answer(400, {"error": str(error)[:200]})
             return
@@ -69,7 +71,9 @@ class FakeServingHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def model_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("models")
-    models = {name: serving.SessionModel(serving.export(name, base / name).path) for name in ("faster-rcnn", "rcnn")}
+    models = {
+        name: serving.SessionModel(serving.export(name, base / name).path) for name in ("faster-rcnn", "rcnn")
+    }
     server = FakeServing(models)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -111,10 +115,13 @@ def test_an_unreachable_server_or_missing_model_is_a_clear_error(model_server, m
     with socket.socket() as unused:  # a port nobody listens on
         unused.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
-    with pytest.raises(ModelUnavailable, match=f"No answer from TF Serving at {closed}.*unset "
-                                               f"{client.SERVING_URL_ENV_VAR}"):
+    with pytest.raises(
+        ModelUnavailable, match=f"No answer from TF Serving at {closed}.*unset {client.SERVING_URL_ENV_VAR}"
+    ):
         _served("fast-rcnn", closed, monkeypatch)
-    with pytest.raises(ModelUnavailable, match="TF Serving refused fast-rcnn.*python -m engine export fast-rcnn"):
+    with pytest.raises(
+        ModelUnavailable, match="TF Serving refused fast-rcnn.*python -m engine export fast-rcnn"
+    ):
         _served("fast-rcnn", model_server, monkeypatch)  # this server has no fast-rcnn
 
 
@@ -125,4 +132,3 @@ def test_models_without_a_remote_client_stay_in_process(model_server, monkeypatc
     assert client.served_address("mask-rcnn") == f"{model_server}/v1/models/mask-rcnn"
     monkeypatch.delenv(client.SERVING_URL_ENV_VAR)
     assert client.served_address("faster-rcnn") is None
-

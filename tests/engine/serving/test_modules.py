@@ -29,8 +29,12 @@ class Served:
 
         function = self.saved.signatures[signature]
         specs = function.structured_input_signature[1]
-        outputs = {name: value.numpy() for name, value in function(
-            **{name: tf.constant(value, specs[name].dtype) for name, value in inputs.items()}).items()}
+        outputs = {
+            name: value.numpy()
+            for name, value in function(
+                **{name: tf.constant(value, specs[name].dtype) for name, value in inputs.items()}
+            ).items()
+        }
         in_session = self.session.predict(inputs, signature)
         assert sorted(in_session) == sorted(outputs)
         for name, value in outputs.items():
@@ -41,8 +45,11 @@ class Served:
 def served(name: str, tmp_path_factory) -> Served:
     result = serving.export(name, tmp_path_factory.mktemp(name) / name)
     assert result.kind == "module" and (pathlib.Path(result.path) / "saved_model.pb").is_file()
-    assert (pathlib.Path(result.path) / "assets.extra" / "signature.txt").read_text().startswith(
-        "Three signatures" if name == "mtcnn" else "serving_default")
+    assert (
+        (pathlib.Path(result.path) / "assets.extra" / "signature.txt")
+        .read_text()
+        .startswith("Three signatures" if name == "mtcnn" else "serving_default")
+    )
     return Served(result)
 
 
@@ -91,24 +98,36 @@ def test_faster_and_mask_rcnn_serve_predict_with_nms_in_the_graph(name, tmp_path
     if name == "mask-rcnn":  # the 28 x 28 masks the engine pastes into the boxes
         features = network._infer(images.astype(np.float32))[0]
         for image, item in enumerate(found):
-            expected = network._masks(features[image:image + 1], item.boxes.astype(np.float32),
-                                      np.zeros(len(item.labels), np.int32), item.labels.astype(np.int32)).numpy()
-            np.testing.assert_allclose(outputs["detection_masks"][image, :len(item.labels)], expected, atol=1e-4)
+            expected = network._masks(
+                features[image : image + 1],
+                item.boxes.astype(np.float32),
+                np.zeros(len(item.labels), np.int32),
+                item.labels.astype(np.int32),
+            ).numpy()
+            np.testing.assert_allclose(
+                outputs["detection_masks"][image, : len(item.labels)], expected, atol=1e-4
+            )
 
 
 @pytest.mark.parametrize("name", ["rcnn", "fast-rcnn"])
 def test_rcnn_family_serves_predict_on_client_proposals(name, tmp_path_factory):
-    from engine.detection.trained import proposals as scene_proposals
     from engine.data import scenes
+    from engine.detection.trained import proposals as scene_proposals
 
     images = np.stack([scenes.scene("test", index).image for index in range(2)])
     proposals = [scene_proposals.selective_search(image) for image in images]
     padded = np.zeros((len(images), max(len(found) for found in proposals), 4), np.float32)
     for row, found in enumerate(proposals):
-        padded[row, :len(found)] = found  # zero rows past each count: padding the signature must ignore
+        padded[row, : len(found)] = found  # zero rows past each count: padding the signature must ignore
     model = served(name, tmp_path_factory)
-    assert [input_name for input_name, _, _ in model.result.inputs] == ["images", "proposal_counts", "proposals"]
-    outputs = model.predict(images=images, proposals=padded, proposal_counts=[len(found) for found in proposals])
+    assert [input_name for input_name, _, _ in model.result.inputs] == [
+        "images",
+        "proposal_counts",
+        "proposals",
+    ]
+    outputs = model.predict(
+        images=images, proposals=padded, proposal_counts=[len(found) for found in proposals]
+    )
     found = registry.load(name).model.model.predict(images, proposals)
     assert min(_same_detections(outputs, item, image) for image, item in enumerate(found)) >= 2
 
@@ -123,7 +142,9 @@ def test_video_serves_all_six_ways(tmp_path_factory):
     ways = registry.load("video-six-ways").model
     assert sorted(outputs) == sorted(video_models.WAYS)
     for way in video_models.WAYS:
-        np.testing.assert_allclose(outputs[way], video_models.predict(ways, way, clips), atol=1e-5, err_msg=way)
+        np.testing.assert_allclose(
+            outputs[way], video_models.predict(ways, way, clips), atol=1e-5, err_msg=way
+        )
 
 
 def test_mtcnn_serves_its_three_networks(tmp_path_factory):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from engine.core import registry
-from engine.text import sentiment as text
-from engine.data import text as text_data
 from engine.core.errors import InvalidInput
+from engine.data import text as text_data
+from engine.text import sentiment as text
 from tests.conftest import ROOT
 
 
@@ -22,8 +22,9 @@ def loaded():
 def test_committed_model_beats_chance_by_a_wide_margin(loaded):
     splits = text_data.load_tweets()
     classifier = loaded.model
-    ids = text_data.pad([classifier.vocabulary.encode(tokens) for tokens in splits.tokens["test"]],
-                        classifier.sequence_length)
+    ids = text_data.pad(
+        [classifier.vocabulary.encode(tokens) for tokens in splits.tokens["test"]], classifier.sequence_length
+    )
     predicted = classifier.model.predict(ids, batch_size=500, verbose=0).argmax(axis=-1)
     accuracy = float((predicted == splits.targets["test"]).mean())
     majority = np.bincount(splits.targets["test"]).max() / len(splits.targets["test"])
@@ -33,12 +34,15 @@ def test_committed_model_beats_chance_by_a_wide_margin(loaded):
         assert (predicted[splits.targets["test"] == index] == index).mean() > 0.5
 
 
-@pytest.mark.parametrize("sentence, label", [
-    ("I love this airline, the crew was wonderful and so friendly. Thank you!", "positive"),
-    ("Worst flight ever. Rude staff, lost my bag, terrible service. I hate this.", "negative"),
-    ("Great job @united, best customer service, amazing!", "positive"),
-    ("My flight was cancelled and nobody helps, this is awful", "negative"),
-])
+@pytest.mark.parametrize(
+    "sentence, label",
+    [
+        ("I love this airline, the crew was wonderful and so friendly. Thank you!", "positive"),
+        ("Worst flight ever. Rude staff, lost my bag, terrible service. I hate this.", "negative"),
+        ("Great job @united, best customer service, amazing!", "positive"),
+        ("My flight was cancelled and nobody helps, this is awful", "negative"),
+    ],
+)
 def test_clearly_worded_examples(loaded, sentence, label):
     result = text.sentiment(sentence, loaded)
     assert result.label == label, result.probabilities
@@ -54,7 +58,7 @@ def test_probabilities_and_evidence_come_from_the_input(loaded):
     weights = [abs(item.weight) for item in result.evidence]
     assert weights == sorted(weights, reverse=True)
     for item in result.evidence:
-        assert item.ngram == sentence[item.start:item.end] and item.ngram in sentence
+        assert item.ngram == sentence[item.start : item.end] and item.ngram in sentence
         assert 0 <= item.filter < text.FILTERS
         assert 1 <= len(text_data.token_strings(item.ngram)) <= text.KERNEL_WIDTH
     assert result.evidence[0].weight > 0  # the strongest filter speaks for the label
@@ -65,7 +69,7 @@ def test_evidence_weights_explain_the_decision(loaded):
     sentence = "Thank you so much, the flight was great and the crew was lovely"
     result = text.sentiment(sentence, loaded)
     top = result.evidence[0]
-    without = text.sentiment(sentence[:top.start] + sentence[top.end:], loaded)
+    without = text.sentiment(sentence[: top.start] + sentence[top.end :], loaded)
     assert without.probabilities[result.label] < result.probabilities[result.label]
 
 
@@ -76,9 +80,15 @@ def test_json_shape(loaded):
     json.dumps(payload)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("", "empty"), ("   \n\t ", "empty"), ("😀 🎉 ...", "no words"), ("ok \udcff", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("😀 🎉 ...", "no words"),
+        ("ok \udcff", "not UTF-8"),
+    ],
+)
 def test_bad_text_is_refused_clearly(loaded, bad, message):
     with pytest.raises(InvalidInput, match=message):
         text.sentiment(bad, loaded)
@@ -109,8 +119,14 @@ def test_float16_weights_on_disk_are_small():
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -126,8 +142,11 @@ def test_cli_sentiment_json():
 def test_cli_refuses_non_utf8_and_empty_input_in_one_line(tmp_path):
     latin1 = tmp_path / "review.txt"
     latin1.write_bytes("tr\u00e8s bien, merci".encode("latin-1"))
-    for result in (run_cli("sentiment", "--file", str(latin1), "--json"), run_cli("sentiment", "", "--json"),
-                   run_cli("sentiment", "-", "--json", stdin=b"\xfe\xff\x00")):
+    for result in (
+        run_cli("sentiment", "--file", str(latin1), "--json"),
+        run_cli("sentiment", "", "--json"),
+        run_cli("sentiment", "-", "--json", stdin=b"\xfe\xff\x00"),
+    ):
         assert result.returncode == 2 and result.stdout == b""
         lines = result.stderr.decode().strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), lines
@@ -155,7 +174,9 @@ def test_a_tiny_run_on_the_trainer_scores_its_best_epoch_and_promotes(tmp_path, 
     figures = text_training.train_text_cnn(epochs=2, run="tiny")
     best = max(figures["epochs"], key=lambda epoch: epoch["val_accuracy"])
     assert figures["kept_epoch"] == best["epoch"] and len(figures["epochs"]) == 2
-    assert figures["cnn"]["validation"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=2e-3)  # float16
+    assert figures["cnn"]["validation"]["accuracy"] == pytest.approx(
+        best["val_accuracy"], abs=2e-3
+    )  # float16
     assert not assets.exists()
     promoted = training.promote("text-cnn", "tiny")
     assert promoted["files"] == [text.WEIGHTS_FILE, text.VOCABULARY_FILE, "text_cnn/evaluation.json"]

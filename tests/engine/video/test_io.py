@@ -8,15 +8,16 @@ import pytest
 
 from engine.classification import classify as classification
 from engine.core import registry
+from engine.core.errors import InvalidInput, InvalidMedia
 from engine.data import clips
 from engine.video import io as video_io
-from engine.core.errors import InvalidInput, InvalidMedia
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
 
 
-def write_video(path: pathlib.Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (64, 48),
-                fourcc: str = "MJPG") -> bytes:
+def write_video(
+    path: pathlib.Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (64, 48), fourcc: str = "MJPG"
+) -> bytes:
     """A video whose frame i has brightness 4 * i (so a decoded frame tells its own number)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     assert writer.isOpened()
@@ -50,8 +51,12 @@ def test_webm_round_trip_and_pass_through(tmp_path):
     avi = write_video(tmp_path / "ramp.avi", 10)
     playable, mime = video_io.browser_playable(avi, "ramp.avi")
     again = video_io.decode(playable, "again.webm")
-    assert mime == "video/webm" and again.frame_count == 5 and again.fps == 12.5  # 25 fps thinned to every 2nd
-    fast = write_video(tmp_path / "fast.avi", 60, fps=60.0, size=(800, 400))  # 60 fps, 800 px: thinned, shrunk
+    assert (
+        mime == "video/webm" and again.frame_count == 5 and again.fps == 12.5
+    )  # 25 fps thinned to every 2nd
+    fast = write_video(
+        tmp_path / "fast.avi", 60, fps=60.0, size=(800, 400)
+    )  # 60 fps, 800 px: thinned, shrunk
     again = video_io.decode(video_io.browser_playable(fast, "fast.avi")[0], "thinned.webm")
     assert again.frame_count == 15 and (again.width, again.height) == (360, 180)
 
@@ -80,6 +85,7 @@ def test_no_temporary_file_is_left_behind(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path / "scratch"))
     (tmp_path / "scratch").mkdir()
     import tempfile
+
     monkeypatch.setattr(tempfile, "tempdir", None)
     data = write_video(tmp_path / "ramp.avi", 5)
     video_io.decode(data, "ramp.avi")

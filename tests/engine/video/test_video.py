@@ -9,18 +9,24 @@ import numpy as np
 import pytest
 
 from engine.core import registry
-from engine.video import api as video
+from engine.core.errors import InvalidInput
 from engine.data import clips as video_clips
+from engine.video import api as video
 from engine.video import models as video_models
 from engine.video import train as video_training
-from engine.core.errors import InvalidInput
 from tests.conftest import ROOT
 
 SUBSET = 100  # test clips 0..99
 # Accuracy measured on test clips 0..99 with the committed float16 weights (python -m engine eval video
 # on 100 clips, 2026-11-28); the assertions allow MARGIN below it.
-MEASURED = {"frame_cnn": 0.29, "cnn_rnn": 0.71, "conv3d": 0.89, "features_rnn": 0.78, "features_mlp": 0.70,
-            "conv3d_rnn": 0.90}
+MEASURED = {
+    "frame_cnn": 0.29,
+    "cnn_rnn": 0.71,
+    "conv3d": 0.89,
+    "features_rnn": 0.78,
+    "features_mlp": 0.70,
+    "conv3d_rnn": 0.90,
+}
 MARGIN = 0.03
 
 
@@ -37,7 +43,9 @@ def subset():
 @pytest.fixture(scope="module")
 def scores(ways, subset):
     mobilenet = video_models.frame_features(ways, subset.frames)
-    return {way: video_models.predict(ways, way, subset.frames, features=mobilenet) for way in video_models.WAYS}
+    return {
+        way: video_models.predict(ways, way, subset.frames, features=mobilenet) for way in video_models.WAYS
+    }
 
 
 @pytest.mark.slow
@@ -65,8 +73,11 @@ def test_the_committed_table_has_six_rows_and_matches_the_manifest():
     assert [row["way"] for row in table["rows"]] == list(video_models.WAYS)
     assert table["test_clips"] == video_clips.TEST_CLIPS
     from engine.core import manifest
+
     for row in table["rows"]:
-        assert f"{row['accuracy']:.4f}" in manifest.entries()[video_training.weights_file(row["way"])]["metric"]
+        assert (
+            f"{row['accuracy']:.4f}" in manifest.entries()[video_training.weights_file(row["way"])]["metric"]
+        )
 
 
 def test_vote_counts_frames_and_breaks_ties_by_probability():
@@ -82,8 +93,14 @@ def test_classify_clip_checks_the_shape(ways):
 
 @pytest.mark.slow
 def test_cli_classifies_a_generated_clip_as_json():
-    result = subprocess.run([sys.executable, "-m", "engine", "video", "--test-clip", "3", "--json"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "video", "--test-clip", "3", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert output["true"] == video_clips.clip("test", 3).name
@@ -99,15 +116,20 @@ def test_a_tiny_run_trains_the_six_ways_into_a_run_folder_ready_to_promote(tmp_p
     monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
     monkeypatch.setattr(video_training, "CACHE", tmp_path / "cache")  # clips and features of these tiny sets
-    table = video_training.train(epochs=2, train_clips=8, validation_clips=4, test_clips=4, run="tiny",
-                                 output_dir=tmp_path / "copy")
+    table = video_training.train(
+        epochs=2, train_clips=8, validation_clips=4, test_clips=4, run="tiny", output_dir=tmp_path / "copy"
+    )
     assert [row["way"] for row in table["rows"]] == list(video_models.WAYS)
-    assert all(row["epochs"] == 2 and row["best_epoch"] in (1, 2) and row["test_clips"] == 4 for row in table["rows"])
+    assert all(
+        row["epochs"] == 2 and row["best_epoch"] in (1, 2) and row["test_clips"] == 4 for row in table["rows"]
+    )
     assert table["promote"] == "python -m engine promote video tiny" and not assets.exists()
     assert sorted(path.name for path in (tmp_path / "copy").iterdir()) == sorted(
-        [f"{way}.npz" for way in video_models.WAYS] + ["table.json"])
+        [f"{way}.npz" for way in video_models.WAYS] + ["table.json"]
+    )
     promoted = training.promote("video", "tiny")
     assert len(promoted["manifest"]) == 6 and (assets / video_training.TABLE_FILE).is_file()
     row = table["rows"][0]
     assert manifest.entries()[video_training.weights_file(row["way"])]["metric"] == (
-        f"test clips (4): accuracy {row['accuracy']:.4f}")
+        f"test clips (4): accuracy {row['accuracy']:.4f}"
+    )

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 from engine.audio import features
-from engine.data import notes as audio_notes
 from engine.audio.instrument import model as instrument_cnn
 from engine.audio.instrument import train as instrument_training
-from engine.core import manifest
-from engine.core import registry
+from engine.core import manifest, registry
 from engine.core.errors import InvalidMedia
+from engine.data import notes as audio_notes
 
 MARGIN = 0.03  # float16 weights and a different CPU may move a note or two
 NOISY_ACCURACY = 0.969  # measured: the committed test notes with white noise at 20 dB SNR (README)
@@ -39,7 +38,9 @@ def test_a_pure_tone_lights_the_band_of_its_frequency():
 
 
 def test_committed_weights_reach_the_recorded_accuracy_on_the_committed_test_notes(model):
-    recorded = float(re.search(r"accuracy ([0-9.]+)", manifest.recorded_metric(instrument_cnn.WEIGHTS)).group(1))
+    recorded = float(
+        re.search(r"accuracy ([0-9.]+)", manifest.recorded_metric(instrument_cnn.WEIGHTS)).group(1)
+    )
     figures = instrument_training.accuracy(model, audio_notes.test_notes())
     assert figures["notes"] == 96
     assert figures["accuracy"] >= recorded - MARGIN, figures
@@ -47,7 +48,7 @@ def test_committed_weights_reach_the_recorded_accuracy_on_the_committed_test_not
 
 def test_noise_at_20_db_snr_costs_little(model):
     notes = audio_notes.test_notes()
-    rms = np.sqrt(np.mean(notes.audio ** 2, axis=1, keepdims=True))
+    rms = np.sqrt(np.mean(notes.audio**2, axis=1, keepdims=True))
     noise = np.random.default_rng(1).standard_normal(notes.audio.shape).astype(np.float32) * rms / 10
     noisy = audio_notes.Notes(notes.audio + noise, notes.instruments, notes.pitches, notes.velocities)
     assert instrument_training.accuracy(model, noisy)["accuracy"] >= NOISY_ACCURACY - MARGIN
@@ -64,7 +65,9 @@ def test_picture_augmentation_keeps_the_range_and_the_loudest_bin():
 def test_a_later_quieter_note_in_a_longer_recording_is_still_named(model):
     notes = audio_notes.test_notes()
     index = int(np.flatnonzero(notes.instruments == audio_notes.INSTRUMENT_NAMES.index("trumpet"))[3])
-    recording = np.concatenate([np.zeros(8_000, np.float32), 0.1 * notes.audio[index], np.zeros(4_000, np.float32)])
+    recording = np.concatenate(
+        [np.zeros(8_000, np.float32), 0.1 * notes.audio[index], np.zeros(4_000, np.float32)]
+    )
     guess = instrument_cnn.classify(model, recording)
     assert guess.instrument == "trumpet" and abs(guess.start_second - 0.5) < 0.05
     assert abs(sum(guess.probabilities.values()) - 1.0) < 1e-3
@@ -95,12 +98,20 @@ def test_a_smoke_run_on_the_trainer_keeps_the_best_epoch_strictly_and_writes_not
     held_out = audio_notes.test_notes()
     count = 16
     pitches = np.where(np.arange(count) < 12, 60, 63)  # 60: a training pitch, 63: a validation pitch
-    notes = audio_notes.Notes(held_out.audio[:count], held_out.instruments[:count], pitches,
-                              np.full(count, audio_notes.TEST_NOTES_VELOCITY))
-    monkeypatch.setattr(instrument_training, "soundfont_notes", lambda font: notes)  # no rendered notes needed
+    notes = audio_notes.Notes(
+        held_out.audio[:count],
+        held_out.instruments[:count],
+        pitches,
+        np.full(count, audio_notes.TEST_NOTES_VELOCITY),
+    )
+    monkeypatch.setattr(
+        instrument_training, "soundfont_notes", lambda font: notes
+    )  # no rendered notes needed
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     result = instrument_training.train(epochs=2, max_steps=1, soundfonts=("one.sf2",))
     assert [entry["epoch"] for entry in result["history"]] == [1, 2]
-    assert all(0 <= entry["validation_accuracy"] <= 1 and np.isfinite(entry["loss"]) for entry in result["history"])
+    assert all(
+        0 <= entry["validation_accuracy"] <= 1 and np.isfinite(entry["loss"]) for entry in result["history"]
+    )
     assert result["history"][0]["learning_rate"] == instrument_training.LEARNING_RATE
     assert not any(tmp_path.iterdir())

@@ -7,10 +7,10 @@ for any weights); the committed weights are checked in test_wavenet_committed.py
 import numpy as np
 import pytest
 
-from engine.data import notes as audio_notes
 from engine.audio.wavenet import model as wavenet
 from engine.audio.wavenet import train as wavenet_training
 from engine.core.errors import InvalidInput
+from engine.data import notes as audio_notes
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,10 @@ def test_outputs_never_depend_on_later_inputs(network):
     later_phase = phase.copy()
     later_phase[0, 200:] = 0
     args = [np.array([1], "int32"), np.array([5], "int32")]
-    before, after = np.asarray(network([codes, *args, phase])), np.asarray(network([later, *args, later_phase]))
+    before, after = (
+        np.asarray(network([codes, *args, phase])),
+        np.asarray(network([later, *args, later_phase])),
+    )
     assert np.allclose(before[0, :200], after[0, :200], atol=1e-6)  # outputs up to 199 see inputs <= 199
     assert not np.allclose(before[0, 200], after[0, 200])
 
@@ -73,8 +76,9 @@ def test_numpy_forward_matches_keras(network, model64):
     codes = np.random.default_rng(2).integers(0, 256, (2, 700))
     requests = [wavenet.NoteRequest("organ", 50), wavenet.NoteRequest("flute", 70)]
     phase = wavenet.phase_features(audio_notes.midi_frequency([50, 70]), np.array([0, 321]), 700)
-    keras_logits = np.asarray(network([codes.astype("int32"), np.array([1, 3], "int32"), np.array([2, 22], "int32"),
-                                       phase]))
+    keras_logits = np.asarray(
+        network([codes.astype("int32"), np.array([1, 3], "int32"), np.array([2, 22], "int32"), phase])
+    )
     assert np.abs(keras_logits - model64.logits(codes, model64.condition(requests), phase)).max() < 1e-4
 
 
@@ -103,9 +107,14 @@ def test_fast_and_naive_generation_give_the_same_samples(shallow64):
 def test_generation_reports_progress_and_can_be_stopped(model64):
     messages = []
     calls = iter(range(1000))
-    stopped = wavenet.generate(model64, [wavenet.NoteRequest("piano", 60)], 1.0, seed=0,
-                               on_progress=lambda f, m, p=None: messages.append((f, m)),
-                               should_stop=lambda: next(calls) >= 3)
+    stopped = wavenet.generate(
+        model64,
+        [wavenet.NoteRequest("piano", 60)],
+        1.0,
+        seed=0,
+        on_progress=lambda f, m, p=None: messages.append((f, m)),
+        should_stop=lambda: next(calls) >= 3,
+    )
     assert stopped.stopped and 0 < stopped.audio.shape[1] < 16000
     assert messages[0][0] == 0 and messages[-1][0] == 1.0
 
@@ -116,17 +125,20 @@ def test_blend_weights_mix_the_instrument_embeddings(model64):
     assert np.allclose(blend, 0.75 * piano + 0.25 * organ)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"notes": []}, "at least one note"),
-    ({"seconds": 0}, "Duration"),
-    ({"seconds": wavenet.MAX_SECONDS + 1}, "Duration"),
-    ({"temperature": 5}, "Temperature"),
-    ({"notes": [wavenet.NoteRequest("kazoo", 60)]}, "knows the instruments"),
-    ({"notes": [wavenet.NoteRequest("piano", 20)]}, "MIDI pitches"),
-    ({"notes": [wavenet.NoteRequest({"piano": 0}, 60)]}, "positive"),
-    ({"notes": [wavenet.NoteRequest("piano", 60)] * (wavenet.MAX_NOTES + 1)}, "At most"),
-    ({"method": "magic"}, "method"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"notes": []}, "at least one note"),
+        ({"seconds": 0}, "Duration"),
+        ({"seconds": wavenet.MAX_SECONDS + 1}, "Duration"),
+        ({"temperature": 5}, "Temperature"),
+        ({"notes": [wavenet.NoteRequest("kazoo", 60)]}, "knows the instruments"),
+        ({"notes": [wavenet.NoteRequest("piano", 20)]}, "MIDI pitches"),
+        ({"notes": [wavenet.NoteRequest({"piano": 0}, 60)]}, "positive"),
+        ({"notes": [wavenet.NoteRequest("piano", 60)] * (wavenet.MAX_NOTES + 1)}, "At most"),
+        ({"method": "magic"}, "method"),
+    ],
+)
 def test_bad_requests_get_clear_errors(model64, kwargs, message):
     arguments = {"notes": [wavenet.NoteRequest("piano", 60)], "seconds": 0.01, **kwargs}
     with pytest.raises(InvalidInput, match=message):
@@ -135,8 +147,9 @@ def test_bad_requests_get_clear_errors(model64, kwargs, message):
 
 def test_training_windows_start_in_silence_or_score_only_full_context():
     codes = np.random.default_rng(3).integers(0, 256, (5, 4000))
-    inputs, targets, mask, notes, first = wavenet_training.windows(codes, np.random.default_rng(4), batch=40, scored=100,
-                                                             field=50)
+    inputs, targets, mask, notes, first = wavenet_training.windows(
+        codes, np.random.default_rng(4), batch=40, scored=100, field=50
+    )
     assert inputs.shape == targets.shape == mask.shape == (40, 150)
     assert np.array_equal(inputs[:, 1:], targets[:, :-1])  # teacher forcing: the input is the target shifted
     starts = mask[:, 0] == 1
@@ -146,7 +159,7 @@ def test_training_windows_start_in_silence_or_score_only_full_context():
     assert (mask[~starts, :50] == 0).all() and (mask[~starts, 50:] == 1).all()
     assert (first[starts] == 0).all()
     for row in np.flatnonzero(~starts)[:5]:  # the first target is sample `first` of its note
-        assert np.array_equal(targets[row], codes[notes[row], first[row]:first[row] + 150])
+        assert np.array_equal(targets[row], codes[notes[row], first[row] : first[row] + 150])
 
 
 def test_cli_instrument_blends_parse():
@@ -165,8 +178,15 @@ def test_a_smoke_run_on_the_trainer_logs_an_epoch_and_writes_nothing(tmp_path, m
     rng = np.random.default_rng(0)
     count = len(wavenet.INSTRUMENTS)
     length = wavenet.receptive_field() + wavenet_training.SCORED + 50
-    monkeypatch.setattr(wavenet_training, "training_notes", lambda: (  # no rendered notes needed
-        rng.integers(0, 256, (count, length)), np.arange(count), np.zeros(count, np.int64)))
+    monkeypatch.setattr(
+        wavenet_training,
+        "training_notes",
+        lambda: (  # no rendered notes needed
+            rng.integers(0, 256, (count, length)),
+            np.arange(count),
+            np.zeros(count, np.int64),
+        ),
+    )
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     result = wavenet_training.train(epochs=2, max_steps=1)
     assert [entry["epoch"] for entry in result["history"]] == [1, 2]

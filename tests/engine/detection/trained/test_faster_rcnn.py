@@ -18,7 +18,10 @@ def test_anchors_cover_every_cell_with_every_shape():
     assert anchors.shape == (cells * cells * per_cell, 4)
     centres = (anchors[:, :2] + anchors[:, 2:]) / 2
     assert np.allclose(centres[:per_cell], 4.0) and np.allclose(centres[-1], scenes.SIZE - 4.0)
-    heights, widths = anchors[:per_cell, 3] - anchors[:per_cell, 1], anchors[:per_cell, 2] - anchors[:per_cell, 0]
+    heights, widths = (
+        anchors[:per_cell, 3] - anchors[:per_cell, 1],
+        anchors[:per_cell, 2] - anchors[:per_cell, 0],
+    )
     assert np.allclose(sorted(np.round(heights / widths, 3)), sorted([0.5, 1, 2] * 3))
 
 
@@ -58,7 +61,10 @@ def test_mask_rcnn_masks_fit_their_objects():
     assert figures["mask_map50"] >= FIRST_50_MASK_AP - 0.02
 
 
-FIRST_100_MAP = {"faster-rcnn": 0.9029, "mask-rcnn": 0.9137}  # measured on test scenes 0..99 with the committed weights
+FIRST_100_MAP = {
+    "faster-rcnn": 0.9029,
+    "mask-rcnn": 0.9137,
+}  # measured on test scenes 0..99 with the committed weights
 FIRST_50_MASK_IOU = 0.6947  # measured on test scenes 0..49
 FIRST_50_MASK_AP = 0.8575  # mask AP@0.5 (matched by mask IoU), test scenes 0..49 (all 500: 0.8557)
 
@@ -76,9 +82,18 @@ def test_mask_scores_are_box_scores_times_maskness():
         assert np.all(np.diff(rescored.scores) <= 0)  # best first, after rescoring
         for box, label, score, mask in zip(rescored.boxes, rescored.labels, rescored.scores, pasted):
             row = np.flatnonzero((plain.labels == label) & np.all(plain.boxes == box, axis=1))[0]
-            probability = model._masks(features[image:image + 1], box[None].astype(np.float32), np.zeros(1, np.int32),
-                                       np.array([label], np.int32)).numpy()[0]
-            x0, y0, x1, y1 = int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))
+            probability = model._masks(
+                features[image : image + 1],
+                box[None].astype(np.float32),
+                np.zeros(1, np.int32),
+                np.array([label], np.int32),
+            ).numpy()[0]
+            x0, y0, x1, y1 = (
+                int(np.floor(box[0])),
+                int(np.floor(box[1])),
+                int(np.ceil(box[2])),
+                int(np.ceil(box[3])),
+            )
             inside = cv2.resize(probability, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             kept = inside >= faster_rcnn.MASK_THRESHOLD
             assert np.array_equal(mask[y0:y1, x0:x1], kept) and mask.sum() == kept.sum()
@@ -95,23 +110,36 @@ def test_mask_rcnn_trains_both_stages_into_one_run_folder(tmp_path, monkeypatch)
 
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     monkeypatch.setattr(faster_rcnn, "VALIDATION_SCENES", 4)
-    monkeypatch.setattr(faster_rcnn, "MASK_CYCLES", (faster_rcnn.MaskCycle(1, 1e-3, False),
-                                                     faster_rcnn.MaskCycle(1, 2e-4, True)))
-    monkeypatch.setattr(faster_rcnn.DetectorTask, "evaluate", lambda self, weights: faster_rcnn.evaluate_model(
-        faster_rcnn.build(weights), count=4))
+    monkeypatch.setattr(
+        faster_rcnn,
+        "MASK_CYCLES",
+        (faster_rcnn.MaskCycle(1, 1e-3, False), faster_rcnn.MaskCycle(1, 2e-4, True)),
+    )
+    monkeypatch.setattr(
+        faster_rcnn.DetectorTask,
+        "evaluate",
+        lambda self, weights: faster_rcnn.evaluate_model(faster_rcnn.build(weights), count=4),
+    )
     committed = (ROOT / "assets" / faster_rcnn.WEIGHTS["mask-rcnn"]).read_bytes()
     smoke = faster_rcnn.train("mask-rcnn", epochs=1, train_scenes=faster_rcnn.BATCH_SIZE, max_batches=1)
     assert [entry["epoch"] for entry in smoke["history"]] == [1] and not any(tmp_path.iterdir())
     result = faster_rcnn.train("mask-rcnn", epochs=1, train_scenes=faster_rcnn.BATCH_SIZE)
     history = result["history"]
     assert [(entry["epoch"], entry.get("stage", 1), entry["learning_rate"]) for entry in history] == [
-        (1, 1, 1e-3), (2, 2, 1e-3), (3, 2, 2e-4)]
-    assert history[0]["rpn_class"] > 0 and history[1]["mask"] > 0 and history[1]["kept"]  # cycle 0 keeps its first
+        (1, 1, 1e-3),
+        (2, 2, 1e-3),
+        (3, 2, 2e-4),
+    ]
+    assert (
+        history[0]["rpn_class"] > 0 and history[1]["mask"] > 0 and history[1]["kept"]
+    )  # cycle 0 keeps its first
     assert [entry["train_scenes_from"] for entry in history[1:]] == [0, faster_rcnn.BATCH_SIZE]
     assert result["scenes"] == 4 and "mask_map50" in result
     run = pathlib.Path(result["run"])
     assert (run / faster_rcnn.STAGE1_CHECKPOINT).is_file() and (run / "weights.npz").is_file()
     how = json.loads((run / "run.json").read_text())["outputs"][0]["how"]
-    assert how.startswith("python -m engine train mask-rcnn --epochs 1 (best of 1 epochs on 4 validation scenes")
+    assert how.startswith(
+        "python -m engine train mask-rcnn --epochs 1 (best of 1 epochs on 4 validation scenes"
+    )
     assert "1 epochs at 0.001, 1 epochs at 0.0002 on 32 new scenes" in how
     assert (ROOT / "assets" / faster_rcnn.WEIGHTS["mask-rcnn"]).read_bytes() == committed

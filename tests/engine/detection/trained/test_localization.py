@@ -4,13 +4,16 @@ import numpy as np
 import pytest
 
 from engine.core import registry
-from engine.detection.trained import localization as scene_localization
-from engine.data import scenes
 from engine.core.errors import InvalidInput
+from engine.data import scenes
+from engine.detection.trained import localization as scene_localization
 
 # accuracy and mean box IoU of the committed weights on single-object test scenes 0..99, as measured
-MEASURED_100 = {0.1: {"accuracy": 0.76, "mean_iou": 0.6010}, 0.5: {"accuracy": 0.44, "mean_iou": 0.3601},
-                0.9: {"accuracy": 0.14, "mean_iou": 0.2490}}
+MEASURED_100 = {
+    0.1: {"accuracy": 0.76, "mean_iou": 0.6010},
+    0.5: {"accuracy": 0.44, "mean_iou": 0.3601},
+    0.9: {"accuracy": 0.14, "mean_iou": 0.2490},
+}
 MARGIN = 0.01
 
 
@@ -20,8 +23,9 @@ def test_box_targets_round_trip_and_paired_iou():
     np.testing.assert_allclose(targets[0], [25 / 96, 50 / 96, 30 / 96, 60 / 96], rtol=1e-6)
     np.testing.assert_allclose(scene_localization.corner_boxes(targets), boxes, atol=1e-4)
     shifted = boxes + [15, 0, 15, 0]
-    np.testing.assert_allclose(scene_localization.paired_iou(boxes, shifted), [15 * 60 / (45 * 60), 81 / 111],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        scene_localization.paired_iou(boxes, shifted), [15 * 60 / (45 * 60), 81 / 111], rtol=1e-6
+    )
 
 
 def test_bad_alpha_and_unknown_weight_file_are_refused():
@@ -69,7 +73,10 @@ def test_a_tiny_run_trains_into_its_run_folder_and_promotes(tmp_path, monkeypatc
     assert result["scenes"] == 8 and 0 <= result["mean_iou"] <= 1
     assert not assets.exists()  # training wrote nothing under assets/
     promoted = training.promote("classloc-a0.1", "tiny")
-    assert promoted["files"] == ["scene_detection/classloc_a0.1.npz", "scene_detection/classloc_a0.1.history.json"]
+    assert promoted["files"] == [
+        "scene_detection/classloc_a0.1.npz",
+        "scene_detection/classloc_a0.1.history.json",
+    ]
     line = manifest.entries()["scene_detection/classloc_a0.1.npz"]
     assert line["metric"].startswith("single-object test scenes (8): accuracy")
     assert "--epochs 2 (best of 2 epochs on 8 validation scenes" in line["how"]

@@ -23,10 +23,12 @@ def _logit(probability):
 
 def _perfect_output(objects, targets, classes):
     """A raw grid output whose first predictor reproduces the targets exactly."""
-    raw = np.full(objects.shape + (scene_yolo.BOXES_PER_CELL * 5 + scene_yolo.NUM_CLASSES,), -20.0, np.float32)
+    raw = np.full(
+        objects.shape + (scene_yolo.BOXES_PER_CELL * 5 + scene_yolo.NUM_CLASSES,), -20.0, np.float32
+    )
     raw[..., 0:4] = _logit(targets)
     raw[..., 4] = np.where(objects > 0, _logit(np.full_like(objects, 0.999)), -20.0)
-    raw[..., scene_yolo.BOXES_PER_CELL * 5:] = np.eye(scene_yolo.NUM_CLASSES)[classes] * 30
+    raw[..., scene_yolo.BOXES_PER_CELL * 5 :] = np.eye(scene_yolo.NUM_CLASSES)[classes] * 30
     return raw
 
 
@@ -43,7 +45,9 @@ def test_targets_put_each_object_in_the_cell_of_its_centre():
 def test_loss_is_small_for_a_perfect_output_and_large_for_a_wrong_one():
     images, objects, targets, classes = scene_yolo.scene_arrays("train", 4)
     raw = _perfect_output(objects, targets, classes)
-    loss, (coordinates, with_object, without_object, class_loss) = scene_yolo.yolo_loss(raw, objects, targets, classes)
+    loss, (coordinates, with_object, without_object, class_loss) = scene_yolo.yolo_loss(
+        raw, objects, targets, classes
+    )
     assert float(coordinates) < 1e-6 and float(class_loss) < 1e-6 and float(without_object) < 1e-6
     assert float(with_object) < 0.01  # objectness 0.999 against an IoU of 1
     shifted = raw.copy()
@@ -53,8 +57,9 @@ def test_loss_is_small_for_a_perfect_output_and_large_for_a_wrong_one():
 
 def test_decoding_a_perfect_output_gives_the_true_boxes_and_labels():
     images, objects, targets, classes = scene_yolo.scene_arrays("train", 2)
-    boxes, objectness, probabilities = (np.asarray(part) for part in scene_yolo.decode_grid(
-        _perfect_output(objects, targets, classes)))
+    boxes, objectness, probabilities = (
+        np.asarray(part) for part in scene_yolo.decode_grid(_perfect_output(objects, targets, classes))
+    )
     for index in range(2):
         scores = objectness[index][..., None] * probabilities[index][:, :, None, :]
         found = scene_yolo._select(boxes[index].reshape(-1, 4) * scenes.SIZE, scores.reshape(-1, 16), 0.01)
@@ -89,8 +94,11 @@ def test_training_writes_a_run_folder_and_nothing_under_assets(tmp_path, monkeyp
 
     monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
     monkeypatch.setattr(scene_yolo, "VALIDATION_SCENES", 10)
-    monkeypatch.setattr(scene_yolo.YoloTask, "evaluate", lambda self, weights: scene_yolo.evaluate_model(
-        scene_yolo.build(weights), 10))
+    monkeypatch.setattr(
+        scene_yolo.YoloTask,
+        "evaluate",
+        lambda self, weights: scene_yolo.evaluate_model(scene_yolo.build(weights), 10),
+    )
     committed = (ROOT / "assets" / scene_yolo.WEIGHTS).read_bytes()
     smoke = scene_yolo.train(epochs=1, train_scenes=2 * scene_yolo.BATCH_SIZE, max_batches=1)
     assert len(smoke["history"]) == 1 and np.isfinite(smoke["history"][0]["loss"]) and "run" not in smoke
