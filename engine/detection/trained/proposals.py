@@ -353,6 +353,20 @@ def validation_map(predict, data: TrainingScenes, batch_size: int = 50) -> float
     return metrics.mean_average_precision(predictions, data.boxes, data.labels, len(scenes.CLASSES))["map"]
 
 
+def evaluate_model(model, count: int | None = None, timed_scenes: int = 20) -> dict:
+    """R-CNN's and Fast R-CNN's held-out figures: mAP@0.5 on the first `count` test scenes (default all),
+    and the time of one scene at a time with and without selective search."""
+    from engine.data import scenes
+    from engine.detection.trained import common
+
+    model = getattr(model, "model", model)
+    return {
+        **common.evaluate(model.predict, scenes.TEST_SCENES if count is None else count),
+        "ms_per_scene": time_per_scene(model.predict, timed_scenes),
+        "ms_per_scene_without_search": time_per_scene(model.predict, timed_scenes, search=False),
+    }
+
+
 def time_per_scene(predict, count: int = 20, search: bool = True) -> float:
     """Median milliseconds of predict on one test scene at a time (after a warm-up call).
 

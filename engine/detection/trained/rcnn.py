@@ -274,16 +274,7 @@ def train(
     )
 
 
-def evaluate_model(model, count: int = scenes.TEST_SCENES, timed_scenes: int = 20) -> dict:
-    """mAP@0.5 on the test scenes, and the time of one scene at a time with and without selective search."""
-    model = getattr(model, "model", model)
-    return {
-        **scene_detectors.evaluate(model.predict, count),
-        "ms_per_scene": scene_proposals.time_per_scene(model.predict, timed_scenes),
-        "ms_per_scene_without_search": scene_proposals.time_per_scene(
-            model.predict, timed_scenes, search=False
-        ),
-    }
+evaluate_model = scene_proposals.evaluate_model  # mAP@0.5 and ms per scene, with and without the search
 
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does
