@@ -188,9 +188,9 @@ def _configs(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from engine.core import training
+    from engine.core import runs
 
-    result = training.promote(args.name, args.run_name)
+    result = runs.promote(args.name, args.run_name)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.capsules import evaluation
 from engine.capsules import model as capsnet
-from engine.core import assets, configs, manifest, training, weights_io
+from engine.core import assets, configs, manifest, runs, schedules, training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
 from engine.data import mnist
@@ -126,13 +126,11 @@ class CapsNetTask(training.Task):
         weights_io.load_float16(stored.parts, weights)
         return evaluation.evaluate_model(stored)
 
-    def outputs(
-        self, run: training.Run, figures: dict, history: list[dict], epochs: int
-    ) -> list[training.Output]:
+    def outputs(self, run: runs.Run, figures: dict, history: list[dict], epochs: int) -> list[runs.Output]:
         # The log beside the weights lets a later --resume on another machine continue from them.
         return [
             *super().outputs(run, figures, history, epochs),
-            training.Output(_history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(), "history.json"),
+            runs.Output(_history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(), "history.json"),
         ]
 
     def manifest_line(self, figures: dict, history: list[dict], epochs: int) -> tuple[str, str]:
@@ -180,7 +178,7 @@ def train(
     return training.train(
         CapsNetTask(name, seed),
         epochs or DEFAULT_EPOCHS,
-        training.exponential(LEARNING_RATE, LEARNING_RATE_DECAY),
+        schedules.exponential(LEARNING_RATE, LEARNING_RATE_DECAY),
         output=output,
         resume=resume,
         run=run,

@@ -3,15 +3,10 @@
 After TF Model Garden's `base_task.Task` and `base_trainer.Trainer`: a `Task` holds what is particular
 to a model (its data, network, loss and train step, validation metrics, held-out evaluation, the files
 and manifest lines it makes); the `Trainer` owns the lifecycle every trainer used to rewrite: the epoch
-loop with its stop check and progress, the learning-rate schedule (constant, cosine, exponential, and a
-cosine restarted at a given peak as in SGDR, Loshchilov & Hutter, ICLR 2017), a float32 checkpoint per
-epoch and resume from it, keep-best on a named validation metric, and the float16 finalize that measures
-the stored copy (engine/core/weights_io.py).
-
-Training never writes under assets/: a run lives in `runs/NAME/RUN/` (git-ignored), holding
-last.npz / best.npz (float32), history.json, the finalized float16 files and run.json, which lists the
-files and the manifest lines they carry. `python -m engine promote NAME RUN` (`promote`) copies them into
-assets/ and records them in assets/MANIFEST.jsonl.
+loop with its stop check and progress, the learning-rate schedule (engine/core/schedules.py), a float32
+checkpoint per epoch and resume from it, keep-best on a named validation metric, and the float16 finalize
+that measures the stored copy (engine/core/weights_io.py). It writes into a run folder, never under
+assets/ (engine/core/runs.py: `python -m engine promote NAME RUN` copies a run's files there).
 
 Option names are the same for every trainer: `epochs` (the total the run's log reaches; a resumed run
 continues towards it), `resume`, `run` (the run folder's name), `max_steps` (at most this many steps per
@@ -22,190 +17,24 @@ settings go into settings-N.json, run.json and the manifest line (default: the o
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import os
 import pathlib
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import numpy as np
 
+from engine.core import runs, schedules
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
+from engine.core.runs import Output, Run, assets_dir, check_run_name, runs_root, write_run_file
+from engine.core.schedules import Schedule, constant
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]  # engine/core/training.py -> the project
-RUNS_ENV_VAR = "CONVNET_STUDIO_RUNS"  # another folder for runs (tests point it at a temporary one)
-RUN_FILE = "run.json"
-
-
-def runs_root() -> pathlib.Path:
-    """Where runs go: $CONVNET_STUDIO_RUNS, else runs/ at the project root (git-ignored)."""
-    return pathlib.Path(os.environ.get(RUNS_ENV_VAR) or PROJECT_ROOT / "runs")
-
-
-# --- learning-rate schedules -------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-    """A learning-rate schedule over a run's steps.
-
-    kind: "constant", "cosine" (from `peak` to `alpha` x peak) or "exponential" (x `decay` per epoch).
-    restart: the cosine spans only the epochs this run adds, starting again at `peak` (a warm restart)
-        instead of the whole log's epochs.
-    per_epoch: the rate is held for each whole epoch (computed at its start), not changed per step.
-    """
-
-    kind: str = "constant"
-    peak: float = 1e-3
-    alpha: float = 0.0
-    decay: float = 1.0
-    restart: bool = False
-    per_epoch: bool = False
-
-    def __post_init__(self):
-        if self.kind not in ("constant", "cosine", "exponential"):
-            raise InvalidInput(f"Unknown learning-rate schedule {self.kind!r}.")
-        if not self.peak > 0:
-            raise InvalidInput(f"A peak learning rate must be positive, not {self.peak}.")
-
-    def _span(self, steps_per_epoch: int, epochs: int, first_epoch: int) -> tuple[int, int]:
-        """(first step, number of steps) the cosine runs over."""
-        first = first_epoch if self.restart else 0
-        return first * steps_per_epoch, max(1, (epochs - first) * steps_per_epoch)
-
-    def rate(self, step: int, steps_per_epoch: int, epochs: int, first_epoch: int = 0) -> float:
-        """The learning rate of step `step` (0-based, counted over the whole log) of a run of `epochs` epochs
-        resumed after `first_epoch`."""
-        if self.per_epoch:
-            step -= step % steps_per_epoch
-        if self.kind == "constant":
-            return self.peak
-        if self.kind == "exponential":
-            return self.peak * self.decay ** (step // steps_per_epoch)
-        origin, span = self._span(steps_per_epoch, epochs, first_epoch)
-        fraction = min(max(step - origin, 0), span) / span
-        return self.peak * ((1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * fraction)) + self.alpha)
-
-    def for_optimizer(self, steps_per_epoch: int, epochs: int, first_epoch: int = 0):
-        """What a Keras optimizer takes as its learning rate: a float, or a schedule of its step count
-        (Keras' own CosineDecay / ExponentialDecay, so the rates are the ones the trainers used)."""
-        if self.kind == "constant" or self.per_epoch:  # per-epoch rates are assigned by the Trainer
-            return self.rate(first_epoch * steps_per_epoch, steps_per_epoch, epochs, first_epoch)
-        import keras
-
-        if self.kind == "exponential":
-            return keras.optimizers.schedules.ExponentialDecay(
-                self.peak, steps_per_epoch, self.decay, staircase=True
-            )
-        origin, span = self._span(steps_per_epoch, epochs, first_epoch)
-        cosine = keras.optimizers.schedules.CosineDecay(self.peak, span, alpha=self.alpha)
-        return _shifted(cosine, origin) if origin else cosine
-
-    def describe(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def constant(rate: float) -> Schedule:
-    return Schedule("constant", rate)
-
-
-def cosine(peak: float, alpha: float = 0.0, per_epoch: bool = False) -> Schedule:
-    """A half cosine from `peak` down to `alpha` x peak over the whole run."""
-    return Schedule("cosine", peak, alpha=alpha, per_epoch=per_epoch)
-
-
-def restarted_cosine(peak: float, alpha: float = 0.0, per_epoch: bool = False) -> Schedule:
-    """A half cosine from `peak` over the epochs this (resumed) run adds: `--peak-learning-rate`."""
-    return Schedule("cosine", peak, alpha=alpha, restart=True, per_epoch=per_epoch)
-
-
-def exponential(peak: float, decay_per_epoch: float) -> Schedule:
-    return Schedule("exponential", peak, decay=decay_per_epoch)
-
-
-def _shifted(schedule, origin: int):
-    """`schedule` read `origin` steps late: a cycle's cosine that starts at the resumed step."""
-    import keras
-
-    class Shifted(keras.optimizers.schedules.LearningRateSchedule):
-        def __call__(self, step):
-            return schedule(keras.ops.maximum(keras.ops.cast(step, "float32") - origin, 0.0))
-
-        def get_config(self):
-            return {"origin": origin, "schedule": schedule.get_config()}
-
-    return Shifted()
-
-
-# --- runs ---------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """A run folder runs/NAME/RUN/."""
-
-    name: str
-    run: str
-    root: pathlib.Path
-
-    @property
-    def path(self) -> pathlib.Path:
-        return self.root / self.name / self.run
-
-    @classmethod
-    def new(cls, name: str, run: str | None = None, root: pathlib.Path | None = None) -> Run:
-        """A run folder not used yet (named by the time it starts unless `run` is given)."""
-        root = root or runs_root()
-        if run is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            run, count = stamp, 1
-            while (root / name / run).exists():
-                count += 1
-                run = f"{stamp}-{count}"
-        _check_run_name(run)
-        return cls(name, run, root)
-
-    @classmethod
-    def latest(cls, name: str, root: pathlib.Path | None = None) -> Run | None:
-        """The newest run of `name` that has a log to resume, or None."""
-        root = root or runs_root()
-        folders = [path for path in (root / name).glob("*/history.json")] if (root / name).is_dir() else []
-        if not folders:
-            return None
-        newest = max(folders, key=lambda path: path.stat().st_mtime).parent
-        return cls(name, newest.name, root)
-
-    def history(self) -> list[dict]:
-        path = self.path / "history.json"
-        return json.loads(path.read_text()) if path.is_file() else []
-
-    def write_history(self, history: list[dict]) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "history.json").write_text(json.dumps(history, indent=1))
-
-    def exists(self) -> bool:
-        return self.path.is_dir()
-
-
-def _check_run_name(run: str) -> None:
-    if not run or run in (".", "..") or "/" in run or "\\" in run:
-        raise InvalidInput(f"A run's name is one folder name, not {run!r}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class Output:
-    """A file a finalized run made: `file` in the run folder, promoted to `asset` (relative to assets/);
-    `metric` is its manifest line's held-out figure (None: copied, no manifest line)."""
-
-    asset: str
-    file: str
-    how: str = ""
-    metric: str | None = None
+# engine/segmentation/unet.py and its test still read these two as `training.X` (that package is being split
+# by another change); everything else imports them from engine.core.runs / engine.core.schedules.
+RUNS_ENV_VAR = runs.RUNS_ENV_VAR
+restarted_cosine = schedules.restarted_cosine
 
 
 # --- the Task protocol --------------------------------------------------------------------------------------
@@ -342,7 +171,7 @@ class Task:
         """The log of the committed weights (the .history.json beside `asset`), for --resume without a run."""
         if self.asset is None:
             return None
-        path = (_assets_dir() / self.asset).with_suffix(".history.json")
+        path = (assets_dir() / self.asset).with_suffix(".history.json")
         stored = json.loads(path.read_text()) if path.is_file() else None
         return stored if isinstance(stored, list) else None
 
@@ -351,12 +180,6 @@ class Task:
         from engine.core import manifest
 
         return manifest.best_epoch(history, self.monitor)["epoch"] if self.monitor else len(history)
-
-
-def _assets_dir() -> pathlib.Path:
-    from engine.core import manifest  # read at call time, so tests can point it elsewhere
-
-    return manifest.PROJECT_ASSETS
 
 
 # --- the Trainer --------------------------------------------------------------------------------------------
@@ -407,7 +230,7 @@ class Trainer:
             return Run.new(name, run, root)
         if run is not None:
             chosen = Run(name, run, root)
-            _check_run_name(run)
+            check_run_name(run)
             if not chosen.exists():
                 raise InvalidInput(f"No run {run} of {name} under {root / name} to resume.")
             return chosen
@@ -434,7 +257,7 @@ class Trainer:
         from engine.core import manifest
 
         history = self.task.committed_history()
-        committed = _assets_dir() / self.task.asset if self.task.asset else None
+        committed = assets_dir() / self.task.asset if self.task.asset else None
         if not history or committed is None or not committed.is_file():
             return False
         run.path.mkdir(parents=True, exist_ok=True)
@@ -563,44 +386,6 @@ class Trainer:
         }
 
 
-def write_run_file(
-    run: Run,
-    history: list[dict],
-    figures: dict,
-    outputs: list[Output],
-    monitor: str | None,
-    config: dict | None = None,
-) -> None:
-    """run.json: what `promote` copies and records (for tasks that finalize on their own, e.g. several parts);
-    `config`: the run's named config (configs.NamedConfig.describe(); default: the one the CLI is running)."""
-    if config is None:
-        from engine.core import configs
-
-        current = configs.current()
-        config = current.describe() if current is not None else None
-    kept = [entry["epoch"] for entry in history if entry.get("kept")]
-    summary = {
-        "name": run.name,
-        "run": run.run,
-        "epochs": len(history),
-        "monitor": monitor,
-        "kept_epoch": kept[-1] if kept else (history[-1]["epoch"] if history else None),
-        "figures": figures,
-        "outputs": [dataclasses.asdict(output) for output in outputs],
-        **({"config": config} if config else {}),
-    }
-    run.path.mkdir(parents=True, exist_ok=True)
-    (run.path / RUN_FILE).write_text(json.dumps(summary, indent=1, default=_jsonable))
-
-
-def _jsonable(value: Any):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 def train(
     task: Task,
     epochs: int,
@@ -618,29 +403,3 @@ def train(
     if trainer.smoke or not any(entry["epoch"] > trainer.first_epoch for entry in history):
         return {"name": task.name, "history": history}
     return {"name": task.name, "history": history, **trainer.finalize(output)}
-
-
-def promote(name: str, run: str, runs_dir: pathlib.Path | None = None) -> dict:
-    """Copy a finalized run's files into assets/ and write their manifest lines (`python -m engine promote`)."""
-    from engine.core import manifest
-
-    _check_run_name(run)
-    folder = (runs_dir or runs_root()) / name / run
-    summary_path = folder / RUN_FILE
-    if not summary_path.is_file():
-        raise InvalidInput(f"{folder} holds no finalized run ({RUN_FILE}); train {name} to the end first.")
-    summary = json.loads(summary_path.read_text())
-    outputs = [Output(**output) for output in summary["outputs"]]
-    if not outputs:
-        raise InvalidInput(f"Run {run} of {name} made no files to promote.")
-    for output in outputs:
-        if not (folder / output.file).is_file():
-            raise InvalidInput(f"{folder / output.file} is missing; train {name} again.")
-    lines = []
-    for output in outputs:
-        target = _assets_dir() / output.asset
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / output.file, target)
-        if output.metric is not None:
-            lines.append(manifest.record(output.asset, output.how, output.metric, summary.get("config")))
-    return {"name": name, "run": run, "files": [output.asset for output in outputs], "manifest": lines}

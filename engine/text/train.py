@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from engine.core import configs, progress, registry, training
+from engine.core import configs, progress, registry, runs, schedules, training
 from engine.core.errors import InvalidInput
 from engine.data import text as text_data
 from engine.text import sentiment
@@ -324,9 +324,7 @@ class TextTask(training.Task):
             "batch_size": self.batch_size,
         }
 
-    def outputs(
-        self, run: training.Run, figures: dict, history: list[dict], epochs: int
-    ) -> list[training.Output]:
+    def outputs(self, run: runs.Run, figures: dict, history: list[dict], epochs: int) -> list[runs.Output]:
         if self.monitor is None:  # the chapter's experiment saves nothing
             return []
         sentiment.save_weights(self.run.model, run.path / "text_cnn.npz")  # the float16 values just measured
@@ -348,9 +346,9 @@ class TextTask(training.Task):
         )
         how = f"python -m engine train {sentiment.MODEL_NAME} --epochs {epochs}"
         return [
-            training.Output(sentiment.WEIGHTS_FILE, "text_cnn.npz", how, metric),
-            training.Output(sentiment.VOCABULARY_FILE, "vocabulary.json", how, metric),
-            training.Output("text_cnn/evaluation.json", "evaluation.json", how, metric),
+            runs.Output(sentiment.WEIGHTS_FILE, "text_cnn.npz", how, metric),
+            runs.Output(sentiment.VOCABULARY_FILE, "vocabulary.json", how, metric),
+            runs.Output("text_cnn/evaluation.json", "evaluation.json", how, metric),
         ]
 
 
@@ -364,10 +362,21 @@ def train_text_cnn(
     float16 and score it; `python -m engine promote text-cnn RUN` writes assets/text_cnn/ and the manifest."""
     epochs = _checked_epochs(epochs or TWEETS_EPOCHS)
     task = TextTask(sentiment.MODEL_NAME, prepare_tweets, TWEETS_BATCH_SIZE, epochs, on_progress=on_progress)
+    return _train(task, epochs, run, on_progress, should_stop)
+
+
+def _train(
+    task: TextTask,
+    epochs: int,
+    run: str | None,
+    on_progress: progress.ProgressCallback,
+    should_stop: progress.StopCheck,
+) -> dict:
+    """Adam at 1e-3 on the one Trainer; the run's figures without its name and log (the task reports them)."""
     result = training.train(
         task,
         epochs,
-        training.constant(1e-3),
+        schedules.constant(1e-3),
         run=run,
         on_progress=_quiet(on_progress),
         should_stop=should_stop,
@@ -419,15 +428,7 @@ def train_imdb_cnn(
     task = TextTask(
         "imdb-cnn", prepare_imdb, IMDB_BATCH_SIZE, epochs, keep_best=False, on_progress=on_progress
     )
-    result = training.train(
-        task,
-        epochs,
-        training.constant(1e-3),
-        run=run,
-        on_progress=_quiet(on_progress),
-        should_stop=should_stop,
-    )
-    return {key: value for key, value in result.items() if key not in ("name", "history")}
+    return _train(task, epochs, run, on_progress, should_stop)
 
 
 # --- named configs (engine/core/configs.py): the tunables are the constants above; "default" is what `train` does

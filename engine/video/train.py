@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.core import assets, configs, registry, training, weights_io
+from engine.core import assets, configs, registry, runs, schedules, training, weights_io
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
 from engine.data import clips as video_clips
@@ -251,7 +251,7 @@ def train(
         The table: one row per way with accuracy (overall and per class group), parameters, seconds.
     """
     smoke = max_steps is not None
-    folder = training.Run.new("video", run)
+    folder = runs.Run.new("video", run)
     on_progress(0.0, "generating clips")
     train_set = clip_set("train", train_clips)
     validation_set = clip_set("validation", validation_clips)
@@ -310,8 +310,8 @@ def train(
         trainer = training.Trainer(
             task,
             epochs or EPOCHS[way],
-            training.constant(LEARNING_RATE),
-            run=training.Run("video", f"{folder.run}/{way}", folder.root),
+            schedules.constant(LEARNING_RATE),
+            run=runs.Run("video", f"{folder.run}/{way}", folder.root),
             max_steps=max_steps,
             on_progress=report,
             should_stop=should_stop,
@@ -364,7 +364,7 @@ def train(
         return table
     (folder.path / "table.json").write_text(json.dumps(table, indent=1))
     outputs = [
-        training.Output(
+        runs.Output(
             weights_file(row["way"]),
             f"{row['way']}.npz",
             f"python -m engine train video ({row['epochs']} epochs, best on {len(validation_set.labels)} "
@@ -374,8 +374,8 @@ def train(
         )
         for row in rows
     ]
-    outputs.append(training.Output(TABLE_FILE, "table.json"))
-    training.write_run_file(folder, [], table, outputs, "validation_accuracy")
+    outputs.append(runs.Output(TABLE_FILE, "table.json"))
+    runs.write_run_file(folder, [], table, outputs, "validation_accuracy")
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         for output in outputs:

@@ -22,7 +22,7 @@ import pathlib
 
 import numpy as np
 
-from engine.core import assets, configs, training, weights_io
+from engine.core import assets, configs, runs, schedules, training, weights_io
 from engine.core import manifest as project_weights
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
@@ -295,7 +295,7 @@ class VQATask(training.Task):
         marked = [entry["epoch"] for entry in history if entry.get("committed")]
         return marked[-1] if marked else len(history)
 
-    def choose_checkpoint(self, run: training.Run) -> pathlib.Path:
+    def choose_checkpoint(self, run: runs.Run) -> pathlib.Path:
         """The best or the last checkpoint, whichever answers more validation questions after BatchNorm is
         recalibrated (on VALIDATION_SCENES scenes)."""
         calibration = vqa_data.scene_set("train", 0, RECALIBRATION_IMAGES).images
@@ -347,14 +347,12 @@ class VQATask(training.Task):
             figures
         )
 
-    def outputs(
-        self, run: training.Run, figures: dict, history: list[dict], epochs: int
-    ) -> list[training.Output]:
+    def outputs(self, run: runs.Run, figures: dict, history: list[dict], epochs: int) -> list[runs.Output]:
         history = self.marked_history(history)
         (run.path / "committed.history.json").write_text(json.dumps(history, indent=1))
         return [
             *super().outputs(run, figures, history, epochs),
-            training.Output(
+            runs.Output(
                 _history_path(self.name).relative_to(PROJECT_ASSETS).as_posix(), "committed.history.json"
             ),
         ]
@@ -433,9 +431,9 @@ def train(
     )
     # A first run keeps its learning rate; a resumed one is an annealing cycle held per epoch (SGDR).
     schedule = (
-        training.restarted_cosine(peak, per_epoch=True)
+        schedules.restarted_cosine(peak, per_epoch=True)
         if resume
-        else training.constant(settings.learning_rate)
+        else schedules.constant(settings.learning_rate)
     )
 
     def stop() -> bool:  # a run the config says was stopped by hand after an epoch stops there

@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.audio import features
 from engine.audio.instrument import model as instrument_cnn
-from engine.core import configs, training, weights_io
+from engine.core import configs, schedules, training, weights_io
 from engine.core.errors import AssetError
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import notes as audio_notes
@@ -327,7 +327,7 @@ def train(
     result = training.train(
         InstrumentTask(seed, soundfonts, on_progress),
         epochs or DEFAULT_EPOCHS,
-        training.constant(LEARNING_RATE),
+        schedules.constant(LEARNING_RATE),
         output=output,
         run=run,
         max_steps=max_steps if max_steps is not None else max_batches,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.audio.wavenet import model as wavenet
-from engine.core import assets, configs, training
+from engine.core import assets, configs, schedules, training
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import notes as audio_notes
 
@@ -195,7 +195,7 @@ def train(
     return training.train(
         WaveNetTask(seed, input_noise),
         epochs,
-        training.cosine(LEARNING_RATE, alpha=0.05),
+        schedules.cosine(LEARNING_RATE, alpha=0.05),
         resume=resume,
         run=run,
         max_steps=max_steps,

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.core import configs, training, weights_io
+from engine.core import configs, schedules, training, weights_io
 from engine.core import manifest as project_weights
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
@@ -458,6 +458,7 @@ class DetectorTask(SceneDetectorTask):
     mask_only = False  # stage 2 trains the mask head alone
     unit = "scenes"
     batch_size = BATCH_SIZE
+    validation_scenes = VALIDATION_SCENES
 
     def __init__(
         self,
@@ -521,13 +522,6 @@ class DetectorTask(SceneDetectorTask):
         if self._step is None:
             self._step = _train_step_function(self.model, optimizer, self.mask_only)
         return self._step(*batch)
-
-    def validate(self) -> dict[str, float]:
-        return {
-            "validation_map50": scene_detectors.evaluate(
-                self.model.predict, VALIDATION_SCENES, split="validation"
-            )["map50"]
-        }
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         return evaluate_model(build(weights))  # the float16 weights that get promoted
@@ -595,7 +589,7 @@ class MaskHeadTask(DetectorTask):
             weights_io.load_float16(parts, path)
 
     def validate(self) -> dict[str, float]:
-        figures = evaluate_masks(self.model, VALIDATION_SCENES, split="validation")
+        figures = evaluate_masks(self.model, self.validation_scenes, split="validation")
         return {
             "validation_mean_mask_iou": figures["mean_mask_iou"],
             "validation_mask_map50": figures["mask_map50"],
@@ -636,7 +630,7 @@ def train(
     trainer = training.Trainer(
         task,
         epochs,
-        training.constant(LEARNING_RATE),
+        schedules.constant(LEARNING_RATE),
         run=run,
         max_steps=max_steps,
         on_progress=on_progress,
@@ -669,7 +663,7 @@ def train_mask_head(
     trainer = training.Trainer(
         task,
         1,
-        training.constant(MASK_CYCLES[cycle].learning_rate),
+        schedules.constant(MASK_CYCLES[cycle].learning_rate),
         resume=True,
         run=run,
         on_progress=on_progress,

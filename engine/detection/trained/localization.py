@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from engine.core import configs, training, weights_io
+from engine.core import configs, runs, schedules, training, weights_io
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.registry import PROJECT_ASSETS
@@ -317,9 +317,7 @@ class LocalizationTask(training.Task):
         weights_io.load_float16(stored.network, weights)
         return evaluate_model(stored)  # the float16 weights we commit
 
-    def outputs(
-        self, run: training.Run, figures: dict, history: list[dict], epochs: int
-    ) -> list[training.Output]:
+    def outputs(self, run: runs.Run, figures: dict, history: list[dict], epochs: int) -> list[runs.Output]:
         if self.asset is None:  # an `a` with no committed file: the run is measured, not promoted
             return []
         minutes = (time.perf_counter() - self.started) / 60
@@ -347,8 +345,8 @@ class LocalizationTask(training.Task):
             f"mean box IoU {figures['mean_iou']:.4f} (a = {self.alpha})"
         )
         return [
-            training.Output(self.asset, "weights.npz", how, metric),
-            training.Output(
+            runs.Output(self.asset, "weights.npz", how, metric),
+            runs.Output(
                 _history_path(self.alpha).relative_to(PROJECT_ASSETS).as_posix(), "history-figures.json"
             ),
         ]
@@ -382,7 +380,7 @@ def train(
     result = training.train(
         task,
         epochs or DEFAULT_EPOCHS,
-        training.cosine(LEARNING_RATE),
+        schedules.cosine(LEARNING_RATE),
         output=output,
         run=run,
         max_steps=max_steps if max_steps is not None else max_batches,

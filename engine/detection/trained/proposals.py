@@ -498,13 +498,13 @@ def train_regions(
     per epoch; finalized into its run folder unless `commit` is False or `max_steps` bounds a smoke run."""
     import time
 
-    from engine.core import training
+    from engine.core import schedules, training
 
     started = time.perf_counter()
     trainer = training.Trainer(
         task,
         epochs,
-        training.exponential(learning_rate, decay),
+        schedules.exponential(learning_rate, decay),
         run=run,
         max_steps=max_steps,
         on_progress=on_progress,

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from engine.core import configs, training, weights_io
+from engine.core import configs, schedules, training, weights_io
 from engine.core import manifest as project_weights
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.data import scenes
@@ -257,6 +257,7 @@ class YoloTask(SceneDetectorTask):
     report_every = 25
     unit = "scenes"
     batch_size = BATCH_SIZE
+    validation_scenes = VALIDATION_SCENES
 
     def __init__(
         self,
@@ -305,13 +306,6 @@ class YoloTask(SceneDetectorTask):
         return dict(
             zip(("loss", "coordinate_loss", "object_loss", "no_object_loss", "class_loss"), (loss, *parts))
         )
-
-    def validate(self) -> dict[str, float]:
-        return {
-            "validation_map50": scene_detectors.evaluate(
-                self.model.predict, VALIDATION_SCENES, split="validation"
-            )["map50"]
-        }
 
     def evaluate(self, weights: pathlib.Path) -> dict:
         return evaluate_model(build(weights))  # the float16 weights that get promoted
@@ -384,7 +378,7 @@ def train(
     result = training.train(
         task,
         epochs,
-        training.cosine(LEARNING_RATE),
+        schedules.cosine(LEARNING_RATE),
         output=output,
         run=run,
         max_steps=max_steps if max_steps is not None else max_batches,

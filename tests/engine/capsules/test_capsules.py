@@ -8,7 +8,7 @@ from engine.capsules import api as capsules
 from engine.capsules import evaluation
 from engine.capsules import model as capsnet
 from engine.capsules import train as capsnet_training
-from engine.core import manifest, training
+from engine.core import manifest, runs
 from engine.core.errors import InvalidInput, InvalidMedia
 from engine.data import mnist
 
@@ -143,7 +143,7 @@ def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log
     monkeypatch.setattr(
         capsnet_training, "CHECKPOINTS", tmp_path / "old-cache"
     )  # no checkpoints from before runs/
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     capsnet_training.train("capsnet-baseline", epochs=1, max_steps=1, resume=True)
     [log] = (tmp_path / "runs" / "capsnet-baseline").glob("*/history.json")  # the run seeded for the resume
     committed = json.loads(capsnet_training._history_path("capsnet-baseline").read_text())
@@ -162,7 +162,7 @@ def test_resume_starts_from_the_committed_best_epoch_and_smoke_runs_keep_the_log
 
 @pytest.mark.training
 def test_a_smoke_run_trains_two_steps_and_measures_validation(tmp_path, monkeypatch):
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     result = capsnet_training.train("capsnet-baseline", epochs=1, max_steps=2)
     [entry] = result["history"]
     assert entry["epoch"] == 1 and np.isfinite(entry["loss"]) and 0 <= entry["train_accuracy"] <= 1

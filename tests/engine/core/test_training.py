@@ -1,13 +1,13 @@
-"""The one Trainer (engine/core/training.py) on a tiny Keras model and random data."""
+"""The one Trainer (engine/core/training.py) on a tiny Keras model and random data: keep-best, resume,
+schedules applied, finalize and promote."""
 
 import json
-import math
 import pathlib
 
 import numpy as np
 import pytest
 
-from engine.core import manifest, training, weights_io
+from engine.core import manifest, runs, schedules, training, weights_io
 from engine.core.errors import InvalidInput
 
 STEPS = 4
@@ -78,16 +78,6 @@ class Tiny(training.Task):
         return f"python -m engine train tiny --epochs {epochs}", f"kernel sum {figures['kernel_sum']:.4f}"
 
 
-@pytest.fixture
-def assets_dir(tmp_path, monkeypatch):
-    """assets/ and its manifest in a temporary folder: nothing here writes the project's."""
-    folder = tmp_path / "assets"
-    folder.mkdir()
-    monkeypatch.setattr(manifest, "PROJECT_ASSETS", folder)
-    monkeypatch.setattr(manifest, "MANIFEST_PATH", folder / "MANIFEST.jsonl")
-    return folder
-
-
 def stored(path):
     with np.load(path) as arrays:
         return [arrays[key] for key in arrays.files]
@@ -95,7 +85,7 @@ def stored(path):
 
 def test_keep_best_picks_the_best_epoch_and_finalize_stores_it_as_float16(tmp_path, assets_dir):
     task = Tiny()
-    result = training.train(task, 4, training.constant(0.05), runs_dir=tmp_path / "runs")
+    result = training.train(task, 4, schedules.constant(0.05), runs_dir=tmp_path / "runs")
     history = result["history"]
     assert [entry["kept"] for entry in history] == [True, True, False, False]  # 0.5, 0.9, 0.7, 0.6
     run = pathlib.Path(result["run"])
@@ -127,16 +117,16 @@ def test_a_lower_is_better_monitor_keeps_the_lowest(tmp_path):
 
 
 def test_resume_continues_from_the_checkpoint_epoch(tmp_path):
-    first = training.Trainer(Tiny(), 2, training.cosine(0.05), runs_dir=tmp_path, run="r1")
+    first = training.Trainer(Tiny(), 2, schedules.cosine(0.05), runs_dir=tmp_path, run="r1")
     before = first.fit()
     later = Tiny()
-    trainer = training.Trainer(later, 4, training.cosine(0.05), runs_dir=tmp_path, resume=True)
+    trainer = training.Trainer(later, 4, schedules.cosine(0.05), runs_dir=tmp_path, resume=True)
     assert trainer.run.run == "r1" and trainer.first_epoch == 2
     history = trainer.fit()
     assert later.first_epoch == 2  # the task seeds its data by the epochs done
     assert [entry["epoch"] for entry in history] == [1, 2, 3, 4] and history[:2] == before
     # The optimizer went on at step 2 x STEPS of the whole run's cosine, not from its start.
-    assert later.rates[0] == pytest.approx(training.cosine(0.05).rate(2 * STEPS, STEPS, 4), rel=1e-5)
+    assert later.rates[0] == pytest.approx(schedules.cosine(0.05).rate(2 * STEPS, STEPS, 4), rel=1e-5)
     assert later.rates[0] < 0.05 * 0.6
     # It started from epoch 2's weights: one step from them, not from a fresh initialization.
     resumed = training.Trainer(Tiny(), 4, runs_dir=tmp_path, run="r1", resume=True)
@@ -162,34 +152,17 @@ def test_resume_loads_the_last_checkpoint(tmp_path):
 
 
 def test_restarted_cosine_starts_at_the_given_peak(tmp_path):
-    training.Trainer(Tiny(), 2, training.cosine(1e-2), runs_dir=tmp_path, run="r1").fit()
+    training.Trainer(Tiny(), 2, schedules.cosine(1e-2), runs_dir=tmp_path, run="r1").fit()
     task = Tiny()
-    history = training.Trainer(task, 4, training.restarted_cosine(3e-4), runs_dir=tmp_path, resume=True).fit()
+    history = training.Trainer(
+        task, 4, schedules.restarted_cosine(3e-4), runs_dir=tmp_path, resume=True
+    ).fit()
     assert task.rates[0] == pytest.approx(3e-4, rel=1e-6)  # the optimizer's rate at the cycle's first step
     assert history[2]["learning_rate"] == pytest.approx(3e-4)
     assert task.rates[-1] < task.rates[STEPS] < task.rates[0]  # and it decays over this run's epochs
-    schedule = training.restarted_cosine(3e-4)
+    schedule = schedules.restarted_cosine(3e-4)
     assert schedule.rate(4 * STEPS, STEPS, 4, first_epoch=2) == pytest.approx(0.0, abs=1e-12)
     assert schedule.rate(3 * STEPS, STEPS, 4, first_epoch=2) == pytest.approx(1.5e-4)
-
-
-def test_schedules_match_their_formulas():
-    cosine = training.cosine(1e-3, alpha=0.05)
-    assert cosine.rate(0, 10, 8) == pytest.approx(1e-3)
-    assert cosine.rate(40, 10, 8) == pytest.approx(1e-3 * (0.95 * 0.5 + 0.05))
-    assert cosine.rate(80, 10, 8) == pytest.approx(5e-5)
-    held = training.cosine(1e-3, per_epoch=True)
-    assert (
-        held.rate(19, 10, 4)
-        == held.rate(10, 10, 4)
-        == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi / 4)))
-    )
-    assert training.exponential(1e-3, 0.9).rate(25, 10, 8) == pytest.approx(1e-3 * 0.81)
-    assert training.constant(2e-3).rate(99, 10, 8) == 2e-3
-    keras_cosine = cosine.for_optimizer(10, 8)
-    assert float(keras_cosine(40)) == pytest.approx(cosine.rate(40, 10, 8), rel=1e-6)
-    with pytest.raises(InvalidInput):
-        training.Schedule("triangular")
 
 
 def test_the_stop_callback_stops_and_a_cut_epoch_is_not_logged(tmp_path):
@@ -229,7 +202,7 @@ def test_promote_copies_the_weights_and_writes_the_manifest_line(tmp_path, asset
     result = training.train(Tiny(), 2, runs_dir=tmp_path / "runs", run="r7")
     assert result["promote"] == "python -m engine promote tiny r7"
     assert not (assets_dir / "tiny").exists()
-    promoted = training.promote("tiny", "r7", runs_dir=tmp_path / "runs")
+    promoted = runs.promote("tiny", "r7", runs_dir=tmp_path / "runs")
     target = assets_dir / "tiny" / "tiny.npz"
     assert target.read_bytes() == (tmp_path / "runs" / "tiny" / "r7" / "weights.npz").read_bytes()
     line = manifest.entries()["tiny/tiny.npz"]
@@ -239,17 +212,9 @@ def test_promote_copies_the_weights_and_writes_the_manifest_line(tmp_path, asset
     assert manifest.verified("tiny/tiny.npz") == target  # its checksum is the copied file's
 
 
-def test_promote_refuses_unfinished_or_unknown_runs(tmp_path, assets_dir):
-    with pytest.raises(InvalidInput, match="no finalized run"):
-        training.promote("tiny", "nope", runs_dir=tmp_path)
-    with pytest.raises(InvalidInput, match="one folder name"):
-        training.promote("tiny", "../x", runs_dir=tmp_path)
-    assert not any(assets_dir.iterdir())
-
-
 def test_resume_without_a_run_seeds_one_from_the_committed_weights(tmp_path, assets_dir):
     training.train(Tiny(), 3, runs_dir=tmp_path / "runs", run="r1")
-    training.promote("tiny", "r1", runs_dir=tmp_path / "runs")
+    runs.promote("tiny", "r1", runs_dir=tmp_path / "runs")
     history = json.loads((tmp_path / "runs" / "tiny" / "r1" / "history.json").read_text())
     (assets_dir / "tiny" / "tiny.history.json").write_text(json.dumps(history))
     elsewhere = tmp_path / "other-machine"
@@ -257,39 +222,6 @@ def test_resume_without_a_run_seeds_one_from_the_committed_weights(tmp_path, ass
     # The committed weights are the best epoch's (2 of 0.5, 0.9, 0.7), so the run goes on from there.
     assert trainer.first_epoch == 2 and trainer.history == history[:2]
     assert (trainer.run.path / "last.npz").read_bytes() == (assets_dir / "tiny" / "tiny.npz").read_bytes()
-
-
-def test_the_cli_refuses_to_promote_an_unfinished_run_in_one_line(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-m", "engine", "promote", "capsnet", "no-such-run"],
-        cwd=training.PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, training.RUNS_ENV_VAR: str(tmp_path)},
-    )
-    assert result.returncode == 2 and "holds no finalized run" in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-
-
-def test_core_training_imports_no_tensorflow_and_nothing_outside_core():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, engine.core.training; "
-        "print(any(name.split('.')[0] in ('tensorflow', 'keras') for name in sys.modules)); "
-        "print(sorted(name for name in sys.modules if name.startswith('engine.') "
-        "and not name.startswith('engine.core')))"
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    assert output[0] == "False" and output[1] == "[]"
 
 
 def test_resume_on_a_machine_with_the_old_cache_seeds_a_run_from_it(tmp_path, assets_dir):

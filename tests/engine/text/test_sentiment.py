@@ -162,13 +162,13 @@ def test_cli_reads_a_megabyte_from_stdin_with_a_notice():
 
 @pytest.mark.training
 def test_a_tiny_run_on_the_trainer_scores_its_best_epoch_and_promotes(tmp_path, monkeypatch):
-    from engine.core import manifest, training
+    from engine.core import manifest, runs
     from engine.text import train as text_training
 
     assets = tmp_path / "assets"
     monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
     monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     prepare = text_training.prepare_tweets
     monkeypatch.setattr(text_training, "prepare_tweets", lambda: prepare(train_limit=600))
     figures = text_training.train_text_cnn(epochs=2, run="tiny")
@@ -178,6 +178,6 @@ def test_a_tiny_run_on_the_trainer_scores_its_best_epoch_and_promotes(tmp_path, 
         best["val_accuracy"], abs=2e-3
     )  # float16
     assert not assets.exists()
-    promoted = training.promote("text-cnn", "tiny")
+    promoted = runs.promote("text-cnn", "tiny")
     assert promoted["files"] == [text.WEIGHTS_FILE, text.VOCABULARY_FILE, "text_cnn/evaluation.json"]
     assert manifest.entries()[text.WEIGHTS_FILE]["how"] == "python -m engine train text-cnn --epochs 2"

@@ -109,12 +109,12 @@ def test_cli_classifies_a_generated_clip_as_json():
 
 @pytest.mark.training
 def test_a_tiny_run_trains_the_six_ways_into_a_run_folder_ready_to_promote(tmp_path, monkeypatch):
-    from engine.core import manifest, training
+    from engine.core import manifest, runs
 
     assets = tmp_path / "assets"
     monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
     monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     monkeypatch.setattr(video_training, "CACHE", tmp_path / "cache")  # clips and features of these tiny sets
     table = video_training.train(
         epochs=2, train_clips=8, validation_clips=4, test_clips=4, run="tiny", output_dir=tmp_path / "copy"
@@ -127,7 +127,7 @@ def test_a_tiny_run_trains_the_six_ways_into_a_run_folder_ready_to_promote(tmp_p
     assert sorted(path.name for path in (tmp_path / "copy").iterdir()) == sorted(
         [f"{way}.npz" for way in video_models.WAYS] + ["table.json"]
     )
-    promoted = training.promote("video", "tiny")
+    promoted = runs.promote("video", "tiny")
     assert len(promoted["manifest"]) == 6 and (assets / video_training.TABLE_FILE).is_file()
     row = table["rows"][0]
     assert manifest.entries()[video_training.weights_file(row["way"])]["metric"] == (

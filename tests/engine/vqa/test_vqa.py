@@ -112,9 +112,9 @@ def test_trainers_and_evaluators_are_registered():
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
     """Runs in a temporary folder, and no old cache for --resume to find."""
-    from engine.core import training
+    from engine.core import runs
 
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     monkeypatch.setattr(vqa_training, "CHECKPOINTS", tmp_path / "no-cache")
     return tmp_path / "runs"
 

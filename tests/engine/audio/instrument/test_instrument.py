@@ -93,7 +93,7 @@ def test_one_training_step_runs_on_a_few_notes():
 
 @pytest.mark.training
 def test_a_smoke_run_on_the_trainer_keeps_the_best_epoch_strictly_and_writes_nothing(tmp_path, monkeypatch):
-    from engine.core import training
+    from engine.core import runs
 
     held_out = audio_notes.test_notes()
     count = 16
@@ -107,7 +107,7 @@ def test_a_smoke_run_on_the_trainer_keeps_the_best_epoch_strictly_and_writes_not
     monkeypatch.setattr(
         instrument_training, "soundfont_notes", lambda font: notes
     )  # no rendered notes needed
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     result = instrument_training.train(epochs=2, max_steps=1, soundfonts=("one.sf2",))
     assert [entry["epoch"] for entry in result["history"]] == [1, 2]
     assert all(

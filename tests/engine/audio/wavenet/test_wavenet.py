@@ -173,7 +173,7 @@ def test_cli_instrument_blends_parse():
 
 @pytest.mark.training
 def test_a_smoke_run_on_the_trainer_logs_an_epoch_and_writes_nothing(tmp_path, monkeypatch):
-    from engine.core import training
+    from engine.core import runs
 
     rng = np.random.default_rng(0)
     count = len(wavenet.INSTRUMENTS)
@@ -187,7 +187,7 @@ def test_a_smoke_run_on_the_trainer_logs_an_epoch_and_writes_nothing(tmp_path, m
             np.zeros(count, np.int64),
         ),
     )
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     result = wavenet_training.train(epochs=2, max_steps=1)
     assert [entry["epoch"] for entry in result["history"]] == [1, 2]
     assert all(np.isfinite(entry["validation_loss"]) for entry in result["history"])

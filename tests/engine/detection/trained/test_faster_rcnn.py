@@ -105,10 +105,10 @@ def test_mask_scores_are_box_scores_times_maskness():
 
 @pytest.mark.training
 def test_mask_rcnn_trains_both_stages_into_one_run_folder(tmp_path, monkeypatch):
-    from engine.core import training
+    from engine.core import runs
     from tests.conftest import ROOT
 
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     monkeypatch.setattr(faster_rcnn, "VALIDATION_SCENES", 4)
     monkeypatch.setattr(
         faster_rcnn,

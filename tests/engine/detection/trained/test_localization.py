@@ -59,12 +59,12 @@ def test_tradeoff_table_reads_the_stored_figures():
 def test_a_tiny_run_trains_into_its_run_folder_and_promotes(tmp_path, monkeypatch):
     import json
 
-    from engine.core import manifest, training
+    from engine.core import manifest, runs
 
     assets = tmp_path / "assets"
     monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
     monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     monkeypatch.setattr(scene_localization, "VALIDATION_SCENES", 8)
     evaluate = scene_localization.evaluate_model
     monkeypatch.setattr(scene_localization, "evaluate_model", lambda model: evaluate(model, count=8))
@@ -72,7 +72,7 @@ def test_a_tiny_run_trains_into_its_run_folder_and_promotes(tmp_path, monkeypatc
     assert result["a"] == 0.1 and [entry["epoch"] for entry in result["history"]] == [1, 2]
     assert result["scenes"] == 8 and 0 <= result["mean_iou"] <= 1
     assert not assets.exists()  # training wrote nothing under assets/
-    promoted = training.promote("classloc-a0.1", "tiny")
+    promoted = runs.promote("classloc-a0.1", "tiny")
     assert promoted["files"] == [
         "scene_detection/classloc_a0.1.npz",
         "scene_detection/classloc_a0.1.history.json",

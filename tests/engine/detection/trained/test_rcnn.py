@@ -121,9 +121,9 @@ def test_committed_weights_reach_their_map_on_the_first_test_scenes(name):
 @pytest.mark.training
 @pytest.mark.parametrize("module", [scene_rcnn, fast_rcnn])
 def test_one_training_step_runs_and_reports_its_losses(module, tmp_path, monkeypatch):
-    from engine.core import training
+    from engine.core import runs
 
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     result = module.train(epochs=1, train_scenes=8, validation_scenes=4, max_steps=1, commit=False)
     (epoch,) = result["history"]
     assert epoch["class_loss"] > 0 and epoch["box_loss"] >= 0 and 0 <= epoch["validation_map50"] <= 1
@@ -134,10 +134,10 @@ def test_one_training_step_runs_and_reports_its_losses(module, tmp_path, monkeyp
 
 @pytest.mark.training
 def test_a_finished_run_is_finalized_into_its_run_folder_not_assets(tmp_path, monkeypatch):
-    from engine.core import training
+    from engine.core import runs
     from tests.conftest import ROOT
 
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     monkeypatch.setattr(
         fast_rcnn.FastRCNNTask,
         "evaluate",
@@ -153,7 +153,7 @@ def test_a_finished_run_is_finalized_into_its_run_folder_not_assets(tmp_path, mo
         and result["minutes"] > 0
         and result["promote"].startswith("python -m engine promote")
     )
-    run = training.Run.latest("fast-rcnn", tmp_path).path
+    run = runs.Run.latest("fast-rcnn", tmp_path).path
     outputs = json.loads((run / "run.json").read_text())["outputs"]
     assert [output["asset"] for output in outputs] == [
         fast_rcnn.WEIGHTS,

@@ -89,10 +89,10 @@ def test_decoded_boxes_lie_inside_the_scene_and_are_sorted(committed):
 
 @pytest.mark.training
 def test_training_writes_a_run_folder_and_nothing_under_assets(tmp_path, monkeypatch):
-    from engine.core import training
+    from engine.core import runs
     from tests.conftest import ROOT
 
-    monkeypatch.setenv(training.RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
     monkeypatch.setattr(scene_yolo, "VALIDATION_SCENES", 10)
     monkeypatch.setattr(
         scene_yolo.YoloTask,
