@@ -75,9 +75,9 @@ def scene_figures(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 @st.cache_resource(show_spinner="Building the U-Net layer table...")
 def _architecture() -> pd.DataFrame:
-    from engine.segmentation import unet
+    from engine.segmentation.unet import model as unet_model
 
-    rows = unet.describe_architecture()
+    rows = unet_model.describe_architecture()
     return pd.DataFrame(
         [
             {

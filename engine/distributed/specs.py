@@ -105,20 +105,20 @@ def faster_rcnn(name: str) -> DistributedSpec:
 
 
 def unet(name: str) -> DistributedSpec:
-    from engine.segmentation import unet as scene_unet
+    from engine.segmentation.unet import train as unet_training
 
     return DistributedSpec(
         name,
-        lambda: scene_unet.UNetTask(
-            scene_unet.TRAIN_SCENES,
-            scene_unet.VALIDATION_SCENES,
+        lambda: unet_training.UNetTask(
+            unet_training.TRAIN_SCENES,
+            unet_training.VALIDATION_SCENES,
             seed=0,
             resume=False,
-            peak=scene_unet.LEARNING_RATE,
+            peak=unet_training.LEARNING_RATE,
             smoke=False,
         ),
         2,
-        scene_unet.LEARNING_RATE,
+        unet_training.LEARNING_RATE,
     )
 
 

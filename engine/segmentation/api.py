@@ -28,7 +28,7 @@ import numpy as np
 from engine.core import assets, manifest, media, registry, runtime
 from engine.core.errors import InvalidInput, ModelUnavailable
 from engine.segmentation import instances
-from engine.segmentation import unet as scene_unet
+from engine.segmentation.unet import model as unet_model
 
 DEFAULT_MODEL = "deeplabv3-voc"
 TASKS = (
@@ -172,12 +172,12 @@ def build_deeplab_hub(spec: registry.ModelSpec, source: registry.WeightSource) -
     return DeepLabSegmenter(hub_tflite_file(source.reference))
 
 
-# --- The U-Net trained here on the scenes (engine/segmentation/unet.py) -----------------------------
+# --- The U-Net trained here on the scenes (engine/segmentation/unet/) --------------------------------------
 
 
 def build_unet(spec: registry.ModelSpec, source: registry.WeightSource):
     """The registry's builder of "unet" (engine/core/entries.py)."""
-    return scene_unet.build(manifest.verified(source.reference))
+    return unet_model.build(manifest.verified(source.reference))
 
 
 def segment(pixels: np.ndarray, loaded: registry.LoadedModel) -> SegmentationResult:

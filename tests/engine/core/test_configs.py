@@ -13,7 +13,9 @@ import pytest
 
 from engine.core import configs, entries, manifest, runs
 from engine.core.errors import InvalidInput
-from engine.segmentation import unet as scene_unet
+from engine.segmentation.unet import evaluation as unet_evaluation
+from engine.segmentation.unet import model as unet_model
+from engine.segmentation.unet import train as unet_training
 from engine.vqa import models as vqa_models
 from engine.vqa import train as vqa_training
 from tests.conftest import ROOT
@@ -39,12 +41,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_unet_default_config_is_the_constants():
     default = configs.get("unet").settings
-    assert default == scene_unet.UNetConfig()
+    assert default == unet_training.UNetConfig()
     assert (default.epochs, default.levels, default.train_scenes, default.resume_train_scenes) == (
-        scene_unet.DEFAULT_EPOCHS,
-        len(scene_unet.FILTERS) - 1,
-        scene_unet.TRAIN_SCENES,
-        scene_unet.RESUME_TRAIN_SCENES,
+        unet_training.DEFAULT_EPOCHS,
+        len(unet_model.FILTERS) - 1,
+        unet_training.TRAIN_SCENES,
+        unet_training.RESUME_TRAIN_SCENES,
     )
     assert (
         default.validation_scenes,
@@ -52,18 +54,18 @@ def test_the_unet_default_config_is_the_constants():
         default.learning_rate,
         default.resume_learning_rate,
     ) == (
-        scene_unet.VALIDATION_SCENES,
-        scene_unet.BATCH_SIZE,
-        scene_unet.LEARNING_RATE,
-        scene_unet.RESUME_LEARNING_RATE,
+        unet_training.VALIDATION_SCENES,
+        unet_training.BATCH_SIZE,
+        unet_training.LEARNING_RATE,
+        unet_training.RESUME_LEARNING_RATE,
     )
     assert (
         default.jaccard_weight,
         default.boundary_weight,
         default.oversampled_labels,
         default.validation_shifts,
-    ) == (scene_unet.JACCARD_WEIGHT, scene_unet.BOUNDARY_WEIGHT, scene_unet.OVERSAMPLED_LABELS, True)
-    assert default.architecture() == (scene_unet.FILTERS, scene_unet.COARSE_HEADS)
+    ) == (unet_training.JACCARD_WEIGHT, unet_training.BOUNDARY_WEIGHT, unet_training.OVERSAMPLED_LABELS, True)
+    assert default.architecture() == (unet_model.FILTERS, unet_model.COARSE_HEADS)
 
 
 @pytest.mark.parametrize("name", ["vqa-cnn-lstm", "vqa-relation-network"])
@@ -207,7 +209,7 @@ def test_a_named_config_resolves_its_lineage_into_the_commands_that_replay_it():
 
 def test_a_config_must_resume_a_registered_one():
     with pytest.raises(ValueError, match="not registered"):
-        configs.register("unet", "orphan", scene_unet.UNetConfig(), resumes="cycle99")
+        configs.register("unet", "orphan", unet_training.UNetConfig(), resumes="cycle99")
     assert "orphan" not in configs.names("unet")
 
 
@@ -231,7 +233,7 @@ def test_configs_prints_the_commands_that_replay_the_committed_weights():
     result = run_cli("configs", "unet", "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    assert printed["config"] == "cycle6" and printed["committed"] == {scene_unet.WEIGHTS: "cycle6"}
+    assert printed["config"] == "cycle6" and printed["committed"] == {unet_model.WEIGHTS: "cycle6"}
     assert printed["commands"] == configs.commands("unet", "cycle6")
     listed = run_cli("train", "vqa-relation-network", "--list-configs")
     assert (
@@ -259,39 +261,39 @@ def test_every_committed_weight_trained_here_names_a_config_that_exists(entry):
 @pytest.mark.training
 def test_a_smoke_run_records_its_non_default_config_in_run_json_and_the_manifest(tmp_path, monkeypatch):
     monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
-    monkeypatch.setattr(scene_unet.UNetTask, "legacy_checkpoints", tmp_path / "no-cache")
+    monkeypatch.setattr(unet_training.UNetTask, "legacy_checkpoints", tmp_path / "no-cache")
     monkeypatch.setattr(
-        scene_unet.UNetTask,
+        unet_training.UNetTask,
         "evaluate",
-        lambda self, weights: scene_unet.evaluate_model(scene_unet.build(weights), 2),
+        lambda self, weights: unet_evaluation.evaluate_model(unet_model.build(weights), 2),
     )
     assets = tmp_path / "assets"
     monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
     monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
     chosen = configs.resolve(
-        "unet", "cycle0", [f"train_scenes={scene_unet.BATCH_SIZE}", "validation_scenes=2"]
+        "unet", "cycle0", [f"train_scenes={unet_training.BATCH_SIZE}", "validation_scenes=2"]
     )
-    result = scene_unet.train(config=chosen)
+    result = unet_training.train(config=chosen)
     run = pathlib.Path(result["run"])
     recorded = json.loads((run / "run.json").read_text())["config"]
     assert recorded["name"] == "cycle0" and recorded["lineage"] == ["cycle0"]
     assert recorded["settings"]["levels"] == 3 and recorded["settings"]["jaccard_weight"] == 0.0
-    assert recorded["overrides"] == {"train_scenes": scene_unet.BATCH_SIZE, "validation_scenes": 2}
+    assert recorded["overrides"] == {"train_scenes": unet_training.BATCH_SIZE, "validation_scenes": 2}
     assert json.loads((run / "settings-0.json").read_text())["config"] == recorded
     assert len(result["history"]) == 3 and result["history"][0]["levels"] == 3  # cycle0's 3 epochs, 3 levels
     assert result["history"][0]["test_time_shifts"] == 0 and np.isfinite(result["history"][-1]["loss"])
     promoted = runs.promote("unet", run.name)
     assert promoted["manifest"][0]["config"] == recorded
-    assert manifest.entries()[scene_unet.WEIGHTS]["config"]["name"] == "cycle0"
+    assert manifest.entries()[unet_model.WEIGHTS]["config"]["name"] == "cycle0"
     with pytest.raises(InvalidInput, match="config cycle2 goes on from a run of config cycle1"):
-        scene_unet.train(
+        unet_training.train(
             config=configs.resolve("unet", "cycle2", ["resume_train_scenes=8", "validation_scenes=2"])
         )
-    resumed = scene_unet.train(
+    resumed = unet_training.train(
         config=configs.resolve(
             "unet",
             "cycle1",
-            [f"resume_train_scenes={scene_unet.BATCH_SIZE}", "validation_scenes=2", "epochs=1"],
+            [f"resume_train_scenes={unet_training.BATCH_SIZE}", "validation_scenes=2", "epochs=1"],
         )
     )  # resumes cycle0's run
     assert resumed["run"] == result["run"] and [entry["cycle"] for entry in resumed["history"]] == [

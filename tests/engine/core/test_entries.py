@@ -82,7 +82,8 @@ def test_scene_literals_match_the_scenes_and_the_detectors():
 
 def test_segmentation_literals():
     from engine.data import scenes
-    from engine.segmentation import api, unet
+    from engine.segmentation import api
+    from engine.segmentation.unet import model as unet
 
     assert _project_file("unet") == unet.WEIGHTS
     assert ENTRIES["unet"].input_size == (scenes.SIZE, scenes.SIZE)
