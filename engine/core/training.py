@@ -59,9 +59,8 @@ class Task:
 
     name: str = "model"
     asset: str | None = None  # the committed weights, relative to assets/ (also what --resume seeds from)
-    monitor: str | None = (
-        "validation_accuracy"  # keep-best on this validate() metric; None keeps the last epoch
-    )
+    # keep-best on this validate() metric; None keeps the last epoch
+    monitor: str | None = "validation_accuracy"
     higher_is_better: bool = True
     ties_to_later: bool = True  # an epoch equal to the best so far replaces it
     resume_from: str = "last"  # the checkpoint a resumed run starts from: "last" or "best"
@@ -221,9 +220,8 @@ class Trainer:
         self.optimizer = None
 
     def _open_run(self, run: str | Run | None, root: pathlib.Path) -> Run:
-        if isinstance(
-            run, Run
-        ):  # a folder chosen by the caller (e.g. one per part of a run that trains several)
+        # A folder chosen by the caller (e.g. one per part of a run that trains several).
+        if isinstance(run, Run):
             return run
         name = self.task.name
         if not self.resume:

@@ -1,8 +1,9 @@
-"""Fixtures shared by the engine tests of the feature-model pages (DeepDream, Grad-CAM, atlas)."""
+"""Fixtures shared by the engine tests: the feature-model pages' extractors (DeepDream, Grad-CAM, atlas), and a
+temporary assets/ folder with runs beside it for tests that train and promote."""
 
 import pytest
 
-from engine.core import media, registry
+from engine.core import manifest, media, registry, runs
 from engine.features import extractors
 
 
@@ -16,3 +17,15 @@ def loaded(offline_models):
 def cat(chelsea_bytes):
     """chelsea.jpg decoded to RGB pixels."""
     return media.decode_image(chelsea_bytes).pixels
+
+
+@pytest.fixture
+def assets_dir(tmp_path, monkeypatch):
+    """assets/ and its manifest in tmp_path/assets, runs in tmp_path/runs: a test that trains and promotes writes
+    nothing of the project's."""
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    monkeypatch.setattr(manifest, "PROJECT_ASSETS", folder)
+    monkeypatch.setattr(manifest, "MANIFEST_PATH", folder / "MANIFEST.jsonl")
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    return folder

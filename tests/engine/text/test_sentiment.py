@@ -161,14 +161,10 @@ def test_cli_reads_a_megabyte_from_stdin_with_a_notice():
 
 
 @pytest.mark.training
-def test_a_tiny_run_on_the_trainer_scores_its_best_epoch_and_promotes(tmp_path, monkeypatch):
+def test_a_tiny_run_on_the_trainer_scores_its_best_epoch_and_promotes(tmp_path, monkeypatch, assets_dir):
     from engine.core import manifest, runs
     from engine.text import train as text_training
 
-    assets = tmp_path / "assets"
-    monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
-    monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
-    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     prepare = text_training.prepare_tweets
     monkeypatch.setattr(text_training, "prepare_tweets", lambda: prepare(train_limit=600))
     figures = text_training.train_text_cnn(epochs=2, run="tiny")
@@ -177,7 +173,7 @@ def test_a_tiny_run_on_the_trainer_scores_its_best_epoch_and_promotes(tmp_path, 
     assert figures["cnn"]["validation"]["accuracy"] == pytest.approx(
         best["val_accuracy"], abs=2e-3
     )  # float16
-    assert not assets.exists()
+    assert not any(assets_dir.iterdir())
     promoted = runs.promote("text-cnn", "tiny")
     assert promoted["files"] == [text.WEIGHTS_FILE, text.VOCABULARY_FILE, "text_cnn/evaluation.json"]
     assert manifest.entries()[text.WEIGHTS_FILE]["how"] == "python -m engine train text-cnn --epochs 2"

@@ -108,13 +108,9 @@ def test_cli_classifies_a_generated_clip_as_json():
 
 
 @pytest.mark.training
-def test_a_tiny_run_trains_the_six_ways_into_a_run_folder_ready_to_promote(tmp_path, monkeypatch):
+def test_a_tiny_run_trains_the_six_ways_into_a_run_folder_ready_to_promote(tmp_path, monkeypatch, assets_dir):
     from engine.core import manifest, runs
 
-    assets = tmp_path / "assets"
-    monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
-    monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
-    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     monkeypatch.setattr(video_training, "CACHE", tmp_path / "cache")  # clips and features of these tiny sets
     table = video_training.train(
         epochs=2, train_clips=8, validation_clips=4, test_clips=4, run="tiny", output_dir=tmp_path / "copy"
@@ -123,12 +119,12 @@ def test_a_tiny_run_trains_the_six_ways_into_a_run_folder_ready_to_promote(tmp_p
     assert all(
         row["epochs"] == 2 and row["best_epoch"] in (1, 2) and row["test_clips"] == 4 for row in table["rows"]
     )
-    assert table["promote"] == "python -m engine promote video tiny" and not assets.exists()
+    assert table["promote"] == "python -m engine promote video tiny" and not any(assets_dir.iterdir())
     assert sorted(path.name for path in (tmp_path / "copy").iterdir()) == sorted(
         [f"{way}.npz" for way in video_models.WAYS] + ["table.json"]
     )
     promoted = runs.promote("video", "tiny")
-    assert len(promoted["manifest"]) == 6 and (assets / video_training.TABLE_FILE).is_file()
+    assert len(promoted["manifest"]) == 6 and (assets_dir / video_training.TABLE_FILE).is_file()
     row = table["rows"][0]
     assert manifest.entries()[video_training.weights_file(row["way"])]["metric"] == (
         f"test clips (4): accuracy {row['accuracy']:.4f}"

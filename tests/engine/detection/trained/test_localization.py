@@ -56,22 +56,18 @@ def test_tradeoff_table_reads_the_stored_figures():
 
 
 @pytest.mark.training
-def test_a_tiny_run_trains_into_its_run_folder_and_promotes(tmp_path, monkeypatch):
+def test_a_tiny_run_trains_into_its_run_folder_and_promotes(tmp_path, monkeypatch, assets_dir):
     import json
 
     from engine.core import manifest, runs
 
-    assets = tmp_path / "assets"
-    monkeypatch.setattr(manifest, "PROJECT_ASSETS", assets)
-    monkeypatch.setattr(manifest, "MANIFEST_PATH", assets / "MANIFEST.jsonl")
-    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
     monkeypatch.setattr(scene_localization, "VALIDATION_SCENES", 8)
     evaluate = scene_localization.evaluate_model
     monkeypatch.setattr(scene_localization, "evaluate_model", lambda model: evaluate(model, count=8))
     result = scene_localization.train(alpha=0.1, epochs=2, train_scenes=64, run="tiny")
     assert result["a"] == 0.1 and [entry["epoch"] for entry in result["history"]] == [1, 2]
     assert result["scenes"] == 8 and 0 <= result["mean_iou"] <= 1
-    assert not assets.exists()  # training wrote nothing under assets/
+    assert not any(assets_dir.iterdir())  # training wrote nothing under assets/
     promoted = runs.promote("classloc-a0.1", "tiny")
     assert promoted["files"] == [
         "scene_detection/classloc_a0.1.npz",
@@ -80,5 +76,5 @@ def test_a_tiny_run_trains_into_its_run_folder_and_promotes(tmp_path, monkeypatc
     line = manifest.entries()["scene_detection/classloc_a0.1.npz"]
     assert line["metric"].startswith("single-object test scenes (8): accuracy")
     assert "--epochs 2 (best of 2 epochs on 8 validation scenes" in line["how"]
-    stored = json.loads((assets / "scene_detection" / "classloc_a0.1.history.json").read_text())
+    stored = json.loads((assets_dir / "scene_detection" / "classloc_a0.1.history.json").read_text())
     assert stored["a"] == 0.1 and stored["test"]["scenes"] == 8 and len(stored["history"]) == 2
