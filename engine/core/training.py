@@ -25,17 +25,10 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from engine.core import runs, schedules
 from engine.core.errors import InvalidInput
 from engine.core.progress import ProgressCallback, StopCheck, never_stop, no_progress
 from engine.core.runs import Output, Run, assets_dir, check_run_name, runs_root, write_run_file
 from engine.core.schedules import Schedule, constant
-
-# engine/segmentation/unet.py and its test still read these two as `training.X` (that package is being split
-# by another change); everything else imports them from engine.core.runs / engine.core.schedules.
-RUNS_ENV_VAR = runs.RUNS_ENV_VAR
-restarted_cosine = schedules.restarted_cosine
-
 
 # --- the Task protocol --------------------------------------------------------------------------------------
 
