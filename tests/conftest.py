@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -56,3 +58,15 @@ def encode(pixels: np.ndarray, image_format: str, **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=image_format, **options)
     return buffer.getvalue()
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m engine ARGS` as a user runs it, from the project root: exit code, stdout and stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

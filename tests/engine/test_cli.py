@@ -1,25 +1,12 @@
 """The command line, run as a user would: a subprocess, JSON on stdout, errors on stderr."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES, run_cli
 
 pytestmark = pytest.mark.usefixtures("offline_models")  # loads fetched model files
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_classify_json():

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from tests import conftest
 from tests.conftest import ROOT
 from tests.hostile.corpus import Hostile, image_files, sample, text_files
 
@@ -98,14 +99,7 @@ def test_every_command_refuses_every_bad_file_on_one_line(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return conftest.run_cli(*args, timeout=180)  # the image commands on hostile files take longer
 
 
 @pytest.mark.slow

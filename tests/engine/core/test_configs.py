@@ -5,8 +5,6 @@ import importlib
 import json
 import pathlib
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,22 +16,11 @@ from engine.segmentation.unet import model as unet_model
 from engine.segmentation.unet import train as unet_training
 from engine.vqa import models as vqa_models
 from engine.vqa import train as vqa_training
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 
 TRAINED_HERE = [
     entry for entry in entries.MODELS if entry.train and any(kind == "project" for kind, _ in entry.sources)
 ]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 # --- the defaults are today's constants ---------------------------------------------------------------------

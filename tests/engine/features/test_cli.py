@@ -5,8 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-from tests.conftest import SAMPLES
-from tests.engine.test_cli import run_cli
+from tests.conftest import SAMPLES, run_cli
 
 
 @pytest.mark.slow
