@@ -33,8 +33,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
-    """`streamlit run app.py` on loopback; returns once its health endpoint answers."""
+def start_server(port: int, environment: dict[str, str] | None = None) -> subprocess.Popen:
+    """`streamlit run app.py` on loopback (with `environment`, else ours); returns once its health endpoint
+    answers."""
     command = [
         sys.executable,
         "-m",
@@ -48,7 +49,9 @@ def start_server(port: int) -> subprocess.Popen:
         "--server.headless",
         "true",
     ]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:

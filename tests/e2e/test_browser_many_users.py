@@ -9,15 +9,12 @@ reads.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLES
-from tests.e2e.conftest import SERVER_START_TIMEOUT_S, free_port
+from tests.conftest import SAMPLES
+from tests.e2e.conftest import free_port, start_server
 from tests.hostile.corpus import image_files
 
 SESSIONS = 8
@@ -28,32 +25,7 @@ def fresh_server(tmp_path):
     """A server of our own (no model loaded yet) that logs every model build."""
     port, log = free_port(), tmp_path / "loads.tsv"
     environment = {**os.environ, "CONVNET_STUDIO_LOAD_LOG": str(log)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.2)
+    server = start_server(port, environment)
     yield f"http://127.0.0.1:{port}", log, server.pid
     server.terminate()
     server.wait(timeout=20)
