@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from engine.core import manifest
 from engine.core.errors import InvalidInput
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]  # engine/core/runs.py -> the project
+PROJECT_ROOT = manifest.PROJECT_ROOT
 RUNS_ENV_VAR = "CONVNET_STUDIO_RUNS"  # another folder for runs (tests point it at a temporary one)
 RUN_FILE = "run.json"
 
@@ -33,8 +34,6 @@ def runs_root() -> pathlib.Path:
 
 def assets_dir() -> pathlib.Path:
     """The project's assets/ folder (read at call time, so tests can point manifest.PROJECT_ASSETS elsewhere)."""
-    from engine.core import manifest
-
     return manifest.PROJECT_ASSETS
 
 
@@ -142,8 +141,6 @@ def _jsonable(value: Any):
 
 def promote(name: str, run: str, runs_dir: pathlib.Path | None = None) -> dict:
     """Copy a finalized run's files into assets/ and write their manifest lines (`python -m engine promote`)."""
-    from engine.core import manifest
-
     check_run_name(run)
     folder = (runs_dir or runs_root()) / name / run
     summary_path = folder / RUN_FILE

@@ -228,10 +228,12 @@ class Trainer:
         latest = Run.latest(name, root)
         if latest is not None:
             return latest
-        seeded = Run.new(name, None, root)  # a machine without runs: seed one (not a write under assets/)
-        if self._seed_from_legacy(seeded) or self._seed_from_committed(seeded):
-            return seeded
-        return seeded  # nothing to resume from: the run starts from scratch, as the trainers always did
+        # A machine without runs: seed one from the old cache, else the committed weights (never a write
+        # under assets/); with neither, the run starts from scratch, as the trainers always did.
+        seeded = Run.new(name, None, root)
+        if not self._seed_from_legacy(seeded):
+            self._seed_from_committed(seeded)
+        return seeded
 
     def _seed_from_legacy(self, run: Run) -> bool:
         legacy = self.task.legacy_checkpoints
