@@ -152,8 +152,7 @@ def resolve(
 ) -> NamedConfig:
     """The config a trainer runs with: a named one (default: DEFAULT) with `--set key=value` overrides."""
     chosen = config if isinstance(config, NamedConfig) else get(model, config)
-    assignments = list(assignments)
-    return override(chosen, assignments) if assignments else chosen
+    return override(chosen, assignments)  # no assignments: `chosen` itself
 
 
 def override(config: NamedConfig, assignments: Iterable[str]) -> NamedConfig:
